@@ -1,0 +1,1 @@
+"""Accounts: tenants, credentials and the authentication dependencies."""

@@ -1,0 +1,82 @@
+"""Authentication as HyperTrack does it: HTTP Basic ``AccountID:SecretKey`` or a Bearer token."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from routekeeper.accounts.secrets import read_token
+from routekeeper.accounts.service import authenticate
+from routekeeper.core.errors import HttpError
+from routekeeper.dependencies import get_db, get_settings
+from routekeeper.models.account import Account
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated account of a request."""
+
+    account_id: str
+    name: str
+    contact_email: str | None
+
+
+def unauthorized(description: str) -> HttpError:
+    """A 401 in the ``HTTPError`` shape with a Basic challenge."""
+    return HttpError(
+        401, "Authentication error", {"description": description},
+        headers={"WWW-Authenticate": 'Basic realm="routekeeper"'},
+    )
+
+
+def parse_basic(header: str) -> tuple[str, str] | None:
+    """Split a ``Basic`` Authorization header into (user, password)."""
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic" or not value:
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    user, sep, password = decoded.partition(":")
+    return (user, password) if sep else None
+
+
+def _principal(account: Account) -> Principal:
+    return Principal(account.account_id, account.name, account.contact_email)
+
+
+def current_account(request: Request) -> Principal:
+    """Resolve the request's account from Basic credentials or a Bearer token, else 401."""
+    header = request.headers.get("authorization")
+    if not header:
+        raise unauthorized("Missing Authorization header: use Basic AccountID:SecretKey.")
+    db = get_db(request)
+    scheme = header.split(" ", 1)[0].lower()
+    if scheme == "basic":
+        credentials = parse_basic(header)
+        if credentials is None:
+            raise unauthorized("Malformed Basic credentials.")
+        with db.read() as session:
+            account = authenticate(session, *credentials)
+            if account is None:
+                raise unauthorized("Invalid AccountID or SecretKey.")
+            return _principal(account)
+    if scheme == "bearer":
+        token = header.split(" ", 1)[1].strip() if " " in header else ""
+        claims = read_token(get_settings(request).secret_key, token)
+        if claims is None:
+            raise unauthorized("Invalid or expired access token.")
+        with db.read() as session:
+            account = session.get(Account, claims.account_id)
+            if account is None or account.secret_version != claims.secret_version:
+                raise unauthorized("Invalid or expired access token.")
+            return _principal(account)
+    raise unauthorized("Unsupported Authorization scheme: use Basic or Bearer.")
+
+
+CurrentAccount = Annotated[Principal, Depends(current_account)]

@@ -1,0 +1,49 @@
+"""``POST /oauth/token``: OAuth2 client credentials for a Bearer token."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Form
+from pydantic import BaseModel
+
+from routekeeper.accounts.auth import unauthorized
+from routekeeper.accounts.secrets import TokenClaims, issue_token
+from routekeeper.accounts.service import authenticate
+from routekeeper.core.errors import invalid_field
+from routekeeper.core.responses import ERRORS_401_422
+from routekeeper.dependencies import ReadSession, SettingsDep
+
+router = APIRouter(tags=["Auth"])
+
+
+class AccessToken(BaseModel):
+    """An OAuth2 access token."""
+
+    access_token: str
+    token_type: str = "Bearer"
+    expires_in: int
+
+
+@router.post("/oauth/token", response_model=AccessToken, responses=ERRORS_401_422)
+def issue_access_token(
+    session: ReadSession,
+    settings: SettingsDep,
+    grant_type: Annotated[str, Form()],
+    client_id: Annotated[str, Form()],
+    client_secret: Annotated[str, Form()],
+    scope: Annotated[str | None, Form()] = None,
+) -> AccessToken:
+    """Exchange AccountID (client_id) and SecretKey (client_secret) for a Bearer token."""
+    if grant_type != "client_credentials":
+        raise invalid_field("form", "grant_type", "Must be one of: client_credentials.")
+    account = authenticate(session, client_id, client_secret)
+    if account is None:
+        raise unauthorized("Invalid client_id or client_secret.")
+    ttl = settings.api.token_ttl_s
+    token = issue_token(
+        settings.secret_key,
+        TokenClaims(account.account_id, account.secret_version, int(time.time()) + ttl),
+    )
+    return AccessToken(access_token=token, expires_in=ttl)

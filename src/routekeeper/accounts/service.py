@@ -1,0 +1,70 @@
+"""Account rules: creation (with its default ops group), credential checks, rotation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from routekeeper.accounts.secrets import hash_secret, new_account_id, new_secret_key, verify_secret
+from routekeeper.core.clock import utcnow
+from routekeeper.models.account import Account
+from routekeeper.models.ops_group import OpsGroup
+
+
+@dataclass(frozen=True)
+class NewCredentials:
+    """An account's id and its secret key, shown once at creation or rotation."""
+
+    account_id: str
+    secret_key: str
+    name: str
+
+
+def create_account(
+    session: Session, *, name: str, contact_email: str | None = None
+) -> NewCredentials:
+    """Create an account with its ``default`` ops group and return its credentials."""
+    account_id = new_account_id()
+    secret = new_secret_key()
+    salt, digest = hash_secret(secret)
+    now = utcnow()
+    session.add(
+        Account(
+            account_id=account_id, name=name, contact_email=contact_email, secret_salt=salt,
+            secret_hash=digest, secret_version=1, created_at=now,
+        )
+    )
+    session.flush()
+    session.add(
+        OpsGroup(
+            account_id=account_id, ops_group_handle="default", name="Default", timezone="UTC",
+            created_at=now, updated_at=now,
+        )
+    )
+    return NewCredentials(account_id=account_id, secret_key=secret, name=name)
+
+
+def authenticate(session: Session, account_id: str, secret: str) -> Account | None:
+    """The account whose id and secret key these are, or None."""
+    account = session.get(Account, account_id)
+    if account is None or not verify_secret(secret, account.secret_salt, account.secret_hash):
+        return None
+    return account
+
+
+def rotate_secret(session: Session, account_id: str) -> NewCredentials | None:
+    """Replace an account's secret key; tokens issued for the old one stop working."""
+    account = session.get(Account, account_id)
+    if account is None:
+        return None
+    secret = new_secret_key()
+    account.secret_salt, account.secret_hash = hash_secret(secret)
+    account.secret_version += 1
+    return NewCredentials(account_id=account.account_id, secret_key=secret, name=account.name)
+
+
+def list_accounts(session: Session) -> list[Account]:
+    """Every account, oldest first."""
+    return list(session.scalars(select(Account).order_by(Account.created_at)))

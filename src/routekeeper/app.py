@@ -1,0 +1,65 @@
+"""The application factory: ``create_app(settings)``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from routekeeper import __version__
+from routekeeper.api import include_routers
+from routekeeper.core.handlers import install_error_handlers
+from routekeeper.core.limits import BodySizeLimit
+from routekeeper.db.engine import Database
+from routekeeper.settings import Settings
+from routekeeper.worker import build_runner
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, *, run_worker: bool | None = None) -> FastAPI:
+    """Build the API app; with ``run_worker`` the job runner lives in the same process."""
+    settings = settings or Settings()
+    db = Database(settings.database)
+    start_worker = settings.jobs.run_in_api if run_worker is None else run_worker
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runner = None
+        if start_worker:
+            runner = build_runner(db, settings)
+            runner.start()
+            app.state.runner = runner
+        try:
+            yield
+        finally:
+            if runner is not None:
+                runner.stop()
+            db.dispose()
+
+    app = FastAPI(
+        title="Routekeeper",
+        version=__version__,
+        description=(
+            "Self-hosted order planning and live tracking that speaks the HyperTrack "
+            "Orders API. Authenticate with HTTP Basic AccountID:SecretKey or a Bearer token "
+            "from POST /oauth/token."
+        ),
+        lifespan=lifespan,
+        redirect_slashes=False,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    app.state.runner = None
+    install_error_handlers(app)
+    include_routers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)
+
+    @app.get("/health", include_in_schema=False)
+    def health() -> JSONResponse:
+        return JSONResponse({"status": "ok", "version": __version__})
+
+    return app

@@ -1,0 +1,1 @@
+"""The ``routekeeper`` command line."""

@@ -1,0 +1,1 @@
+"""Domain-free toolkit: errors, pagination, jobs, time, ids."""

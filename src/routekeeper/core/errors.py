@@ -1,0 +1,70 @@
+"""Domain errors that carry their HTTP status and render in the contract's three shapes.
+
+- ``HTTPError``: ``{"detail": {...}, "message": "..."}`` (401, most 404s, 413).
+- ``ValidationError``: ``{"detail": {"<location>": {"<field>": ["msg"]}}, "message": ...}``.
+- ``Error``: ``{"code": "...", "title": "...", "detail": ...}`` (400/409 and documented 404s).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ApiError(Exception):
+    """An error with an HTTP status and a JSON body in one of the contract's shapes."""
+
+    status_code: int = 400
+
+    def __init__(
+        self, status_code: int, body: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(body.get("message") or body.get("title") or str(status_code))
+        self.status_code = status_code
+        self.body = body
+        self.headers = headers
+
+
+class HttpError(ApiError):
+    """The ``HTTPError`` shape."""
+
+    def __init__(
+        self,
+        status_code: int,
+        message: str,
+        detail: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(status_code, {"detail": detail or {}, "message": message}, headers)
+
+
+class CodedError(ApiError):
+    """The ``Error`` shape with a machine-readable code."""
+
+    def __init__(
+        self, status_code: int, code: str, title: str, detail: Any = None
+    ) -> None:
+        super().__init__(status_code, {"code": code, "title": title, "detail": detail})
+        self.code = code
+
+
+class RequestValidationFailed(ApiError):
+    """The ``ValidationError`` shape (422)."""
+
+    def __init__(self, errors: dict[str, dict[str, list[str]]]) -> None:
+        super().__init__(422, {"detail": errors, "message": "Validation error"})
+
+
+def not_found(what: str, handle: str | None = None) -> HttpError:
+    """A 404 in the ``HTTPError`` shape, naming what was not found."""
+    detail = {"description": f"{what} not found for handle {handle}"} if handle else {}
+    return HttpError(404, f"{what} not found", detail)
+
+
+def invalid_field(location: str, field: str, message: str) -> RequestValidationFailed:
+    """A 422 naming one field at one location (``json``, ``query``, ``path``...)."""
+    return RequestValidationFailed({location: {field: [message]}})
+
+
+def conflict(code: str, title: str, detail: Any = None) -> CodedError:
+    """A 409 in the ``Error`` shape."""
+    return CodedError(409, code, title, detail)

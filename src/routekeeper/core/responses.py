@@ -1,0 +1,46 @@
+"""OpenAPI descriptions of the contract's three error shapes, for every endpoint."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class HTTPErrorBody(BaseModel):
+    """The ``HTTPError`` shape."""
+
+    detail: dict[str, Any] = Field(default_factory=dict)
+    message: str
+
+
+class ValidationErrorBody(BaseModel):
+    """The ``ValidationError`` shape: location -> field -> messages."""
+
+    detail: dict[str, dict[str, list[str]]]
+    message: str = "Validation error"
+
+
+class ErrorBody(BaseModel):
+    """The ``Error`` shape with a machine-readable code."""
+
+    code: str
+    title: str
+    detail: Any = None
+
+
+def _doc(model: type[BaseModel], description: str) -> dict[str, Any]:
+    return {"model": model, "description": description}
+
+
+R401 = {401: _doc(HTTPErrorBody, "Authentication error")}
+R404 = {404: _doc(HTTPErrorBody, "Not found")}
+R404_CODED = {404: _doc(ErrorBody, "Not found")}
+R409 = {409: _doc(ErrorBody, "Conflict")}
+R400 = {400: _doc(ErrorBody, "Bad request")}
+R413 = {413: _doc(HTTPErrorBody, "Request body too large")}
+R422 = {422: _doc(ValidationErrorBody, "Validation error")}
+
+ERRORS_401_422: dict[int | str, dict[str, Any]] = {**R401, **R422}
+ERRORS_401_404_422: dict[int | str, dict[str, Any]] = {**R401, **R404, **R422}
+ERRORS_ALL: dict[int | str, dict[str, Any]] = {**R400, **R401, **R404, **R409, **R422}

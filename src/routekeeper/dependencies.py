@@ -1,0 +1,41 @@
+"""FastAPI dependencies shared by every domain: settings, database and sessions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from routekeeper.db.engine import Database
+from routekeeper.settings import Settings
+
+
+def get_settings(request: Request) -> Settings:
+    """The settings the app was created with."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_db(request: Request) -> Database:
+    """The app's database."""
+    db: Database = request.app.state.db
+    return db
+
+
+def _write_session(request: Request) -> Iterator[Session]:
+    # Commits when the endpoint returns, before the response is sent (scope="function"),
+    # so a failed commit is an error response and never a false success.
+    with get_db(request).write() as session:
+        yield session
+
+
+def _read_session(request: Request) -> Iterator[Session]:
+    with get_db(request).read() as session:
+        yield session
+
+
+WriteSession = Annotated[Session, Depends(_write_session, scope="function")]
+ReadSession = Annotated[Session, Depends(_read_session, scope="function")]
+SettingsDep = Annotated[Settings, Depends(get_settings)]

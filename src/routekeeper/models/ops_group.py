@@ -1,0 +1,36 @@
+"""Ops groups: a team's planning settings (home, time zone, route rules)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from routekeeper.db.base import Base
+from routekeeper.db.types import PortableJSON, UTCDateTime
+
+
+class OpsGroup(Base):
+    """One ops group of an account; ``default`` always exists."""
+
+    __tablename__ = "ops_group"
+
+    account_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("account.account_id", ondelete="CASCADE"), primary_key=True
+    )
+    ops_group_handle: Mapped[str] = mapped_column(String(200), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    ops_group_home: Mapped[dict[str, Any] | None] = mapped_column(PortableJSON)
+    route_start_location: Mapped[str] = mapped_column(String(32), default="live_location")
+    route_completion_type: Mapped[str] = mapped_column(String(32), default="end_at_last_order")
+    route_capacity: Mapped[int | None] = mapped_column(Integer)
+    route_max_distance: Mapped[int | None] = mapped_column(Integer)
+    objective_fn: Mapped[str] = mapped_column(String(32), default="minimise_time")
+    default_shift_start_time: Mapped[str | None] = mapped_column(String(5))
+    default_shift_end_time: Mapped[str | None] = mapped_column(String(5))
+    metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", PortableJSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,0 +1,1 @@
+"""Orders: creation, listing, lifecycle transitions and timelines."""

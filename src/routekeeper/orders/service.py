@@ -1,0 +1,423 @@
+"""Order rules: creation with unique handles, lifecycle transitions, timeline and events.
+
+Nothing here commits: the request's session commits the order, its timeline entries and
+its outbox events together, or none of them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from routekeeper.core.clock import utcnow
+from routekeeper.core.errors import RequestValidationFailed, conflict, invalid_field, not_found
+from routekeeper.core.ids import new_id, new_token
+from routekeeper.core.pagination import decode_token, encode_token
+from routekeeper.core.timefmt import format_ts, parse_ts
+from routekeeper.models.ops_group import OpsGroup
+from routekeeper.models.order import Order
+from routekeeper.models.order_event import OrderEvent
+from routekeeper.orders import repository
+from routekeeper.orders.filters import OrderFilterFields
+from routekeeper.orders.schemas import (
+    CustomEvents,
+    OrderIn,
+    OrdersCreate,
+    OrderUpdate,
+    Reschedule,
+)
+from routekeeper.orders.states import TERMINAL, OrderAction, OrderStatus, can, target
+from routekeeper.orders.wire import share_url
+from routekeeper.webhooks.outbox import record_order_event
+
+
+def add_timeline(
+    session: Session,
+    order: Order,
+    type: str,
+    *,
+    recorded_at: datetime | None = None,
+    **data: Any,
+) -> None:
+    """Append an entry to an order's timeline."""
+    now = utcnow()
+    base = {
+        "order_handle": order.order_handle,
+        "fulfillment_attempt": order.fulfillment_attempt,
+        "route_handle": order.route_handle,
+        "order_type": order.type,
+    }
+    session.add(
+        OrderEvent(
+            account_id=order.account_id, id=new_id(), order_id=order.id, type=type,
+            recorded_at=recorded_at or now, created_at=now, data={**base, **data},
+        )
+    )
+
+
+def _ops_group(session: Session, account_id: str, handle: str, field: str) -> OpsGroup:
+    group = session.get(OpsGroup, (account_id, handle))
+    if group is None:
+        raise invalid_field("json", field, f"Ops group {handle} does not exist.")
+    return group
+
+
+def _representative_point(destination: dict[str, Any]) -> tuple[float, float]:
+    geometry = destination["geometry"]
+    if geometry["type"] == "Point":
+        return float(geometry["coordinates"][0]), float(geometry["coordinates"][1])
+    ring = geometry["coordinates"][0][:-1]
+    return (sum(p[0] for p in ring) / len(ring), sum(p[1] for p in ring) / len(ring))
+
+
+def new_order(
+    session: Session,
+    account_id: str,
+    item: OrderIn,
+    *,
+    plan_mode: str,
+    group: OpsGroup,
+    created_by: dict[str, Any] | None = None,
+) -> Order:
+    """Insert one order attempt as ``unplanned`` (409 when the handle is still active)."""
+    attempts = [
+        o for o in repository.find_attempts(session, account_id, item.order_handle)
+        if o.type == item.type.value and o.type_index == item.type_index
+    ]
+    if any(o.status not in TERMINAL for o in attempts):
+        raise conflict(
+            "duplicate_resource", "Duplicate order handle found",
+            {"description": "an incomplete order with this handle already exists; "
+                            "complete or cancel it first", "order_handle": item.order_handle},
+        )
+    now = utcnow()
+    destination = item.destination.stored()
+    lon, lat = _representative_point(destination)
+    order = Order(
+        account_id=account_id, id=new_id(), order_handle=item.order_handle,
+        fulfillment_attempt=(max(o.fulfillment_attempt for o in attempts) + 1) if attempts else 0,
+        type=item.type.value, type_index=item.type_index, status=OrderStatus.UNPLANNED.value,
+        destination=destination, destination_lon=lon, destination_lat=lat,
+        ops_group_handle=group.ops_group_handle, plan_mode=plan_mode,
+        scheduled_after=item.scheduled_after, scheduled_at=item.scheduled_at,
+        expected_service_time=item.expected_service_time, capacity_used=item.capacity_used,
+        product_type=item.product_type or [],
+        priority=item.priority.value if item.priority else None,
+        metadata_=item.metadata or {}, attachments=[], risk_status=False,
+        previous_fulfillments=[
+            {"order_handle": o.order_handle, "fulfillment_attempt": o.fulfillment_attempt}
+            for o in sorted(attempts, key=lambda o: o.fulfillment_attempt)
+        ],
+        timezone=group.timezone, tracking_id=new_token(12), created_at=now, updated_at=now,
+        created_by=created_by or {"source": "api", "timestamp": format_ts(now)},
+    )
+    session.add(order)
+    add_timeline(
+        session, order, "order_created", recorded_at=now, metadata=order.metadata_,
+        destination_address=destination.get("address"),
+        destination_location=destination["geometry"],
+    )
+    return order
+
+
+def create_orders(session: Session, account_id: str, body: OrdersCreate) -> list[Order]:
+    """Store a batch of orders as ``unplanned`` (planning, when asked for, comes after)."""
+    group_handle = body.ops_group_handle or "default"
+    group = _ops_group(session, account_id, group_handle, "ops_group_handle")
+    seen: dict[tuple[str, str, int], int] = {}
+    errors: dict[str, list[str]] = {}
+    for index, item in enumerate(body.orders):
+        key = (item.order_handle, item.type.value, item.type_index)
+        if key in seen:
+            errors[f"orders.{index}.order_handle"] = [
+                f"Repeats orders.{seen[key]} (same order_handle, type and type_index)."
+            ]
+        seen[key] = index
+    if errors:
+        raise RequestValidationFailed({"json": errors})
+    orders = [
+        new_order(session, account_id, item, plan_mode=body.plan_mode.value, group=group)
+        for item in body.orders
+    ]
+    session.flush()
+    return orders
+
+
+def find_order(
+    session: Session,
+    account_id: str,
+    order_handle: str,
+    *,
+    type: str | None = None,
+    type_index: int | None = None,
+    fulfillment_attempt: int | None = None,
+) -> Order:
+    """Resolve a handle and its selectors to one row (the latest active attempt first)."""
+    rows = [
+        o for o in repository.find_attempts(session, account_id, order_handle)
+        if (type is None or o.type == type)
+        and (type_index is None or o.type_index == type_index)
+        and (fulfillment_attempt is None or o.fulfillment_attempt == fulfillment_attempt)
+    ]
+    if not rows:
+        raise not_found("Order", order_handle)
+    rows.sort(
+        key=lambda o: (
+            o.status in TERMINAL, -o.fulfillment_attempt, o.type != "drop", o.type_index
+        )
+    )
+    return rows[0]
+
+
+def _transition_error(order: Order, action: OrderAction) -> Exception:
+    return conflict(
+        "invalid_transition",
+        f"Cannot {action.value} an order that is {order.status}",
+        {"description": f"Order {order.order_handle} is {order.status}; "
+                        f"{action.value} is not allowed from {order.status}.",
+         "current_status": order.status, "action": action.value},
+    )
+
+
+def _require(order: Order, action: OrderAction) -> OrderStatus:
+    status = OrderStatus(order.status)
+    if not can(action, status):
+        raise _transition_error(order, action)
+    return status
+
+
+def _merge_metadata(order: Order, metadata: dict[str, Any] | None) -> None:
+    if metadata:
+        order.metadata_ = {**(order.metadata_ or {}), **metadata}
+
+
+def _elapsed_s(order: Order, now: datetime) -> int:
+    start = order.started_at or order.created_at
+    return max(0, int((now - start).total_seconds()))
+
+
+def complete_order(
+    session: Session, order: Order, *, metadata: dict[str, Any] | None = None,
+    public_url: str,
+) -> Order:
+    """Complete an order that is on a route."""
+    _require(order, OrderAction.COMPLETE)
+    now = utcnow()
+    _merge_metadata(order, metadata)
+    order.status = OrderStatus.COMPLETED.value
+    order.completed_at = now
+    order.updated_at = now
+    if order.duration is None:
+        order.duration = _elapsed_s(order, now)
+    add_timeline(session, order, "order_completed", recorded_at=now,
+                 completed_at_destination=order.completed_at_destination,
+                 deviation_from_destination=order.deviation_from_destination)
+    record_order_event(
+        session, order, "completed", share_url=_share(order, public_url), recorded_at=now,
+        duration=order.duration, distance=order.distance,
+        deviation=order.deviation_from_destination,
+        actual_service_time=order.actual_service_time,
+    )
+    return order
+
+
+def cancel_order(
+    session: Session, order: Order, *, metadata: dict[str, Any] | None = None,
+    public_url: str, source: str = "api",
+) -> Order:
+    """Cancel any order that is not finished yet."""
+    _require(order, OrderAction.CANCEL)
+    now = utcnow()
+    _merge_metadata(order, metadata)
+    order.status = OrderStatus.CANCELLED.value
+    order.cancelled_at = now
+    order.updated_at = now
+    order.cancellation_source = {"source": source, "timestamp": format_ts(now)}
+    add_timeline(session, order, "order_cancelled", recorded_at=now,
+                 cancellation_source=order.cancellation_source)
+    record_order_event(
+        session, order, "cancelled", share_url=_share(order, public_url), recorded_at=now,
+        duration=_elapsed_s(order, now), distance=order.distance,
+    )
+    return order
+
+
+def disable_order(
+    session: Session, order: Order, *, metadata: dict[str, Any] | None = None,
+    public_url: str,
+) -> Order:
+    """Exclude an order from its route's ETAs; it stays on the route."""
+    _require(order, OrderAction.DISABLE)
+    now = utcnow()
+    _merge_metadata(order, metadata)
+    order.status = OrderStatus.DISABLED.value
+    order.disabled_at = now
+    order.updated_at = now
+    add_timeline(session, order, "order_disabled", recorded_at=now)
+    record_order_event(session, order, "disabled", share_url=_share(order, public_url),
+                       recorded_at=now)
+    return order
+
+
+def enable_order(
+    session: Session, order: Order, *, metadata: dict[str, Any] | None = None,
+    public_url: str,
+) -> Order:
+    """Bring a disabled order back into its route's ETAs."""
+    status = _require(order, OrderAction.ENABLE)
+    now = utcnow()
+    _merge_metadata(order, metadata)
+    order.status = target(
+        OrderAction.ENABLE, status, started=order.started_at is not None,
+        assigned=order.worker_handle is not None, on_route=order.route_handle is not None,
+    ).value
+    order.enabled_at = now
+    order.updated_at = now
+    add_timeline(session, order, "order_enabled", recorded_at=now)
+    record_order_event(session, order, "enabled", share_url=_share(order, public_url),
+                       recorded_at=now)
+    return order
+
+
+def _clear_route(order: Order) -> None:
+    order.route_handle = None
+    order.route_sequence = None
+    order.plan_id = None
+    order.worker_handle = None
+    order.device_id = None
+    order.estimate = None
+    order.planned_at = None
+    order.assigned_at = None
+
+
+def reschedule_order(
+    session: Session, order: Order, body: Reschedule, *, public_url: str
+) -> Order:
+    """Change an order's window: off its route if not started, else a new attempt."""
+    status = _require(order, OrderAction.RESCHEDULE)
+    now = utcnow()
+    outcome = target(OrderAction.RESCHEDULE, status, started=order.started_at is not None)
+    if outcome is OrderStatus.UNPLANNED:
+        _clear_route(order)
+        order.status = OrderStatus.UNPLANNED.value
+        order.scheduled_at = body.scheduled_at
+        order.scheduled_after = body.scheduled_after
+        order.rescheduled_marked_at = now
+        order.planning_failure_reason = None
+        order.updated_at = now
+        add_timeline(session, order, "order_rescheduled", recorded_at=now,
+                     scheduled_at=format_ts(body.scheduled_at),
+                     scheduled_after=format_ts(body.scheduled_after))
+        record_order_event(session, order, "updated", recorded_at=now,
+                           scheduled_at=format_ts(body.scheduled_at))
+        return order
+    # Already dispatched or started: cancel this attempt and open the next one.
+    order.rescheduled_marked_at = now
+    cancel_order(session, order, public_url=public_url, source="reschedule")
+    session.flush()
+    attempts = repository.find_attempts(session, order.account_id, order.order_handle)
+    successor = Order(
+        account_id=order.account_id, id=new_id(), order_handle=order.order_handle,
+        fulfillment_attempt=max(o.fulfillment_attempt for o in attempts) + 1,
+        type=order.type, type_index=order.type_index, status=OrderStatus.UNPLANNED.value,
+        destination=order.destination, destination_lon=order.destination_lon,
+        destination_lat=order.destination_lat, region=order.region,
+        ops_group_handle=order.ops_group_handle, plan_mode=order.plan_mode,
+        scheduled_after=body.scheduled_after, scheduled_at=body.scheduled_at,
+        expected_service_time=order.expected_service_time, capacity_used=order.capacity_used,
+        product_type=order.product_type, priority=order.priority, metadata_=order.metadata_,
+        attachments=[], risk_status=False,
+        previous_fulfillments=[
+            {"order_handle": o.order_handle, "fulfillment_attempt": o.fulfillment_attempt}
+            for o in sorted(attempts, key=lambda o: o.fulfillment_attempt)
+        ],
+        timezone=order.timezone, tracking_id=new_token(12), created_at=now, updated_at=now,
+        created_by={"source": "reschedule", "timestamp": format_ts(now)},
+    )
+    session.add(successor)
+    add_timeline(session, successor, "order_created", recorded_at=now,
+                 destination_location=order.destination.get("geometry"))
+    session.flush()
+    return successor
+
+
+def update_order(
+    session: Session, account_id: str, order: Order, body: OrderUpdate, *, public_url: str
+) -> Order:
+    """Apply a PATCH; the destination may only change before tracking starts."""
+    _require(order, OrderAction.UPDATE)
+    data = body.model_dump(exclude_unset=True)
+    now = utcnow()
+    if "destination" in data and body.destination is not None:
+        if order.started_at is not None:
+            raise conflict("invalid_transition",
+                           "The destination can only change before tracking starts",
+                           {"current_status": order.status})
+        order.destination = body.destination.stored()
+        order.destination_lon, order.destination_lat = _representative_point(order.destination)
+    if body.metadata is not None:
+        order.metadata_ = body.metadata
+    if body.ops_group_handle is not None:
+        order.ops_group_handle = _ops_group(
+            session, account_id, body.ops_group_handle, "ops_group_handle"
+        ).ops_group_handle
+    for name in ("scheduled_at", "scheduled_after", "expected_service_time", "capacity_used"):
+        if name in data and data[name] is not None:
+            setattr(order, name, getattr(body, name))
+    if body.product_type is not None:
+        order.product_type = body.product_type
+    if body.priority is not None:
+        order.priority = body.priority.value
+    window_start = order.scheduled_after
+    if window_start is not None and order.scheduled_at is not None and (
+        window_start > order.scheduled_at
+    ):
+        raise invalid_field("json", "scheduled_after",
+                            "scheduled_after must not be later than scheduled_at.")
+    order.updated_at = now
+    add_timeline(session, order, "order_updated", recorded_at=now,
+                 fields=sorted(k for k in data if data[k] is not None))
+    record_order_event(session, order, "updated", share_url=_share(order, public_url),
+                       recorded_at=now)
+    return order
+
+
+def add_custom_events(session: Session, order: Order, body: CustomEvents) -> None:
+    """Append custom events to an order's timeline."""
+    for event in body.events:
+        extra: dict[str, Any] = {"metadata": event.metadata, "address": event.address}
+        if event.location is not None:
+            extra["location"] = event.location.model_dump(mode="json")
+        add_timeline(session, order, event.type, recorded_at=event.recorded_at, **extra)
+
+
+def list_orders(
+    session: Session, account_id: str, filters: OrderFilterFields, *, secret: str
+) -> tuple[list[Order], str | None]:
+    """One page of filtered orders and the token of the next page (None at the end)."""
+    fingerprint = filters.fingerprint()
+    after: tuple[datetime, str] | None = None
+    if filters.pagination_token:
+        key = decode_token(secret, filters.pagination_token, fingerprint)
+        try:
+            after = (parse_ts(key[0]), str(key[1]))
+        except (ValueError, IndexError) as exc:
+            raise invalid_field("query", "pagination_token", "Not a valid pagination token.") \
+                from exc
+    query = repository.filtered(session, account_id, filters)
+    rows = repository.page(
+        session, query, descending=filters.sort_direction.value == "desc", after=after,
+        limit=filters.limit + 1,
+    )
+    token = None
+    if len(rows) > filters.limit:
+        rows = rows[: filters.limit]
+        last = rows[-1]
+        token = encode_token(secret, [format_ts(last.created_at), last.id], fingerprint)
+    return rows, token
+
+
+def _share(order: Order, public_url: str) -> str | None:
+    return share_url(order, public_url)

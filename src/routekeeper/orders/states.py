@@ -1,0 +1,100 @@
+"""The order state machine as a pure transition table (contract section 4.1).
+
+``completed`` and ``cancelled`` are terminal: no action leads out of them.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class OrderStatus(StrEnum):
+    UNPLANNED = "unplanned"
+    PLANNED = "planned"
+    ASSIGNED = "assigned"
+    DISPATCHED = "dispatched"
+    ONGOING = "ongoing"
+    DISABLED = "disabled"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    SUMMARIZING = "summarizing"
+
+
+class OrderAction(StrEnum):
+    PLAN = "plan"
+    ASSIGN = "assign"
+    START = "start"
+    COMPLETE = "complete"
+    CANCEL = "cancel"
+    DISABLE = "disable"
+    ENABLE = "enable"
+    RESCHEDULE = "reschedule"
+    UNPLAN = "unplan"
+    UPDATE = "update"
+
+
+TERMINAL = frozenset({OrderStatus.COMPLETED, OrderStatus.CANCELLED})
+_LIVE = frozenset({OrderStatus.PLANNED, OrderStatus.ASSIGNED, OrderStatus.DISPATCHED,
+                   OrderStatus.ONGOING, OrderStatus.DISABLED})
+
+# action -> statuses it may start from. Targets that depend on the order's history
+# (enable, reschedule) are resolved by ``target``.
+ALLOWED_FROM: dict[OrderAction, frozenset[OrderStatus]] = {
+    OrderAction.PLAN: frozenset({OrderStatus.UNPLANNED, OrderStatus.PLANNED, OrderStatus.ASSIGNED}),
+    OrderAction.ASSIGN: frozenset({OrderStatus.UNPLANNED, OrderStatus.PLANNED,
+                                   OrderStatus.ASSIGNED, OrderStatus.DISPATCHED}),
+    OrderAction.START: frozenset({OrderStatus.UNPLANNED, OrderStatus.PLANNED,
+                                  OrderStatus.ASSIGNED, OrderStatus.DISPATCHED}),
+    # An order that was never on anyone's route cannot have been fulfilled.
+    OrderAction.COMPLETE: _LIVE,
+    OrderAction.CANCEL: _LIVE | {OrderStatus.UNPLANNED},
+    OrderAction.DISABLE: frozenset({OrderStatus.PLANNED, OrderStatus.ASSIGNED,
+                                    OrderStatus.DISPATCHED, OrderStatus.ONGOING}),
+    OrderAction.ENABLE: frozenset({OrderStatus.DISABLED}),
+    OrderAction.RESCHEDULE: _LIVE | {OrderStatus.UNPLANNED},
+    OrderAction.UNPLAN: frozenset({OrderStatus.PLANNED, OrderStatus.ASSIGNED,
+                                   OrderStatus.DISPATCHED, OrderStatus.DISABLED}),
+    OrderAction.UPDATE: _LIVE | {OrderStatus.UNPLANNED},
+}
+
+
+def can(action: OrderAction, status: OrderStatus) -> bool:
+    """Whether ``action`` is allowed on an order in ``status``."""
+    return status in ALLOWED_FROM[action]
+
+
+def target(
+    action: OrderAction,
+    status: OrderStatus,
+    *,
+    started: bool = False,
+    assigned: bool = False,
+    on_route: bool = False,
+) -> OrderStatus:
+    """The status after ``action`` (call ``can`` first); history flags pick between options."""
+    if action is OrderAction.PLAN:
+        return OrderStatus.PLANNED
+    if action is OrderAction.ASSIGN:
+        return OrderStatus.ASSIGNED
+    if action is OrderAction.START:
+        return OrderStatus.ONGOING
+    if action is OrderAction.COMPLETE:
+        return OrderStatus.COMPLETED
+    if action is OrderAction.CANCEL:
+        return OrderStatus.CANCELLED
+    if action is OrderAction.DISABLE:
+        return OrderStatus.DISABLED
+    if action is OrderAction.ENABLE:
+        if started:
+            return OrderStatus.ONGOING
+        if assigned:
+            return OrderStatus.ASSIGNED
+        return OrderStatus.PLANNED if on_route else OrderStatus.UNPLANNED
+    if action is OrderAction.RESCHEDULE:
+        # A dispatched or started order is cancelled and re-created as a new attempt.
+        if started or status in (OrderStatus.ONGOING, OrderStatus.DISPATCHED):
+            return OrderStatus.CANCELLED
+        return OrderStatus.UNPLANNED
+    if action is OrderAction.UNPLAN:
+        return OrderStatus.UNPLANNED
+    return status

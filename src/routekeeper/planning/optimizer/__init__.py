@@ -1,0 +1,58 @@
+"""Route optimisation: the solver boundary (Problem in, Solution out) on top of PyVRP.
+
+Imports numpy and pyvrp only: no database or web code may be imported here.
+"""
+
+from __future__ import annotations
+
+from routekeeper.planning.optimizer.check import check
+from routekeeper.planning.optimizer.diagnose import diagnose
+from routekeeper.planning.optimizer.model import (
+    MAX_TIME_S,
+    UNLIMITED_CAPACITY,
+    Job,
+    Objective,
+    Priority,
+    Problem,
+    Route,
+    Solution,
+    Stop,
+    Vehicle,
+)
+from routekeeper.planning.optimizer.reasons import (
+    ALL_REASONS,
+    DROPPED_FOR_PLAN,
+    EXCEEDS_CAPACITY,
+    EXCEEDS_MAX_DISTANCE,
+    EXCEEDS_SHIFT_END,
+    NO_SCHEDULE_OVERLAP,
+    NO_SKILLED_WORKER,
+    NO_WORKER,
+    UNREACHABLE_BEFORE_LATE,
+)
+from routekeeper.planning.optimizer.solver import solve
+
+__all__ = [
+    "ALL_REASONS",
+    "DROPPED_FOR_PLAN",
+    "EXCEEDS_CAPACITY",
+    "EXCEEDS_MAX_DISTANCE",
+    "EXCEEDS_SHIFT_END",
+    "MAX_TIME_S",
+    "NO_SCHEDULE_OVERLAP",
+    "NO_SKILLED_WORKER",
+    "NO_WORKER",
+    "UNLIMITED_CAPACITY",
+    "UNREACHABLE_BEFORE_LATE",
+    "Job",
+    "Objective",
+    "Priority",
+    "Problem",
+    "Route",
+    "Solution",
+    "Stop",
+    "Vehicle",
+    "check",
+    "diagnose",
+    "solve",
+]

@@ -1,0 +1,91 @@
+"""Why a job is unassigned: test the real causes, one after another, on the job alone.
+
+A pick/drop pair is tested as one unit (the pick, then the drop) because neither can be served
+without the other. Each test narrows the set of candidate vehicles; the reason returned is the
+first test that leaves none.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from routekeeper.planning.optimizer import reasons
+from routekeeper.planning.optimizer.model import Job, Problem, Vehicle
+from routekeeper.planning.optimizer.schedule import simulate
+from routekeeper.planning.optimizer.warm import Availability, availability
+
+
+def serving_unit(problem: Problem, job_id: str) -> tuple[list[int], str | None]:
+    """The jobs that must be planned together with this one, and the only vehicle that may.
+
+    The unit leaves out jobs already fixed; when the pick of a pair is fixed on a vehicle, the
+    drop can only go on that vehicle.
+    """
+    job = problem.job(job_id)
+    partner = problem.partner_of(job_id)
+    if partner is None:
+        members = [job_id]
+    else:
+        pick_id = job.pick_job if job.pick_job is not None else job_id
+        members = [pick_id, problem.drop_of(pick_id) or job_id]
+    bound = next((v for m in members if (v := problem.fixed_vehicle(m)) is not None), None)
+    unfixed = [problem.job_index(m) for m in members if problem.fixed_vehicle(m) is None]
+    return unfixed, bound
+
+
+def unit_demand(problem: Problem, unit: list[int]) -> int:
+    """Load the unit puts on a vehicle: the pick's demand for a pair, else the job's demand."""
+    first = problem.jobs[unit[0]]
+    if first.pick_job is not None:
+        return problem.job(first.pick_job).demand
+    return first.demand
+
+
+def free_vehicle(state: Availability) -> Vehicle:
+    """The vehicle as it stands after its fixed prefix, ready to take new jobs."""
+    return replace(
+        state.vehicle, start_location=state.location, start_s=state.ready_s, fixed_jobs=()
+    )
+
+
+def _overlaps(job: Job, vehicle: Vehicle) -> bool:
+    """Whether the job's window meets the vehicle's shift at all."""
+    return job.early_s <= vehicle.end_s and job.late_s >= vehicle.start_s
+
+
+def diagnose(problem: Problem, job_id: str) -> str:
+    """The HyperTrack reason why this job is (or would be) left unassigned."""
+    if not problem.vehicles:
+        return reasons.NO_WORKER
+    unit, bound = serving_unit(problem, job_id)
+    if not unit:
+        return reasons.DROPPED_FOR_PLAN
+    jobs = [problem.jobs[i] for i in unit]
+    skills = frozenset().union(*(job.skills for job in jobs))
+    candidates = [
+        v for v in problem.vehicles if (bound is None or v.id == bound) and skills <= v.skills
+    ]
+    if not candidates:
+        return reasons.NO_SKILLED_WORKER
+    candidates = [v for v in candidates if all(_overlaps(job, v) for job in jobs)]
+    if not candidates:
+        return reasons.NO_SCHEDULE_OVERLAP
+    states = [availability(problem, v) for v in candidates]
+    demand = unit_demand(problem, unit)
+    states = [s for s in states if demand <= s.capacity_left]
+    if not states:
+        return reasons.EXCEEDS_CAPACITY
+    timed = [(s, simulate(problem, free_vehicle(s), unit, s.ready_s)) for s in states]
+    timed = [
+        (s, t)
+        for s, t in timed
+        if all(stop.start_s <= job.late_s for stop, job in zip(t.stops, jobs, strict=True))
+    ]
+    if not timed:
+        return reasons.UNREACHABLE_BEFORE_LATE
+    timed = [(s, t) for s, t in timed if t.end_s <= s.vehicle.end_s]
+    if not timed:
+        return reasons.EXCEEDS_SHIFT_END
+    if not any(s.distance_left_m is None or t.distance_m <= s.distance_left_m for s, t in timed):
+        return reasons.EXCEEDS_MAX_DISTANCE
+    return reasons.DROPPED_FOR_PLAN

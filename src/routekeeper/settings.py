@@ -1,0 +1,163 @@
+"""Settings: one pydantic-settings class with nested sections, env prefix ``ROUTEKEEPER_``."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, BaseModel, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEVELOPMENT_SECRET = "development-secret-do-not-use-in-production"
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class DatabaseSettings(BaseModel):
+    url: str = "sqlite:///./var/routekeeper.db"
+    echo: bool = False
+    pool_size: int = 10
+    # SQLite waits this long for a write lock before giving up.
+    sqlite_busy_timeout_ms: int = 30_000
+
+
+class ApiSettings(BaseModel):
+    max_body_bytes: int = 10 * 1024 * 1024
+    default_page_limit: int = 50
+    max_page_limit: int = 1000
+    token_ttl_s: int = 3600
+
+
+class JobSettings(BaseModel):
+    run_in_api: bool = True
+    concurrency: int = 2
+    poll_interval_s: float = 0.5
+    lease_s: float = 60.0
+    max_attempts: int = 10
+    retry_base_s: float = 5.0
+    retry_max_s: float = 3600.0
+
+
+class RoutingSettings(BaseModel):
+    detour_factor: float = 1.3
+    speed_kmh: float = 30.0
+    osrm_url: str | None = None
+    osrm_profile: str = "driving"
+    osrm_timeout_s: float = 10.0
+    osrm_max_table_size: int = 100
+
+
+class PlanningSettings(BaseModel):
+    time_budget_s: float = 10.0
+    min_time_budget_s: float = 0.5
+    seed: int = 1
+    processes: int = 0  # 0 = one per core
+
+
+class TrackingSettings(BaseModel):
+    max_future_skew_s: float = 300.0
+    max_speed_mps: float = 90.0
+    max_batch: int = 1000
+    dwell_s: float = 30.0
+    exit_buffer_m: float = 30.0
+    offline_after_s: float = 600.0
+    low_battery_percent: float = 15.0
+    n_minutes_away: int = 5
+    osmand_port: int | None = None
+
+
+class WebhookSettings(BaseModel):
+    allow_private_targets: bool = False
+    batch_size: int = 50
+    timeout_s: float = 10.0
+    max_response_bytes: int = 4096
+    # Seconds after the first attempt: within 30 s, then backing off for more than 72 hours.
+    retry_schedule_s: list[float] = Field(
+        default_factory=lambda: [
+            5, 30, 120, 600, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 24 * 3600,
+            36 * 3600, 48 * 3600, 60 * 3600, 73 * 3600,
+        ]
+    )
+    disable_after_s: float = 5 * 24 * 3600
+    secret_rotation_overlap_s: float = 24 * 3600
+
+
+class ExportSettings(BaseModel):
+    storage: str = "local"  # "local" or "s3"
+    local_dir: Path = Path("./var/exports")
+    link_ttl_s: int = 7 * 24 * 3600
+    batch_rows: int = 5000
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_prefix: str = "exports/"
+
+
+class MailSecurity(StrEnum):
+    NONE = "none"
+    STARTTLS = "starttls"
+    TLS = "tls"
+
+
+class MailSettings(BaseModel):
+    host: str | None = None
+    port: int = 25
+    security: MailSecurity = MailSecurity.NONE
+    username: str | None = None
+    password: str | None = None
+    sender: str = "routekeeper@localhost"
+    timeout_s: float = 10.0
+
+
+class ViewSettings(BaseModel):
+    tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    tile_attribution: str = "&copy; OpenStreetMap contributors"
+    embed_token_ttl_s: int = 24 * 3600
+
+
+class Settings(BaseSettings):
+    """Every setting of the service; ``create_app(settings)`` takes one explicitly."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ROUTEKEEPER_",
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    environment: Environment = Environment.DEVELOPMENT
+    secret_key: str = DEVELOPMENT_SECRET
+    public_url: str = "http://127.0.0.1:8000"
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    # ROUTEKEEPER_DATABASE_URL is accepted as a flat alias of ROUTEKEEPER_DATABASE__URL.
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("ROUTEKEEPER_DATABASE_URL", "database_url")
+    )
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    jobs: JobSettings = Field(default_factory=JobSettings)
+    routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    planning: PlanningSettings = Field(default_factory=PlanningSettings)
+    tracking: TrackingSettings = Field(default_factory=TrackingSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    exports: ExportSettings = Field(default_factory=ExportSettings)
+    mail: MailSettings = Field(default_factory=MailSettings)
+    views: ViewSettings = Field(default_factory=ViewSettings)
+
+    @model_validator(mode="after")
+    def _resolve(self) -> Settings:
+        if self.database_url and self.database.url == DatabaseSettings().url:
+            self.database.url = self.database_url
+        if self.environment == Environment.PRODUCTION and self.secret_key == DEVELOPMENT_SECRET:
+            raise ValueError("ROUTEKEEPER_SECRET_KEY must be set outside development")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database.url.startswith("sqlite")
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        """Return a copy with top-level sections replaced (used by tests and the CLI)."""
+        return self.model_copy(update=changes)

@@ -1,0 +1,222 @@
+"""Actuals: jitter-filtered distance, tracked duration and coverage, polylines, deviation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from routekeeper.tracking.fixes import Fix, dump_time, format_utc_ms, load_time
+from routekeeper.tracking.geofence import Geofence, GeofenceKind, haversine_m
+from routekeeper.travel.base import LonLat
+
+MIN_STEP_M = 5.0
+"""A move shorter than this never counts, even between two very accurate fixes."""
+
+STATIONARY_SPEED_MPS = 0.5
+"""A fix reporting a speed below this does not start a move (stationary jitter)."""
+
+TRACKING_GAP_S = 180.0
+"""Two consecutive fixes further apart than this leave the time between them untracked."""
+
+MAX_STORED_GAPS = 500
+"""Beyond this many remembered gaps the oldest are folded into a total (no longer splittable)."""
+
+
+def _moved(a: Fix, b: Fix) -> bool:
+    """Whether ``b`` is farther from ``a`` than their combined accuracy (and the minimum step)."""
+    threshold = max(MIN_STEP_M, a.accuracy_or_assumed_m + b.accuracy_or_assumed_m)
+    return haversine_m(a.lonlat, b.lonlat) > threshold
+
+
+def _stationary(fix: Fix) -> bool:
+    return fix.speed_mps is not None and fix.speed_mps < STATIONARY_SPEED_MPS
+
+
+@dataclass(frozen=True, slots=True)
+class Actuals:
+    """What was travelled and how well it was tracked, updated one fix at a time.
+
+    Distance: a fix farther from the ``anchor`` (last counted point) than both accuracies
+    together becomes ``pending``; the next fix either confirms it (it is also away from the
+    anchor, so the leg anchor->pending is counted) or shows it was a spike (it came back near
+    the anchor, so nothing is counted).  Fixes reporting a near-zero speed never start a move.
+    Coverage: ``gaps`` are the intervals between consecutive fixes longer than ``gap_s``.
+    """
+
+    distance_m: float = 0.0
+    first_at: datetime | None = None
+    last_at: datetime | None = None
+    anchor: Fix | None = None
+    pending: Fix | None = None
+    gaps: tuple[tuple[datetime, datetime], ...] = ()
+    folded_gap_s: float = 0.0
+    gap_s: float = TRACKING_GAP_S
+
+    @property
+    def duration_s(self) -> float:
+        """Return seconds from the first to the last fix counted."""
+        if self.first_at is None or self.last_at is None:
+            return 0.0
+        return (self.last_at - self.first_at).total_seconds()
+
+    @property
+    def distance_with_pending_m(self) -> float:
+        """Return the distance including the unconfirmed last leg (an upper estimate)."""
+        if self.anchor is None or self.pending is None:
+            return self.distance_m
+        return self.distance_m + haversine_m(self.anchor.lonlat, self.pending.lonlat)
+
+    def add(self, fix: Fix) -> Actuals:
+        """Count a fix newer than every fix so far; an older one is passed to :meth:`add_late`."""
+        t = fix.recorded_at
+        if self.last_at is not None and t <= self.last_at:
+            return self.add_late(fix)
+        gaps = self.gaps
+        if self.last_at is not None and (t - self.last_at).total_seconds() > self.gap_s:
+            gaps = (*gaps, (self.last_at, t))
+        out = replace(self, first_at=self.first_at or t, last_at=t, gaps=gaps)._fold()
+        return out._move(fix)
+
+    def _move(self, fix: Fix) -> Actuals:
+        anchor, pending, distance = self.anchor, self.pending, self.distance_m
+        if anchor is None:
+            return replace(self, anchor=fix)
+        if pending is not None:
+            if not _moved(anchor, fix):
+                # The pending fix was a spike: the device is back where it was.
+                return replace(self, pending=None)
+            distance += haversine_m(anchor.lonlat, pending.lonlat)
+            anchor, pending = pending, None
+        if _moved(anchor, fix) and not _stationary(fix):
+            pending = fix
+        return replace(self, anchor=anchor, pending=pending, distance_m=distance)
+
+    def add_late(self, fix: Fix) -> Actuals:
+        """Count a fix older than the newest one for coverage only (splitting a gap it falls in).
+
+        Its distance cannot be inserted soundly without the neighbouring fixes, so it is not.
+        """
+        t = fix.recorded_at
+        if self.first_at is None or self.last_at is None:
+            return self.add(fix)
+        if t < self.first_at:
+            gaps = self.gaps
+            if (self.first_at - t).total_seconds() > self.gap_s:
+                gaps = ((t, self.first_at), *gaps)
+            return replace(self, first_at=t, gaps=gaps)._fold()
+        new_gaps: list[tuple[datetime, datetime]] = []
+        for start, end in self.gaps:
+            if start < t < end:
+                for piece in ((start, t), (t, end)):
+                    if (piece[1] - piece[0]).total_seconds() > self.gap_s:
+                        new_gaps.append(piece)
+            else:
+                new_gaps.append((start, end))
+        return replace(self, gaps=tuple(new_gaps))
+
+    def _fold(self) -> Actuals:
+        if len(self.gaps) <= MAX_STORED_GAPS:
+            return self
+        extra = len(self.gaps) - MAX_STORED_GAPS
+        folded = sum((e - s).total_seconds() for s, e in self.gaps[:extra])
+        return replace(self, gaps=self.gaps[extra:], folded_gap_s=self.folded_gap_s + folded)
+
+    def untracked_s(
+        self, *, since_at: datetime | None = None, until_at: datetime | None = None
+    ) -> float:
+        """Return untracked seconds, counting a leading/trailing gap to since/until if given."""
+        total = self.folded_gap_s + sum((e - s).total_seconds() for s, e in self.gaps)
+        if self.first_at is not None and since_at is not None:
+            lead = (self.first_at - since_at).total_seconds()
+            total += lead if lead > self.gap_s else 0.0
+        if self.last_at is not None and until_at is not None:
+            trail = (until_at - self.last_at).total_seconds()
+            total += trail if trail > self.gap_s else 0.0
+        return total
+
+    def tracking_rate(
+        self, *, since_at: datetime | None = None, until_at: datetime | None = None
+    ) -> float:
+        """Return the fraction (0..1) of the tracked span not lost in gaps longer than ``gap_s``.
+
+        The span runs from the first fix (or ``since_at``) to the last fix (or ``until_at``);
+        with no fix at all the rate is 0, with a single instant it is 1.
+        """
+        if self.first_at is None or self.last_at is None:
+            return 0.0
+        start = min(self.first_at, since_at) if since_at is not None else self.first_at
+        end = max(self.last_at, until_at) if until_at is not None else self.last_at
+        span = (end - start).total_seconds()
+        if span <= 0.0:
+            return 1.0
+        lost = self.untracked_s(since_at=since_at, until_at=until_at)
+        return round(max(0.0, min(1.0, 1.0 - lost / span)), 4)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-safe dict."""
+        return {
+            "distance_m": self.distance_m,
+            "first_at": dump_time(self.first_at),
+            "last_at": dump_time(self.last_at),
+            "anchor": None if self.anchor is None else self.anchor.to_dict(),
+            "pending": None if self.pending is None else self.pending.to_dict(),
+            "gaps": [[dump_time(s), dump_time(e)] for s, e in self.gaps],
+            "folded_gap_s": self.folded_gap_s,
+            "gap_s": self.gap_s,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Actuals:
+        """Rebuild from :meth:`to_dict` output."""
+        gaps: list[tuple[datetime, datetime]] = []
+        for start, end in data.get("gaps", []):
+            s, e = load_time(start), load_time(end)
+            if s is None or e is None:
+                raise ValueError("a gap needs both ends")
+            gaps.append((s, e))
+        anchor, pending = data.get("anchor"), data.get("pending")
+        return cls(
+            distance_m=float(data.get("distance_m", 0.0)),
+            first_at=load_time(data.get("first_at")),
+            last_at=load_time(data.get("last_at")),
+            anchor=None if anchor is None else Fix.from_dict(anchor),
+            pending=None if pending is None else Fix.from_dict(pending),
+            gaps=tuple(gaps),
+            folded_gap_s=float(data.get("folded_gap_s", 0.0)),
+            gap_s=float(data.get("gap_s", TRACKING_GAP_S)),
+        )
+
+
+def accumulate(fixes: Iterable[Fix], actuals: Actuals | None = None) -> Actuals:
+    """Feed ``fixes`` (in recorded_at order) into an accumulator, a new one by default."""
+    acc = actuals if actuals is not None else Actuals()
+    for fix in fixes:
+        acc = acc.add(fix)
+    return acc
+
+
+def polyline_points(fixes: Iterable[Fix]) -> list[list[float | str | None]]:
+    """Return ``[lon, lat, altitude_m or null, "…T…sssZ"]`` per fix, sorted, one per instant."""
+    points: list[list[float | str | None]] = []
+    last: datetime | None = None
+    for fix in sorted(fixes, key=lambda f: f.recorded_at):
+        if last is not None and fix.recorded_at == last:
+            continue
+        last = fix.recorded_at
+        points.append([fix.lon, fix.lat, fix.altitude_m, format_utc_ms(fix.recorded_at)])
+    return points
+
+
+def deviation_from_destination_m(destination: Geofence | LonLat, point: LonLat) -> float:
+    """Return metres from a completion point to the destination.
+
+    For a point or a circle this is the distance to the centre; for a polygon it is 0 inside and
+    the distance to the boundary outside.
+    """
+    if not isinstance(destination, Geofence):
+        return haversine_m(destination, point)
+    if destination.kind is GeofenceKind.CIRCLE:
+        return haversine_m(destination.center, point)
+    return max(0.0, destination.signed_distance_m(point))

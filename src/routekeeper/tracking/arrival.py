@@ -1,0 +1,236 @@
+"""The per-order visit state machine: approaching -> candidate -> arrived -> exited.
+
+An inside fix only opens a *candidate*; the arrival is confirmed by a later inside fix, or by a
+later fix that is not outside once ``dwell_s`` has passed.  The arrival time is the first inside
+fix's ``recorded_at``.  Leaving works the same way with hysteresis: only a fix farther than
+radius + exit buffer + accuracy counts as outside, and it must be confirmed too.  A visit arrives
+at most once and exits at most once; ``exited`` is terminal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from routekeeper.tracking.fixes import Fix, dump_time, load_time
+from routekeeper.tracking.geofence import Geofence, Presence, inside_confidence
+
+
+class VisitPhase(StrEnum):
+    """Where a visit stands."""
+
+    APPROACHING = "approaching"
+    CANDIDATE = "candidate"
+    ARRIVED = "arrived"
+    EXIT_CANDIDATE = "exit_candidate"
+    EXITED = "exited"
+
+
+class VisitEventKind(StrEnum):
+    """The two visit events, named like the Orders API webhook values."""
+
+    ARRIVED = "arrived"
+    EXITED = "exited"
+
+
+@dataclass(frozen=True, slots=True)
+class Sighting:
+    """When and where a fix was taken (what an event reports), without the rest of the fix."""
+
+    recorded_at: datetime
+    lon: float
+    lat: float
+    accuracy_m: float | None
+
+    @classmethod
+    def of(cls, fix: Fix) -> Sighting:
+        """Keep the time, place and accuracy of ``fix``."""
+        return cls(fix.recorded_at, fix.lon, fix.lat, fix.accuracy_m)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-safe dict."""
+        return {
+            "recorded_at": dump_time(self.recorded_at),
+            "lon": self.lon,
+            "lat": self.lat,
+            "accuracy_m": self.accuracy_m,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Sighting:
+        """Rebuild from :meth:`to_dict` output."""
+        recorded_at = load_time(data["recorded_at"])
+        if recorded_at is None:
+            raise ValueError("a sighting needs recorded_at")
+        accuracy = data.get("accuracy_m")
+        return cls(
+            recorded_at,
+            float(data["lon"]),
+            float(data["lat"]),
+            None if accuracy is None else float(accuracy),
+        )
+
+
+def _sighting_or_none(data: Any) -> Sighting | None:
+    return None if data is None else Sighting.from_dict(data)
+
+
+@dataclass(frozen=True, slots=True)
+class VisitEvent:
+    """An arrival or exit: the time and place of the fix that started it, and its confirmation."""
+
+    kind: VisitEventKind
+    recorded_at: datetime
+    lon: float
+    lat: float
+    accuracy_m: float | None
+    confirmed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class VisitState:
+    """One order's visit; ``candidate`` is the unconfirmed first inside (or outside) sighting."""
+
+    phase: VisitPhase = VisitPhase.APPROACHING
+    last_fix_at: datetime | None = None
+    candidate: Sighting | None = None
+    arrival: Sighting | None = None
+    exit: Sighting | None = None
+
+    @property
+    def arrived_at(self) -> datetime | None:
+        """Return when the visit arrived (first inside fix), if it has."""
+        return None if self.arrival is None else self.arrival.recorded_at
+
+    @property
+    def exited_at(self) -> datetime | None:
+        """Return when the visit exited (first outside fix of the confirmed exit), if it has."""
+        return None if self.exit is None else self.exit.recorded_at
+
+    @property
+    def actual_service_time_s(self) -> float | None:
+        """Return seconds between arrival and exit, once both happened."""
+        if self.arrived_at is None or self.exited_at is None:
+            return None
+        return (self.exited_at - self.arrived_at).total_seconds()
+
+    @property
+    def on_site(self) -> bool:
+        """Return whether the worker has arrived and not (confirmedly) left."""
+        return self.phase in (VisitPhase.ARRIVED, VisitPhase.EXIT_CANDIDATE)
+
+    @property
+    def has_arrived(self) -> bool:
+        """Return whether an arrival was confirmed (possibly followed by an exit)."""
+        return self.arrival is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-safe dict."""
+        return {
+            "phase": self.phase.value,
+            "last_fix_at": dump_time(self.last_fix_at),
+            "candidate": None if self.candidate is None else self.candidate.to_dict(),
+            "arrival": None if self.arrival is None else self.arrival.to_dict(),
+            "exit": None if self.exit is None else self.exit.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> VisitState:
+        """Rebuild from :meth:`to_dict` output."""
+        return cls(
+            phase=VisitPhase(data["phase"]),
+            last_fix_at=load_time(data.get("last_fix_at")),
+            candidate=_sighting_or_none(data.get("candidate")),
+            arrival=_sighting_or_none(data.get("arrival")),
+            exit=_sighting_or_none(data.get("exit")),
+        )
+
+
+def _event(kind: VisitEventKind, first: Sighting, confirming: Fix) -> VisitEvent:
+    return VisitEvent(
+        kind, first.recorded_at, first.lon, first.lat, first.accuracy_m, confirming.recorded_at
+    )
+
+
+def step(
+    state: VisitState,
+    fix: Fix,
+    geofence: Geofence,
+    *,
+    dwell_s: float,
+    exit_buffer_m: float,
+    require_dwell: bool = False,
+) -> tuple[VisitState, list[VisitEvent]]:
+    """Advance one visit by one fix; fixes must come in ``recorded_at`` order.
+
+    A fix not newer than the last one this visit saw is ignored (late or duplicate), so it can
+    never undo an arrival.  With ``require_dwell`` a second inside fix is not enough: the arrival
+    needs ``dwell_s`` of presence (used for orders the worker is not heading to, so that driving
+    past them does not count as a visit).
+    """
+    if state.phase is VisitPhase.EXITED:
+        return state, []
+    if state.last_fix_at is not None and fix.recorded_at <= state.last_fix_at:
+        return state, []
+    presence = inside_confidence(geofence, fix, exit_buffer_m=exit_buffer_m)
+    moved = replace(state, last_fix_at=fix.recorded_at)
+    candidate = state.candidate
+    dwelled = candidate is not None and (
+        (fix.recorded_at - candidate.recorded_at).total_seconds() >= dwell_s
+    )
+
+    if state.phase is VisitPhase.APPROACHING:
+        if presence is Presence.INSIDE:
+            return replace(moved, phase=VisitPhase.CANDIDATE, candidate=Sighting.of(fix)), []
+        return moved, []
+
+    if state.phase is VisitPhase.CANDIDATE:
+        assert candidate is not None
+        if presence is Presence.OUTSIDE:
+            return replace(moved, phase=VisitPhase.APPROACHING, candidate=None), []
+        confirmed = dwelled or (presence is Presence.INSIDE and not require_dwell)
+        if not confirmed:
+            return moved, []
+        arrived = replace(moved, phase=VisitPhase.ARRIVED, candidate=None, arrival=candidate)
+        return arrived, [_event(VisitEventKind.ARRIVED, candidate, fix)]
+
+    if state.phase is VisitPhase.ARRIVED:
+        if presence is Presence.OUTSIDE:
+            return replace(moved, phase=VisitPhase.EXIT_CANDIDATE, candidate=Sighting.of(fix)), []
+        return moved, []
+
+    # EXIT_CANDIDATE
+    assert candidate is not None
+    if presence is Presence.INSIDE:
+        return replace(moved, phase=VisitPhase.ARRIVED, candidate=None), []
+    if presence is Presence.OUTSIDE or dwelled:
+        exited = replace(moved, phase=VisitPhase.EXITED, candidate=None, exit=candidate)
+        return exited, [_event(VisitEventKind.EXITED, candidate, fix)]
+    return moved, []
+
+
+def run(
+    state: VisitState,
+    fixes: list[Fix],
+    geofence: Geofence,
+    *,
+    dwell_s: float,
+    exit_buffer_m: float,
+    require_dwell: bool = False,
+) -> tuple[VisitState, list[VisitEvent]]:
+    """Feed ``fixes`` (already in recorded_at order) through :func:`step`, collecting events."""
+    events: list[VisitEvent] = []
+    for fix in fixes:
+        state, new = step(
+            state,
+            fix,
+            geofence,
+            dwell_s=dwell_s,
+            exit_buffer_m=exit_buffer_m,
+            require_dwell=require_dwell,
+        )
+        events.extend(new)
+    return state, events

@@ -1,0 +1,650 @@
+"""The tracking pipeline: a batch of fixes in, a new route state and webhook events out.
+
+Steps, in order, for each batch (each one a small pure function):
+
+1. :func:`screen_fixes` sorts by ``recorded_at``, drops duplicates, rejects implausible fixes
+   and splits the rest into *fresh* (newer than the last processed fix) and *late*.
+2. Late fixes only fill tracking-coverage gaps (:meth:`Actuals.add_late`).
+3. Each fresh fix advances the actuals and every open order's visit (:func:`arrival.step`):
+   ``arrived`` / ``exited``.
+4. One ETA evaluation from the newest position (:func:`eta.estimate_remaining`):
+   ``first_eta``, ``eta_change``, ``n_minutes_away``, ``delayed``.
+5. Risks per order, diffed against the stored ones: ``risk_updated``.
+
+:func:`check_offline` is the periodic, fix-less counterpart (offline and clock-driven delays).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from routekeeper.settings import TrackingSettings
+from routekeeper.tracking import risks as rk
+from routekeeper.tracking.actuals import Actuals
+from routekeeper.tracking.arrival import VisitEvent, VisitEventKind, VisitPhase, VisitState, step
+from routekeeper.tracking.eta import Stop, StopEta, estimate_remaining
+from routekeeper.tracking.fixes import (
+    Fix,
+    dump_time,
+    format_utc_ms,
+    load_time,
+    require_aware,
+    validate_fix,
+)
+from routekeeper.tracking.geofence import Geofence
+from routekeeper.travel.base import TravelError, TravelModel
+
+STATE_VERSION = 1
+
+ETA_CHANGE_MIN_S = 120.0
+"""``eta_change`` fires when the ETA moved by more than this many seconds..."""
+
+ETA_CHANGE_FRACTION = 0.1
+"""...or by more than this fraction of the remaining duration, whichever is larger."""
+
+RECENT_FIXES = rk.MOVING_AWAY_WINDOW_FIXES
+"""How many of the newest fixes the state keeps (for ``moving_away_from_destination``)."""
+
+ARRIVED = "arrived"
+EXITED = "exited"
+FIRST_ETA = "first_eta"
+ETA_CHANGE = "eta_change"
+N_MINUTES_AWAY = "n_minutes_away"
+DELAYED = "delayed"
+RISK_UPDATED = "risk_updated"
+
+
+def _ms(value: datetime | None) -> str | None:
+    return None if value is None else format_utc_ms(value)
+
+
+@dataclass(frozen=True, slots=True)
+class TrackedOrder:
+    """What tracking needs to know about one order of the route (its plan, not its progress)."""
+
+    order_key: str
+    geofence: Geofence
+    scheduled_after: datetime | None = None
+    scheduled_at: datetime | None = None
+    service_s: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-safe dict."""
+        return {
+            "order_key": self.order_key,
+            "geofence": self.geofence.to_dict(),
+            "scheduled_after": dump_time(self.scheduled_after),
+            "scheduled_at": dump_time(self.scheduled_at),
+            "service_s": self.service_s,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TrackedOrder:
+        """Rebuild from :meth:`to_dict` output."""
+        return cls(
+            order_key=str(data["order_key"]),
+            geofence=Geofence.from_dict(data["geofence"]),
+            scheduled_after=load_time(data.get("scheduled_after")),
+            scheduled_at=load_time(data.get("scheduled_at")),
+            service_s=float(data.get("service_s", 0.0)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class OrderTrack:
+    """One order's progress: its visit, ETAs, one-shot event flags, risks and distance marks."""
+
+    order: TrackedOrder
+    visit: VisitState = field(default_factory=VisitState)
+    closed_at: datetime | None = None
+    initial_eta_at: datetime | None = None
+    eta_at: datetime | None = None
+    announced_eta_at: datetime | None = None
+    remaining_distance_m: float | None = None
+    remaining_duration_s: float | None = None
+    n_minutes_away_sent: bool = False
+    delayed_sent: bool = False
+    risks: Mapping[str, rk.Risk] = field(default_factory=dict)
+    distance_at_arrival_m: float | None = None
+    distance_at_exit_m: float | None = None
+
+    @property
+    def key(self) -> str:
+        """Return the order key."""
+        return self.order.order_key
+
+    @property
+    def open(self) -> bool:
+        """Return whether the order still takes part in tracking (not closed, not exited)."""
+        return self.closed_at is None and self.visit.phase is not VisitPhase.EXITED
+
+    @property
+    def awaiting_arrival(self) -> bool:
+        """Return whether the order is open and the worker has not arrived yet."""
+        return self.open and not self.visit.has_arrived
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-safe dict."""
+        return {
+            "order": self.order.to_dict(),
+            "visit": self.visit.to_dict(),
+            "closed_at": dump_time(self.closed_at),
+            "initial_eta_at": dump_time(self.initial_eta_at),
+            "eta_at": dump_time(self.eta_at),
+            "announced_eta_at": dump_time(self.announced_eta_at),
+            "remaining_distance_m": self.remaining_distance_m,
+            "remaining_duration_s": self.remaining_duration_s,
+            "n_minutes_away_sent": self.n_minutes_away_sent,
+            "delayed_sent": self.delayed_sent,
+            "risks": {name: risk.to_dict() for name, risk in self.risks.items()},
+            "distance_at_arrival_m": self.distance_at_arrival_m,
+            "distance_at_exit_m": self.distance_at_exit_m,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> OrderTrack:
+        """Rebuild from :meth:`to_dict` output."""
+
+        def opt(name: str) -> float | None:
+            value = data.get(name)
+            return None if value is None else float(value)
+
+        return cls(
+            order=TrackedOrder.from_dict(data["order"]),
+            visit=VisitState.from_dict(data["visit"]),
+            closed_at=load_time(data.get("closed_at")),
+            initial_eta_at=load_time(data.get("initial_eta_at")),
+            eta_at=load_time(data.get("eta_at")),
+            announced_eta_at=load_time(data.get("announced_eta_at")),
+            remaining_distance_m=opt("remaining_distance_m"),
+            remaining_duration_s=opt("remaining_duration_s"),
+            n_minutes_away_sent=bool(data.get("n_minutes_away_sent", False)),
+            delayed_sent=bool(data.get("delayed_sent", False)),
+            risks={k: rk.Risk.from_dict(v) for k, v in (data.get("risks") or {}).items()},
+            distance_at_arrival_m=opt("distance_at_arrival_m"),
+            distance_at_exit_m=opt("distance_at_exit_m"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RouteTrackState:
+    """Everything tracking remembers about one route between batches (store it as JSON)."""
+
+    started_at: datetime
+    orders: tuple[OrderTrack, ...] = ()
+    last_fix: Fix | None = None
+    recent_fixes: tuple[Fix, ...] = ()
+    battery_percent: float | None = None
+    actuals: Actuals = field(default_factory=Actuals)
+    evaluated_at: datetime | None = None
+    fixes_accepted: int = 0
+    fixes_late: int = 0
+    fixes_rejected: int = 0
+    fixes_duplicate: int = 0
+
+    @classmethod
+    def start(cls, orders: Sequence[TrackedOrder], *, started_at: datetime) -> RouteTrackState:
+        """Begin tracking ``orders`` (in route sequence) at ``started_at``."""
+        keys = [o.order_key for o in orders]
+        if len(set(keys)) != len(keys):
+            raise ValueError("order keys must be unique within a route")
+        return cls(
+            started_at=require_aware(started_at, "started_at"),
+            orders=tuple(OrderTrack(order=o) for o in orders),
+        )
+
+    def order(self, order_key: str) -> OrderTrack:
+        """Return the track of one order (KeyError when the route has no such order)."""
+        for track in self.orders:
+            if track.key == order_key:
+                return track
+        raise KeyError(order_key)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-safe dict (``json.dumps`` works on it as is)."""
+        return {
+            "version": STATE_VERSION,
+            "started_at": dump_time(self.started_at),
+            "orders": [t.to_dict() for t in self.orders],
+            "last_fix": None if self.last_fix is None else self.last_fix.to_dict(),
+            "recent_fixes": [f.to_dict() for f in self.recent_fixes],
+            "battery_percent": self.battery_percent,
+            "actuals": self.actuals.to_dict(),
+            "evaluated_at": dump_time(self.evaluated_at),
+            "fixes_accepted": self.fixes_accepted,
+            "fixes_late": self.fixes_late,
+            "fixes_rejected": self.fixes_rejected,
+            "fixes_duplicate": self.fixes_duplicate,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RouteTrackState:
+        """Rebuild from :meth:`to_dict` output (ValueError on an unknown version)."""
+        if data.get("version") != STATE_VERSION:
+            raise ValueError(f"unsupported route track state version: {data.get('version')!r}")
+        started_at = load_time(data["started_at"])
+        if started_at is None:
+            raise ValueError("route track state needs started_at")
+        last_fix = data.get("last_fix")
+        battery = data.get("battery_percent")
+        return cls(
+            started_at=started_at,
+            orders=tuple(OrderTrack.from_dict(t) for t in data.get("orders", [])),
+            last_fix=None if last_fix is None else Fix.from_dict(last_fix),
+            recent_fixes=tuple(Fix.from_dict(f) for f in data.get("recent_fixes", [])),
+            battery_percent=None if battery is None else float(battery),
+            actuals=Actuals.from_dict(data.get("actuals") or {}),
+            evaluated_at=load_time(data.get("evaluated_at")),
+            fixes_accepted=int(data.get("fixes_accepted", 0)),
+            fixes_late=int(data.get("fixes_late", 0)),
+            fixes_rejected=int(data.get("fixes_rejected", 0)),
+            fixes_duplicate=int(data.get("fixes_duplicate", 0)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TrackEvent:
+    """One webhook-worthy event; ``value`` is the Orders API webhook value, ``data`` JSON-safe."""
+
+    value: str
+    order_key: str
+    at: datetime
+    data: Mapping[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-safe dict."""
+        return {
+            "value": self.value,
+            "order_key": self.order_key,
+            "at": format_utc_ms(self.at),
+            "data": dict(self.data),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Screened:
+    """A batch after screening: fixes for the visit logic, late ones, rejects with reasons."""
+
+    fresh: list[Fix]
+    late: list[Fix]
+    rejected: list[tuple[Fix, str]]
+    duplicates: int
+
+
+def _accuracy_rank(fix: Fix) -> float:
+    return float("inf") if fix.accuracy_m is None else fix.accuracy_m
+
+
+def screen_fixes(
+    state: RouteTrackState, fixes: Sequence[Fix], *, now: datetime, settings: TrackingSettings
+) -> Screened:
+    """Sort, de-duplicate (one fix per instant, the most accurate) and validate a batch.
+
+    Fixes before the route started are rejected; fixes not newer than the last processed fix
+    are *late* (their implied speed cannot be judged, so only static checks apply) or, at the
+    very same instant, duplicates.  Implied speed is judged against the last accepted fix.
+    """
+    now = require_aware(now, "now")
+    rejected: list[tuple[Fix, str]] = []
+    aware: list[Fix] = []
+    for fix in fixes:
+        if fix.recorded_at.tzinfo is None or fix.recorded_at.utcoffset() is None:
+            rejected.append((fix, "recorded_at has no time zone"))
+        else:
+            aware.append(fix)
+    aware.sort(key=lambda f: (f.recorded_at, _accuracy_rank(f)))
+    unique: list[Fix] = []
+    duplicates = 0
+    for fix in aware:
+        if unique and unique[-1].recorded_at == fix.recorded_at:
+            duplicates += 1
+        else:
+            unique.append(fix)
+
+    last_at = None if state.last_fix is None else state.last_fix.recorded_at
+    previous = state.last_fix
+    fresh: list[Fix] = []
+    late: list[Fix] = []
+    for fix in unique:
+        if fix.recorded_at < state.started_at:
+            rejected.append((fix, "recorded_at is before tracking started"))
+            continue
+        is_late = last_at is not None and fix.recorded_at <= last_at
+        reason = validate_fix(
+            fix,
+            now=now,
+            previous=None if is_late else previous,
+            max_future_skew_s=settings.max_future_skew_s,
+            max_speed_mps=settings.max_speed_mps,
+        )
+        if reason is not None:
+            rejected.append((fix, reason))
+        elif is_late and fix.recorded_at == last_at:
+            duplicates += 1
+        elif is_late:
+            late.append(fix)
+        else:
+            fresh.append(fix)
+            previous = fix
+    return Screened(fresh, late, rejected, duplicates)
+
+
+def _next_key(orders: Sequence[OrderTrack]) -> str | None:
+    """The first order in sequence the worker has yet to arrive at."""
+    return next((t.key for t in orders if t.awaiting_arrival), None)
+
+
+def _location(event: VisitEvent) -> dict[str, Any]:
+    return {"type": "Point", "coordinates": [event.lon, event.lat]}
+
+
+def _visit_event(track: OrderTrack, event: VisitEvent) -> TrackEvent:
+    data: dict[str, Any] = {
+        "recorded_at": format_utc_ms(event.recorded_at),
+        "confirmed_at": format_utc_ms(event.confirmed_at),
+        "location": _location(event),
+        "accuracy_m": event.accuracy_m,
+    }
+    if event.kind is VisitEventKind.ARRIVED:
+        data["scheduled_at"] = _ms(track.order.scheduled_at)
+        return TrackEvent(ARRIVED, track.key, event.recorded_at, data)
+    service_s = track.visit.actual_service_time_s
+    data["arrived_at"] = _ms(track.visit.arrived_at)
+    data["actual_service_time_s"] = None if service_s is None else round(service_s)
+    return TrackEvent(EXITED, track.key, event.recorded_at, data)
+
+
+def _advance_visits(
+    orders: list[OrderTrack], fix: Fix, actuals: Actuals, settings: TrackingSettings
+) -> list[TrackEvent]:
+    """Step every open order's visit with one fix (in place) and return the visit events."""
+    events: list[TrackEvent] = []
+    next_key = _next_key(orders)
+    for i, track in enumerate(orders):
+        if not track.open:
+            continue
+        visit, visit_events = step(
+            track.visit,
+            fix,
+            track.order.geofence,
+            dwell_s=settings.dwell_s,
+            exit_buffer_m=settings.exit_buffer_m,
+            require_dwell=track.key != next_key,
+        )
+        track = replace(track, visit=visit)
+        for event in visit_events:
+            if event.kind is VisitEventKind.ARRIVED:
+                track = replace(track, distance_at_arrival_m=actuals.distance_m)
+            else:
+                track = replace(track, distance_at_exit_m=actuals.distance_m)
+            events.append(_visit_event(track, event))
+        orders[i] = track
+    return events
+
+
+def _eta_stops(orders: Sequence[OrderTrack]) -> list[Stop]:
+    """Open orders as ETA stops: the ones the worker is on site at first, then in sequence."""
+    on_site = [t for t in orders if t.open and t.visit.on_site]
+    ahead = [t for t in orders if t.awaiting_arrival]
+    return [
+        Stop(
+            order_key=t.key,
+            location=t.order.geofence.center,
+            scheduled_after=t.order.scheduled_after,
+            scheduled_at=t.order.scheduled_at,
+            service_s=t.order.service_s,
+            on_site=t.visit.on_site,
+            on_site_since_at=t.visit.arrived_at,
+        )
+        for t in (*on_site, *ahead)
+    ]
+
+
+def eta_change_threshold_s(remaining_duration_s: float) -> float:
+    """Return how far an ETA must move before ``eta_change`` fires."""
+    return max(ETA_CHANGE_MIN_S, ETA_CHANGE_FRACTION * max(0.0, remaining_duration_s))
+
+
+def _eta_payload(eta: StopEta) -> dict[str, Any]:
+    return {
+        "eta_at": format_utc_ms(eta.arrive_at),
+        "remaining_distance_m": round(eta.remaining_distance_m),
+        "remaining_duration_s": round(eta.remaining_duration_s),
+    }
+
+
+def _apply_eta(
+    track: OrderTrack, eta: StopEta, at: datetime, settings: TrackingSettings
+) -> tuple[OrderTrack, list[TrackEvent]]:
+    """Store a new ETA for an order not yet arrived at and derive its ETA events."""
+    events: list[TrackEvent] = []
+    track = replace(
+        track,
+        eta_at=eta.arrive_at,
+        remaining_distance_m=eta.remaining_distance_m,
+        remaining_duration_s=eta.remaining_duration_s,
+    )
+    if track.initial_eta_at is None:
+        track = replace(track, initial_eta_at=eta.arrive_at, announced_eta_at=eta.arrive_at)
+        events.append(TrackEvent(FIRST_ETA, track.key, at, _eta_payload(eta)))
+    elif track.announced_eta_at is not None:
+        moved_s = abs((eta.arrive_at - track.announced_eta_at).total_seconds())
+        if moved_s > eta_change_threshold_s(eta.remaining_duration_s):
+            data = _eta_payload(eta) | {"previous_eta_at": format_utc_ms(track.announced_eta_at)}
+            track = replace(track, announced_eta_at=eta.arrive_at)
+            events.append(TrackEvent(ETA_CHANGE, track.key, at, data))
+    if not track.n_minutes_away_sent and eta.remaining_duration_s <= settings.n_minutes_away * 60:
+        track = replace(track, n_minutes_away_sent=True)
+        data = _eta_payload(eta) | {"n_minutes": settings.n_minutes_away}
+        events.append(TrackEvent(N_MINUTES_AWAY, track.key, at, data))
+    track, delayed = _maybe_delayed(track, eta.arrive_at, at)
+    return track, events + delayed
+
+
+def _maybe_delayed(
+    track: OrderTrack, eta_at: datetime, at: datetime
+) -> tuple[OrderTrack, list[TrackEvent]]:
+    """Fire ``delayed`` once, the first time the ETA lies after ``scheduled_at``."""
+    scheduled_at = track.order.scheduled_at
+    if track.delayed_sent or scheduled_at is None or eta_at <= scheduled_at:
+        return track, []
+    data = {
+        "eta_at": format_utc_ms(eta_at),
+        "scheduled_at": format_utc_ms(scheduled_at),
+        "delay_s": round((eta_at - scheduled_at).total_seconds()),
+    }
+    return replace(track, delayed_sent=True), [TrackEvent(DELAYED, track.key, at, data)]
+
+
+def _evaluate_risks(
+    state: RouteTrackState,
+    track: OrderTrack,
+    *,
+    eta_bound_at: datetime | None,
+    now: datetime,
+    moving_away: rk.Risk,
+    settings: TrackingSettings,
+) -> tuple[OrderTrack, list[TrackEvent]]:
+    """Compute one order's risks, store them, and emit ``risk_updated`` when a label changed."""
+    reference_at = track.visit.arrived_at if track.visit.has_arrived else eta_bound_at
+    last_fix_at = None if state.last_fix is None else state.last_fix.recorded_at
+    current = {
+        rk.DELAYED_FROM_SCHEDULED_AT: rk.delay_risk(reference_at, track.order.scheduled_at),
+        rk.DELAYED_FROM_INITIAL_ETA: rk.initial_eta_risk(reference_at, track.initial_eta_at),
+        rk.IS_OFFLINE: rk.offline_risk(
+            last_fix_at, state.started_at, now, offline_after_s=settings.offline_after_s
+        ),
+        rk.MOVING_AWAY_FROM_DESTINATION: moving_away,
+        rk.IN_LOW_BATTERY: rk.battery_risk(
+            state.battery_percent, low_battery_percent=settings.low_battery_percent
+        ),
+    }
+    diff = rk.risk_diff(track.risks, current)
+    track = replace(track, risks=current)
+    if not diff:
+        return track, []
+    data = {"risks": diff, "risk_status": rk.risk_status(current)}
+    return track, [TrackEvent(RISK_UPDATED, track.key, now, data)]
+
+
+def process_fixes(
+    route_state: RouteTrackState,
+    fixes: Sequence[Fix],
+    *,
+    now: datetime,
+    travel: TravelModel,
+    settings: TrackingSettings,
+) -> tuple[RouteTrackState, list[TrackEvent]]:
+    """Run one batch of fixes through the pipeline and return the new state and its events.
+
+    Visits and actuals advance fix by fix; ETAs (one travel-matrix call) and risks are evaluated
+    once per batch from the newest position at ``max(now, newest recorded_at)``.  A failing
+    travel model (TravelError) leaves the previous ETAs in place; visits are still recorded.
+    """
+    now = require_aware(now, "now")
+    screened = screen_fixes(route_state, fixes, now=now, settings=settings)
+    state = replace(
+        route_state,
+        fixes_accepted=route_state.fixes_accepted + len(screened.fresh),
+        fixes_late=route_state.fixes_late + len(screened.late),
+        fixes_rejected=route_state.fixes_rejected + len(screened.rejected),
+        fixes_duplicate=route_state.fixes_duplicate + screened.duplicates,
+    )
+    actuals = state.actuals
+    for fix in screened.late:
+        actuals = actuals.add_late(fix)
+    if not screened.fresh:
+        return replace(state, actuals=actuals), []
+
+    orders = list(state.orders)
+    open_before = {t.key for t in orders if t.open}
+    events: list[TrackEvent] = []
+    battery = state.battery_percent
+    for fix in screened.fresh:
+        actuals = actuals.add(fix)
+        if fix.battery_percent is not None:
+            battery = fix.battery_percent
+        events.extend(_advance_visits(orders, fix, actuals, settings))
+
+    newest = screened.fresh[-1]
+    state = replace(
+        state,
+        orders=tuple(orders),
+        last_fix=newest,
+        recent_fixes=(*state.recent_fixes, *screened.fresh)[-RECENT_FIXES:],
+        battery_percent=battery,
+        actuals=actuals,
+        evaluated_at=now,
+    )
+    eval_at = max(now, newest.recorded_at)
+    try:
+        etas = {
+            e.order_key: e
+            for e in estimate_remaining(newest.lonlat, eval_at, _eta_stops(orders), travel)
+        }
+    except TravelError:
+        etas = {}
+    next_key = _next_key(orders)
+    for i, track in enumerate(orders):
+        if track.key not in open_before or track.closed_at is not None:
+            continue
+        eta = etas.get(track.key)
+        if eta is not None and track.awaiting_arrival:
+            track, eta_events = _apply_eta(track, eta, eval_at, settings)
+            events.extend(eta_events)
+        moving_away = (
+            rk.moving_away_risk(state.recent_fixes, track.order.geofence)
+            if track.key == next_key
+            else rk.GREEN
+        )
+        eta_bound = None if track.eta_at is None else max(track.eta_at, eval_at)
+        track, risk_events = _evaluate_risks(
+            state,
+            track,
+            eta_bound_at=eta_bound,
+            now=now,
+            moving_away=moving_away,
+            settings=settings,
+        )
+        events.extend(risk_events)
+        orders[i] = track
+    return replace(state, orders=tuple(orders)), events
+
+
+def check_offline(
+    route_state: RouteTrackState, now: datetime, settings: TrackingSettings
+) -> tuple[RouteTrackState, list[TrackEvent]]:
+    """Re-evaluate time-driven risks without new fixes (the periodic job).
+
+    Marks ``is_offline`` when the newest fix is older than ``offline_after_s``, and, for orders
+    not yet arrived at, treats ``max(last ETA, now)`` as a lower bound of the ETA: that bound
+    alone can raise the delay risks and fire ``delayed`` once ``now`` passes ``scheduled_at``.
+    """
+    now = require_aware(now, "now")
+    state = replace(route_state, evaluated_at=now)
+    orders = list(state.orders)
+    events: list[TrackEvent] = []
+    for i, track in enumerate(orders):
+        if not track.open:
+            continue
+        eta_bound: datetime | None = None
+        if track.awaiting_arrival:
+            eta_bound = now if track.eta_at is None else max(track.eta_at, now)
+            track, delayed = _maybe_delayed(track, eta_bound, now)
+            events.extend(delayed)
+        moving_away = track.risks.get(rk.MOVING_AWAY_FROM_DESTINATION, rk.GREEN)
+        track, risk_events = _evaluate_risks(
+            state,
+            track,
+            eta_bound_at=eta_bound,
+            now=now,
+            moving_away=moving_away,
+            settings=settings,
+        )
+        events.extend(risk_events)
+        orders[i] = track
+    return replace(state, orders=tuple(orders)), events
+
+
+def replace_orders(route_state: RouteTrackState, orders: Sequence[TrackedOrder]) -> RouteTrackState:
+    """Apply a new order list (re-sequenced, added, removed, edited), keeping progress by key."""
+    keys = [o.order_key for o in orders]
+    if len(set(keys)) != len(keys):
+        raise ValueError("order keys must be unique within a route")
+    existing = {t.key: t for t in route_state.orders}
+    tracks = tuple(
+        replace(existing[o.order_key], order=o) if o.order_key in existing else OrderTrack(order=o)
+        for o in orders
+    )
+    return replace(route_state, orders=tracks)
+
+
+def close_order(route_state: RouteTrackState, order_key: str, *, at: datetime) -> RouteTrackState:
+    """Stop tracking one order (completed or cancelled at ``at``); later fixes ignore it."""
+    at = require_aware(at, "at")
+    tracks = tuple(
+        replace(t, closed_at=t.closed_at or at) if t.key == order_key else t
+        for t in route_state.orders
+    )
+    if tracks == route_state.orders and all(t.key != order_key for t in tracks):
+        raise KeyError(order_key)
+    return replace(route_state, orders=tracks)
+
+
+def leg_distance_m(route_state: RouteTrackState, order_key: str) -> float | None:
+    """Return the distance travelled to reach an order: from the previous exit (or start)."""
+    track = route_state.order(order_key)
+    arrival_m = track.distance_at_arrival_m
+    if arrival_m is None:
+        return None
+    before = [
+        t.distance_at_exit_m
+        for t in route_state.orders
+        if t.key != order_key
+        and t.distance_at_exit_m is not None
+        and t.distance_at_exit_m <= arrival_m
+    ]
+    return arrival_m - max(before, default=0.0)

@@ -1,0 +1,290 @@
+"""The OSRM travel model: road distances and durations from an OSRM server's HTTP API."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import threading
+import time
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import Any, TypeGuard, TypeVar
+
+import httpx
+import numpy as np
+import numpy.typing as npt
+
+from routekeeper.travel.base import (
+    TRAVEL_FAILURE_MESSAGE,
+    Leg,
+    LonLat,
+    TravelError,
+    TravelMatrix,
+    lonlat_array,
+)
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# OSRM profiles are plain names; anything else would be smuggled into the URL path.
+_PROFILE_PATTERN = re.compile(r"[A-Za-z0-9_.-]+")
+
+# A 50 x 50 table answer is about 40 kB and a cross-country route geometry a few MB; anything
+# far beyond that is not OSRM talking, and we refuse to hold it in memory.
+MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+
+# Two stops snapped onto the same road segment a hair apart can get a slightly negative table
+# distance from OSRM (e.g. -0.4 m at 0 s, recorded in the fixtures). That is rounding noise, not
+# garbage: clamp it to 0. Anything more negative than this (metres or seconds) is garbage.
+_NEGATIVE_TOLERANCE = 5.0
+
+
+def table_blocks(
+    n_sources: int, n_destinations: int, max_table_size: int
+) -> list[tuple[slice, slice]]:
+    """Split a sources x destinations table into blocks of at most max_table_size coordinates."""
+    if max_table_size < 2:
+        raise ValueError("max_table_size must be at least 2 (one source and one destination)")
+    if n_sources == 0 or n_destinations == 0:
+        return []
+    if n_sources + n_destinations <= max_table_size:
+        block_rows, block_cols = n_sources, n_destinations
+    elif n_sources <= max_table_size // 2:
+        block_rows, block_cols = n_sources, max_table_size - n_sources
+    elif n_destinations <= max_table_size // 2:
+        block_rows, block_cols = max_table_size - n_destinations, n_destinations
+    else:
+        # With r + c fixed, r * c (cells per request) is largest when the block is square.
+        block_rows = max_table_size // 2
+        block_cols = max_table_size - block_rows
+    return [
+        (slice(r, min(r + block_rows, n_sources)), slice(c, min(c + block_cols, n_destinations)))
+        for r in range(0, n_sources, block_rows)
+        for c in range(0, n_destinations, block_cols)
+    ]
+
+
+def _failure(reason: str) -> TravelError:
+    """Log why OSRM failed (without coordinates) and return the user-facing error."""
+    logger.warning("OSRM travel request failed: %s", reason)
+    return TravelError(TRAVEL_FAILURE_MESSAGE)
+
+
+def _format_coordinates(points: npt.NDArray[np.float64]) -> str:
+    """Format (lon, lat) rows as OSRM's `lon,lat;lon,lat` path segment."""
+    # Six decimals is about 0.1 m, finer than any road snapping.
+    return ";".join(f"{lon:.6f},{lat:.6f}" for lon, lat in points.tolist())
+
+
+def _is_number(value: object) -> TypeGuard[int | float]:
+    """Tell whether a decoded JSON value is a real number (bool is an int subclass, reject it)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _number_grid(body: dict[str, Any], key: str, rows: int, cols: int) -> npt.NDArray[np.float64]:
+    """Return body[key] as a rows x cols array of non-negative finite numbers or raise."""
+    grid = body.get(key)
+    if not isinstance(grid, list) or len(grid) != rows:
+        raise _failure(f"table response has no {rows}-row {key!r}")
+    for row in grid:
+        if not isinstance(row, list) or len(row) != cols:
+            raise _failure(f"table response {key!r} rows are not {cols} long")
+        if any(value is None for value in row):
+            raise _failure("table response has unreachable (null) cells")
+        if not all(_is_number(value) for value in row):
+            raise _failure(f"table response {key!r} holds non-numbers")
+    array = np.array(grid, dtype=np.float64).reshape(rows, cols)
+    if not np.isfinite(array).all():
+        raise _failure(f"table response {key!r} holds non-finite numbers")
+    if (array < -_NEGATIVE_TOLERANCE).any():
+        raise _failure(f"table response {key!r} holds negative numbers")
+    np.maximum(array, 0.0, out=array)
+    return array
+
+
+def _parse_leg(body: dict[str, Any]) -> Leg:
+    """Return the first route of a route-service response as a Leg or raise."""
+    routes = body.get("routes")
+    if not isinstance(routes, list) or not routes or not isinstance(routes[0], dict):
+        raise _failure("route response has no route")
+    route = routes[0]
+    distance, duration = route.get("distance"), route.get("duration")
+    if not (_is_number(distance) and _is_number(duration)):
+        raise _failure("route response has no numeric distance and duration")
+    distance_m, duration_s = float(distance), float(duration)
+    if not (math.isfinite(distance_m) and math.isfinite(duration_s)):
+        raise _failure("route response distance or duration is not finite")
+    if distance_m < 0 or duration_s < 0:
+        raise _failure("route response distance or duration is negative")
+    geometry = route.get("geometry")
+    coordinates = geometry.get("coordinates") if isinstance(geometry, dict) else None
+    if not isinstance(coordinates, list) or len(coordinates) < 2:
+        raise _failure("route response has no GeoJSON LineString geometry")
+    path: list[LonLat] = []
+    for position in coordinates:
+        if not (
+            isinstance(position, list)
+            and len(position) == 2
+            and _is_number(position[0])
+            and _is_number(position[1])
+        ):
+            raise _failure("route response geometry holds malformed positions")
+        path.append((float(position[0]), float(position[1])))
+    # Same rounding (half to even) as np.rint in matrix(), so a leg agrees with its table cell.
+    return Leg(distance_m=round(distance_m), duration_s=round(duration_s), geometry=path)
+
+
+class OsrmModel:
+    """Travel along real roads as an OSRM server computes it (table and route services)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        profile: str = "driving",
+        timeout_s: float = 10.0,
+        max_table_size: int = 100,
+        client: httpx.Client | None = None,
+        *,
+        deadline_s: float = 60.0,
+    ) -> None:
+        """Configure the server, the per-request timeout and the overall deadline of one call."""
+        url = httpx.URL(base_url)
+        if url.scheme not in ("http", "https") or not url.host:
+            raise ValueError("base_url must be an absolute http(s) URL")
+        if not _PROFILE_PATTERN.fullmatch(profile):
+            raise ValueError("profile must be a plain OSRM profile name such as 'driving'")
+        if not (timeout_s > 0 and deadline_s > 0):
+            raise ValueError("timeout_s and deadline_s must be positive")
+        if max_table_size < 2:
+            raise ValueError("max_table_size must be at least 2")
+        self.base_url = base_url.rstrip("/")
+        self.profile = profile
+        self.timeout_s = timeout_s
+        self.max_table_size = max_table_size
+        # One matrix() is many requests; this bounds the whole call, not just each request.
+        # The default fits a 2,000-point matrix (1,600 requests) from a nearby server.
+        self.deadline_s = deadline_s
+        self._owns_client = client is None
+        self._client = client if client is not None else httpx.Client(follow_redirects=False)
+
+    def __repr__(self) -> str:
+        return f"OsrmModel(base_url={self.base_url!r}, profile={self.profile!r})"
+
+    def close(self) -> None:
+        """Close the HTTP client if this model created it."""
+        if self._owns_client:
+            self._client.close()
+
+    def __enter__(self) -> OsrmModel:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def matrix(self, origins: Sequence[LonLat], destinations: Sequence[LonLat]) -> TravelMatrix:
+        """Return int64 road metres and seconds from every origin to every destination."""
+        o, d = lonlat_array(origins), lonlat_array(destinations)
+
+        def fetch(deadline: float, cancelled: threading.Event) -> TravelMatrix:
+            distance_m = np.zeros((len(o), len(d)), dtype=np.int64)
+            duration_s = np.zeros((len(o), len(d)), dtype=np.int64)
+            for rows, cols in table_blocks(len(o), len(d), self.max_table_size):
+                n_rows, n_cols = rows.stop - rows.start, cols.stop - cols.start
+                # Each block lists its sources then its destinations, and indexes into them.
+                sources = ";".join(str(i) for i in range(n_rows))
+                targets = ";".join(str(n_rows + j) for j in range(n_cols))
+                url = (
+                    f"{self.base_url}/table/v1/{self.profile}/"
+                    f"{_format_coordinates(np.concatenate([o[rows], d[cols]]))}"
+                    f"?sources={sources}&destinations={targets}&annotations=duration,distance"
+                )
+                body = self._get_ok_json(url, deadline, cancelled)
+                duration_s[rows, cols] = np.rint(_number_grid(body, "durations", n_rows, n_cols))
+                distance_m[rows, cols] = np.rint(_number_grid(body, "distances", n_rows, n_cols))
+            return TravelMatrix(distance_m=distance_m, duration_s=duration_s)
+
+        if len(o) == 0 or len(d) == 0:
+            empty = np.zeros((len(o), len(d)), dtype=np.int64)
+            return TravelMatrix(distance_m=empty, duration_s=empty.copy())
+        return self._within_deadline(fetch)
+
+    def leg(self, origin: LonLat, destination: LonLat) -> Leg:
+        """Return the road leg between two points with OSRM's full route geometry."""
+        points = lonlat_array([origin, destination])
+        url = (
+            f"{self.base_url}/route/v1/{self.profile}/{_format_coordinates(points)}"
+            "?overview=full&geometries=geojson"
+        )
+        return self._within_deadline(
+            lambda deadline, cancelled: _parse_leg(self._get_ok_json(url, deadline, cancelled))
+        )
+
+    def _within_deadline(self, work: Callable[[float, threading.Event], T]) -> T:
+        """Run work in a helper thread and give up with TravelError once deadline_s has passed."""
+        # httpx timeouts bound each socket operation, not a whole request: a server that dribbles
+        # its headers out a byte at a time could stall for ever. Waiting on a thread is the only
+        # way a synchronous caller is guaranteed an answer by the deadline.
+        deadline = time.monotonic() + self.deadline_s
+        cancelled = threading.Event()
+        done = threading.Event()
+        outcome: list[tuple[bool, Any]] = []
+
+        def run() -> None:
+            try:
+                outcome.append((True, work(deadline, cancelled)))
+            except BaseException as exc:  # handed to the caller's thread below
+                outcome.append((False, exc))
+            finally:
+                done.set()
+
+        threading.Thread(target=run, name="osrm-request", daemon=True).start()
+        if not done.wait(self.deadline_s):
+            # The helper sees the flag between chunks and blocks and stops; we don't wait for it.
+            cancelled.set()
+            raise _failure(f"no answer within the {self.deadline_s} s deadline")
+        succeeded, value = outcome[0]
+        if succeeded:
+            result: T = value
+            return result
+        raise value
+
+    def _get_ok_json(self, url: str, deadline: float, cancelled: threading.Event) -> dict[str, Any]:
+        """GET url and return its JSON object if OSRM answered 200 with code "Ok", else raise."""
+        budget_s = min(self.timeout_s, deadline - time.monotonic())
+        if budget_s <= 0 or cancelled.is_set():
+            raise _failure("deadline passed before the request was sent")
+        request_deadline = time.monotonic() + budget_s
+        chunks: list[bytes] = []
+        received = 0
+        try:
+            with self._client.stream("GET", url, timeout=httpx.Timeout(budget_s)) as response:
+                status = response.status_code
+                for chunk in response.iter_bytes():
+                    received += len(chunk)
+                    if received > MAX_RESPONSE_BYTES:
+                        raise _failure(f"response larger than {MAX_RESPONSE_BYTES} bytes")
+                    if cancelled.is_set() or time.monotonic() > request_deadline:
+                        raise _failure(f"response not complete within {budget_s:.1f} s")
+                    chunks.append(chunk)
+        except httpx.TimeoutException as exc:
+            raise _failure(f"timed out after {budget_s:.1f} s ({type(exc).__name__})") from exc
+        except httpx.HTTPError as exc:
+            raise _failure(f"transport error ({type(exc).__name__}: {exc})") from exc
+        try:
+            body = json.loads(b"".join(chunks))
+        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError alike
+            raise _failure(f"HTTP {status} with a body that is not JSON") from exc
+        if not isinstance(body, dict):
+            raise _failure(f"HTTP {status} with JSON that is not an object")
+        # OSRM reports errors as {"code": "NoRoute", "message": ...}, usually with HTTP 400.
+        if status != 200 or body.get("code") != "Ok":
+            raise _failure(f"HTTP {status}, code {body.get('code')!r}: {body.get('message')!r}")
+        return body

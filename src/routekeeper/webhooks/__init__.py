@@ -1,0 +1,1 @@
+"""Webhooks: the event outbox, endpoints, signing and delivery."""

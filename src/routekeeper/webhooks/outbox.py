@@ -1,0 +1,89 @@
+"""Write events into the outbox in the caller's transaction (no event without its change).
+
+The payload is the contract's envelope (section 5.2), complete at write time, so that
+delivery, history and replay all send exactly what happened, whenever they run.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from routekeeper.core.clock import utcnow
+from routekeeper.core.ids import new_id
+from routekeeper.core.timefmt import format_ts
+from routekeeper.models.order import Order
+from routekeeper.models.outbox_event import OutboxEvent
+
+EVENT_VERSION = "3.0.0"
+
+
+def record_event(
+    session: Session,
+    *,
+    account_id: str,
+    type: str,
+    value: str,
+    data: dict[str, Any],
+    recorded_at: datetime | None = None,
+    device_id: str | None = None,
+    worker_handle: str | None = None,
+    location: dict[str, Any] | None = None,
+    order: Order | None = None,
+    route_handle: str | None = None,
+) -> OutboxEvent:
+    """Add one event to the outbox; it commits or rolls back with the caller's change."""
+    now = utcnow()
+    recorded_at = recorded_at or now
+    payload: dict[str, Any] = {
+        "account_id": account_id,
+        "device_id": device_id,
+        "worker_handle": worker_handle,
+        "driver_handle": worker_handle,
+        "type": type,
+        "version": EVENT_VERSION,
+        "created_at": format_ts(now),
+        "recorded_at": format_ts(recorded_at),
+        "location": location,
+        "data": {"value": value, **data},
+    }
+    event = OutboxEvent(
+        account_id=account_id, id=new_id(), type=type, value=value,
+        order_handle=order.order_handle if order else data.get("order_handle"),
+        order_id=order.id if order else None,
+        route_handle=route_handle or data.get("route_handle"),
+        recorded_at=recorded_at, created_at=now, payload=payload,
+    )
+    session.add(event)
+    return event
+
+
+def record_order_event(
+    session: Session,
+    order: Order,
+    value: str,
+    *,
+    share_url: str | None = None,
+    recorded_at: datetime | None = None,
+    location: dict[str, Any] | None = None,
+    **extra: Any,
+) -> OutboxEvent:
+    """Add an order event (``data.value`` = ``value``) with the order's state at this moment."""
+    data: dict[str, Any] = {
+        "order_handle": order.order_handle,
+        "fulfillment_attempt": order.fulfillment_attempt,
+        "type": order.type,
+        "type_index": order.type_index,
+        "route_handle": order.route_handle,
+        "status": order.status,
+        "share_url": share_url,
+        "metadata": order.metadata_ or {},
+        **extra,
+    }
+    return record_event(
+        session, account_id=order.account_id, type="order", value=value, data=data,
+        recorded_at=recorded_at, device_id=order.device_id, worker_handle=order.worker_handle,
+        location=location, order=order, route_handle=order.route_handle,
+    )
