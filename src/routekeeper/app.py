@@ -6,7 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from routekeeper import __version__
@@ -15,6 +15,7 @@ from routekeeper.core.handlers import install_error_handlers
 from routekeeper.core.limits import BodySizeLimit
 from routekeeper.db.engine import Database
 from routekeeper.settings import Settings
+from routekeeper.travel import TravelError, travel_model_from_settings
 from routekeeper.worker import build_runner
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,15 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     app.state.settings = settings
     app.state.db = db
     app.state.runner = None
+    app.state.travel = travel_model_from_settings(settings.routing)
     install_error_handlers(app)
+
+    async def _travel_failed(_request: Request, exc: Exception) -> JSONResponse:
+        # The routing provider failed: say so plainly instead of a 500.
+        return JSONResponse({"detail": {"description": str(exc)},
+                             "message": "Travel time calculation failed"}, status_code=503)
+
+    app.add_exception_handler(TravelError, _travel_failed)
     include_routers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Body, Depends, Query
+from fastapi import Body, Depends, Query, Request
 
 from routekeeper.accounts.auth import CurrentAccount
 from routekeeper.core.errors import invalid_field
@@ -27,6 +27,7 @@ from routekeeper.orders.schemas import (
     Reschedule,
 )
 from routekeeper.orders.wire import order_detail_wire, order_wire
+from routekeeper.routes.schemas import RouteRead
 from routekeeper.settings import Settings
 
 router = Router(tags=["Orders"])
@@ -73,19 +74,20 @@ def list_orders(
 
 
 @router.post(
-    "/orders/", status_code=201, response_model=OrderList,
+    "/orders/", status_code=201, response_model=OrderList | RouteRead,
     responses={**R401, **R409, **R422},
 )
 def create_orders(
-    body: OrdersCreate, account: CurrentAccount, session: WriteSession, settings: SettingsDep
+    request: Request, body: OrdersCreate, account: CurrentAccount, session: WriteSession,
+    settings: SettingsDep,
 ) -> dict[str, Any]:
     """Create a batch of orders; ``manual`` stores them ``unplanned``."""
-    if body.worker is not None:
-        raise invalid_field(
-            "json", "worker_handle",
-            "Creating a route with the orders needs the routes API (POST /orders/routes/).",
-        )
     orders = service.create_orders(session, account.account_id, body)
+    if body.worker is not None and body.plan_mode.value == "manual":
+        # Manual mode with a worker: a route for that worker, in the posted sequence.
+        from routekeeper.routes.manual import route_for_new_orders
+
+        return route_for_new_orders(request, session, account.account_id, body.worker, orders)
     return {"orders": [order_wire(o, settings.public_url) for o in orders]}
 
 

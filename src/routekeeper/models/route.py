@@ -1,0 +1,58 @@
+"""Routes: a worker's ordered sequence of orders, planned or live."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Float, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from routekeeper.db.base import Base
+from routekeeper.db.types import PortableJSON, UTCDateTime
+
+
+class Route(Base):
+    """A route; the orders on it point at it (``order.route_handle``) with their sequence."""
+
+    __tablename__ = "route"
+    __table_args__ = (
+        Index("ix_route_account_created", "account_id", "created_at", "route_handle"),
+        Index("ix_route_account_worker", "account_id", "worker_handle", "status"),
+        Index("ix_route_account_plan", "account_id", "plan_id"),
+        Index("ix_route_account_device", "account_id", "device_id", "status"),
+    )
+
+    account_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("account.account_id", ondelete="CASCADE"), primary_key=True
+    )
+    route_handle: Mapped[str] = mapped_column(String(200), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    ops_group_handle: Mapped[str] = mapped_column(String(200), default="default")
+    track_mode: Mapped[str | None] = mapped_column(String(16))
+    plan_mode: Mapped[str] = mapped_column(String(16), default="manual")
+    plan_id: Mapped[str | None] = mapped_column(String(36))
+    worker_handle: Mapped[str | None] = mapped_column(String(200))
+    device_id: Mapped[str | None] = mapped_column(String(200))
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", PortableJSON, default=dict)
+    estimate: Mapped[dict[str, Any] | None] = mapped_column(PortableJSON)
+    start_by: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    completion_type: Mapped[str | None] = mapped_column(String(32))
+    completion_source: Mapped[str | None] = mapped_column(String(32))
+    distance: Mapped[int | None] = mapped_column(Integer)
+    duration: Mapped[int | None] = mapped_column(Integer)
+    polyline: Mapped[dict[str, Any] | None] = mapped_column(PortableJSON)
+    start_location: Mapped[dict[str, Any] | None] = mapped_column(PortableJSON)
+    end_location: Mapped[dict[str, Any] | None] = mapped_column(PortableJSON)
+    tracking_rate: Mapped[float | None] = mapped_column(Float)
+    # The live-tracking pipeline's state for this route (JSON, owned by tracking).
+    track_state: Mapped[dict[str, Any] | None] = mapped_column(PortableJSON)
+    created_by: Mapped[dict[str, Any] | None] = mapped_column(PortableJSON)
+    scheduled_start_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    planned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

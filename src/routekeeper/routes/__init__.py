@@ -1,0 +1,1 @@
+"""Routes: sequences of orders for a worker, their estimates, and starting them."""

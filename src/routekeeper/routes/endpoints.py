@@ -1,0 +1,216 @@
+"""HTTP endpoints of routes (contract 2.3, 2.6, 2.7 and order reassign of 2.4)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Query, Request
+
+from routekeeper.accounts.auth import CurrentAccount
+from routekeeper.core.responses import (
+    ERRORS_401_404_422,
+    ERRORS_ALL,
+    R400,
+    R401,
+    R404_CODED,
+    R409,
+    R422,
+)
+from routekeeper.core.routing import Router
+from routekeeper.dependencies import ReadSession, SettingsDep, WriteSession
+from routekeeper.orders import repository as order_repository
+from routekeeper.orders import service as order_service
+from routekeeper.orders.schemas import OrderDetail
+from routekeeper.orders.wire import order_detail_wire, order_wire
+from routekeeper.routes import operations, repository, track
+from routekeeper.routes.filters import RouteFilters
+from routekeeper.routes.schemas import (
+    EstimateResponse,
+    OrderReassign,
+    RouteCreate,
+    RouteOrders,
+    RoutePage,
+    RouteRead,
+    RouteReassign,
+    RouteUpdate,
+    TrackRequest,
+)
+from routekeeper.routes.service import (
+    RouteContext,
+    _group,
+    create_route,
+    find_worker,
+    get_route,
+    resolve_refs,
+)
+from routekeeper.routes.wire import route_wire
+from routekeeper.travel.base import TravelModel
+
+router = Router(tags=["Orders"])
+
+Version = Annotated[int | None, Query(ge=1, description="Route version the change is based on")]
+
+
+def get_travel(request: Request) -> TravelModel:
+    """The app's travel model."""
+    travel: TravelModel = request.app.state.travel
+    return travel
+
+
+Travel = Annotated[TravelModel, Depends(get_travel)]
+
+
+def _ctx(session: Any, account: Any, settings: Any, travel: TravelModel) -> RouteContext:
+    return RouteContext(session, account.account_id, settings, travel)
+
+
+def _full(ctx: RouteContext, route: Any, *, include_summary: bool = True) -> dict[str, Any]:
+    ctx.session.flush()
+    return route_wire(route, repository.route_orders(ctx.session, route), ctx.public_url,
+                      include_summary=include_summary)
+
+
+@router.post("/orders/track", status_code=201, response_model=RouteRead,
+             responses={**R400, **R401, **R404_CODED, **R409, **R422})
+def track_orders(body: TrackRequest, account: CurrentAccount, session: WriteSession,
+                 settings: SettingsDep, travel: Travel) -> dict[str, Any]:
+    """Create orders and a route and start tracking at once, or start an existing route."""
+    ctx = _ctx(session, account, settings, travel)
+    return _full(ctx, track.track(ctx, body))
+
+
+@router.get("/orders/estimate", status_code=201, response_model=EstimateResponse,
+            responses=ERRORS_ALL)
+def estimate(account: CurrentAccount, session: ReadSession, settings: SettingsDep,
+             travel: Travel, ops_group_handle: Annotated[str, Query(min_length=1)],
+             orders: Annotated[str, Query(min_length=2)]) -> dict[str, Any]:
+    """Estimate a route through the given orders in the given sequence (201, as HyperTrack)."""
+    ctx = _ctx(session, account, settings, travel)
+    body, sequence = track.estimate_sequence(ctx, ops_group_handle, track.refs_from_query(orders))
+    return {"estimate": body, "orders": [order_wire(o, settings.public_url) for o in sequence]}
+
+
+@router.get("/orders/routes/", response_model=RoutePage, responses=ERRORS_401_404_422)
+def list_routes(filters: Annotated[RouteFilters, Query()],  # type: ignore[valid-type]
+                account: CurrentAccount, session: ReadSession, settings: SettingsDep,
+                travel: Travel) -> dict[str, Any]:
+    """List routes with the filters of contract section 2.6."""
+    ctx = _ctx(session, account, settings, travel)
+    rows, token = track.list_routes(ctx, filters)
+    grouped = repository.routes_orders(session, rows)
+    return {"routes": [route_wire(r, grouped[r.route_handle], settings.public_url, full=False)
+                       for r in rows], "pagination_token": token}
+
+
+@router.post("/orders/routes/", status_code=201, response_model=RouteRead, responses=ERRORS_ALL)
+def create_manual_route(body: RouteCreate, account: CurrentAccount, session: WriteSession,
+                        settings: SettingsDep, travel: Travel) -> dict[str, Any]:
+    """Create a route from unplanned orders (``optimise`` lets the solver sequence them)."""
+    ctx = _ctx(session, account, settings, travel)
+    worker = find_worker(ctx, body.worker) if body.worker else None
+    group = _group(ctx, body.ops_group_handle or (worker.ops_group_handle if worker
+                                                  else "default"))
+    route = create_route(ctx, resolve_refs(ctx, body.orders), group=group, worker=worker,
+                         track_mode=body.track_mode.value if body.track_mode else None,
+                         metadata=body.metadata, route_handle=body.route_handle,
+                         optimise=body.optimise)
+    return _full(ctx, route)
+
+
+@router.get("/orders/routes/{route_handle}", response_model=RouteRead,
+            responses=ERRORS_401_404_422)
+def get_route_detail(route_handle: str, account: CurrentAccount, session: ReadSession,
+                     settings: SettingsDep, travel: Travel,
+                     include_summary: bool = True) -> dict[str, Any]:
+    """A route with its orders (and its actual path and totals with ``include_summary``)."""
+    ctx = _ctx(session, account, settings, travel)
+    return _full(ctx, get_route(ctx, route_handle), include_summary=include_summary)
+
+
+@router.patch("/orders/routes/{route_handle}", response_model=RouteRead, responses=ERRORS_ALL)
+def patch_route(route_handle: str, body: RouteUpdate, account: CurrentAccount,
+                session: WriteSession, settings: SettingsDep, travel: Travel,
+                version: Version = None) -> dict[str, Any]:
+    """Change a route's metadata or scheduled start."""
+    ctx = _ctx(session, account, settings, travel)
+    return _full(ctx, operations.update_route(ctx, route_handle, body, version=version))
+
+
+@router.post("/orders/routes/{route_handle}/add", response_model=RouteRead,
+             responses=ERRORS_ALL)
+def add_to_route(route_handle: str, body: RouteOrders, account: CurrentAccount,
+                 session: WriteSession, settings: SettingsDep, travel: Travel,
+                 version: Version = None) -> dict[str, Any]:
+    """Add unplanned orders to a route."""
+    ctx = _ctx(session, account, settings, travel)
+    return _full(ctx, operations.add_orders(ctx, route_handle, body.orders,
+                                            resequence=body.resequence, version=version))
+
+
+@router.post("/orders/routes/{route_handle}/remove", response_model=RouteRead,
+             responses=ERRORS_ALL)
+def remove_from_route(route_handle: str, body: RouteOrders, account: CurrentAccount,
+                      session: WriteSession, settings: SettingsDep, travel: Travel,
+                      version: Version = None) -> dict[str, Any]:
+    """Remove orders from a route; they become unplanned."""
+    ctx = _ctx(session, account, settings, travel)
+    return _full(ctx, operations.remove_orders(ctx, route_handle, body.orders, version=version))
+
+
+@router.post("/orders/routes/{route_handle}/resequence", response_model=RouteRead,
+             responses=ERRORS_ALL)
+def resequence_route(route_handle: str, body: RouteOrders, account: CurrentAccount,
+                     session: WriteSession, settings: SettingsDep, travel: Travel,
+                     version: Version = None) -> dict[str, Any]:
+    """Set the sequence of a route's open orders."""
+    ctx = _ctx(session, account, settings, travel)
+    return _full(ctx, operations.resequence_orders(ctx, route_handle, body.orders,
+                                                   version=version))
+
+
+@router.post("/orders/routes/{route_handle}/optimise", response_model=RouteRead,
+             responses=ERRORS_ALL)
+def optimise_route(route_handle: str, account: CurrentAccount, session: WriteSession,
+                   settings: SettingsDep, travel: Travel,
+                   version: Version = None) -> dict[str, Any]:
+    """Let the solver re-sequence the stops not yet reached."""
+    ctx = _ctx(session, account, settings, travel)
+    return _full(ctx, operations.optimise_route(ctx, route_handle, version=version))
+
+
+@router.post("/orders/routes/{route_handle}/reassign", response_model=RouteRead,
+             responses=ERRORS_ALL)
+def reassign_route(route_handle: str, body: RouteReassign, account: CurrentAccount,
+                   session: WriteSession, settings: SettingsDep, travel: Travel,
+                   version: Version = None) -> dict[str, Any]:
+    """Give a route to another worker or device."""
+    ctx = _ctx(session, account, settings, travel)
+    return _full(ctx, operations.reassign_route(ctx, route_handle, body, version=version))
+
+
+@router.post("/orders/routes/{route_handle}/complete", response_model=RouteRead,
+             responses=ERRORS_ALL)
+def complete_route(route_handle: str, account: CurrentAccount, session: WriteSession,
+                   settings: SettingsDep, travel: Travel,
+                   version: Version = None) -> dict[str, Any]:
+    """Complete a route (its unfinished orders are cancelled); 409 when already completed."""
+    ctx = _ctx(session, account, settings, travel)
+    return _full(ctx, operations.complete_route(ctx, route_handle, version=version))
+
+
+@router.post("/orders/{order_handle}/reassign", response_model=OrderDetail, responses=ERRORS_ALL)
+def reassign_order(order_handle: str, body: OrderReassign, account: CurrentAccount,
+                   session: WriteSession, settings: SettingsDep, travel: Travel,
+                   fulfillment_attempt: Annotated[int | None, Query(ge=0)] = None,
+                   ) -> dict[str, Any]:
+    """Move an order to another worker's route (its cheapest feasible position)."""
+    ctx = _ctx(session, account, settings, travel)
+    order = order_service.find_order(
+        session, account.account_id, order_handle,
+        type=body.order_type.value if body.order_type else None, type_index=body.type_index,
+        fulfillment_attempt=fulfillment_attempt,
+    )
+    order = track.reassign_order(ctx, order, body)
+    session.flush()
+    return order_detail_wire(order, settings.public_url,
+                             order_repository.timeline(session, order))

@@ -1,0 +1,56 @@
+"""Where a route starts and ends, from the ops group's settings (contract section 6)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy.orm import Session
+
+from routekeeper.models.ops_group import OpsGroup
+from routekeeper.models.worker import Worker
+from routekeeper.travel.base import LonLat
+
+# Set by the tracking domain: the last known position of a worker's devices, if any.
+LiveLocation = Callable[[Session, str, str], LonLat | None]
+_live_location: LiveLocation | None = None
+
+
+def register_live_location(provider: LiveLocation) -> None:
+    """Let the tracking domain answer "where is this worker now?"."""
+    global _live_location
+    _live_location = provider
+
+
+def _point(place: dict[str, object] | None) -> LonLat | None:
+    if not place or not isinstance(place.get("geometry"), dict):
+        return None
+    coordinates = place["geometry"].get("coordinates")  # type: ignore[union-attr]
+    if not isinstance(coordinates, list) or len(coordinates) < 2:
+        return None
+    return float(coordinates[0]), float(coordinates[1])
+
+
+def start_location(
+    session: Session, group: OpsGroup, worker: Worker | None
+) -> LonLat | None:
+    """The start per ``route_start_location``; None when that location is unknown.
+
+    ``live_location`` falls back to the worker's home and then the ops group home when the
+    worker has sent no position yet, so a planned route still gets an estimate.
+    """
+    home = _point(worker.home) if worker else None
+    group_home = _point(group.ops_group_home)
+    mode = group.route_start_location
+    if mode == "driver_home":
+        return home
+    if mode == "ops_group_home":
+        return group_home
+    live = None
+    if worker is not None and _live_location is not None:
+        live = _live_location(session, worker.account_id, worker.worker_handle)
+    return live or home or group_home
+
+
+def returns_to_start(group: OpsGroup) -> bool:
+    """Whether routes of this group end back at their start."""
+    return group.route_completion_type == "return_to_start_location"

@@ -1,0 +1,333 @@
+"""Route rules: building routes from orders, changing them under a version, starting and
+completing them. Nothing here commits; the request's session does, with every order change,
+timeline entry and outbox event of the operation.
+
+Concurrency: every mutation locks the route row and the order rows it moves (``FOR UPDATE``
+on PostgreSQL; SQLite writers are serialised by ``BEGIN IMMEDIATE``), and an order joins a
+route only while it is ``unplanned`` and on no route, so an order is on at most one route.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from routekeeper.core.clock import utcnow
+from routekeeper.core.errors import CodedError, HttpError, RequestValidationFailed, conflict
+from routekeeper.core.ids import new_id
+from routekeeper.core.timefmt import format_ts
+from routekeeper.models.ops_group import OpsGroup
+from routekeeper.models.order import Order
+from routekeeper.models.route import Route
+from routekeeper.models.worker import Worker
+from routekeeper.orders import service as orders
+from routekeeper.orders.states import TERMINAL, OrderStatus
+from routekeeper.orders.wire import share_url
+from routekeeper.routes import repository
+from routekeeper.routes.estimates import StopInput, estimate_route
+from routekeeper.routes.locations import returns_to_start, start_location
+from routekeeper.routes.schemas import OrderRef
+from routekeeper.routes.sequencing import departure, optimise_order
+from routekeeper.settings import Settings
+from routekeeper.travel.base import LonLat, TravelModel
+from routekeeper.webhooks.outbox import record_event, record_order_event
+
+# Orders whose place in the sequence is settled: done, or being served right now.
+_SETTLED = frozenset({OrderStatus.COMPLETED, OrderStatus.CANCELLED})
+
+
+@dataclass
+class RouteContext:
+    """What every route operation needs: the session, the tenant, settings and travel."""
+
+    session: Session
+    account_id: str
+    settings: Settings
+    travel: TravelModel
+
+    @property
+    def public_url(self) -> str:
+        return self.settings.public_url
+
+
+def _point(location: LonLat | None) -> dict[str, Any] | None:
+    if location is None:
+        return None
+    return {"type": "Point", "coordinates": [location[0], location[1]]}
+
+
+def _stop(order: Order) -> StopInput:
+    assert order.destination_lon is not None and order.destination_lat is not None
+    return StopInput(
+        key=order.id, location=(order.destination_lon, order.destination_lat),
+        scheduled_after=order.scheduled_after, scheduled_at=order.scheduled_at,
+        service_s=order.expected_service_time or 0,
+    )
+
+
+def _group(ctx: RouteContext, handle: str) -> OpsGroup:
+    group = ctx.session.get(OpsGroup, (ctx.account_id, handle))
+    if group is None:
+        raise CodedError(400, "ops_group_not_defined", f"Ops group {handle} does not exist")
+    return group
+
+
+def find_worker(ctx: RouteContext, handle: str) -> Worker:
+    """A worker by handle, or the contract's 404 ``driver_not_found`` / ``driver_deleted``."""
+    worker = ctx.session.get(Worker, (ctx.account_id, handle))
+    if worker is None:
+        raise CodedError(404, "driver_not_found", "Worker Not Found",
+                         {"description": f"Worker not found for handle {handle}"})
+    if worker.deleted_at is not None:
+        raise CodedError(404, "driver_deleted", "Worker is deleted",
+                         {"description": f"Worker {handle} is deleted; undelete it first"})
+    return worker
+
+
+def worker_for_device(ctx: RouteContext, device_id: str) -> Worker:
+    """The live worker a device is linked to, or 404 ``device_not_found``."""
+    for worker in ctx.session.query(Worker).filter(
+        Worker.account_id == ctx.account_id, Worker.deleted_at.is_(None)
+    ):
+        if device_id in (worker.device_ids or []):
+            return worker
+    raise CodedError(404, "device_not_found", "Device could not be found", None)
+
+
+def get_route(ctx: RouteContext, route_handle: str, *, lock: bool = False) -> Route:
+    """A route of the account, or 404."""
+    route = repository.get_route(ctx.session, ctx.account_id, route_handle, lock=lock)
+    if route is None:
+        raise HttpError(404, "Route not found",
+                        {"description": f"Route not found for handle {route_handle}"})
+    return route
+
+
+def _for_change(ctx: RouteContext, route_handle: str, version: int | None) -> Route:
+    route = get_route(ctx, route_handle, lock=True)
+    if version is not None and version != route.version:
+        raise conflict("version_conflict", "Route was modified concurrently",
+                       {"description": f"Route {route_handle} is at version {route.version}; "
+                                       f"the request was made against version {version}.",
+                        "current_version": route.version})
+    return route
+
+
+def _not_completed(route: Route) -> None:
+    if route.status == "completed":
+        raise conflict("validation_error", "Route already completed",
+                       {"description": f"Route {route.route_handle} is completed"})
+
+
+def _route_event(ctx: RouteContext, route: Route, value: str, **extra: Any) -> None:
+    record_event(
+        ctx.session, account_id=ctx.account_id, type="route", value=value,
+        device_id=route.device_id, worker_handle=route.worker_handle,
+        route_handle=route.route_handle,
+        data={"route_handle": route.route_handle, "status": route.status,
+              "version": route.version, "plan_id": route.plan_id,
+              "ops_group_handle": route.ops_group_handle, **extra},
+    )
+
+
+def _bump(ctx: RouteContext, route: Route, now: datetime, *, event: str | None = "updated") -> None:
+    route.version += 1
+    route.updated_at = now
+    if event:
+        _route_event(ctx, route, event)
+
+
+def resolve_refs(ctx: RouteContext, refs: Sequence[OrderRef]) -> list[Order]:
+    """The orders named in a body; unknown ones are 404 ``order_not_found``, repeats 422."""
+    found: list[Order] = []
+    seen: dict[str, int] = {}
+    for index, ref in enumerate(refs):
+        try:
+            order = orders.find_order(
+                ctx.session, ctx.account_id, ref.order_handle,
+                type=ref.type.value if ref.type else None, type_index=ref.type_index,
+            )
+        except HttpError as exc:
+            raise CodedError(404, "order_not_found", "Order Not Found",
+                             {"description": f"Order not found for handle {ref.order_handle}"}
+                             ) from exc
+        if order.id in seen:
+            raise RequestValidationFailed(
+                {"json": {f"orders.{index}.order_handle": [f"Repeats orders.{seen[order.id]}."]}}
+            )
+        seen[order.id] = index
+        found.append(repository.lock_order(ctx.session, order))
+    return found
+
+
+def _route_status(route: Route) -> OrderStatus:
+    if route.status == "tracking":
+        return OrderStatus.ONGOING
+    return OrderStatus.ASSIGNED if route.worker_handle else OrderStatus.PLANNED
+
+
+def _attach(ctx: RouteContext, route: Route, order: Order, now: datetime) -> None:
+    """Put an unplanned order on ``route`` (the caller sets its sequence)."""
+    if order.status != OrderStatus.UNPLANNED.value or order.route_handle is not None:
+        raise conflict(
+            "order_not_unplanned", "Only unplanned orders can be added to a route",
+            {"description": f"Order {order.order_handle} is {order.status}"
+                            + (f" on route {order.route_handle}" if order.route_handle else ""),
+             "order_handle": order.order_handle},
+        )
+    order.route_handle = route.route_handle
+    order.plan_id = route.plan_id
+    order.planning_failure_reason = None
+    order.planned_at = now
+    order.updated_at = now
+    orders.add_timeline(ctx.session, order, "order_planned", recorded_at=now)
+    _assign_order(ctx, route, order, now)
+
+
+def _assign_order(ctx: RouteContext, route: Route, order: Order, now: datetime) -> None:
+    """Give an order on ``route`` the route's worker, device and matching status."""
+    target = _route_status(route)
+    changed_worker = order.worker_handle != route.worker_handle
+    order.worker_handle = route.worker_handle
+    order.device_id = route.device_id
+    if order.status in (OrderStatus.DISABLED.value,):
+        return
+    order.status = target.value
+    if route.worker_handle and changed_worker:
+        order.assigned_at = now
+        orders.add_timeline(ctx.session, order, "order_assigned", recorded_at=now,
+                            driver_handle=route.worker_handle)
+        record_order_event(ctx.session, order, "assigned", recorded_at=now,
+                           share_url=share_url(order, ctx.public_url),
+                           assigned_at=format_ts(now))
+    if target is OrderStatus.ONGOING and order.started_at is None:
+        _start_order(ctx, route, order, now)
+
+
+def _start_order(ctx: RouteContext, route: Route, order: Order, now: datetime) -> None:
+    order.status = OrderStatus.ONGOING.value
+    order.started_at = now
+    order.track_mode = route.track_mode
+    orders.add_timeline(ctx.session, order, "order_started", recorded_at=now)
+    record_order_event(ctx.session, order, "started", recorded_at=now,
+                       share_url=share_url(order, ctx.public_url))
+
+
+def _resequence(route_orders: Sequence[Order]) -> None:
+    for index, order in enumerate(route_orders):
+        order.route_sequence = index
+
+
+def _live(order: Order) -> bool:
+    return order.status not in (*TERMINAL, OrderStatus.DISABLED.value)
+
+
+def refresh_estimates(ctx: RouteContext, route: Route, route_orders: Sequence[Order]) -> None:
+    """Recompute the route's and its open orders' estimates (disabled orders are left out)."""
+    group = _group(ctx, route.ops_group_handle)
+    worker = ctx.session.get(Worker, (ctx.account_id, route.worker_handle)) \
+        if route.worker_handle else None
+    open_orders = [o for o in route_orders if _live(o)]
+    start = start_location(ctx.session, group, worker)
+    stops = [_stop(o) for o in open_orders]
+    now = utcnow()
+    first_leg = 0
+    if stops and start is not None:
+        first_leg = int(ctx.travel.leg(start, stops[0].location).duration_s)
+    depart_at = departure(stops, scheduled_start_at=route.scheduled_start_at, now=now,
+                          first_leg_s=first_leg) if route.status != "tracking" else now
+    estimate = estimate_route(start=start, stops=stops, depart_at=depart_at, travel=ctx.travel,
+                              return_to_start=returns_to_start(group))
+    route.completion_type = group.route_completion_type
+    route.start_by = estimate.start_by
+    route.estimate = {
+        "start_by": format_ts(estimate.start_by),
+        "distance": estimate.distance_m,
+        "duration": estimate.duration_s,
+        "polyline": {"type": "LineString",
+                     "coordinates": [[p[0], p[1]] for p in estimate.polyline]},
+        "start_location": _point(estimate.start_location),
+        "end_location": _point(estimate.end_location),
+    }
+    by_key = {s.key: s for s in estimate.stops}
+    for order in route_orders:
+        stop = by_key.get(order.id)
+        if stop is None:
+            if order.status in TERMINAL:
+                continue
+            order.estimate = None
+            continue
+        previous = order.estimate or {}
+        order.estimate = {
+            "start_by": format_ts(stop.start_by),
+            "arrive_at": format_ts(stop.arrive_at),
+            "initial_arrive_at": previous.get("initial_arrive_at"),
+            "distance": stop.distance_m,
+            "duration": stop.duration_s,
+        }
+
+
+def create_route(
+    ctx: RouteContext,
+    route_orders: list[Order],
+    *,
+    group: OpsGroup,
+    worker: Worker | None,
+    device_id: str | None = None,
+    track_mode: str | None = None,
+    plan_mode: str = "manual",
+    plan_id: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    route_handle: str | None = None,
+    optimise: bool = False,
+) -> Route:
+    """Create a route over unplanned orders, in the given sequence (or optimised)."""
+    handle = route_handle or new_id()
+    if repository.get_route(ctx.session, ctx.account_id, handle, lock=False) is not None:
+        raise conflict("duplicate_resource", "Duplicate route found with this ID",
+                       {"description": f"Route {handle} already exists"})
+    now = utcnow()
+    device = device_id or ((worker.device_ids or [None])[0] if worker else None)
+    route = Route(
+        account_id=ctx.account_id, route_handle=handle,
+        status="assigned" if worker else "planned", version=1,
+        ops_group_handle=group.ops_group_handle, track_mode=track_mode, plan_mode=plan_mode,
+        plan_id=plan_id, worker_handle=worker.worker_handle if worker else None,
+        device_id=device, metadata_=metadata or {}, created_at=now, updated_at=now,
+        planned_at=now, assigned_at=now if worker else None,
+        created_by={"source": "api", "timestamp": format_ts(now)},
+    )
+    ctx.session.add(route)
+    ctx.session.flush()
+    if optimise and len(route_orders) > 1:
+        route_orders = _optimised(ctx, route, route_orders, group, worker)
+    for order in route_orders:
+        _attach(ctx, route, order, now)
+    _resequence(route_orders)
+    refresh_estimates(ctx, route, route_orders)
+    _route_event(ctx, route, "created")
+    if worker:
+        _route_event(ctx, route, "assigned")
+    ctx.session.flush()
+    return route
+
+
+def _optimised(
+    ctx: RouteContext, route: Route, movable: list[Order], group: OpsGroup,
+    worker: Worker | None,
+) -> list[Order]:
+    start = start_location(ctx.session, group, worker)
+    stops = [_stop(o) for o in movable]
+    now = utcnow()
+    sequence = optimise_order(
+        stops, start=start, depart_at=route.scheduled_start_at or now, travel=ctx.travel,
+        return_to_start=returns_to_start(group),
+        time_budget_s=min(ctx.settings.planning.time_budget_s, 2.0),
+        seed=ctx.settings.planning.seed,
+    )
+    by_id = {o.id: o for o in movable}
+    return [by_id[s.key] for s in sequence]

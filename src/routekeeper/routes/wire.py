@@ -1,0 +1,73 @@
+"""Build the wire shapes of routes (``RouteDetail``, ``RouteList``) from rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from routekeeper.models.order import Order
+from routekeeper.models.route import Route
+from routekeeper.orders.wire import order_wire
+
+_STAMPS = ("created_at", "planned_at", "assigned_at", "started_at", "completed_at",
+           "scheduled_start_at")
+
+
+def embed_url(route: Route, public_url: str) -> str:
+    """The ops view of a route."""
+    return f"{public_url.rstrip('/')}/embed/routes/{route.route_handle}"
+
+
+def _list_order(order: Order) -> dict[str, Any]:
+    estimate = order.estimate or {}
+    return {
+        "order_handle": order.order_handle, "status": order.status,
+        "planning_failure_reason": order.planning_failure_reason, "type": order.type,
+        "type_index": order.type_index, "fulfillment_attempt": order.fulfillment_attempt,
+        "started_at": order.started_at, "completed_at": order.completed_at,
+        "cancelled_at": order.cancelled_at,
+        "expected_service_time": order.expected_service_time,
+        "estimate": {k: estimate.get(k) for k in ("start_by", "arrive_at", "distance", "duration")}
+        if estimate else None,
+        "actual_service_time": order.actual_service_time,
+        "distance": order.distance, "duration": order.duration,
+    }
+
+
+def route_wire(
+    route: Route, orders: list[Order], public_url: str, *, full: bool = True,
+    include_summary: bool = True,
+) -> dict[str, Any]:
+    """A route in the detail shape (``full``) or the list shape."""
+    estimate = route.estimate
+    if estimate is not None and not full:
+        estimate = {k: estimate.get(k) for k in ("start_by", "distance", "duration")}
+    data: dict[str, Any] = {
+        "route_handle": route.route_handle,
+        "status": route.status,
+        "version": route.version,
+        "orders": [order_wire(o, public_url) if full else _list_order(o) for o in orders],
+        "ops_group_handle": route.ops_group_handle,
+        "track_mode": route.track_mode,
+        "plan_mode": route.plan_mode,
+        "plan_id": route.plan_id,
+        "worker_handle": route.worker_handle,
+        "driver_handle": route.worker_handle,
+        "device_id": route.device_id,
+        "metadata": route.metadata_ or {},
+        "estimate": estimate,
+        "distance": route.distance,
+        "duration": route.duration,
+        "embed_url": embed_url(route, public_url),
+        "completion_source": route.completion_source,
+        "created_by": route.created_by,
+    }
+    for stamp in _STAMPS:
+        data[stamp] = getattr(route, stamp)
+    if full:
+        data["completion_type"] = route.completion_type
+        if include_summary:
+            data.update(
+                polyline=route.polyline, start_location=route.start_location,
+                end_location=route.end_location, tracking_rate=route.tracking_rate,
+            )
+    return data
