@@ -183,12 +183,27 @@ def three_stop_drive(
 
     planned_b_s = departed_a + math.dist(A_M, B_M) / model_speed_mps
     orders = [
-        TrackedOrder("A", Geofence.circle(offset(ORIGIN, *A_M), RADIUS_M), None,
-                     at(truth["A"].reached_s + 60), SERVICE_A_S),
-        TrackedOrder("B", Geofence.circle(offset(ORIGIN, *B_M), RADIUS_M), None,
-                     at(planned_b_s + B_SLACK_S), SERVICE_B_S),
-        TrackedOrder("C", Geofence.circle(offset(ORIGIN, *C_M), RADIUS_M), None,
-                     at(truth["C"].reached_s + 1800), SERVICE_C_S),
+        TrackedOrder(
+            "A",
+            Geofence.circle(offset(ORIGIN, *A_M), RADIUS_M),
+            None,
+            at(truth["A"].reached_s + 60),
+            SERVICE_A_S,
+        ),
+        TrackedOrder(
+            "B",
+            Geofence.circle(offset(ORIGIN, *B_M), RADIUS_M),
+            None,
+            at(planned_b_s + B_SLACK_S),
+            SERVICE_B_S,
+        ),
+        TrackedOrder(
+            "C",
+            Geofence.circle(offset(ORIGIN, *C_M), RADIUS_M),
+            None,
+            at(truth["C"].reached_s + 1800),
+            SERVICE_C_S,
+        ),
     ]
 
     # Outages in the middle of driving legs (never near a stop) and during the jam.

@@ -20,6 +20,9 @@ STATIONARY_SPEED_MPS = 0.5
 TRACKING_GAP_S = 180.0
 """Two consecutive fixes further apart than this leave the time between them untracked."""
 
+CENTRE_MEAN_FIXES = 10
+"""While the device stays put, moves are judged from the mean of up to this many fixes."""
+
 MAX_STORED_GAPS = 500
 """Beyond this many remembered gaps the oldest are folded into a total (no longer splittable)."""
 
@@ -30,7 +33,20 @@ def _moved(a: Fix, b: Fix) -> bool:
     return haversine_m(a.lonlat, b.lonlat) > threshold
 
 
+def _detour(a: Fix, p: Fix, f: Fix) -> bool:
+    """Whether going a -> p -> f is a detour no real path makes (``p`` is an off-track spike).
+
+    The excess over going straight must exceed both the accuracy slack (p's error counts on
+    both legs) and the straight distance itself, so corners and bends pass.
+    """
+    straight = haversine_m(a.lonlat, f.lonlat)
+    excess = haversine_m(a.lonlat, p.lonlat) + haversine_m(p.lonlat, f.lonlat) - straight
+    slack = a.accuracy_or_assumed_m + 2.0 * p.accuracy_or_assumed_m + f.accuracy_or_assumed_m
+    return excess > max(slack, straight)
+
+
 def _stationary(fix: Fix) -> bool:
+    """Whether the device itself reports standing still."""
     return fix.speed_mps is not None and fix.speed_mps < STATIONARY_SPEED_MPS
 
 
@@ -38,10 +54,13 @@ def _stationary(fix: Fix) -> bool:
 class Actuals:
     """What was travelled and how well it was tracked, updated one fix at a time.
 
-    Distance: a fix farther from the ``anchor`` (last counted point) than both accuracies
-    together becomes ``pending``; the next fix either confirms it (it is also away from the
-    anchor, so the leg anchor->pending is counted) or shows it was a spike (it came back near
-    the anchor, so nothing is counted).  Fixes reporting a near-zero speed never start a move.
+    Distance: moves are judged from ``centre`` (the running mean of the fixes since the last
+    counted move, so stationary jitter averages out) and counted from ``anchor`` (the last
+    counted point).  A fix farther from the centre than both accuracies together becomes
+    ``pending``; the next fix either confirms it (it is also away from the centre and going
+    through ``pending`` is no wild detour, so anchor->pending is counted) or shows it was a
+    spike (it came back near the centre, or the detour through it is longer than going
+    straight, so nothing is counted).  Fixes reporting a near-zero speed never start a move.
     Coverage: ``gaps`` are the intervals between consecutive fixes longer than ``gap_s``.
     """
 
@@ -49,6 +68,8 @@ class Actuals:
     first_at: datetime | None = None
     last_at: datetime | None = None
     anchor: Fix | None = None
+    centre: Fix | None = None
+    centre_fixes: int = 0
     pending: Fix | None = None
     gaps: tuple[tuple[datetime, datetime], ...] = ()
     folded_gap_s: float = 0.0
@@ -80,18 +101,43 @@ class Actuals:
         return out._move(fix)
 
     def _move(self, fix: Fix) -> Actuals:
-        anchor, pending, distance = self.anchor, self.pending, self.distance_m
-        if anchor is None:
-            return replace(self, anchor=fix)
+        """Advance the distance filter by one fix (see the class docstring)."""
+        anchor, centre, pending = self.anchor, self.centre, self.pending
+        if anchor is None or centre is None:
+            return replace(self, anchor=fix, centre=fix, centre_fixes=1)
+        out = self
         if pending is not None:
-            if not _moved(anchor, fix):
+            out = replace(out, pending=None)
+            if not _moved(centre, fix):
                 # The pending fix was a spike: the device is back where it was.
-                return replace(self, pending=None)
-            distance += haversine_m(anchor.lonlat, pending.lonlat)
-            anchor, pending = pending, None
-        if _moved(anchor, fix) and not _stationary(fix):
-            pending = fix
-        return replace(self, anchor=anchor, pending=pending, distance_m=distance)
+                return out._settle(fix)
+            if not _detour(centre, pending, fix):
+                distance = out.distance_m + haversine_m(anchor.lonlat, pending.lonlat)
+                out = replace(
+                    out, distance_m=distance, anchor=pending, centre=pending, centre_fixes=1
+                )
+                centre = pending
+        if not _moved(centre, fix):
+            return out._settle(fix)
+        if not _stationary(fix):
+            return replace(out, pending=fix)
+        return out
+
+    def _settle(self, fix: Fix) -> Actuals:
+        """Average a fix that did not move into the centre, so the centre converges on the spot.
+
+        Judging moves from one noisy fix lets every other jittering fix look like a move; the
+        running mean of the last few stationary fixes does not.  Distance is still counted from
+        the anchor, so slow creeping (steps under the accuracy) is not lost to the mean's lag.
+        """
+        centre = self.centre
+        if centre is None:
+            return replace(self, anchor=fix, centre=fix, centre_fixes=1)
+        weight = min(self.centre_fixes, CENTRE_MEAN_FIXES - 1)
+        lon = centre.lon + (fix.lon - centre.lon) / (weight + 1)
+        lat = centre.lat + (fix.lat - centre.lat) / (weight + 1)
+        settled = replace(centre, recorded_at=fix.recorded_at, lon=lon, lat=lat)
+        return replace(self, centre=settled, centre_fixes=weight + 1)
 
     def add_late(self, fix: Fix) -> Actuals:
         """Count a fix older than the newest one for coverage only (splitting a gap it falls in).
@@ -117,6 +163,7 @@ class Actuals:
         return replace(self, gaps=tuple(new_gaps))
 
     def _fold(self) -> Actuals:
+        """Fold the oldest gaps into ``folded_gap_s`` beyond MAX_STORED_GAPS."""
         if len(self.gaps) <= MAX_STORED_GAPS:
             return self
         extra = len(self.gaps) - MAX_STORED_GAPS
@@ -161,6 +208,8 @@ class Actuals:
             "first_at": dump_time(self.first_at),
             "last_at": dump_time(self.last_at),
             "anchor": None if self.anchor is None else self.anchor.to_dict(),
+            "centre": None if self.centre is None else self.centre.to_dict(),
+            "centre_fixes": self.centre_fixes,
             "pending": None if self.pending is None else self.pending.to_dict(),
             "gaps": [[dump_time(s), dump_time(e)] for s, e in self.gaps],
             "folded_gap_s": self.folded_gap_s,
@@ -176,12 +225,14 @@ class Actuals:
             if s is None or e is None:
                 raise ValueError("a gap needs both ends")
             gaps.append((s, e))
-        anchor, pending = data.get("anchor"), data.get("pending")
+        anchor, centre, pending = data.get("anchor"), data.get("centre"), data.get("pending")
         return cls(
             distance_m=float(data.get("distance_m", 0.0)),
             first_at=load_time(data.get("first_at")),
             last_at=load_time(data.get("last_at")),
             anchor=None if anchor is None else Fix.from_dict(anchor),
+            centre=None if centre is None else Fix.from_dict(centre),
+            centre_fixes=int(data.get("centre_fixes", 0)),
             pending=None if pending is None else Fix.from_dict(pending),
             gaps=tuple(gaps),
             folded_gap_s=float(data.get("folded_gap_s", 0.0)),

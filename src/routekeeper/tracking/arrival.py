@@ -75,6 +75,7 @@ class Sighting:
 
 
 def _sighting_or_none(data: Any) -> Sighting | None:
+    """Parse an optional sighting."""
     return None if data is None else Sighting.from_dict(data)
 
 
@@ -150,6 +151,7 @@ class VisitState:
 
 
 def _event(kind: VisitEventKind, first: Sighting, confirming: Fix) -> VisitEvent:
+    """Build the event for a transition started by ``first`` and confirmed by ``confirming``."""
     return VisitEvent(
         kind, first.recorded_at, first.lon, first.lat, first.accuracy_m, confirming.recorded_at
     )

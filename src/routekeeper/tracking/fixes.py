@@ -64,6 +64,7 @@ def require_aware(value: datetime, name: str) -> datetime:
 
 
 def _opt_float(value: Any) -> float | None:
+    """Convert an optional number to float."""
     return None if value is None else float(value)
 
 
@@ -122,6 +123,7 @@ class Fix:
 
 
 def _not_finite(value: float | None) -> bool:
+    """Whether an optional number is present but NaN or infinite."""
     return value is not None and not math.isfinite(value)
 
 

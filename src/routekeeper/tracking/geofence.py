@@ -85,6 +85,7 @@ def point_in_polygon(point: LonLat, rings: Sequence[Sequence[LonLat]]) -> bool:
 
 
 def _segment_distance(px: float, py: float, ax: float, ay: float, bx: float, by: float) -> float:
+    """Distance from (px, py) to the segment (ax, ay)-(bx, by) in the plane."""
     dx, dy = bx - ax, by - ay
     length2 = dx * dx + dy * dy
     t = 0.0 if length2 == 0.0 else max(0.0, min(1.0, ((px - ax) * dx + (py - ay) * dy) / length2))
@@ -121,12 +122,14 @@ def _ring_area_centroid(origin: LonLat, ring: Sequence[LonLat]) -> tuple[float, 
 
 
 def _from_local(origin: LonLat, x: float, y: float) -> LonLat:
+    """Inverse of :func:`_local_xy`."""
     lat = origin[1] + math.degrees(y / EARTH_RADIUS_M)
     lon = origin[0] + math.degrees(x / (EARTH_RADIUS_M * math.cos(math.radians(origin[1]))))
     return (lon, lat)
 
 
 def _check_position(position: Any) -> LonLat:
+    """Validate a GeoJSON position and return it as (lon, lat)."""
     if not isinstance(position, Sequence) or isinstance(position, str) or len(position) < 2:
         raise ValueError("a position is [longitude, latitude]")
     lon, lat = float(position[0]), float(position[1])
@@ -140,6 +143,7 @@ def _check_position(position: Any) -> LonLat:
 
 
 def _open_ring(raw: Any) -> tuple[LonLat, ...]:
+    """Validate a ring and return it without its closing position."""
     if not isinstance(raw, Sequence) or isinstance(raw, str):
         raise ValueError("a polygon ring is a list of positions")
     ring = [_check_position(p) for p in raw]

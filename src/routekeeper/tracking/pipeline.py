@@ -58,6 +58,7 @@ RISK_UPDATED = "risk_updated"
 
 
 def _ms(value: datetime | None) -> str | None:
+    """Format an optional time for an event payload."""
     return None if value is None else format_utc_ms(value)
 
 
@@ -149,6 +150,7 @@ class OrderTrack:
         """Rebuild from :meth:`to_dict` output."""
 
         def opt(name: str) -> float | None:
+            """Read an optional float field."""
             value = data.get(name)
             return None if value is None else float(value)
 
@@ -275,6 +277,7 @@ class Screened:
 
 
 def _accuracy_rank(fix: Fix) -> float:
+    """Sort key: better accuracy first, unknown accuracy last."""
     return float("inf") if fix.accuracy_m is None else fix.accuracy_m
 
 
@@ -338,10 +341,12 @@ def _next_key(orders: Sequence[OrderTrack]) -> str | None:
 
 
 def _location(event: VisitEvent) -> dict[str, Any]:
+    """The event's position as a GeoJSON Point."""
     return {"type": "Point", "coordinates": [event.lon, event.lat]}
 
 
 def _visit_event(track: OrderTrack, event: VisitEvent) -> TrackEvent:
+    """Turn a visit event into an ``arrived`` or ``exited`` TrackEvent."""
     data: dict[str, Any] = {
         "recorded_at": format_utc_ms(event.recorded_at),
         "confirmed_at": format_utc_ms(event.confirmed_at),
@@ -409,6 +414,7 @@ def eta_change_threshold_s(remaining_duration_s: float) -> float:
 
 
 def _eta_payload(eta: StopEta) -> dict[str, Any]:
+    """The common data of ETA events."""
     return {
         "eta_at": format_utc_ms(eta.arrive_at),
         "remaining_distance_m": round(eta.remaining_distance_m),

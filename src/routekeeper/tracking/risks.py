@@ -77,10 +77,12 @@ GREEN = Risk(RiskLabel.GREEN, 0.0)
 
 
 def _clamp01(value: float) -> float:
+    """Clamp to [0, 1] and round to three decimals."""
     return round(max(0.0, min(1.0, value)), 3)
 
 
 def _graded(label: RiskLabel, excess: float, saturation: float) -> Risk:
+    """Build a non-green risk whose value grows with ``excess`` up to ``saturation``."""
     if label is RiskLabel.GREEN:
         return GREEN
     # Keep a visible floor so that a yellow or red never reports intensity 0.
