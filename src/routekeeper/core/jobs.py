@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import secrets
 import socket
 import threading
 import time
@@ -32,6 +33,9 @@ from routekeeper.models.job import Job
 from routekeeper.settings import JobSettings
 
 log = logging.getLogger(__name__)
+
+# Attempts of a job whose enqueue named no limit (a limit registered with its task wins).
+DEFAULT_MAX_ATTEMPTS = 10
 
 
 class LeaseLost(RuntimeError):
@@ -72,6 +76,8 @@ class JobContext:
     def heartbeat(self) -> None:
         """Extend the lease; raises LeaseLost when another worker has taken the job."""
         with self.db.write() as session:
+            # Take the write lock first (SQLite may wait for it) so the lease counts from now.
+            session.connection()
             result = session.execute(
                 update(Job)
                 .where(self._fence(), Job.status == "running")
@@ -142,7 +148,7 @@ def enqueue(
     account_id: str | None = None,
     run_at: datetime | None = None,
     dedupe_key: str | None = None,
-    max_attempts: int = 10,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
 ) -> Job:
     """Add a job in the caller's transaction; it runs only if that transaction commits."""
     now = utcnow()
@@ -175,7 +181,12 @@ class JobRunner:
         self.db = db
         self.settings = settings
         self.tasks = tasks or registry
-        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
+        # Hostname and pid name the process for operators; the random part keeps owners
+        # unique across machines that share a hostname (fencing relies on it), and the
+        # truncation keeps ``locked_by`` (100 characters) within its column.
+        self.worker_id = worker_id or (
+            f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
+        )
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -186,49 +197,65 @@ class JobRunner:
 
     def claim(self, owner: str) -> JobContext | None:
         """Atomically take the next due job (or one whose lease expired) for ``owner``."""
-        now = utcnow()
-        with self.db.write() as session:
-            due = (
-                select(Job.id)
-                .where(
-                    or_(
-                        and_(Job.status == "queued", Job.run_at <= now),
-                        and_(Job.status == "running", Job.locked_until < now),
+        while True:
+            with self.db.write() as session:
+                # Take the write lock first (SQLite may wait for it): the lease counts from now.
+                session.connection()
+                now = utcnow()
+                due = (
+                    select(Job.id)
+                    .where(
+                        or_(
+                            and_(Job.status == "queued", Job.run_at <= now),
+                            and_(Job.status == "running", Job.locked_until < now),
+                        )
                     )
+                    .order_by(Job.run_at)
+                    .limit(1)
+                    .with_for_update(skip_locked=True)
+                    .scalar_subquery()
                 )
-                .order_by(Job.run_at)
-                .limit(1)
-                .with_for_update(skip_locked=True)
-                .scalar_subquery()
-            )
-            row = session.execute(
-                update(Job)
-                .where(Job.id == due)
-                .values(
-                    status="running", locked_by=owner, attempts=Job.attempts + 1,
-                    locked_until=now + timedelta(seconds=self.settings.lease_s), updated_at=now,
-                )
-                .returning(
-                    Job.id, Job.task, Job.payload, Job.account_id, Job.attempts, Job.max_attempts
-                )
-            ).first()
-            if row is None:
-                return None
-            job_id, task, payload, account_id, attempts, max_attempts = row
-            if attempts > max_attempts:
-                # A job whose workers keep dying is given up rather than retried forever.
-                session.execute(
+                row = session.execute(
                     update(Job)
-                    .where(Job.id == job_id)
-                    .values(status="failed", finished_at=now, locked_by=None, locked_until=None,
-                            last_error=(f"gave up after {max_attempts} attempts"))
-                )
-                return None
-        return JobContext(
-            job_id=job_id, task=task, payload=dict(payload or {}), account_id=account_id,
-            attempt=attempts, max_attempts=max_attempts, worker_id=owner, db=self.db,
-            lease_s=self.settings.lease_s, env=self.context,
-        )
+                    .where(Job.id == due)
+                    .values(
+                        status="running", locked_by=owner, attempts=Job.attempts + 1,
+                        locked_until=now + timedelta(seconds=self.settings.lease_s),
+                        updated_at=now,
+                    )
+                    .returning(
+                        Job.id, Job.task, Job.payload, Job.account_id, Job.attempts,
+                        Job.max_attempts,
+                    )
+                ).first()
+                if row is None:
+                    return None
+                job_id, task, payload, account_id, attempts, max_attempts = row
+                spec = self.tasks.get(task)
+                if spec and spec.max_attempts is not None and spec.max_attempts != max_attempts:
+                    # The task's registered limit is its policy; the process that enqueued
+                    # may not have imported the task's module, so it is applied here.
+                    max_attempts = spec.max_attempts
+                    session.execute(
+                        update(Job).where(Job.id == job_id).values(max_attempts=max_attempts)
+                    )
+                if attempts > max_attempts:
+                    # A job whose workers keep dying is given up rather than retried forever;
+                    # then look again, so one dead job does not make the queue look empty.
+                    session.execute(
+                        update(Job)
+                        .where(Job.id == job_id)
+                        .values(status="failed", finished_at=now, updated_at=now,
+                                locked_by=None, locked_until=None,
+                                last_error=f"gave up after {max_attempts} attempts")
+                    )
+                    log.error("job %s (%s) gave up after %s attempts", job_id, task, max_attempts)
+                    continue
+            return JobContext(
+                job_id=job_id, task=task, payload=dict(payload or {}), account_id=account_id,
+                attempt=attempts, max_attempts=max_attempts, worker_id=owner, db=self.db,
+                lease_s=self.settings.lease_s, env=self.context,
+            )
 
     def run_one(self) -> bool:
         """Claim and run one job; False when nothing was due."""
@@ -289,7 +316,11 @@ class JobRunner:
                 # A requested retry is not a crash: keep the attempt budget for real failures.
                 values["attempts"] = Job.attempts - 1
         with self.db.write() as session:
-            session.execute(update(Job).where(ctx._fence()).values(**values))
+            result = session.execute(
+                update(Job).where(ctx._fence(), Job.status == "running").values(**values)
+            )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            log.warning("job %s: lease lost, outcome of this run discarded", ctx.job_id)
 
     def schedule_periodic(self) -> None:
         """Enqueue one run of every periodic task per period, across all runners."""
@@ -305,7 +336,7 @@ class JobRunner:
                     )
                     if exists is None:
                         enqueue(session, spec.name, {}, dedupe_key=f"periodic:{spec.name}:{slot}",
-                                max_attempts=1)
+                                max_attempts=spec.max_attempts or 1)
             except IntegrityError:
                 pass  # another runner enqueued this slot first
 
