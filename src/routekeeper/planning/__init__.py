@@ -1,0 +1,1 @@
+"""Planning: plans per ops group and day, solved in the worker on the optimizer."""

@@ -1,0 +1,74 @@
+"""Which workers can work on a day, and when: schedules in the ops group's time zone."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from routekeeper.models.ops_group import OpsGroup
+from routekeeper.models.worker import Worker
+
+_DAYS = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
+
+
+@dataclass(frozen=True, slots=True)
+class Shift:
+    """A worker's working time on a day, as aware UTC instants."""
+
+    start_at: datetime
+    end_at: datetime
+
+
+def day_start(day: date, timezone: str) -> datetime:
+    """Local midnight of ``day`` in ``timezone`` as a UTC instant."""
+    return datetime.combine(day, time(0, 0), tzinfo=ZoneInfo(timezone)).astimezone(UTC)
+
+
+def local_day(instant: datetime, timezone: str) -> date:
+    """The calendar day of an instant in ``timezone``."""
+    return instant.astimezone(ZoneInfo(timezone)).date()
+
+
+def _at(day: date, hhmm: str, timezone: str) -> datetime:
+    hours, minutes = (int(part) for part in hhmm.split(":"))
+    local = datetime.combine(day, time(hours, minutes), tzinfo=ZoneInfo(timezone))
+    return local.astimezone(UTC)
+
+
+def _span(day: date, start: str, end: str, timezone: str) -> Shift:
+    start_at = _at(day, start, timezone)
+    end_at = _at(day, end, timezone)
+    if end_at <= start_at:  # an overnight shift ends the next day
+        end_at = _at(day + timedelta(days=1), end, timezone)
+    return Shift(start_at, end_at)
+
+
+def shift_on(worker: Worker, group: OpsGroup, day: date) -> Shift | None:
+    """The worker's shift on ``day``, or None when the worker does not work that day.
+
+    Dated entries win over recurring ones; several entries give one shift from the
+    earliest start to the latest end. Without any schedule the ops group's default shift
+    applies, and without that the whole day.
+    """
+    if not worker.available or worker.deleted_at is not None:
+        return None
+    if day.isoformat() in (worker.unavailable_on or []):
+        return None
+    entries = [
+        e for e in (worker.schedule or [])
+        if e.get("ops_group_handle") in (None, group.ops_group_handle)
+    ]
+    tz = group.timezone
+    dated = [e for e in entries if e.get("date") == day.isoformat()]
+    weekly = [e for e in entries if e.get("day_of_week") == _DAYS[day.weekday()]]
+    chosen = dated or weekly
+    if chosen:
+        spans = [_span(day, e["start_time"], e["end_time"], tz) for e in chosen]
+        return Shift(min(s.start_at for s in spans), max(s.end_at for s in spans))
+    if entries:
+        return None  # has a schedule, but not on this day
+    if group.default_shift_start_time and group.default_shift_end_time:
+        return _span(day, group.default_shift_start_time, group.default_shift_end_time, tz)
+    start = day_start(day, tz)
+    return Shift(start, day_start(day + timedelta(days=1), tz))

@@ -1,0 +1,112 @@
+"""Turn a day's orders and workers into the optimizer's frozen Problem (integer units)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from routekeeper.models.ops_group import OpsGroup
+from routekeeper.models.order import Order
+from routekeeper.models.worker import Worker
+from routekeeper.planning.availability import Shift
+from routekeeper.planning.optimizer import (
+    MAX_TIME_S,
+    UNLIMITED_CAPACITY,
+    Job,
+    Objective,
+    Priority,
+    Problem,
+    Vehicle,
+)
+from routekeeper.travel.base import LonLat, TravelModel
+
+
+@dataclass(frozen=True)
+class WorkerSlot:
+    """A worker who can take orders in this run: when, from where, and what is settled."""
+
+    worker: Worker
+    shift: Shift
+    start: LonLat
+    # Earliest time new work can begin (after the shift starts, and not in the past).
+    ready_at: datetime
+    # The route this worker already has in the plan (kept and extended), if any.
+    route_handle: str | None = None
+
+
+@dataclass(frozen=True)
+class BuiltProblem:
+    """The Problem and how to map its ids back to rows."""
+
+    problem: Problem
+    reference_at: datetime
+    orders: dict[str, Order] = field(default_factory=dict)
+    slots: dict[str, WorkerSlot] = field(default_factory=dict)
+
+
+def _seconds(instant: datetime | None, reference: datetime, default: int) -> int:
+    if instant is None:
+        return default
+    return max(0, int((instant - reference).total_seconds()))
+
+
+def _capacity(worker: Worker, group: OpsGroup) -> int:
+    # route_capacity caps the sum of capacity_used on a route (with the default
+    # capacity_used of 1, that is a number of orders); a worker's own capacity caps it too.
+    limits = [c for c in (worker.capacity, group.route_capacity) if c is not None]
+    return min(limits) if limits else UNLIMITED_CAPACITY
+
+
+def build_problem(
+    *,
+    group: OpsGroup,
+    slots: Sequence[WorkerSlot],
+    orders: Sequence[Order],
+    reference_at: datetime,
+    travel: TravelModel,
+) -> BuiltProblem:
+    """Build the Problem: vehicle starts first, then one location per order."""
+    points: list[LonLat] = [slot.start for slot in slots]
+    jobs: list[Job] = []
+    picks = {
+        (o.order_handle, o.type_index): o.id for o in orders if o.type == "pick"
+    }
+    for order in orders:
+        assert order.destination_lon is not None and order.destination_lat is not None
+        points.append((order.destination_lon, order.destination_lat))
+        pick_id = picks.get((order.order_handle, order.type_index)) if order.type == "drop" \
+            else None
+        jobs.append(Job(
+            id=order.id, location=len(points) - 1,
+            service_s=order.expected_service_time or 0,
+            early_s=_seconds(order.scheduled_after, reference_at, 0),
+            late_s=_seconds(order.scheduled_at, reference_at, MAX_TIME_S),
+            demand=order.capacity_used, skills=frozenset(order.product_type or []),
+            priority=Priority(order.priority or "medium"),
+            pick_job=pick_id,
+        ))
+    returns = group.route_completion_type == "return_to_start_location"
+    vehicles = tuple(
+        Vehicle(
+            id=slot.worker.worker_handle, start_location=index,
+            end_location=index if returns else None,
+            start_s=_seconds(slot.ready_at, reference_at, 0),
+            end_s=_seconds(slot.shift.end_at, reference_at, MAX_TIME_S),
+            capacity=_capacity(slot.worker, group),
+            skills=frozenset(slot.worker.product_types or []),
+            max_distance_m=group.route_max_distance,
+        )
+        for index, slot in enumerate(slots)
+    )
+    matrix = travel.matrix(points, points) if points else None
+    problem = Problem(
+        distance_m=matrix.distance_m if matrix is not None else [[0]],
+        duration_s=matrix.duration_s if matrix is not None else [[0]],
+        jobs=tuple(jobs), vehicles=vehicles, objective=Objective(group.objective_fn),
+        locations=tuple(points),
+    )
+    return BuiltProblem(
+        problem=problem, reference_at=reference_at, orders={o.id: o for o in orders},
+        slots={slot.worker.worker_handle: slot for slot in slots},
+    )

@@ -1,0 +1,206 @@
+"""The planning run (``planning.solve``): read inputs, solve in the worker, write the plan.
+
+A run has three steps: (1) a short transaction marks the run started and bumps the plan's
+``sequence_number``; (2) the inputs are read and solved outside any transaction, so a long
+solve holds no locks; (3) one transaction re-checks every order it moves (an order changed
+meanwhile is left unplanned with the concurrency reason), writes routes, reasons and events,
+and completes the job (fenced, so a run whose lease was lost writes nothing).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from routekeeper.core.clock import utcnow
+from routekeeper.core.jobs import JobContext, registry
+from routekeeper.models.ops_group import OpsGroup
+from routekeeper.models.order import Order
+from routekeeper.models.plan import Plan
+from routekeeper.models.route import Route
+from routekeeper.models.worker import Worker
+from routekeeper.orders.states import TERMINAL
+from routekeeper.planning.availability import day_start, shift_on
+from routekeeper.planning.optimizer import NO_WORKER, Solution, solve
+from routekeeper.planning.problem import WorkerSlot, build_problem
+from routekeeper.planning.service import PLAN_TASK, get_plan
+from routekeeper.planning.writer import write_plan
+from routekeeper.routes.locations import start_location
+from routekeeper.settings import Settings
+from routekeeper.travel import TravelError, travel_model_from_settings
+from routekeeper.travel.base import TRAVEL_FAILURE_MESSAGE
+from routekeeper.webhooks.outbox import record_order_event
+
+log = logging.getLogger(__name__)
+
+START_UNAVAILABLE = (
+    "Worker start location is unavailable for the configured route start setting."
+)
+NO_WORKERS_AVAILABLE = "No Workers Available"
+
+
+@dataclass
+class RunInputs:
+    """Everything read for one run (plain values; no open session needed to use them)."""
+
+    plan_id: str
+    mode: str
+    group: OpsGroup
+    day: date
+    pool: list[Order] = field(default_factory=list)
+    slots: list[WorkerSlot] = field(default_factory=list)
+    # The plan's routes that this run may change, by worker handle.
+    routes_by_worker: dict[str, Route] = field(default_factory=dict)
+    # Orders that stay first on a kept route (done or under way), by route handle.
+    settled: dict[str, list[Order]] = field(default_factory=dict)
+    workers_without_start: int = 0
+    stamps: dict[str, datetime] = field(default_factory=dict)
+
+
+def _settled(order: Order) -> bool:
+    return order.status in TERMINAL or order.arrived_at is not None or order.status == "disabled"
+
+
+def _matches(profile: dict[str, Any] | None, wanted: dict[str, Any] | None) -> bool:
+    return not wanted or all((profile or {}).get(k) == v for k, v in wanted.items())
+
+
+def read_inputs(session: Session, plan: Plan, payload: dict[str, Any]) -> RunInputs:
+    """Read the orders to plan and the workers who can take them on the plan's day."""
+    group = session.get(OpsGroup, (plan.account_id, plan.ops_group_handle))
+    assert group is not None
+    mode = str(payload.get("mode") or plan.plan_mode)
+    inputs = RunInputs(plan.plan_id, mode, group, date.fromisoformat(plan.fulfillment_date))
+    only = set(payload["order_ids"]) if payload.get("order_ids") else None
+    routes = session.scalars(
+        select(Route).where(Route.account_id == plan.account_id, Route.plan_id == plan.plan_id,
+                            Route.status != "completed")
+    ).all()
+    busy: set[str] = set()
+    for route in routes:
+        if route.status == "tracking" and mode == "scheduled":
+            # A scheduled run never changes a route that is already being driven.
+            if route.worker_handle:
+                busy.add(route.worker_handle)
+            continue
+        route_orders = session.scalars(
+            select(Order).where(Order.account_id == plan.account_id,
+                                Order.route_handle == route.route_handle)
+            .order_by(Order.route_sequence)
+        ).all()
+        inputs.settled[route.route_handle] = [o for o in route_orders if _settled(o)]
+        inputs.pool.extend(o for o in route_orders if not _settled(o))
+        if route.worker_handle:
+            inputs.routes_by_worker[route.worker_handle] = route
+    unplanned = session.scalars(
+        select(Order).where(Order.account_id == plan.account_id, Order.plan_id == plan.plan_id,
+                            Order.status == "unplanned")
+    ).all()
+    inputs.pool.extend(unplanned)
+    if only is not None:
+        inputs.pool = [o for o in inputs.pool if o.id in only or o.route_handle is not None]
+    inputs.stamps = {o.id: o.updated_at for o in inputs.pool}
+    now = utcnow()
+    workers = session.scalars(
+        select(Worker).where(Worker.account_id == plan.account_id,
+                             Worker.ops_group_handle == group.ops_group_handle,
+                             Worker.deleted_at.is_(None))
+        .order_by(Worker.worker_handle)
+    ).all()
+    for worker in workers:
+        if worker.worker_handle in busy or not _matches(worker.profile,
+                                                        payload.get("profile_filter")):
+            continue
+        shift = shift_on(worker, group, inputs.day)
+        if shift is None:
+            continue
+        start = start_location(session, group, worker)
+        route = inputs.routes_by_worker.get(worker.worker_handle)
+        settled = inputs.settled.get(route.route_handle, []) if route else []
+        if settled:
+            last = settled[-1]
+            assert last.destination_lon is not None and last.destination_lat is not None
+            start = (last.destination_lon, last.destination_lat)
+        if start is None:
+            inputs.workers_without_start += 1
+            continue
+        ready = max(shift.start_at, now) if route is not None and route.status == "tracking" \
+            else shift.start_at
+        inputs.slots.append(WorkerSlot(worker=worker, shift=shift, start=start, ready_at=ready,
+                                       route_handle=route.route_handle if route else None))
+    return inputs
+
+
+def _processes(settings: Settings) -> int:
+    return settings.planning.processes or max(1, os.cpu_count() or 1)
+
+
+def _budget(settings: Settings, num_orders: int) -> float:
+    # Small problems converge fast; the optimizer also stops early when it stops improving.
+    return max(settings.planning.min_time_budget_s,
+               min(settings.planning.time_budget_s, 0.05 * num_orders))
+
+
+def run_solver(
+    inputs: RunInputs, settings: Settings, travel: Any
+) -> tuple[Solution | None, dict[str, str], str | None]:
+    """Solve; returns (solution, reasons for orders planned by no one, plan failure reason)."""
+    if not inputs.pool:
+        return None, {}, None
+    if not inputs.slots:
+        reason = START_UNAVAILABLE if inputs.workers_without_start else NO_WORKER
+        return None, {o.id: reason for o in inputs.pool}, NO_WORKERS_AVAILABLE
+    try:
+        built = build_problem(group=inputs.group, slots=inputs.slots, orders=inputs.pool,
+                              reference_at=day_start(inputs.day, inputs.group.timezone),
+                              travel=travel)
+    except TravelError:
+        return None, {o.id: TRAVEL_FAILURE_MESSAGE for o in inputs.pool}, TRAVEL_FAILURE_MESSAGE
+    solution = solve(built.problem, time_budget_s=_budget(settings, len(inputs.pool)),
+                     seed=settings.planning.seed, processes=_processes(settings))
+    return solution, dict(solution.unassigned), None
+
+
+@registry.register(PLAN_TASK, max_attempts=3)
+def solve_plan(ctx: JobContext) -> None:
+    """Run planning for one plan."""
+    settings: Settings = ctx.env["settings"]
+    travel = ctx.env.get("travel") or travel_model_from_settings(settings.routing)
+    assert ctx.account_id is not None
+    plan_id = str(ctx.payload["plan_id"])
+    now = utcnow()
+    with ctx.db.write() as session:
+        plan = get_plan(session, ctx.account_id, plan_id, lock=True)
+        if plan.pending_job_id == ctx.job_id:
+            plan.pending_job_id = None
+        plan.sequence_number += 1
+        plan.status = "planning"
+        plan.started_at = now
+        plan.failure_reason = None
+        plan.updated_at = now
+        for order in session.scalars(
+            select(Order).where(Order.account_id == ctx.account_id, Order.plan_id == plan_id,
+                                Order.status == "unplanned")
+        ):
+            record_order_event(session, order, "planning_started", recorded_at=now,
+                               plan_id=plan_id)
+    with ctx.db.read() as session:
+        plan = get_plan(session, ctx.account_id, plan_id)
+        inputs = read_inputs(session, plan, ctx.payload)
+        session.expunge_all()
+    ctx.heartbeat()
+    try:
+        solution, reasons, failure = run_solver(inputs, settings, travel)
+    except Exception as exc:
+        log.exception("planning %s failed", plan_id)
+        solution, reasons, failure = None, {}, f"Planning failed: {type(exc).__name__}"
+    ctx.heartbeat()
+    with ctx.db.write() as session:
+        write_plan(session, ctx, settings, travel, inputs, solution, reasons, failure)
+        ctx.complete(session)

@@ -1,0 +1,55 @@
+"""Wire shapes of plans (contract sections 3.4 and 3.6)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from routekeeper.models.order import Order
+from routekeeper.models.plan import Plan
+from routekeeper.models.route import Route
+from routekeeper.routes.wire import route_wire
+
+
+def mini_order(order: Order) -> dict[str, Any]:
+    """``OrderObjectMini`` of an unplanned order."""
+    return {"order_handle": order.order_handle, "status": order.status, "type": order.type,
+            "type_index": order.type_index, "fulfillment_attempt": order.fulfillment_attempt,
+            "plan_mode": order.plan_mode,
+            "planning_failure_reason": order.planning_failure_reason}
+
+
+def plan_wire(
+    plan: Plan,
+    routes: list[Route],
+    unplanned: list[Order],
+    *,
+    summary: dict[str, Any] | None,
+    route_orders: dict[str, list[Order]] | None = None,
+    public_url: str = "",
+) -> dict[str, Any]:
+    """A plan: list items carry ``{route_handle, status}`` routes; with ``route_orders``
+    (GET by id) full ``PlanRoute`` objects."""
+    if route_orders is None:
+        route_items: list[dict[str, Any]] = [
+            {"route_handle": r.route_handle, "status": r.status} for r in routes
+        ]
+    else:
+        route_items = [route_wire(r, route_orders.get(r.route_handle, []), public_url,
+                                  full=False) for r in routes]
+    data: dict[str, Any] = {
+        "plan_id": plan.plan_id,
+        "status": plan.status,
+        "sequence_number": plan.sequence_number,
+        "fulfillment_date": plan.fulfillment_date,
+        "ops_group_handle": plan.ops_group_handle,
+        "plan_mode": plan.plan_mode,
+        "created_at": plan.created_at,
+        "started_at": plan.started_at or plan.created_at,
+        "completed_at": plan.completed_at,
+        "failure_reason": plan.failure_reason,
+        "routes": route_items,
+        "unplanned_orders": [mini_order(o) for o in unplanned],
+    }
+    if summary is not None:
+        data["summary"] = summary
+    return data

@@ -1,0 +1,137 @@
+"""Write a planning run's result in one transaction: routes, reasons, plan status, events."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from routekeeper.core.clock import utcnow
+from routekeeper.core.jobs import JobContext
+from routekeeper.models.order import Order
+from routekeeper.models.route import Route
+from routekeeper.planning.optimizer import DROPPED_FOR_PLAN, Solution
+from routekeeper.planning.service import get_plan
+from routekeeper.routes import repository as routes_repository
+from routekeeper.routes.service import (
+    RouteContext,
+    _attach,
+    _bump,
+    _group,
+    _resequence,
+    create_route,
+    find_worker,
+    refresh_estimates,
+)
+from routekeeper.settings import Settings
+from routekeeper.webhooks.outbox import record_order_event
+
+if TYPE_CHECKING:
+    from routekeeper.planning.tasks import RunInputs
+
+CONCURRENT = "Route was being modified concurrently and this order needs to be re-planned."
+
+
+def _detach(order: Order) -> None:
+    order.status = "unplanned"
+    order.route_handle = None
+    order.route_sequence = None
+    order.worker_handle = None
+    order.device_id = None
+    order.estimate = None
+    order.planned_at = None
+    order.assigned_at = None
+
+
+def write_plan(
+    session: Session,
+    ctx: JobContext,
+    settings: Settings,
+    travel: Any,
+    inputs: RunInputs,
+    solution: Solution | None,
+    reasons: dict[str, str],
+    failure: str | None,
+) -> None:
+    """Apply the run to the database (the caller completes the job in this transaction)."""
+    assert ctx.account_id is not None
+    account_id = ctx.account_id
+    route_ctx = RouteContext(session, account_id, settings, travel)
+    plan = get_plan(session, account_id, inputs.plan_id, lock=True)
+    now = utcnow()
+    valid: dict[str, Order] = {}
+    for stale in inputs.pool:
+        order = session.get(Order, (account_id, stale.id), with_for_update=True)
+        if order is None:
+            continue
+        if order.updated_at != inputs.stamps.get(order.id):
+            if order.status == "unplanned" and order.plan_id == plan.plan_id:
+                order.planning_failure_reason = CONCURRENT
+            continue
+        valid[order.id] = order
+    for order in valid.values():
+        _detach(order)
+        order.plan_id = plan.plan_id
+    session.flush()
+
+    served: set[str] = set()
+    used_routes: set[str] = set()
+    for planned in solution.routes if solution else ():
+        slot_route = inputs.routes_by_worker.get(planned.vehicle_id)
+        route_orders = [valid[j] for j in planned.job_ids if j in valid]
+        if not route_orders:
+            continue
+        worker = find_worker(route_ctx, planned.vehicle_id)
+        if slot_route is not None:
+            route = routes_repository.get_route(session, account_id, slot_route.route_handle,
+                                                lock=True)
+            assert route is not None
+            kept = routes_repository.route_orders(session, route)
+            for order in route_orders:
+                _attach(route_ctx, route, order, now)
+            sequence = kept + route_orders
+            _resequence(sequence)
+            _bump(route_ctx, route, now)
+            refresh_estimates(route_ctx, route, sequence)
+            used_routes.add(route.route_handle)
+        else:
+            create_route(route_ctx, route_orders, group=_group(route_ctx, plan.ops_group_handle),
+                         worker=worker, plan_mode=inputs.mode, plan_id=plan.plan_id,
+                         track_mode=None)
+        served.update(o.id for o in route_orders)
+    for old in inputs.routes_by_worker.values():
+        if old.route_handle in used_routes:
+            continue
+        route = routes_repository.get_route(session, account_id, old.route_handle, lock=True)
+        if route is None:
+            continue
+        remaining = routes_repository.route_orders(session, route)
+        if not remaining and route.status in ("planned", "assigned"):
+            session.delete(route)  # dissolved: every order went elsewhere or unplanned
+        else:
+            _resequence(remaining)
+            _bump(route_ctx, route, now)
+            refresh_estimates(route_ctx, route, remaining)
+    for order in valid.values():
+        if order.id in served:
+            order.planning_failure_reason = None
+        else:
+            order.planning_failure_reason = reasons.get(order.id, DROPPED_FOR_PLAN)
+        order.updated_at = now
+        record_order_event(session, order,
+                           "planning_failed" if failure else "planning_completed",
+                           recorded_at=now, plan_id=plan.plan_id,
+                           planning_failure_reason=order.planning_failure_reason)
+    plan.status = "failed" if failure else "completed"
+    plan.failure_reason = failure
+    plan.completed_at = now
+    plan.updated_at = now
+
+
+def plan_routes(session: Session, account_id: str, plan_id: str) -> list[Route]:
+    """The routes of a plan, oldest first."""
+    return list(session.scalars(
+        select(Route).where(Route.account_id == account_id, Route.plan_id == plan_id)
+        .order_by(Route.created_at, Route.route_handle)
+    ))
