@@ -14,8 +14,13 @@ from routekeeper.core.routing import Router
 from routekeeper.core.timefmt import format_ts, parse_ts
 from routekeeper.dependencies import ReadSession, SettingsDep, WriteSession
 from routekeeper.planning import repository, service
-from routekeeper.planning.schemas import PlanFilters, PlanPage, PlanRead, PlanResponse, \
-    TriggerRequest
+from routekeeper.planning.schemas import (
+    PlanFilters,
+    PlanPage,
+    PlanRead,
+    PlanResponse,
+    TriggerRequest,
+)
 from routekeeper.planning.wire import plan_wire
 from routekeeper.routes.repository import routes_orders
 
