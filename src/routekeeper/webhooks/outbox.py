@@ -1,7 +1,11 @@
 """Write events into the outbox in the caller's transaction (no event without its change).
 
 The payload is the contract's envelope (section 5.2), complete at write time, so that
-delivery, history and replay all send exactly what happened, whenever they run.
+delivery, history and replay all send exactly what happened, whenever they run. It also
+carries the event's ``id`` (not in HyperTrack's envelope): the key receivers dedupe on.
+
+Recording an event also queues its webhook deliveries in the same transaction
+(``dispatch.fan_out``), so record events only through these functions.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from routekeeper.core.ids import new_id
 from routekeeper.core.timefmt import format_ts
 from routekeeper.models.order import Order
 from routekeeper.models.outbox_event import OutboxEvent
+from routekeeper.webhooks.dispatch import fan_out
 
 EVENT_VERSION = "3.0.0"
 
@@ -37,7 +42,9 @@ def record_event(
     """Add one event to the outbox; it commits or rolls back with the caller's change."""
     now = utcnow()
     recorded_at = recorded_at or now
+    event_id = new_id()
     payload: dict[str, Any] = {
+        "id": event_id,
         "account_id": account_id,
         "device_id": device_id,
         "worker_handle": worker_handle,
@@ -50,13 +57,14 @@ def record_event(
         "data": {"value": value, **data},
     }
     event = OutboxEvent(
-        account_id=account_id, id=new_id(), type=type, value=value,
+        account_id=account_id, id=event_id, type=type, value=value,
         order_handle=order.order_handle if order else data.get("order_handle"),
         order_id=order.id if order else None,
         route_handle=route_handle or data.get("route_handle"),
         recorded_at=recorded_at, created_at=now, payload=payload,
     )
     session.add(event)
+    fan_out(session, event)
     return event
 
 
