@@ -38,7 +38,6 @@ class JobSettings(BaseModel):
     concurrency: int = 2
     poll_interval_s: float = 0.5
     lease_s: float = 60.0
-    max_attempts: int = 10
     retry_base_s: float = 5.0
     retry_max_s: float = 3600.0
 
@@ -79,8 +78,8 @@ class WebhookSettings(BaseModel):
     # Seconds after the first attempt: within 30 s, then backing off for more than 72 hours.
     retry_schedule_s: list[float] = Field(
         default_factory=lambda: [
-            5, 30, 120, 600, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 24 * 3600,
-            36 * 3600, 48 * 3600, 60 * 3600, 73 * 3600,
+            5.0, 30.0, 120.0, 600.0, 1800.0, 3600.0, 3 * 3600.0, 6 * 3600.0, 12 * 3600.0,
+            24 * 3600.0, 36 * 3600.0, 48 * 3600.0, 60 * 3600.0, 73 * 3600.0,
         ]
     )
     disable_after_s: float = 5 * 24 * 3600

@@ -29,18 +29,21 @@ class ErrorBody(BaseModel):
     detail: Any = None
 
 
+Responses = dict[int | str, dict[str, Any]]
+
+
 def _doc(model: type[BaseModel], description: str) -> dict[str, Any]:
     return {"model": model, "description": description}
 
 
-R401 = {401: _doc(HTTPErrorBody, "Authentication error")}
-R404 = {404: _doc(HTTPErrorBody, "Not found")}
-R404_CODED = {404: _doc(ErrorBody, "Not found")}
-R409 = {409: _doc(ErrorBody, "Conflict")}
-R400 = {400: _doc(ErrorBody, "Bad request")}
-R413 = {413: _doc(HTTPErrorBody, "Request body too large")}
-R422 = {422: _doc(ValidationErrorBody, "Validation error")}
+R401: Responses = {401: _doc(HTTPErrorBody, "Authentication error")}
+R404: Responses = {404: _doc(HTTPErrorBody, "Not found")}
+R404_CODED: Responses = {404: _doc(ErrorBody, "Not found")}
+R409: Responses = {409: _doc(ErrorBody, "Conflict")}
+R400: Responses = {400: _doc(ErrorBody, "Bad request")}
+R413: Responses = {413: _doc(HTTPErrorBody, "Request body too large")}
+R422: Responses = {422: _doc(ValidationErrorBody, "Validation error")}
 
-ERRORS_401_422: dict[int | str, dict[str, Any]] = {**R401, **R422}
-ERRORS_401_404_422: dict[int | str, dict[str, Any]] = {**R401, **R404, **R422}
-ERRORS_ALL: dict[int | str, dict[str, Any]] = {**R400, **R401, **R404, **R409, **R422}
+ERRORS_401_422: Responses = {**R401, **R422}
+ERRORS_401_404_422: Responses = {**R401, **R404, **R422}
+ERRORS_ALL: Responses = {**R400, **R401, **R404, **R409, **R422}
