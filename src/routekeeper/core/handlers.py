@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from routekeeper.core.errors import ApiError
@@ -16,6 +18,7 @@ log = logging.getLogger(__name__)
 
 _LOCATIONS = {"body": "json", "query": "query", "path": "path", "header": "headers",
               "cookie": "cookies"}
+_MISSING = object()
 
 
 def _message(error: dict[str, Any]) -> str:
@@ -28,16 +31,57 @@ def _message(error: dict[str, Any]) -> str:
     return message.removeprefix("Value error, ")
 
 
-def validation_body(errors: list[dict[str, Any]], *, form: bool = False) -> dict[str, Any]:
+def _looks_like_type_tag(part: Any) -> bool:
+    # Smart (undiscriminated) unions tag errors with the member's schema name.
+    return isinstance(part, str) and ("[" in part or part in {"int", "str", "float", "bool",
+                                                              "none", "list", "dict"})
+
+
+def field_path(parts: Sequence[Any], data: Any = _MISSING) -> list[str]:
+    """The client's dotted path of an error location, without pydantic's union tags.
+
+    Pydantic puts the chosen union member (``Point`` of a discriminated geometry) into the
+    location; the client never wrote it. Walking the submitted data keeps exactly the parts
+    that index into it, plus the last part (a missing or extra field is not in the data).
+    """
+    path: list[str] = []
+    current = data
+    for position, part in enumerate(parts):
+        last = position == len(parts) - 1
+        if isinstance(current, dict) and isinstance(part, str) and part in current:
+            path.append(part)
+            current = current[part]
+        elif (isinstance(current, list) and isinstance(part, int)
+              and not isinstance(part, bool) and 0 <= part < len(current)):
+            path.append(str(part))
+            current = current[part]
+        elif current is _MISSING or not isinstance(current, dict | list):
+            # Nothing to walk (query, path, or beyond the data): drop only obvious tags.
+            if not _looks_like_type_tag(part):
+                path.append(str(part))
+            current = _MISSING
+        elif last:
+            path.append(str(part))
+        # Otherwise the part indexes nothing the client sent: a union tag, dropped.
+    return path
+
+
+def validation_body(
+    errors: Sequence[Any], *, form: bool = False, body: Any = _MISSING
+) -> dict[str, Any]:
     """Turn pydantic errors into ``{"detail": {location: {field: [msgs]}}, "message"}``."""
     detail: dict[str, dict[str, list[str]]] = {}
     for error in errors:
         loc = list(error.get("loc", ()))
         where = str(loc[0]) if loc else "body"
         location = "form" if (where == "body" and form) else _LOCATIONS.get(where, where)
-        path = [str(part) for part in loc[1:]]
-        field = "_schema" if error.get("type") == "json_invalid" or not path else ".".join(path)
-        detail.setdefault(location, {}).setdefault(field, []).append(_message(error))
+        data = body if where == "body" else _MISSING
+        path = [] if error.get("type") == "json_invalid" else field_path(loc[1:], data)
+        field = ".".join(path) if path else "_schema"
+        messages = detail.setdefault(location, {}).setdefault(field, [])
+        message = _message(error)
+        if message not in messages:
+            messages.append(message)
     return {"detail": detail, "message": "Validation error"}
 
 
@@ -48,17 +92,57 @@ async def _api_error(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    body = exc.body if exc.body is not None else _MISSING
+    return JSONResponse(validation_body(exc.errors(), form=_is_form(request), body=body),
+                        status_code=422)
+
+
+# FastAPI's detail when it cannot even decode the body (bad UTF-8, nesting beyond the
+# parser's recursion limit): the same failure as broken JSON, so the same 422.
+_UNPARSEABLE_BODY = "There was an error parsing the body"
+
+
+def _is_form(request: Request) -> bool:
     content_type = request.headers.get("content-type", "")
-    form = content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data"))
-    return JSONResponse(validation_body(list(exc.errors()), form=form), status_code=422)
+    return content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data"))
 
 
-async def _http_exception(_request: Request, exc: Exception) -> JSONResponse:
+async def _http_exception(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     messages = {404: "Not found", 405: "Method not allowed", 413: "Request body too large"}
+    if exc.status_code == 400 and exc.detail == _UNPARSEABLE_BODY:
+        location = "form" if _is_form(request) else "json"
+        return JSONResponse({"detail": {location: {"_schema": ["Invalid JSON body."]}},
+                             "message": "Validation error"}, status_code=422)
+    if exc.status_code == 400:
+        # Any other bare 400 in the contract's Error shape.
+        body: dict[str, Any] = {"code": "validation_error", "title": "Request is malformed",
+                                "detail": {"description": str(exc.detail)}}
+        return JSONResponse(body, status_code=400, headers=exc.headers)
     message = messages.get(exc.status_code, str(exc.detail))
     body = {"detail": {"description": str(exc.detail)}, "message": message}
     return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+
+def _is_unique_violation(exc: IntegrityError) -> bool:
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate is not None:
+        return bool(sqlstate == "23505")
+    return "UNIQUE constraint failed" in str(exc.orig)
+
+
+async def _integrity_error(_request: Request, exc: Exception) -> JSONResponse:
+    # A concurrent request won a race the service's own checks could not see (both
+    # checked, both inserted): the database's constraint decides, and that is a conflict.
+    assert isinstance(exc, IntegrityError)
+    log.info("integrity conflict: %s", exc.orig)
+    if _is_unique_violation(exc):
+        body = {"code": "duplicate_resource", "title": "Duplicate resource",
+                "detail": {"description": "A resource with this identifier already exists."}}
+    else:
+        body = {"code": "conflict", "title": "Conflicting change",
+                "detail": {"description": "The change conflicts with the current data."}}
+    return JSONResponse(body, status_code=409)
 
 
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
@@ -73,4 +157,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_exception)
+    app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(Exception, _unexpected)

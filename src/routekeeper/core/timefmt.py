@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
+
+_QUERY_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_WALL_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}$")
 
 
 def format_ts(value: datetime | None) -> str | None:
@@ -13,11 +17,12 @@ def format_ts(value: datetime | None) -> str | None:
     if value is None:
         return None
     value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    # isoformat pads the year to four digits on every platform (strftime does not).
+    return value.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def parse_ts(value: Any) -> datetime:
-    """Parse an ISO-8601 timestamp; an offset is honoured and a missing one means UTC."""
+    """Parse an ISO-8601 timestamp to UTC (milliseconds); an offset is honoured, none is UTC."""
     if isinstance(value, datetime):
         parsed = value
     elif isinstance(value, str):
@@ -32,7 +37,13 @@ def parse_ts(value: Any) -> datetime:
         raise ValueError("Not a valid datetime.")
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        parsed = parsed.astimezone(UTC)
+    except OverflowError as exc:
+        # e.g. 0001-01-01T00:00:00+05:00 lies before the first representable instant.
+        raise ValueError("Not a valid datetime: out of range.") from exc
+    # Stored values equal what the wire shows, so echoed times filter and compare exactly.
+    return parsed.replace(microsecond=parsed.microsecond // 1000 * 1000)
 
 
 def parse_query_time(value: str) -> datetime:
@@ -46,10 +57,22 @@ def parse_query_time(value: str) -> datetime:
         raise ValueError("Not a valid datetime; expected YYYY-MM-DD HH:mm:ss.") from exc
 
 
+def parse_wall_time(value: str) -> datetime:
+    """Parse a wall-clock ``YYYY-MM-DD HH:mm:ss`` (no zone) to a naive datetime."""
+    text = value.strip()
+    if not _WALL_TIME.match(text):
+        raise ValueError("Not a valid wall-clock time; expected YYYY-MM-DD HH:mm:ss.")
+    try:
+        return datetime.strptime(text.replace("T", " "), "%Y-%m-%d %H:%M:%S")  # noqa: DTZ007
+    except ValueError as exc:
+        raise ValueError("Not a valid wall-clock time; expected YYYY-MM-DD HH:mm:ss.") from exc
+
+
 def parse_query_date(value: str) -> date:
     """Parse a ``YYYY-MM-DD`` query date."""
+    # fromisoformat alone would also take ISO week dates such as 2023-W44-2.
     try:
-        if len(value) != 10:
+        if not _QUERY_DATE.match(value):
             raise ValueError
         return date.fromisoformat(value)
     except ValueError as exc:

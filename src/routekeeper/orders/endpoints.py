@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Body, Depends, Query, Request
+from starlette.convertors import StringConvertor, register_url_convertor
 
 from routekeeper.accounts.auth import CurrentAccount
 from routekeeper.core.errors import invalid_field
-from routekeeper.core.responses import ERRORS_401_404_422, ERRORS_ALL, R401, R409, R422
+from routekeeper.core.responses import (
+    ERRORS_401_404_422,
+    ERRORS_401_422,
+    ERRORS_ALL,
+    R400,
+    R401,
+    R409,
+    R422,
+)
 from routekeeper.core.routing import Router
 from routekeeper.core.timefmt import parse_ts
 from routekeeper.dependencies import ReadSession, SettingsDep, WriteSession
@@ -27,10 +38,34 @@ from routekeeper.orders.schemas import (
     Reschedule,
 )
 from routekeeper.orders.wire import order_detail_wire, order_wire
+from routekeeper.planning.requests import plan_new_orders
+from routekeeper.planning.schemas import PlanResponse
+from routekeeper.routes.manual import route_for_new_orders
 from routekeeper.routes.schemas import RouteRead
 from routekeeper.settings import Settings
 
+# Literal segments of other /orders/ operations (contract 1.2): they must win over
+# /orders/{order_handle}, so an order handle never matches them (an order with such a
+# handle exists but is unreachable, as on HyperTrack). Without this, GET /orders/track
+# would be answered "Order not found" instead of 405.
+LITERAL_SEGMENTS = ("plans", "routes", "track", "export", "estimate", "tasks-definitions",
+                    "estimated-routes")
+
+
+class OrderHandleConvertor(StringConvertor):
+    """A path segment that is not one of the literal ``/orders/<segment>`` paths."""
+
+    regex = "(?!(?:" + "|".join(re.escape(s) for s in LITERAL_SEGMENTS) + ")(?:/|$))[^/]+"
+
+
+register_url_convertor("order_handle", OrderHandleConvertor())
+ORDER = "/orders/{order_handle:order_handle}"
 router = Router(tags=["Orders"])
+
+# Built item by item: core.responses types its parts with int keys only.
+CREATE_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: doc for part in (R400, R401, R409, R422) for code, doc in part.items()
+}
 
 
 @dataclass(frozen=True)
@@ -58,24 +93,28 @@ def _detail(session: Any, order: Any, settings: Settings) -> dict[str, Any]:
     return order_detail_wire(order, settings.public_url, repository.timeline(session, order))
 
 
-@router.get("/orders/", response_model=OrderPage, responses=ERRORS_401_404_422)
+@router.get("/orders/", response_model=OrderPage, responses=ERRORS_401_422)
 def list_orders(
-    filters: Annotated[OrderFilters, Query()],  # type: ignore[valid-type]
+    filters: Annotated[OrderFilters, Query()],
     account: CurrentAccount,
     session: ReadSession,
     settings: SettingsDep,
 ) -> dict[str, Any]:
     """List and filter orders, newest first by default, with cursor pagination."""
+    for name in ("aggregate", "send_outage"):
+        if getattr(filters, name):
+            # Answering without the block would look like a server whose counts are empty.
+            raise invalid_field("query", name, f"{name}=true is not supported yet.")
     rows, token = service.list_orders(
         session, account.account_id, filters, secret=settings.secret_key
     )
     return {"orders": [order_wire(o, settings.public_url) for o in rows],
-            "pagination_token": token}
+            "pagination_token": token, "aggregate": None}
 
 
 @router.post(
-    "/orders/", status_code=201, response_model=OrderList | RouteRead,
-    responses={**R401, **R409, **R422},
+    "/orders/", status_code=201, response_model=OrderList | RouteRead | PlanResponse,
+    responses=CREATE_ERRORS,
 )
 def create_orders(
     request: Request, body: OrdersCreate, account: CurrentAccount, session: WriteSession,
@@ -83,10 +122,11 @@ def create_orders(
 ) -> dict[str, Any]:
     """Create a batch of orders; ``manual`` stores them ``unplanned``."""
     orders = service.create_orders(session, account.account_id, body)
-    if body.worker is not None and body.plan_mode.value == "manual":
+    if body.plan_mode.value != "manual":
+        return plan_new_orders(request, session, account.account_id, orders,
+                               mode=body.plan_mode.value, sync=body.enable_sync_planning)
+    if body.worker is not None:
         # Manual mode with a worker: a route for that worker, in the posted sequence.
-        from routekeeper.routes.manual import route_for_new_orders
-
         return route_for_new_orders(request, session, account.account_id, body.worker, orders)
     return {"orders": [order_wire(o, settings.public_url) for o in orders]}
 
@@ -98,7 +138,16 @@ def _lookup(session: Any, account_id: str, order_handle: str, selector: Selector
     )
 
 
-@router.get("/orders/{order_handle}", response_model=OrderDetail, responses=ERRORS_401_404_422)
+def _query_time(name: str, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return parse_ts(value)
+    except ValueError as exc:
+        raise invalid_field("query", name, str(exc)) from exc
+
+
+@router.get(ORDER, response_model=OrderDetail, responses=ERRORS_401_404_422)
 def get_order(
     order_handle: str,
     account: CurrentAccount,
@@ -109,13 +158,10 @@ def get_order(
     to_time: str | None = None,
 ) -> dict[str, Any]:
     """An order with its timeline (optionally only events between from_time and to_time)."""
+    lo = _query_time("from_time", from_time)
+    hi = _query_time("to_time", to_time)
     order = _lookup(session, account.account_id, order_handle, selector)
     data = _detail(session, order, settings)
-    try:
-        lo = parse_ts(from_time) if from_time else None
-        hi = parse_ts(to_time) if to_time else None
-    except ValueError as exc:
-        raise invalid_field("query", "from_time" if from_time else "to_time", str(exc)) from exc
     if lo or hi:
         data["timeline"] = [
             e for e in data["timeline"]
@@ -124,7 +170,7 @@ def get_order(
     return data
 
 
-@router.patch("/orders/{order_handle}", response_model=OrderDetail, responses=ERRORS_ALL)
+@router.patch(ORDER, response_model=OrderDetail, responses=ERRORS_ALL)
 def update_order(
     order_handle: str, body: OrderUpdate, account: CurrentAccount, session: WriteSession,
     settings: SettingsDep, selector: SelectorDep,
@@ -144,7 +190,7 @@ def _action_body(body: OrderActionBody | None) -> dict[str, Any] | None:
 ActionBody = Annotated[OrderActionBody | None, Body()]
 
 
-@router.post("/orders/{order_handle}/complete", response_model=OrderDetail, responses=ERRORS_ALL)
+@router.post(f"{ORDER}/complete", response_model=OrderDetail, responses=ERRORS_ALL)
 def complete_order(
     order_handle: str, account: CurrentAccount, session: WriteSession, settings: SettingsDep,
     selector: SelectorDep, body: ActionBody = None,
@@ -157,7 +203,7 @@ def complete_order(
     return _detail(session, order, settings)
 
 
-@router.post("/orders/{order_handle}/cancel", response_model=OrderDetail, responses=ERRORS_ALL)
+@router.post(f"{ORDER}/cancel", response_model=OrderDetail, responses=ERRORS_ALL)
 def cancel_order(
     order_handle: str, account: CurrentAccount, session: WriteSession, settings: SettingsDep,
     selector: SelectorDep, body: ActionBody = None,
@@ -170,7 +216,7 @@ def cancel_order(
     return _detail(session, order, settings)
 
 
-@router.post("/orders/{order_handle}/disable", response_model=OrderDetail, responses=ERRORS_ALL)
+@router.post(f"{ORDER}/disable", response_model=OrderDetail, responses=ERRORS_ALL)
 def disable_order(
     order_handle: str, account: CurrentAccount, session: WriteSession, settings: SettingsDep,
     selector: SelectorDep, body: ActionBody = None,
@@ -183,7 +229,7 @@ def disable_order(
     return _detail(session, order, settings)
 
 
-@router.post("/orders/{order_handle}/enable", response_model=OrderDetail, responses=ERRORS_ALL)
+@router.post(f"{ORDER}/enable", response_model=OrderDetail, responses=ERRORS_ALL)
 def enable_order(
     order_handle: str, account: CurrentAccount, session: WriteSession, settings: SettingsDep,
     selector: SelectorDep, body: ActionBody = None,
@@ -197,7 +243,7 @@ def enable_order(
 
 
 @router.post(
-    "/orders/{order_handle}/reschedule", response_model=OrderDetail, responses=ERRORS_ALL
+    f"{ORDER}/reschedule", response_model=OrderDetail, responses=ERRORS_ALL
 )
 def reschedule_order(
     order_handle: str, body: Reschedule, account: CurrentAccount, session: WriteSession,
@@ -211,7 +257,7 @@ def reschedule_order(
 
 
 @router.post(
-    "/orders/{order_handle}/events", status_code=201, responses=ERRORS_401_404_422
+    f"{ORDER}/events", status_code=201, responses=ERRORS_401_404_422
 )
 def add_events(
     order_handle: str, body: CustomEvents, account: CurrentAccount, session: WriteSession,

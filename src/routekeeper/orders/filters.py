@@ -2,20 +2,33 @@
 
 Date semantics (recorded in docs/compatibility.md):
 - ``X_date`` (``YYYY-MM-DD``) is the calendar day in UTC;
-- ``X_date_without_tz`` is the calendar day on the wall clock of the order's own time zone;
-- ``X_from`` / ``X_to`` (``YYYY-MM-DD HH:mm:ss``) are UTC instants, ``from`` inclusive and
-  ``to`` exclusive; ``X_without_tz_from/to`` are wall-clock times in the order's time zone.
+- ``X_date_without_tz`` is the calendar day on the wall clock of the order's own time zone
+  (the time zone of its ops group);
+- ``X_from`` / ``X_to`` (``YYYY-MM-DD HH:mm:ss``, or full ISO-8601 with an offset) are UTC
+  instants, ``from`` inclusive and ``to`` exclusive;
+- ``X_without_tz_from`` / ``X_without_tz_to`` (``YYYY-MM-DD HH:mm:ss``) are wall-clock times
+  in the order's time zone, ``from`` inclusive and ``to`` exclusive; the
+  ``created_at_without_tz_from/to`` pair takes dates instead, and both days are included.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    create_model,
+    field_validator,
+)
 
-from routekeeper.core.timefmt import parse_query_date, parse_query_time
+from routekeeper.core.timefmt import parse_query_date, parse_query_time, parse_wall_time
+from routekeeper.orders.fields import check_json, check_text
 from routekeeper.orders.schemas import SortDirection, TrackMode
 
 STATUS_FILTER_VALUES = frozenset({
@@ -23,6 +36,7 @@ STATUS_FILTER_VALUES = frozenset({
     "planned", "dispatched",
 })
 PLAN_MODE_VALUES = frozenset({"on_demand", "scheduled", "manual", "pool"})
+MAX_ATTEMPT = 1_000_000
 
 # Filter name stem -> order column holding the instant.
 TIME_FIELDS: dict[str, str] = {
@@ -39,9 +53,22 @@ LOCAL_TIME_FIELDS = ("scheduled_at", "completed_at", "created_at")
 DATE_FILTERS = [f"{stem}_date" for stem in TIME_FIELDS] + [
     f"{stem}_date_without_tz" for stem in LOCAL_TIME_FIELDS
 ]
-WINDOW_FILTERS = [f"{stem}_{edge}" for stem in TIME_FIELDS for edge in ("from", "to")] + [
-    f"{stem}_without_tz_{edge}" for stem in LOCAL_TIME_FIELDS for edge in ("from", "to")
+INSTANT_FILTERS = [f"{stem}_{edge}" for stem in TIME_FIELDS for edge in ("from", "to")]
+WALL_DATE_FILTERS = ["created_at_without_tz_from", "created_at_without_tz_to"]
+WALL_TIME_FILTERS = [
+    f"{stem}_without_tz_{edge}" for stem in LOCAL_TIME_FIELDS if stem != "created_at"
+    for edge in ("from", "to")
 ]
+WINDOW_FILTERS = INSTANT_FILTERS + WALL_DATE_FILTERS + WALL_TIME_FILTERS
+
+
+def _checked(parse: Callable[[str], Any]) -> Callable[[str | None], str | None]:
+    def check(value: str | None) -> str | None:
+        if value is not None:
+            parse(check_text(value))
+        return value
+
+    return check
 
 
 class OrderFilterFields(BaseModel):
@@ -61,11 +88,21 @@ class OrderFilterFields(BaseModel):
     order_metadata_filter: str | None = None
     plan_mode: str | None = None
     track_mode: TrackMode | None = None
-    fulfillment_attempt: int | None = Field(default=None, ge=0)
+    fulfillment_attempt: int | None = Field(default=None, ge=0, le=MAX_ATTEMPT)
     risk_status: bool | None = None
+    # Accepted so HyperTrack clients sending false work; true is refused by the list
+    # endpoint (the export body, a subclass, accepts and ignores them).
+    aggregate: bool | None = None
+    send_outage: bool | None = None
     sort_direction: SortDirection = SortDirection.DESC
     limit: int = Field(default=50, ge=1, le=1000)
-    pagination_token: str | None = None
+    pagination_token: str | None = Field(default=None, max_length=2000)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        # A NUL in a bound parameter is an error on PostgreSQL, not an empty match.
+        return check_text(value) if isinstance(value, str) else value
 
     @field_validator("status")
     @classmethod
@@ -93,52 +130,36 @@ class OrderFilterFields(BaseModel):
             return None
         try:
             parsed = json.loads(value)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise ValueError("Must be a JSON object, URL-encoded.") from exc
         if not isinstance(parsed, dict) or not parsed:
             raise ValueError("Must be a non-empty JSON object.")
         for item in parsed.values():
             if isinstance(item, (dict, list)) or item is None:
                 raise ValueError("Values must be strings, numbers or booleans.")
+        check_json(parsed)
         return value
-
-    @model_validator(mode="before")
-    @classmethod
-    def _check_times(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        errors = []
-        for name in DATE_FILTERS:
-            if data.get(name) is not None:
-                try:
-                    parse_query_date(str(data[name]))
-                except ValueError as exc:
-                    errors.append(f"{name}: {exc}")
-        for name in WINDOW_FILTERS:
-            if data.get(name) is not None:
-                try:
-                    if name.startswith("created_at_without_tz"):
-                        parse_query_date(str(data[name]))
-                    else:
-                        parse_query_time(str(data[name]))
-                except ValueError as exc:
-                    errors.append(f"{name}: {exc}")
-        if errors:
-            raise ValueError("; ".join(errors))
-        return data
 
     # Typed accessors, since the time filters are generated fields.
     def text(self, name: str) -> str | None:
+        """The raw value of a filter, or None when absent."""
         value = getattr(self, name, None)
         return None if value is None else str(value)
 
     def day(self, name: str) -> date | None:
+        """A ``YYYY-MM-DD`` filter as a date."""
         value = self.text(name)
         return None if value is None else parse_query_date(value)
 
     def instant(self, name: str) -> datetime | None:
+        """A UTC window filter as an aware datetime."""
         value = self.text(name)
         return None if value is None else parse_query_time(value)
+
+    def wall(self, name: str) -> datetime | None:
+        """A wall-clock window filter as a naive datetime."""
+        value = self.text(name)
+        return None if value is None else parse_wall_time(value)
 
     @property
     def statuses(self) -> list[str]:
@@ -159,9 +180,15 @@ class OrderFilterFields(BaseModel):
         )
 
 
-_time_fields: dict[str, Any] = {name: (str | None, None) for name in DATE_FILTERS + WINDOW_FILTERS}
+QueryDate = Annotated[str | None, AfterValidator(_checked(parse_query_date))]
+QueryInstant = Annotated[str | None, AfterValidator(_checked(parse_query_time))]
+QueryWallTime = Annotated[str | None, AfterValidator(_checked(parse_wall_time))]
 
-OrderFilters = create_model(  # type: ignore[call-overload]
-    "OrderFilters", __base__=OrderFilterFields, **_time_fields
-)
+_time_fields: dict[str, Any] = {
+    **{name: (QueryDate, None) for name in DATE_FILTERS + WALL_DATE_FILTERS},
+    **{name: (QueryInstant, None) for name in INSTANT_FILTERS},
+    **{name: (QueryWallTime, None) for name in WALL_TIME_FILTERS},
+}
+
+OrderFilters = create_model("OrderFilters", __base__=OrderFilterFields, **_time_fields)
 OrderFilters.__doc__ = "Every filter of GET /orders/."

@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import json
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, String, and_, cast, false, or_, select, true
+from sqlalchemy import (
+    Select,
+    String,
+    and_,
+    case,
+    cast,
+    exists,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    type_coerce,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -30,13 +46,20 @@ def find_attempts(session: Session, account_id: str, order_handle: str) -> list[
     )
 
 
+# Lifecycle order of the contract's timeline (4.1), for entries written in the same
+# millisecond (a route's creation plans and assigns at once); others sort between.
+_LIFECYCLE_RANK = {"order_created": 0, "order_planned": 1, "order_assigned": 2,
+                   "order_started": 3, "order_completed": 8, "order_cancelled": 9}
+
+
 def timeline(session: Session, order: Order) -> list[OrderEvent]:
-    """An order's timeline, oldest first."""
+    """An order's timeline, oldest first, in one deterministic order (ties never flip)."""
+    rank = case(_LIFECYCLE_RANK, value=OrderEvent.type, else_=5)
     return list(
         session.scalars(
             select(OrderEvent)
             .where(OrderEvent.account_id == order.account_id, OrderEvent.order_id == order.id)
-            .order_by(OrderEvent.recorded_at, OrderEvent.created_at)
+            .order_by(OrderEvent.recorded_at, OrderEvent.created_at, rank, OrderEvent.id)
         )
     )
 
@@ -48,6 +71,28 @@ def _account_timezones(session: Session, account_id: str) -> list[str]:
     return [tz or "UTC" for tz in rows]
 
 
+# The representable range of wall-clock times (naive on purpose: localised per zone).
+_WALL_MIN = datetime(1, 1, 1)
+_WALL_MAX = datetime(9999, 12, 31, 23, 59, 59, 999999)
+
+
+def _next_day(start: datetime) -> datetime:
+    """Midnight after ``start``; the last representable day ends at datetime.max."""
+    try:
+        return start + timedelta(days=1)
+    except OverflowError:
+        return _WALL_MAX.replace(tzinfo=start.tzinfo)
+
+
+def _to_utc(wall: datetime, zone: ZoneInfo) -> datetime:
+    """The instant of a wall-clock time in ``zone``, clamped to the representable range."""
+    try:
+        return wall.replace(tzinfo=zone).astimezone(UTC)
+    except OverflowError:
+        edge = _WALL_MIN if wall.year == _WALL_MIN.year else _WALL_MAX
+        return edge.replace(tzinfo=UTC)
+
+
 def _local_window(
     column: Any, timezones: list[str], start: datetime, end: datetime
 ) -> ColumnElement[bool]:
@@ -55,8 +100,7 @@ def _local_window(
     clauses = []
     for name in timezones:
         zone = ZoneInfo(name)
-        lo = start.replace(tzinfo=zone).astimezone(UTC)
-        hi = end.replace(tzinfo=zone).astimezone(UTC)
+        lo, hi = _to_utc(start, zone), _to_utc(end, zone)
         tz_match: ColumnElement[bool] = Order.timezone == name
         if name == "UTC":
             tz_match = or_(Order.timezone.is_(None), Order.timezone == "UTC")
@@ -64,13 +108,44 @@ def _local_window(
     return or_(*clauses) if clauses else false()
 
 
-def _metadata_clause(key: str, value: Any) -> ColumnElement[bool]:
-    item = Order.metadata_[key]
+def _metadata_clause(dialect: str, key: str, value: Any) -> ColumnElement[bool]:
+    """``metadata[key] == value`` with JSON types compared exactly (5 is not "5").
+
+    Never casts the stored value, so an order whose metadata holds another type under the
+    same key simply does not match (a cast would fail the whole query on PostgreSQL).
+    """
+    if dialect == "postgresql":
+        return type_coerce(Order.metadata_, JSONB).contains({key: value})
+    # json_each avoids building a JSON path from the key (quotes and dots stay literal).
+    entry = func.json_each(Order.metadata_).table_valued("key", "value", "type").alias("m")
+    kinds: tuple[str, ...]
+    compared: Any
     if isinstance(value, bool):
-        return item.as_boolean() == value
-    if isinstance(value, (int, float)):
-        return item.as_float() == float(value)
-    return item.as_string() == str(value)
+        kinds, compared = ("true" if value else "false",), None
+    elif isinstance(value, (int, float)):
+        kinds, compared = ("integer", "real"), value
+    else:
+        kinds, compared = ("text",), str(value)
+    match = and_(entry.c.key == key, entry.c.type.in_(kinds))
+    if compared is not None:
+        match = and_(match, entry.c.value == compared)
+    return exists(select(literal(1)).select_from(entry).where(match))
+
+
+def _search_clause(term: str) -> ColumnElement[bool]:
+    """Case-insensitive substring match on handles and metadata, wildcards taken literally."""
+    # SQLite keeps JSON text ASCII-escaped (\u00e9), so match that spelling as well.
+    escaped = json.dumps(term)[1:-1]
+    metadata_text = cast(Order.metadata_, String)
+    clauses = [
+        Order.order_handle.icontains(term, autoescape=True),
+        Order.ops_group_handle.icontains(term, autoescape=True),
+        Order.worker_handle.icontains(term, autoescape=True),
+        metadata_text.icontains(term, autoescape=True),
+    ]
+    if escaped != term:
+        clauses.append(metadata_text.icontains(escaped, autoescape=True))
+    return or_(*clauses)
 
 
 def filtered(session: Session, account_id: str, filters: OrderFilterFields) -> Select[Any]:
@@ -104,22 +179,17 @@ def filtered(session: Session, account_id: str, filters: OrderFilterFields) -> S
     if filters.risk_status is not None:
         conditions.append(Order.risk_status == filters.risk_status)
     if filters.search_term:
-        pattern = f"%{filters.search_term.lower()}%"
-        conditions.append(
-            or_(
-                Order.order_handle.ilike(pattern), Order.ops_group_handle.ilike(pattern),
-                Order.worker_handle.ilike(pattern), cast(Order.metadata_, String).ilike(pattern),
-            )
-        )
+        conditions.append(_search_clause(filters.search_term))
+    dialect = session.get_bind().dialect.name
     for key, value in filters.metadata_filter.items():
-        conditions.append(_metadata_clause(key, value))
+        conditions.append(_metadata_clause(dialect, key, value))
     timezones: list[str] | None = None
     for stem, column_name in TIME_FIELDS.items():
         column = getattr(Order, column_name)
         day = filters.day(f"{stem}_date")
         if day is not None:
             start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-            conditions.append(and_(column >= start, column < start + timedelta(days=1)))
+            conditions.append(and_(column >= start, column < _next_day(start)))
         lo, hi = filters.instant(f"{stem}_from"), filters.instant(f"{stem}_to")
         if lo is not None:
             conditions.append(column >= lo)
@@ -128,31 +198,31 @@ def filtered(session: Session, account_id: str, filters: OrderFilterFields) -> S
         if stem not in LOCAL_TIME_FIELDS:
             continue
         local_day = filters.day(f"{stem}_date_without_tz")
-        local_lo = filters.text(f"{stem}_without_tz_from")
-        local_hi = filters.text(f"{stem}_without_tz_to")
+        if stem == "created_at":
+            # created_at_without_tz_from/to take dates; both days are included.
+            from_day = filters.day(f"{stem}_without_tz_from")
+            to_day = filters.day(f"{stem}_without_tz_to")
+            local_lo = _midnight(from_day) if from_day else None
+            local_hi = _next_day(_midnight(to_day)) if to_day else None
+        else:
+            local_lo = filters.wall(f"{stem}_without_tz_from")
+            local_hi = filters.wall(f"{stem}_without_tz_to")
         if local_day is None and local_lo is None and local_hi is None:
             continue
         if timezones is None:
             timezones = _account_timezones(session, account_id)
         if local_day is not None:
-            start = datetime(local_day.year, local_day.month, local_day.day)
-            conditions.append(_local_window(column, timezones, start, start + timedelta(days=1)))
+            start = _midnight(local_day)
+            conditions.append(_local_window(column, timezones, start, _next_day(start)))
         if local_lo is not None or local_hi is not None:
-            lo_wall = _wall(local_lo, date_only=stem == "created_at") or datetime(1, 1, 2)
-            hi_wall = _wall(local_hi, date_only=stem == "created_at", end=True) or datetime(
-                9999, 12, 30
-            )
-            conditions.append(_local_window(column, timezones, lo_wall, hi_wall))
+            conditions.append(_local_window(
+                column, timezones, local_lo or _WALL_MIN, local_hi or _WALL_MAX
+            ))
     return query.where(and_(true(), *conditions))
 
 
-def _wall(value: str | None, *, date_only: bool, end: bool = False) -> datetime | None:
-    if value is None:
-        return None
-    if date_only:
-        day = datetime.strptime(value, "%Y-%m-%d")
-        return day + timedelta(days=1) if end else day
-    return datetime.strptime(value.replace("T", " ")[:19], "%Y-%m-%d %H:%M:%S")
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day)
 
 
 def page(

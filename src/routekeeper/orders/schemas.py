@@ -2,18 +2,46 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from routekeeper.core.geojson import PointGeometry, PolygonGeometry
 from routekeeper.core.timefmt import ApiDatetime
-
-Geometry = Annotated[PointGeometry | PolygonGeometry, Field(discriminator="type")]
+from routekeeper.orders.fields import Handle, JsonObject, Text
 
 DEFAULT_POINT_RADIUS_M = 100
 DEFAULT_ADDRESS_RADIUS_M = 30
+WINDOW_ERROR = "scheduled_after must not be later than scheduled_at."
+
+
+def _geometry_kind(value: Any) -> str | None:
+    # The contract's Point schema defaults ``type`` to Point, so a bare
+    # ``{"coordinates": [...]}`` is a Point.
+    if isinstance(value, dict):
+        return str(value.get("type", "Point"))
+    return getattr(value, "type", None)
+
+
+Geometry = Annotated[
+    Annotated[PointGeometry, Tag("Point")] | Annotated[PolygonGeometry, Tag("Polygon")],
+    Discriminator(
+        _geometry_kind,
+        custom_error_type="invalid_geometry",
+        custom_error_message="Must be a GeoJSON Point or Polygon.",
+    ),
+]
 
 
 class OrderType(StrEnum):
@@ -41,9 +69,28 @@ class TrackMode(StrEnum):
     FULL_SHIFT = "full_shift"
 
 
+class MatrixStrategy(StrEnum):
+    OSRM_FULL = "osrm_full"
+    ALS_FULL = "als_full"
+    HYBRID_SPARSE = "hybrid_sparse"
+
+
 class SortDirection(StrEnum):
     ASC = "asc"
     DESC = "desc"
+
+
+def check_window(
+    scheduled_after: datetime | None, info: ValidationInfo
+) -> datetime | None:
+    """``scheduled_after`` may not follow ``scheduled_at`` (declared before it)."""
+    scheduled_at = info.data.get("scheduled_at")
+    if scheduled_after is not None and scheduled_at is not None and scheduled_after > scheduled_at:
+        raise ValueError(WINDOW_ERROR)
+    return scheduled_after
+
+
+ProductTypes = list[Annotated[Text, Field(min_length=1, max_length=100)]]
 
 
 class DestinationIn(BaseModel):
@@ -54,9 +101,9 @@ class DestinationIn(BaseModel):
 
     geometry: Geometry | None = None
     radius: int | None = Field(default=None, ge=1, le=100_000)
-    address: str | None = Field(default=None, max_length=1000)
-    place_handle: str | None = None
-    geofence_id: str | None = None
+    address: Text | None = Field(default=None, max_length=1000)
+    place_handle: Text | None = Field(default=None, max_length=200)
+    geofence_id: Text | None = Field(default=None, max_length=200)
 
     @model_validator(mode="after")
     def _needs_geometry(self) -> DestinationIn:
@@ -90,23 +137,19 @@ class OrderIn(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    order_handle: str = Field(min_length=1, max_length=200, pattern=r"^[^/\s?#]+$")
+    order_handle: Handle
     destination: DestinationIn
     scheduled_at: ApiDatetime
     scheduled_after: ApiDatetime | None = None
     expected_service_time: int | None = Field(default=None, ge=0, le=7 * 24 * 3600)
-    metadata: dict[str, Any] | None = None
-    product_type: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = None
+    metadata: JsonObject | None = None
+    product_type: ProductTypes | None = None
     type: OrderType = OrderType.DROP
     type_index: int = Field(default=0, ge=0, le=10_000)
     priority: Priority | None = None
     capacity_used: int = Field(default=1, ge=0, le=1_000_000)
 
-    @model_validator(mode="after")
-    def _window(self) -> OrderIn:
-        if self.scheduled_after is not None and self.scheduled_after > self.scheduled_at:
-            raise ValueError("scheduled_after must not be later than scheduled_at.")
-        return self
+    _window = field_validator("scheduled_after")(check_window)
 
 
 class OrdersCreate(BaseModel):
@@ -116,11 +159,11 @@ class OrdersCreate(BaseModel):
 
     orders: list[OrderIn] = Field(min_length=1, max_length=1000)
     plan_mode: PlanMode
-    ops_group_handle: str | None = Field(default=None, min_length=1)
-    worker_handle: str | None = Field(default=None, min_length=1)
-    driver_handle: str | None = Field(default=None, min_length=1)
+    ops_group_handle: Handle | None = None
+    worker_handle: Handle | None = None
+    driver_handle: Handle | None = None
     enable_sync_planning: bool = False
-    route_solver_matrix_strategy: str | None = None
+    route_solver_matrix_strategy: MatrixStrategy = MatrixStrategy.OSRM_FULL
 
     @property
     def worker(self) -> str | None:
@@ -128,19 +171,21 @@ class OrdersCreate(BaseModel):
 
 
 class OrderUpdate(BaseModel):
-    """Body of ``PATCH /orders/{order_handle}``."""
+    """Body of ``PATCH /orders/{order_handle}``; ``null`` clears the optional fields."""
 
     model_config = ConfigDict(extra="ignore")
 
-    metadata: dict[str, Any] | None = None
+    metadata: JsonObject | None = None
     destination: DestinationIn | None = None
     scheduled_at: ApiDatetime | None = None
     scheduled_after: ApiDatetime | None = None
     expected_service_time: int | None = Field(default=None, ge=0, le=7 * 24 * 3600)
-    product_type: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = None
+    product_type: ProductTypes | None = None
     capacity_used: int | None = Field(default=None, ge=0, le=1_000_000)
     priority: Priority | None = None
-    ops_group_handle: str | None = Field(default=None, min_length=1)
+    ops_group_handle: Handle | None = None
+
+    _window = field_validator("scheduled_after")(check_window)
 
 
 class OrderActionBody(BaseModel):
@@ -148,7 +193,7 @@ class OrderActionBody(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    metadata: dict[str, Any] | None = None
+    metadata: JsonObject | None = None
 
 
 class Reschedule(BaseModel):
@@ -159,18 +204,14 @@ class Reschedule(BaseModel):
     scheduled_at: ApiDatetime
     scheduled_after: ApiDatetime | None = None
 
-    @model_validator(mode="after")
-    def _window(self) -> Reschedule:
-        if self.scheduled_after is not None and self.scheduled_after > self.scheduled_at:
-            raise ValueError("scheduled_after must not be later than scheduled_at.")
-        return self
+    _window = field_validator("scheduled_after")(check_window)
 
 
 class EventLocation(BaseModel):
     """Where a custom event happened."""
 
     geometry: PointGeometry
-    accuracy: float | None = Field(default=None, ge=0)
+    accuracy: float | None = Field(default=None, ge=0, allow_inf_nan=False)
 
 
 class CustomEvent(BaseModel):
@@ -178,11 +219,11 @@ class CustomEvent(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    type: str = Field(min_length=1, max_length=64)
+    type: Text = Field(min_length=1, max_length=64)
     recorded_at: ApiDatetime
-    metadata: dict[str, Any] | None = None
+    metadata: JsonObject | None = None
     location: EventLocation | None = None
-    address: str | None = None
+    address: Text | None = Field(default=None, max_length=1000)
 
 
 class CustomEvents(BaseModel):
@@ -202,6 +243,7 @@ class OrderRead(BaseModel):
     type: str
     type_index: int
     destination: dict[str, Any]
+    place_handle: str | None = None
     region: dict[str, Any] | None = None
     ops_group_handle: str | None = None
     plan_mode: str | None = None
@@ -212,11 +254,14 @@ class OrderRead(BaseModel):
     device_switch_mode: str | None = None
     worker_handle: str | None = None
     driver_handle: str | None = None
+    driver_name: str | None = None
+    worker_profile: dict[str, Any] | None = None
     device_id: str | None = None
     scheduled_after: ApiDatetime | None = None
     scheduled_at: ApiDatetime | None = None
     expected_service_time: int | None = None
     actual_service_time: int | None = None
+    tracked_service_time: int | None = None
     capacity_used: int | None = None
     product_type: list[str] = Field(default_factory=list)
     priority: str | None = None
@@ -227,6 +272,8 @@ class OrderRead(BaseModel):
     distance: int | None = None
     duration: int | None = None
     tracking_rate: float | None = None
+    time_to_first_event: float | None = None
+    time_to_first_location: float | None = None
     share_url: str | None = None
     embed_url: str | None = None
     timezone: str | None = None
@@ -243,6 +290,8 @@ class OrderRead(BaseModel):
     rescheduled_marked_at: ApiDatetime | None = None
     cancellation_source: dict[str, Any] | None = None
     created_by: dict[str, Any] | None = None
+    outage_summary: list[dict[str, Any]] | None = None
+    tasks: list[dict[str, Any]] | None = None
 
 
 class TimelineEvent(BaseModel):
@@ -264,8 +313,22 @@ class OrderDetail(OrderRead):
     completed_at_destination: bool | None = None
     cancelled_at_destination: bool | None = None
     deviation_from_destination: int | None = None
+    service_started_at: ApiDatetime | None = None
+    service_ended_at: ApiDatetime | None = None
+    parking: list[dict[str, Any]] | None = None
+    checkin: list[dict[str, Any]] | None = None
+    service_area: list[dict[str, Any]] | None = None
     previous_fulfillments: list[dict[str, Any]] = Field(default_factory=list)
+    images: list[str] = Field(default_factory=list)
     attachments: list[dict[str, Any]] = Field(default_factory=list)
+    order_score: float | None = None
+    worker_name: str | None = None
+    billing_details: dict[str, Any] | None = None
+    metrics: dict[str, Any] | None = None
+    timesheets: list[dict[str, Any]] | None = None
+    agent: dict[str, Any] | None = None
+    candidate_devices: list[str] | None = None
+    device_sessions: list[dict[str, Any]] | None = None
     timeline: list[TimelineEvent] = Field(default_factory=list)
 
 
@@ -276,7 +339,8 @@ class OrderList(BaseModel):
 
 
 class OrderPage(BaseModel):
-    """``GET /orders/`` response."""
+    """``GET /orders/`` response (``GetOrdersResponse``)."""
 
     orders: list[OrderRead]
     pagination_token: str | None = None
+    aggregate: dict[str, Any] | None = None

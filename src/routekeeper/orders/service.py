@@ -9,19 +9,28 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from routekeeper.core.clock import utcnow
-from routekeeper.core.errors import RequestValidationFailed, conflict, invalid_field, not_found
+from routekeeper.core.errors import (
+    ApiError,
+    CodedError,
+    RequestValidationFailed,
+    conflict,
+    invalid_field,
+    not_found,
+)
 from routekeeper.core.ids import new_id, new_token
 from routekeeper.core.pagination import decode_token, encode_token
-from routekeeper.core.timefmt import format_ts, parse_ts
+from routekeeper.core.timefmt import format_ts
 from routekeeper.models.ops_group import OpsGroup
 from routekeeper.models.order import Order
 from routekeeper.models.order_event import OrderEvent
 from routekeeper.orders import repository
 from routekeeper.orders.filters import OrderFilterFields
 from routekeeper.orders.schemas import (
+    WINDOW_ERROR,
     CustomEvents,
     OrderIn,
     OrdersCreate,
@@ -57,11 +66,28 @@ def add_timeline(
     )
 
 
-def _ops_group(session: Session, account_id: str, handle: str, field: str) -> OpsGroup:
+def _ops_group(session: Session, account_id: str, handle: str) -> OpsGroup:
     group = session.get(OpsGroup, (account_id, handle))
     if group is None:
-        raise invalid_field("json", field, f"Ops group {handle} does not exist.")
+        raise CodedError(
+            400, "ops_group_not_defined", f"Ops group {handle} does not exist",
+            {"description": f"Ops group {handle} does not exist; create it with "
+                            "POST /workers/ops-groups/ first.", "ops_group_handle": handle},
+        )
     return group
+
+
+def _duplicate(handles: list[str]) -> ApiError:
+    shown = ", ".join(sorted(set(handles)))
+    return conflict(
+        "duplicate_resource", "Duplicate order handle found",
+        {"description": "an incomplete order with this handle already exists; "
+                        "complete or cancel it first", "order_handle": shown},
+    )
+
+
+def _same_row(order: Order, type: str, type_index: int) -> bool:
+    return order.type == type and order.type_index == type_index
 
 
 def _representative_point(destination: dict[str, Any]) -> tuple[float, float]:
@@ -84,14 +110,10 @@ def new_order(
     """Insert one order attempt as ``unplanned`` (409 when the handle is still active)."""
     attempts = [
         o for o in repository.find_attempts(session, account_id, item.order_handle)
-        if o.type == item.type.value and o.type_index == item.type_index
+        if _same_row(o, item.type.value, item.type_index)
     ]
     if any(o.status not in TERMINAL for o in attempts):
-        raise conflict(
-            "duplicate_resource", "Duplicate order handle found",
-            {"description": "an incomplete order with this handle already exists; "
-                            "complete or cancel it first", "order_handle": item.order_handle},
-        )
+        raise _duplicate([item.order_handle])
     now = utcnow()
     destination = item.destination.stored()
     lon, lat = _representative_point(destination)
@@ -124,8 +146,7 @@ def new_order(
 
 def create_orders(session: Session, account_id: str, body: OrdersCreate) -> list[Order]:
     """Store a batch of orders as ``unplanned`` (planning, when asked for, comes after)."""
-    group_handle = body.ops_group_handle or "default"
-    group = _ops_group(session, account_id, group_handle, "ops_group_handle")
+    group = _ops_group(session, account_id, body.ops_group_handle or "default")
     seen: dict[tuple[str, str, int], int] = {}
     errors: dict[str, list[str]] = {}
     for index, item in enumerate(body.orders):
@@ -137,11 +158,16 @@ def create_orders(session: Session, account_id: str, body: OrdersCreate) -> list
         seen[key] = index
     if errors:
         raise RequestValidationFailed({"json": errors})
-    orders = [
-        new_order(session, account_id, item, plan_mode=body.plan_mode.value, group=group)
-        for item in body.orders
-    ]
-    session.flush()
+    try:
+        orders = [
+            new_order(session, account_id, item, plan_mode=body.plan_mode.value, group=group)
+            for item in body.orders
+        ]
+        session.flush()
+    except IntegrityError as exc:
+        # A concurrent request inserted the same active handle after our check: the
+        # partial unique index refused ours (autoflush may raise it mid-batch).
+        raise _duplicate([item.order_handle for item in body.orders]) from exc
     return orders
 
 
@@ -155,6 +181,9 @@ def find_order(
     fulfillment_attempt: int | None = None,
 ) -> Order:
     """Resolve a handle and its selectors to one row (the latest active attempt first)."""
+    if "\x00" in order_handle:
+        # No stored handle has one, and PostgreSQL refuses NUL in a parameter.
+        raise not_found("Order", order_handle.replace("\x00", ""))
     rows = [
         o for o in repository.find_attempts(session, account_id, order_handle)
         if (type is None or o.type == type)
@@ -194,8 +223,10 @@ def _merge_metadata(order: Order, metadata: dict[str, Any] | None) -> None:
 
 
 def _elapsed_s(order: Order, now: datetime) -> int:
-    start = order.started_at or order.created_at
-    return max(0, int((now - start).total_seconds()))
+    # Time spent on the order: nothing until tracking started.
+    if order.started_at is None:
+        return 0
+    return max(0, int((now - order.started_at).total_seconds()))
 
 
 def complete_order(
@@ -209,14 +240,14 @@ def complete_order(
     order.status = OrderStatus.COMPLETED.value
     order.completed_at = now
     order.updated_at = now
-    if order.duration is None:
+    if order.duration is None and order.started_at is not None:
         order.duration = _elapsed_s(order, now)
     add_timeline(session, order, "order_completed", recorded_at=now,
                  completed_at_destination=order.completed_at_destination,
                  deviation_from_destination=order.deviation_from_destination)
     record_order_event(
         session, order, "completed", share_url=_share(order, public_url), recorded_at=now,
-        duration=order.duration, distance=order.distance,
+        duration=order.duration or 0, distance=order.distance,
         deviation=order.deviation_from_destination,
         actual_service_time=order.actual_service_time,
     )
@@ -317,7 +348,10 @@ def reschedule_order(
     order.rescheduled_marked_at = now
     cancel_order(session, order, public_url=public_url, source="reschedule")
     session.flush()
-    attempts = repository.find_attempts(session, order.account_id, order.order_handle)
+    attempts = [
+        o for o in repository.find_attempts(session, order.account_id, order.order_handle)
+        if _same_row(o, order.type, order.type_index)
+    ]
     successor = Order(
         account_id=order.account_id, id=new_id(), order_handle=order.order_handle,
         fulfillment_attempt=max(o.fulfillment_attempt for o in attempts) + 1,
@@ -346,39 +380,49 @@ def reschedule_order(
 def update_order(
     session: Session, account_id: str, order: Order, body: OrderUpdate, *, public_url: str
 ) -> Order:
-    """Apply a PATCH; the destination may only change before tracking starts."""
+    """Apply a PATCH; the destination may only change before tracking starts.
+
+    Only the fields sent change. ``null`` clears the optional ones (scheduled_after,
+    expected_service_time, priority, metadata, product_type) and leaves the rest.
+    """
     _require(order, OrderAction.UPDATE)
-    data = body.model_dump(exclude_unset=True)
+    sent = body.model_fields_set
     now = utcnow()
-    if "destination" in data and body.destination is not None:
+    if body.destination is not None:
         if order.started_at is not None:
-            raise conflict("invalid_transition",
-                           "The destination can only change before tracking starts",
-                           {"current_status": order.status})
+            raise conflict(
+                "invalid_transition",
+                f"Cannot change the destination of an order that is {order.status}",
+                {"description": "The destination can only change before tracking starts.",
+                 "current_status": order.status, "action": "update destination"},
+            )
         order.destination = body.destination.stored()
         order.destination_lon, order.destination_lat = _representative_point(order.destination)
-    if body.metadata is not None:
-        order.metadata_ = body.metadata
     if body.ops_group_handle is not None:
-        order.ops_group_handle = _ops_group(
-            session, account_id, body.ops_group_handle, "ops_group_handle"
-        ).ops_group_handle
-    for name in ("scheduled_at", "scheduled_after", "expected_service_time", "capacity_used"):
-        if name in data and data[name] is not None:
+        group = _ops_group(session, account_id, body.ops_group_handle)
+        order.ops_group_handle = group.ops_group_handle
+        # The without_tz filters read the order's own zone: it moves with the group.
+        order.timezone = group.timezone
+    if "metadata" in sent:
+        order.metadata_ = body.metadata or {}
+    if "product_type" in sent:
+        order.product_type = body.product_type or []
+    if "priority" in sent:
+        order.priority = body.priority.value if body.priority else None
+    for name in ("scheduled_after", "expected_service_time"):
+        if name in sent:
             setattr(order, name, getattr(body, name))
-    if body.product_type is not None:
-        order.product_type = body.product_type
-    if body.priority is not None:
-        order.priority = body.priority.value
-    window_start = order.scheduled_after
-    if window_start is not None and order.scheduled_at is not None and (
-        window_start > order.scheduled_at
-    ):
-        raise invalid_field("json", "scheduled_after",
-                            "scheduled_after must not be later than scheduled_at.")
+    for name in ("scheduled_at", "capacity_used"):
+        if getattr(body, name) is not None:
+            setattr(order, name, getattr(body, name))
+    if (order.scheduled_after is not None and order.scheduled_at is not None
+            and order.scheduled_after > order.scheduled_at):
+        field = "scheduled_after" if "scheduled_after" in sent else "scheduled_at"
+        raise invalid_field("json", field, WINDOW_ERROR)
+    if not sent:
+        return order
     order.updated_at = now
-    add_timeline(session, order, "order_updated", recorded_at=now,
-                 fields=sorted(k for k in data if data[k] is not None))
+    add_timeline(session, order, "order_updated", recorded_at=now, fields=sorted(sent))
     record_order_event(session, order, "updated", share_url=_share(order, public_url),
                        recorded_at=now)
     return order
@@ -402,7 +446,9 @@ def list_orders(
     if filters.pagination_token:
         key = decode_token(secret, filters.pagination_token, fingerprint)
         try:
-            after = (parse_ts(key[0]), str(key[1]))
+            after = (datetime.fromisoformat(str(key[0])), str(key[1]))
+            if after[0].tzinfo is None:
+                raise ValueError("naive position")
         except (ValueError, IndexError) as exc:
             raise invalid_field("query", "pagination_token", "Not a valid pagination token.") \
                 from exc
@@ -415,7 +461,8 @@ def list_orders(
     if len(rows) > filters.limit:
         rows = rows[: filters.limit]
         last = rows[-1]
-        token = encode_token(secret, [format_ts(last.created_at), last.id], fingerprint)
+        # Full precision: rows written by other code may carry microseconds.
+        token = encode_token(secret, [last.created_at.isoformat(), last.id], fingerprint)
     return rows, token
 
 

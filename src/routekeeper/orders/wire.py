@@ -31,6 +31,7 @@ def order_wire(order: Order, public_url: str) -> dict[str, Any]:
         "type": order.type,
         "type_index": order.type_index,
         "destination": order.destination,
+        "place_handle": (order.destination or {}).get("place_handle"),
         "region": order.region,
         "ops_group_handle": order.ops_group_handle,
         "plan_mode": order.plan_mode,

@@ -1,0 +1,178 @@
+"""Pure tests of the pieces under the orders API: time formats, error paths, tokens, JSON."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy.exc import IntegrityError
+from starlette.testclient import TestClient
+
+from routekeeper.core.errors import RequestValidationFailed
+from routekeeper.core.handlers import field_path, install_error_handlers, validation_body
+from routekeeper.core.pagination import decode_token, encode_token
+from routekeeper.core.timefmt import (
+    format_ts,
+    parse_query_date,
+    parse_query_time,
+    parse_ts,
+    parse_wall_time,
+)
+from routekeeper.orders.fields import check_handle, check_json
+
+ISO_MS_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+
+offsets = st.integers(min_value=-14 * 60, max_value=14 * 60).map(
+    lambda minutes: timezone(timedelta(minutes=minutes)))
+# Hypothesis bounds are naive wall-clock times; the zone comes from ``timezones``.
+instants = st.datetimes(min_value=datetime(2, 1, 1), max_value=datetime(9998, 12, 31),  # noqa: DTZ001
+                        timezones=offsets)
+
+
+@given(instants)
+def test_any_offset_round_trips_to_utc_milliseconds(value: datetime) -> None:
+    """parse(any ISO offset) then format is the same instant in UTC, truncated to ms, Z."""
+    text = format_ts(parse_ts(value.isoformat()))
+    assert text is not None and ISO_MS_Z.match(text)
+    back = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    assert timedelta(0) <= value - back < timedelta(milliseconds=1)
+    assert format_ts(parse_ts(text)) == text
+
+
+def test_format_pads_early_years() -> None:
+    """Years before 1000 are written with four digits."""
+    assert format_ts(datetime(5, 1, 2, 3, 4, 5, 678_900, tzinfo=UTC)) == "0005-01-02T03:04:05.678Z"
+
+
+@pytest.mark.parametrize("text", ["", "soon", "2031-13-01T00:00:00Z", "0001-01-01T00:00:00+01:00",
+                                  "9999-12-31T23:00:00-05:00", "12345"])
+def test_parse_ts_refuses_with_value_error(text: str) -> None:
+    """Unparseable or unrepresentable instants are ValueErrors (422s), never crashes."""
+    with pytest.raises(ValueError):
+        parse_ts(text)
+
+
+def test_query_formats() -> None:
+    """Query dates are YYYY-MM-DD only; wall times carry no zone; windows are UTC."""
+    assert parse_query_date("2031-03-10").isoformat() == "2031-03-10"
+    for bad in ("2031-W10-1", "20310310", "2031-3-1"):
+        with pytest.raises(ValueError):
+            parse_query_date(bad)
+    assert parse_wall_time("2031-03-10 10:00:00") == datetime(2031, 3, 10, 10)  # noqa: DTZ001
+    with pytest.raises(ValueError):
+        parse_wall_time("2031-03-10T10:00:00+05:30")
+    assert parse_query_time("2031-03-10 10:00:00") == datetime(2031, 3, 10, 10, tzinfo=UTC)
+    assert parse_query_time("2031-03-10T15:30:00+05:30") == datetime(2031, 3, 10, 10, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("loc", "data", "expected"), [
+    # The discriminated union's tag is dropped; the missing field at the end is kept.
+    (("orders", 0, "destination", "geometry", "Point", "coordinates"),
+     {"orders": [{"destination": {"geometry": {"type": "Point"}}}]},
+     "orders.0.destination.geometry.coordinates"),
+    (("orders", 0, "destination", "geometry", "Polygon", "coordinates", 0),
+     {"orders": [{"destination": {"geometry": {"type": "Polygon", "coordinates": [[]]}}}]},
+     "orders.0.destination.geometry.coordinates.0"),
+    # An extra key the client sent is kept.
+    (("geometry", "Point", "z"), {"geometry": {"type": "Point", "z": 1}}, "geometry.z"),
+    # Smart-union type tags are dropped when nothing can be walked.
+    (("limit", "function-after[check(), int]"), None, "limit"),
+    (("status",), None, "status"),
+])
+def test_field_path_drops_union_tags(loc: tuple[Any, ...], data: Any, expected: str) -> None:
+    """The reported path is the one the client wrote."""
+    assert ".".join(field_path(loc, data) if data is not None else field_path(loc)) == expected
+
+
+def test_validation_body_groups_by_location_and_field() -> None:
+    """Errors render as {detail: {location: {field: [messages]}}, message}."""
+    errors = [
+        {"loc": ("body", "orders", 0, "type"), "msg": "Input should be 'pick' or 'drop'",
+         "type": "enum"},
+        {"loc": ("query", "limit"), "msg": "Input should be less than or equal to 1000",
+         "type": "less_than_equal"},
+        {"loc": ("body", 12), "msg": "JSON decode error", "type": "json_invalid"},
+    ]
+    assert validation_body(errors, body={"orders": [{"type": "x"}]}) == {
+        "detail": {
+            "json": {"orders.0.type": ["Input should be 'pick' or 'drop'"],
+                     "_schema": ["Invalid JSON body."]},
+            "query": {"limit": ["Input should be less than or equal to 1000"]},
+        },
+        "message": "Validation error",
+    }
+
+
+@given(key=st.lists(st.one_of(st.integers(), st.text(max_size=20)), max_size=3),
+       filters=st.dictionaries(st.text(max_size=8), st.text(max_size=8), max_size=3))
+def test_tokens_round_trip_for_their_filters(key: list[Any], filters: dict[str, str]) -> None:
+    """A token decodes to its position with the filters it was made for."""
+    token = encode_token("secret", key, filters)
+    assert re.fullmatch(r"[A-Za-z0-9_-]+", token)
+    assert decode_token("secret", token, filters) == key
+
+
+def test_tokens_refuse_other_filters_secrets_and_tampering() -> None:
+    """Another filter set, another server secret or a changed byte: a 422."""
+    token = encode_token("secret", ["2031-01-01T00:00:00+00:00", "id"], {"status": "unplanned"})
+    for secret, candidate, filters in (
+        ("secret", token, {"status": "cancelled"}),
+        ("other", token, {"status": "unplanned"}),
+        ("secret", token[:-2] + ("AA" if token[-2:] != "AA" else "BB"), {"status": "unplanned"}),
+        ("secret", "not-a-token", {"status": "unplanned"}),
+    ):
+        with pytest.raises(RequestValidationFailed) as caught:
+            decode_token(secret, candidate, filters)
+        assert "pagination_token" in caught.value.body["detail"]["query"]
+
+
+@pytest.mark.parametrize("value", [
+    {"x": float("nan")}, {"x": [float("inf")]}, {"k\x00": 1}, {"x": "\ud800"},
+])
+def test_check_json_refuses_unstorable_values(value: Any) -> None:
+    """NaN, Infinity, NUL and lone surrogates cannot be stored, so they are refused."""
+    with pytest.raises(ValueError):
+        check_json(value)
+
+
+def test_check_json_limits_depth_and_accepts_ordinary_json() -> None:
+    """Ordinary metadata passes; nesting beyond the limit does not."""
+    ordinary = {"a": [1, 2.5, "x", None, True, {"b": {"c": []}}]}
+    assert check_json(ordinary) is ordinary
+    deep: Any = 1
+    for _ in range(40):
+        deep = [deep]
+    with pytest.raises(ValueError):
+        check_json({"deep": deep})
+
+
+@pytest.mark.parametrize(("orig", "status", "code"), [
+    (Exception("UNIQUE constraint failed: order.account_id"), 409, "duplicate_resource"),
+    (Exception("FOREIGN KEY constraint failed"), 409, "conflict"),
+])
+def test_integrity_errors_escaping_a_service_are_409s(orig: Exception, status: int,
+                                                      code: str) -> None:
+    """A constraint the database enforces is a 409 Error, never a 500."""
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise IntegrityError("INSERT ...", {}, orig)
+
+    response = TestClient(app, raise_server_exceptions=False).get("/boom")
+    assert response.status_code == status
+    body = response.json()
+    assert set(body) == {"code", "title", "detail"} and body["code"] == code
+
+
+@pytest.mark.parametrize("value", ["..", ".", "a\tb", "a\x7fb"])
+def test_check_handle_refuses_unaddressable_handles(value: str) -> None:
+    """Handles that cannot be written in a URL path segment are refused."""
+    with pytest.raises(ValueError):
+        check_handle(value)
