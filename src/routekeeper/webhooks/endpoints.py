@@ -21,6 +21,7 @@ from routekeeper.core.responses import (
 from routekeeper.core.routing import Router
 from routekeeper.core.timefmt import parse_query_time
 from routekeeper.dependencies import ReadSession, SettingsDep, WriteSession
+from routekeeper.orders.endpoints import ORDER
 from routekeeper.orders.schemas import SortDirection
 from routekeeper.webhooks import service
 from routekeeper.webhooks.catalog import HISTORY_VALUES
@@ -163,7 +164,7 @@ def _time(name: str, value: str | None) -> Any:
 
 
 @router.get(
-    "/orders/{order_handle}/webhooks", response_model=OrderWebhookPage,
+    f"{ORDER}/webhooks", response_model=OrderWebhookPage,
     responses=ERRORS_401_404_422, tags=["Orders"],
 )
 def order_webhooks(
