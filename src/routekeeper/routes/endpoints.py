@@ -9,18 +9,22 @@ from fastapi import Depends, Query, Request
 from routekeeper.accounts.auth import CurrentAccount
 from routekeeper.core.responses import (
     ERRORS_401_404_422,
-    ERRORS_ALL,
+    ERRORS_401_422,
     R400,
     R401,
     R404_CODED,
     R409,
     R422,
+    ErrorBody,
+    HTTPErrorBody,
+    Responses,
 )
 from routekeeper.core.routing import Router
 from routekeeper.dependencies import ReadSession, SettingsDep, WriteSession
 from routekeeper.orders import repository as order_repository
 from routekeeper.orders import service as order_service
-from routekeeper.orders.schemas import OrderDetail
+from routekeeper.orders.fields import Text
+from routekeeper.orders.schemas import OrderDetail, OrderType
 from routekeeper.orders.wire import order_detail_wire, order_wire
 from routekeeper.routes import operations, repository, track
 from routekeeper.routes.filters import RouteFilters
@@ -48,6 +52,16 @@ from routekeeper.travel.base import TravelModel
 
 router = Router(tags=["Orders"])
 
+# A missing route is an HTTPError; a missing order, worker or device named in the request
+# is an Error with its documented code (order_not_found, driver_not_found, ...).
+R404_EITHER: Responses = {404: {
+    "model": HTTPErrorBody | ErrorBody,
+    "description": "Not found: the route (HTTPError), or an order, worker or device named "
+                   "in the request (Error with its code)",
+}}
+TRACK_ERRORS: Responses = {**R400, **R401, **R404_CODED, **R409, **R422}
+CHANGE_ERRORS: Responses = {**R400, **R401, **R404_EITHER, **R409, **R422}
+ESTIMATE_ERRORS: Responses = {**R400, **R401, **R404_CODED, **R422}
 Version = Annotated[int | None, Query(ge=1, description="Route version the change is based on")]
 
 
@@ -71,7 +85,7 @@ def _full(ctx: RouteContext, route: Any, *, include_summary: bool = True) -> dic
 
 
 @router.post("/orders/track", status_code=201, response_model=RouteRead,
-             responses={**R400, **R401, **R404_CODED, **R409, **R422})
+             responses=TRACK_ERRORS)
 def track_orders(body: TrackRequest, account: CurrentAccount, session: WriteSession,
                  settings: SettingsDep, travel: Travel) -> dict[str, Any]:
     """Create orders and a route and start tracking at once, or start an existing route."""
@@ -80,18 +94,18 @@ def track_orders(body: TrackRequest, account: CurrentAccount, session: WriteSess
 
 
 @router.get("/orders/estimate", status_code=201, response_model=EstimateResponse,
-            responses=ERRORS_ALL)
+            responses=ESTIMATE_ERRORS)
 def estimate(account: CurrentAccount, session: ReadSession, settings: SettingsDep,
-             travel: Travel, ops_group_handle: Annotated[str, Query(min_length=1)],
-             orders: Annotated[str, Query(min_length=2)]) -> dict[str, Any]:
+             travel: Travel, ops_group_handle: Annotated[Text, Query(min_length=1)],
+             orders: Annotated[Text, Query(min_length=2)]) -> dict[str, Any]:
     """Estimate a route through the given orders in the given sequence (201, as HyperTrack)."""
     ctx = _ctx(session, account, settings, travel)
     body, sequence = track.estimate_sequence(ctx, ops_group_handle, track.refs_from_query(orders))
     return {"estimate": body, "orders": [order_wire(o, settings.public_url) for o in sequence]}
 
 
-@router.get("/orders/routes/", response_model=RoutePage, responses=ERRORS_401_404_422)
-def list_routes(filters: Annotated[RouteFilters, Query()],  # type: ignore[valid-type]
+@router.get("/orders/routes/", response_model=RoutePage, responses=ERRORS_401_422)
+def list_routes(filters: Annotated[RouteFilters, Query()],
                 account: CurrentAccount, session: ReadSession, settings: SettingsDep,
                 travel: Travel) -> dict[str, Any]:
     """List routes with the filters of contract section 2.6."""
@@ -102,7 +116,7 @@ def list_routes(filters: Annotated[RouteFilters, Query()],  # type: ignore[valid
                        for r in rows], "pagination_token": token}
 
 
-@router.post("/orders/routes/", status_code=201, response_model=RouteRead, responses=ERRORS_ALL)
+@router.post("/orders/routes/", status_code=201, response_model=RouteRead, responses=CHANGE_ERRORS)
 def create_manual_route(body: RouteCreate, account: CurrentAccount, session: WriteSession,
                         settings: SettingsDep, travel: Travel) -> dict[str, Any]:
     """Create a route from unplanned orders (``optimise`` lets the solver sequence them)."""
@@ -127,7 +141,7 @@ def get_route_detail(route_handle: str, account: CurrentAccount, session: ReadSe
     return _full(ctx, get_route(ctx, route_handle), include_summary=include_summary)
 
 
-@router.patch("/orders/routes/{route_handle}", response_model=RouteRead, responses=ERRORS_ALL)
+@router.patch("/orders/routes/{route_handle}", response_model=RouteRead, responses=CHANGE_ERRORS)
 def patch_route(route_handle: str, body: RouteUpdate, account: CurrentAccount,
                 session: WriteSession, settings: SettingsDep, travel: Travel,
                 version: Version = None) -> dict[str, Any]:
@@ -137,7 +151,7 @@ def patch_route(route_handle: str, body: RouteUpdate, account: CurrentAccount,
 
 
 @router.post("/orders/routes/{route_handle}/add", response_model=RouteRead,
-             responses=ERRORS_ALL)
+             responses=CHANGE_ERRORS)
 def add_to_route(route_handle: str, body: RouteOrders, account: CurrentAccount,
                  session: WriteSession, settings: SettingsDep, travel: Travel,
                  version: Version = None) -> dict[str, Any]:
@@ -148,7 +162,7 @@ def add_to_route(route_handle: str, body: RouteOrders, account: CurrentAccount,
 
 
 @router.post("/orders/routes/{route_handle}/remove", response_model=RouteRead,
-             responses=ERRORS_ALL)
+             responses=CHANGE_ERRORS)
 def remove_from_route(route_handle: str, body: RouteOrders, account: CurrentAccount,
                       session: WriteSession, settings: SettingsDep, travel: Travel,
                       version: Version = None) -> dict[str, Any]:
@@ -158,7 +172,7 @@ def remove_from_route(route_handle: str, body: RouteOrders, account: CurrentAcco
 
 
 @router.post("/orders/routes/{route_handle}/resequence", response_model=RouteRead,
-             responses=ERRORS_ALL)
+             responses=CHANGE_ERRORS)
 def resequence_route(route_handle: str, body: RouteOrders, account: CurrentAccount,
                      session: WriteSession, settings: SettingsDep, travel: Travel,
                      version: Version = None) -> dict[str, Any]:
@@ -169,7 +183,7 @@ def resequence_route(route_handle: str, body: RouteOrders, account: CurrentAccou
 
 
 @router.post("/orders/routes/{route_handle}/optimise", response_model=RouteRead,
-             responses=ERRORS_ALL)
+             responses=CHANGE_ERRORS)
 def optimise_route(route_handle: str, account: CurrentAccount, session: WriteSession,
                    settings: SettingsDep, travel: Travel,
                    version: Version = None) -> dict[str, Any]:
@@ -179,7 +193,7 @@ def optimise_route(route_handle: str, account: CurrentAccount, session: WriteSes
 
 
 @router.post("/orders/routes/{route_handle}/reassign", response_model=RouteRead,
-             responses=ERRORS_ALL)
+             responses=CHANGE_ERRORS)
 def reassign_route(route_handle: str, body: RouteReassign, account: CurrentAccount,
                    session: WriteSession, settings: SettingsDep, travel: Travel,
                    version: Version = None) -> dict[str, Any]:
@@ -189,7 +203,7 @@ def reassign_route(route_handle: str, body: RouteReassign, account: CurrentAccou
 
 
 @router.post("/orders/routes/{route_handle}/complete", response_model=RouteRead,
-             responses=ERRORS_ALL)
+             responses=CHANGE_ERRORS)
 def complete_route(route_handle: str, account: CurrentAccount, session: WriteSession,
                    settings: SettingsDep, travel: Travel,
                    version: Version = None) -> dict[str, Any]:
@@ -198,16 +212,21 @@ def complete_route(route_handle: str, account: CurrentAccount, session: WriteSes
     return _full(ctx, operations.complete_route(ctx, route_handle, version=version))
 
 
-@router.post("/orders/{order_handle}/reassign", response_model=OrderDetail, responses=ERRORS_ALL)
+@router.post("/orders/{order_handle}/reassign", response_model=OrderDetail, responses=CHANGE_ERRORS)
 def reassign_order(order_handle: str, body: OrderReassign, account: CurrentAccount,
                    session: WriteSession, settings: SettingsDep, travel: Travel,
+                   type: OrderType | None = None,
+                   type_index: Annotated[int | None, Query(ge=0)] = None,
                    fulfillment_attempt: Annotated[int | None, Query(ge=0)] = None,
                    ) -> dict[str, Any]:
     """Move an order to another worker's route (its cheapest feasible position)."""
     ctx = _ctx(session, account, settings, travel)
+    # The selector comes as query parameters (as on every order action) or in the body.
+    kind = body.order_type or type
     order = order_service.find_order(
         session, account.account_id, order_handle,
-        type=body.order_type.value if body.order_type else None, type_index=body.type_index,
+        type=kind.value if kind else None,
+        type_index=body.type_index if body.type_index is not None else type_index,
         fulfillment_attempt=fulfillment_attempt,
     )
     order = track.reassign_order(ctx, order, body)

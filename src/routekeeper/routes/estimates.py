@@ -4,7 +4,12 @@
   ``scheduled_after``, then its service time, then the leg to the next stop.
 - Backward pass: the latest arrival at each stop that still meets its own ``scheduled_at``
   and every later stop's; a stop's ``start_by`` is that latest arrival minus the leg that
-  reaches it, and the route's ``start_by`` is the first stop's.
+  reaches it (the latest moment to set off towards it), and the route's ``start_by`` is the
+  first stop's: the latest departure that keeps every deadline, whenever any departure can.
+- Totals describe the drive: ``distance_m`` and ``duration_s`` are the sums of the legs (the
+  leg back to the start included when the route returns there); waits and service time shape
+  arrivals and ``start_by`` but are not travel (a compatibility decision: HyperTrack does not
+  say; its estimate duration sits next to the drive's distance and polyline).
 """
 
 from __future__ import annotations
@@ -39,6 +44,11 @@ class StopEstimate:
     service_start_at: datetime
     departure_at: datetime
 
+    @property
+    def wait_s(self) -> float:
+        """Seconds spent waiting for the window to open after arriving."""
+        return (self.service_start_at - self.arrive_at).total_seconds()
+
 
 @dataclass(frozen=True, slots=True)
 class RouteEstimate:
@@ -51,7 +61,35 @@ class RouteEstimate:
     polyline: list[LonLat]
     start_location: LonLat | None
     end_location: LonLat | None
+    finish_at: datetime
     stops: list[StopEstimate] = field(default_factory=list)
+
+
+def _legs(points: list[LonLat], travel: TravelModel) -> tuple[list[int], list[int]]:
+    """Metres and seconds of each consecutive leg through ``points``."""
+    if len(points) < 2:
+        return [], []
+    matrix = travel.matrix(points, points)
+    pairs = range(len(points) - 1)
+    return ([int(matrix.distance_m[i, i + 1]) for i in pairs],
+            [int(matrix.duration_s[i, i + 1]) for i in pairs])
+
+
+def _latest_arrivals(stops: Sequence[StopInput], legs_s: list[int]) -> list[datetime | None]:
+    """The latest arrival at each stop that keeps its own and every later deadline."""
+    latest: list[datetime | None] = [None] * len(stops)
+    following: datetime | None = None
+    for index in range(len(stops) - 1, -1, -1):
+        stop = stops[index]
+        bound = stop.scheduled_at
+        if following is not None:
+            # Arriving later than this pushes the next arrival past its own latest one
+            # (a wait at this stop can only absorb lateness if the window is still closed).
+            through = following - timedelta(seconds=legs_s[index + 1] + stop.service_s)
+            bound = through if bound is None else min(bound, through)
+        latest[index] = bound
+        following = bound
+    return latest
 
 
 def estimate_route(
@@ -66,59 +104,42 @@ def estimate_route(
     origin = start if start is not None else (stops[0].location if stops else None)
     points: list[LonLat] = ([origin] if origin is not None else []) + [s.location for s in stops]
     end: LonLat | None = stops[-1].location if stops else origin
-    if return_to_start and origin is not None and stops:
+    returning = return_to_start and origin is not None and bool(stops)
+    if returning:
+        assert origin is not None
         points.append(origin)
         end = origin
-    if len(points) >= 2:
-        matrix = travel.matrix(points, points)
-        legs_m = [int(matrix.distance_m[i, i + 1]) for i in range(len(points) - 1)]
-        legs_s = [int(matrix.duration_s[i, i + 1]) for i in range(len(points) - 1)]
-    else:
-        legs_m, legs_s = [], []
+    legs_m, legs_s = _legs(points, travel)
 
-    # Forward pass.
     clock = depart_at
-    arrivals: list[tuple[datetime, datetime, datetime]] = []
+    timings: list[tuple[datetime, datetime, datetime]] = []
     for index, stop in enumerate(stops):
-        clock = clock + timedelta(seconds=legs_s[index])
-        arrive = clock
+        arrive = clock + timedelta(seconds=legs_s[index])
         begin = max(arrive, stop.scheduled_after) if stop.scheduled_after else arrive
         clock = begin + timedelta(seconds=stop.service_s)
-        arrivals.append((arrive, begin, clock))
-    if return_to_start and stops:
+        timings.append((arrive, begin, clock))
+    if returning:
         clock = clock + timedelta(seconds=legs_s[-1])
 
-    # Backward pass: latest arrival at each stop keeping every later deadline.
-    latest: list[datetime | None] = [None] * len(stops)
-    following: datetime | None = None
-    for index in range(len(stops) - 1, -1, -1):
-        stop = stops[index]
-        bound = stop.scheduled_at
-        if following is not None:
-            leg = legs_s[index + 1]
-            through = following - timedelta(seconds=leg + stop.service_s)
-            bound = through if bound is None else min(bound, through)
-        latest[index] = bound
-        following = bound
-    stop_estimates = []
-    for index, stop in enumerate(stops):
-        bound = latest[index]
-        arrive, begin, leave = arrivals[index]
-        stop_estimates.append(
-            StopEstimate(
-                key=stop.key, arrive_at=arrive,
-                start_by=None if bound is None else bound - timedelta(seconds=legs_s[index]),
-                distance_m=legs_m[index], duration_s=legs_s[index],
-                service_start_at=begin, departure_at=leave,
-            )
+    latest = _latest_arrivals(stops, legs_s)
+    estimates = [
+        StopEstimate(
+            key=stop.key, arrive_at=arrive,
+            start_by=None if bound is None else bound - timedelta(seconds=legs_s[index]),
+            distance_m=legs_m[index], duration_s=legs_s[index],
+            service_start_at=begin, departure_at=leave,
         )
+        for index, (stop, bound, (arrive, begin, leave)) in enumerate(
+            zip(stops, latest, timings, strict=True))
+    ]
     return RouteEstimate(
         depart_at=depart_at,
-        start_by=stop_estimates[0].start_by if stop_estimates else None,
+        start_by=estimates[0].start_by if estimates else None,
         distance_m=sum(legs_m),
-        duration_s=int((clock - depart_at).total_seconds()),
+        duration_s=sum(legs_s),
         polyline=points,
         start_location=origin,
         end_location=end,
-        stops=stop_estimates,
+        finish_at=clock,
+        stops=estimates,
     )

@@ -22,9 +22,10 @@ def register_live_location(provider: LiveLocation) -> None:
 
 
 def _point(place: dict[str, object] | None) -> LonLat | None:
-    if not place or not isinstance(place.get("geometry"), dict):
+    geometry = place.get("geometry") if place else None
+    if not isinstance(geometry, dict):
         return None
-    coordinates = place["geometry"].get("coordinates")  # type: ignore[union-attr]
+    coordinates = geometry.get("coordinates")
     if not isinstance(coordinates, list) or len(coordinates) < 2:
         return None
     return float(coordinates[0]), float(coordinates[1])

@@ -6,12 +6,15 @@ successful change bumps the version and writes a route ``updated`` event.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy.orm import Session
 
 from routekeeper.core.clock import utcnow
 from routekeeper.core.errors import RequestValidationFailed, conflict
 from routekeeper.models.order import Order
 from routekeeper.models.route import Route
+from routekeeper.models.worker import Worker
 from routekeeper.orders import service as orders
 from routekeeper.orders.states import TERMINAL, OrderAction, OrderStatus, can
 from routekeeper.routes import repository
@@ -30,20 +33,54 @@ from routekeeper.routes.service import (
     _resequence,
     _route_event,
     _stop,
+    device_of,
     find_worker,
+    leaves_at,
     refresh_estimates,
     resolve_refs,
     worker_for_device,
 )
+from routekeeper.webhooks.outbox import record_order_event
 
 
-def _first_free(route_orders: list[Order]) -> int:
-    """Index after the last order that is done or under way (those keep their place)."""
-    index = 0
-    for position, order in enumerate(route_orders):
-        if order.status in TERMINAL or order.arrived_at is not None:
-            index = position + 1
-    return index
+def _settled(order: Order) -> bool:
+    """Done, or arrived at: such an order keeps its place ahead of the rest."""
+    return order.status in TERMINAL or order.arrived_at is not None
+
+
+def split_sequence(sequence: list[Order]) -> tuple[list[Order], list[Order], list[Order]]:
+    """(settled, open, disabled) orders of a route, each in its current sequence; only the
+    open ones are moved by insertion and optimisation (disabled ones are not visited)."""
+    settled = [o for o in sequence if _settled(o)]
+    disabled = [o for o in sequence if not _settled(o) and o.status == OrderStatus.DISABLED]
+    open_ = [o for o in sequence
+             if not _settled(o) and o.status != OrderStatus.DISABLED]
+    return settled, open_, disabled
+
+
+def route_worker(ctx: RouteContext, route: Route) -> Worker | None:
+    """The route's worker row (even if since deleted: their start still places the route)."""
+    if route.worker_handle is None:
+        return None
+    return ctx.session.get(Worker, (ctx.account_id, route.worker_handle))
+
+
+def insert_orders(
+    ctx: RouteContext, route: Route, sequence: list[Order], new_orders: list[Order],
+    now: datetime,
+) -> list[Order]:
+    """``sequence`` with each new order at its cheapest feasible place among the open ones."""
+    group = _group(ctx, route.ops_group_handle)
+    start = start_location(ctx.session, group, route_worker(ctx, route))
+    settled, open_, disabled = split_sequence(sequence)
+    by_id = {o.id: o for o in [*sequence, *new_orders]}
+    stops = [_stop(o) for o in open_]
+    depart_at = leaves_at(route, now)
+    for order in new_orders:
+        stops = insert_cheapest(stops, _stop(order), first_free=0, start=start,
+                                depart_at=depart_at, travel=ctx.travel,
+                                return_to_start=returns_to_start(group))
+    return settled + [by_id[s.key] for s in stops] + disabled
 
 
 def add_orders(
@@ -59,20 +96,7 @@ def add_orders(
     for order in new_orders:
         _attach(ctx, route, order, now)
     if resequence:
-        group = _group(ctx, route.ops_group_handle)
-        worker = find_worker(ctx, route.worker_handle) if route.worker_handle else None
-        start = start_location(ctx.session, group, worker)
-        by_id = {o.id: o for o in [*sequence, *new_orders]}
-        stops = [_stop(o) for o in sequence if o.status not in TERMINAL]
-        settled = [o for o in sequence if o.status in TERMINAL]
-        for order in new_orders:
-            stops = insert_cheapest(
-                stops, _stop(order), first_free=_first_free(
-                    [by_id[s.key] for s in stops]),
-                start=start, depart_at=route.scheduled_start_at or now, travel=ctx.travel,
-                return_to_start=returns_to_start(group),
-            )
-        sequence = settled + [by_id[s.key] for s in stops]
+        sequence = insert_orders(ctx, route, sequence, new_orders, now)
     else:
         sequence = [*sequence, *new_orders]
     _resequence(sequence)
@@ -110,7 +134,7 @@ def remove_orders(
         order.updated_at = now
         orders.add_timeline(ctx.session, order, "order_unplanned", recorded_at=now,
                             removed_from_route=route.route_handle)
-        orders.record_order_event(ctx.session, order, "updated", recorded_at=now)
+        record_order_event(ctx.session, order, "updated", recorded_at=now)
     ctx.session.flush()
     remaining = repository.route_orders(ctx.session, route)
     _resequence(remaining)
@@ -143,14 +167,11 @@ def optimise_route(ctx: RouteContext, route_handle: str, *, version: int | None)
     """Let the solver order the stops not yet reached for the shortest feasible tour."""
     route = _for_change(ctx, route_handle, version)
     _not_completed(route)
-    current = repository.route_orders(ctx.session, route)
-    split = _first_free(current)
-    fixed, movable = current[:split], current[split:]
-    group = _group(ctx, route.ops_group_handle)
-    worker = find_worker(ctx, route.worker_handle) if route.worker_handle else None
-    if len(movable) > 1:
-        movable = _optimised(ctx, route, movable, group, worker)
-    sequence = fixed + movable
+    settled, open_, disabled = split_sequence(repository.route_orders(ctx.session, route))
+    if len(open_) > 1:
+        group = _group(ctx, route.ops_group_handle)
+        open_ = _optimised(ctx, route, open_, group, route_worker(ctx, route))
+    sequence = settled + open_ + disabled
     _resequence(sequence)
     _bump(ctx, route, utcnow())
     refresh_estimates(ctx, route, sequence)
@@ -166,9 +187,7 @@ def reassign_route(
     now = utcnow()
     if body.worker_handle or body.driver_handle:
         worker = find_worker(ctx, str(body.worker_handle or body.driver_handle))
-        if body.device_id and body.device_id not in (worker.device_ids or []):
-            worker_for_device(ctx, body.device_id)  # 404 when the device is unknown
-        device = body.device_id or (worker.device_ids or [None])[0]
+        device = device_of(ctx, worker, body.device_id)
     else:
         assert body.device_id is not None
         worker = worker_for_device(ctx, body.device_id)

@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, String, and_, cast, or_, select
+from sqlalchemy import (
+    Select,
+    String,
+    and_,
+    cast,
+    exists,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    type_coerce,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -15,14 +29,25 @@ from routekeeper.routes.filters import DATE_STEMS, WINDOW_STEMS, RouteFilterFiel
 
 
 def get_route(session: Session, account_id: str, route_handle: str, *, lock: bool) -> Route | None:
-    """A route by handle; ``lock`` takes a row lock (PostgreSQL) for the transaction."""
-    return session.get(Route, (account_id, route_handle), with_for_update=lock or None)
+    """A route by handle; ``lock`` takes a row lock (PostgreSQL) for the transaction and
+    re-reads the row, so a copy loaded earlier in the session cannot hide a newer version."""
+    if not lock:
+        return session.get(Route, (account_id, route_handle))
+    return session.get(Route, (account_id, route_handle), with_for_update=True,
+                       populate_existing=True)
 
 
 def lock_order(session: Session, order: Order) -> Order:
     """Re-read an order under a row lock so concurrent route changes serialise on it."""
     session.refresh(order, with_for_update=True)
     return order
+
+
+def lock_orders(session: Session, orders: list[Order]) -> None:
+    """Lock several orders in one stable order (by id), so two requests naming the same
+    orders in another sequence wait for each other instead of deadlocking."""
+    for order in sorted({o.id: o for o in orders}.values(), key=lambda o: o.id):
+        lock_order(session, order)
 
 
 def route_orders(session: Session, route: Route) -> list[Order]:
@@ -53,27 +78,68 @@ def routes_orders(session: Session, routes: list[Route]) -> dict[str, list[Order
     return grouped
 
 
-def active_route_of_worker(session: Session, account_id: str, worker_handle: str) -> Route | None:
-    """The worker's most recent route that is not completed."""
+def active_route_of_worker(
+    session: Session, account_id: str, worker_handle: str, *,
+    ops_group_handle: str | None = None,
+) -> Route | None:
+    """The worker's most recent route that is not completed (in that ops group, if given)."""
+    query = select(Route).where(Route.account_id == account_id,
+                                Route.worker_handle == worker_handle,
+                                Route.status != "completed")
+    if ops_group_handle is not None:
+        query = query.where(Route.ops_group_handle == ops_group_handle)
     return session.scalars(
-        select(Route)
-        .where(Route.account_id == account_id, Route.worker_handle == worker_handle,
-               Route.status != "completed")
-        .order_by(Route.created_at.desc())
-        .limit(1)
-    ).first()
+        query.order_by(Route.created_at.desc(), Route.route_handle.desc()).limit(1)).first()
 
 
-def _metadata_clause(key: str, value: Any) -> ColumnElement[bool]:
-    item = Route.metadata_[key]
+def _json_match(column: Any, dialect: str, key: str, value: Any) -> ColumnElement[bool]:
+    """``column[key] == value`` with JSON types compared exactly (5 is not "5").
+
+    Never casts the stored value, so a row holding another type under the same key simply
+    does not match (a cast would fail the whole query on PostgreSQL).
+    """
+    if dialect == "postgresql":
+        return type_coerce(column, JSONB).contains({key: value})
+    # json_each avoids building a JSON path from the key (quotes and dots stay literal).
+    entry = func.json_each(column).table_valued("key", "value", "type").alias("m")
+    kinds: tuple[str, ...]
+    compared: Any
     if isinstance(value, bool):
-        return item.as_boolean() == value
-    if isinstance(value, (int, float)):
-        return item.as_float() == float(value)
-    return item.as_string() == str(value)
+        kinds, compared = ("true" if value else "false",), None
+    elif isinstance(value, (int, float)):
+        kinds, compared = ("integer", "real"), value
+    else:
+        kinds, compared = ("text",), str(value)
+    match = and_(entry.c.key == key, entry.c.type.in_(kinds))
+    if compared is not None:
+        match = and_(match, entry.c.value == compared)
+    return exists(select(literal(1)).select_from(entry).where(match))
 
 
-def filtered(account_id: str, filters: RouteFilterFields) -> Select[Any]:
+def _search_clause(term: str) -> ColumnElement[bool]:
+    """Case-insensitive substring match on handles and metadata, wildcards taken literally."""
+    # SQLite keeps JSON text ASCII-escaped (\u00e9), so match that spelling as well.
+    escaped = json.dumps(term)[1:-1]
+    metadata_text = cast(Route.metadata_, String)
+    clauses = [
+        Route.route_handle.icontains(term, autoescape=True),
+        Route.ops_group_handle.icontains(term, autoescape=True),
+        Route.worker_handle.icontains(term, autoescape=True),
+        metadata_text.icontains(term, autoescape=True),
+    ]
+    if escaped != term:
+        clauses.append(metadata_text.icontains(escaped, autoescape=True))
+    return or_(*clauses)
+
+
+def _with_order(*conditions: ColumnElement[bool]) -> ColumnElement[bool]:
+    """Routes with at least one order matching ``conditions``."""
+    return exists(select(literal(1)).where(
+        Order.account_id == Route.account_id, Order.route_handle == Route.route_handle,
+        *conditions))
+
+
+def filtered(account_id: str, filters: RouteFilterFields, *, dialect: str) -> Select[Any]:
     """The SELECT of the account's routes matching ``filters``."""
     query = select(Route).where(Route.account_id == account_id)
     conditions: list[ColumnElement[bool]] = []
@@ -89,20 +155,26 @@ def filtered(account_id: str, filters: RouteFilterFields) -> Select[Any]:
             conditions.append(getattr(Route, name) == value)
     if filters.track_mode is not None:
         conditions.append(Route.track_mode == filters.track_mode.value)
+    if filters.device_switch_mode is not None:
+        # Routes keep no switch mode of their own: it is set on the orders they track.
+        conditions.append(_with_order(
+            Order.device_switch_mode == filters.device_switch_mode.value))
     if filters.search_term:
-        pattern = f"%{filters.search_term.lower()}%"
-        conditions.append(or_(
-            Route.route_handle.ilike(pattern), Route.ops_group_handle.ilike(pattern),
-            Route.worker_handle.ilike(pattern), cast(Route.metadata_, String).ilike(pattern),
-        ))
+        conditions.append(_search_clause(filters.search_term))
     for key, value in filters.metadata_filter.items():
-        conditions.append(_metadata_clause(key, value))
+        conditions.append(_json_match(Route.metadata_, dialect, key, value))
+    for key, value in filters.region.items():
+        # A route is in a region when one of its orders is (routes store no region).
+        conditions.append(_with_order(_json_match(Order.region, dialect, key, value)))
+    if filters.device_metadata_filter:
+        # No device carries metadata yet (devices are not built), so nothing matches.
+        conditions.append(false())
     for stem in DATE_STEMS:
         column = getattr(Route, stem)
         day = filters.day(f"{stem}_date")
         if day is not None:
             start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-            conditions.append(and_(column >= start, column < start + timedelta(days=1)))
+            conditions.append(and_(column >= start, column < _next_day(start)))
     for stem in WINDOW_STEMS:
         column = getattr(Route, stem)
         lo, hi = filters.instant(f"{stem}_from"), filters.instant(f"{stem}_to")
@@ -111,6 +183,14 @@ def filtered(account_id: str, filters: RouteFilterFields) -> Select[Any]:
         if hi is not None:
             conditions.append(column < hi)
     return query.where(*conditions)
+
+
+def _next_day(start: datetime) -> datetime:
+    """Midnight after ``start``; the last representable day ends at datetime.max."""
+    try:
+        return start + timedelta(days=1)
+    except OverflowError:
+        return datetime.max.replace(tzinfo=UTC)
 
 
 def page(

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from routekeeper.core.timefmt import ApiDatetime
+from routekeeper.orders.fields import Handle, JsonObject, Text
 from routekeeper.orders.schemas import OrderIn, OrderRead, OrderType, TrackMode
+
+
+class DeviceSwitchMode(StrEnum):
+    """Which of a worker's devices tracks the orders (contract 2.3)."""
+
+    MANUAL = "manual"
+    LOGIN = "login"
+    CLOSEST_TO_DESTINATION = "closest_to_destination"
 
 
 class OrderRef(BaseModel):
@@ -16,7 +26,7 @@ class OrderRef(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    order_handle: str = Field(min_length=1, max_length=200)
+    order_handle: Text = Field(min_length=1, max_length=200)
     type: OrderType | None = None
     type_index: int | None = Field(default=None, ge=0)
 
@@ -39,18 +49,18 @@ class RouteCreate(BaseModel):
 
     orders: list[OrderRef] = Field(min_length=1, max_length=1000)
     track_mode: TrackMode | None = None
-    ops_group_handle: str | None = Field(default=None, min_length=1)
+    ops_group_handle: Text | None = Field(default=None, min_length=1, max_length=200)
     optimise: bool = False
-    worker_handle: str | None = Field(default=None, min_length=1)
-    driver_handle: str | None = Field(default=None, min_length=1)
-    route_handle: str | None = Field(default=None, min_length=1, max_length=200,
-                                     pattern=r"^[^/\s?#]+$")
-    metadata: dict[str, Any] | None = None
+    worker_handle: Text | None = Field(default=None, min_length=1, max_length=200)
+    driver_handle: Text | None = Field(default=None, min_length=1, max_length=200)
+    route_handle: Handle | None = None
+    metadata: JsonObject | None = None
 
     _alias = model_validator(mode="before")(_refs_alias)
 
     @property
     def worker(self) -> str | None:
+        """The worker named (``driver_handle`` is its deprecated name)."""
         return self.worker_handle or self.driver_handle
 
 
@@ -70,7 +80,7 @@ class RouteUpdate(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    metadata: dict[str, Any] | None = None
+    metadata: JsonObject | None = None
     scheduled_start_at: ApiDatetime | None = None
 
     @field_validator("metadata", mode="before")
@@ -90,9 +100,9 @@ class RouteReassign(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    worker_handle: str | None = Field(default=None, min_length=1)
-    driver_handle: str | None = Field(default=None, min_length=1)
-    device_id: str | None = Field(default=None, min_length=1)
+    worker_handle: Text | None = Field(default=None, min_length=1, max_length=200)
+    driver_handle: Text | None = Field(default=None, min_length=1, max_length=200)
+    device_id: Text | None = Field(default=None, min_length=1, max_length=200)
 
     @model_validator(mode="after")
     def _one_target(self) -> RouteReassign:
@@ -106,9 +116,8 @@ class RouteSpec(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    route_handle: str | None = Field(default=None, min_length=1, max_length=200,
-                                     pattern=r"^[^/\s?#]+$")
-    metadata: dict[str, Any] | None = None
+    route_handle: Handle | None = None
+    metadata: JsonObject | None = None
 
 
 class TrackOrderIn(OrderIn):
@@ -117,7 +126,7 @@ class TrackOrderIn(OrderIn):
     scheduled_at: ApiDatetime | None = None  # type: ignore[assignment]
 
     @model_validator(mode="after")
-    def _window(self) -> TrackOrderIn:
+    def _track_window(self) -> TrackOrderIn:
         if (self.scheduled_after is not None and self.scheduled_at is not None
                 and self.scheduled_after > self.scheduled_at):
             raise ValueError("scheduled_after must not be later than scheduled_at.")
@@ -130,18 +139,19 @@ class TrackRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     track_mode: TrackMode
-    route_handle: str | None = Field(default=None, min_length=1)
-    worker_handle: str | None = Field(default=None, min_length=1)
-    driver_handle: str | None = Field(default=None, min_length=1)
-    device_id: str | None = Field(default=None, min_length=1)
-    ops_group_handle: str | None = Field(default=None, min_length=1)
+    route_handle: Text | None = Field(default=None, min_length=1, max_length=200)
+    worker_handle: Text | None = Field(default=None, min_length=1, max_length=200)
+    driver_handle: Text | None = Field(default=None, min_length=1, max_length=200)
+    device_id: Text | None = Field(default=None, min_length=1, max_length=200)
+    ops_group_handle: Text | None = Field(default=None, min_length=1, max_length=200)
     orders: list[TrackOrderIn] | None = Field(default=None, min_length=1, max_length=1000)
     route: RouteSpec | None = None
-    version: int | None = Field(default=None, ge=1)
-    device_switch_mode: str | None = None
+    version: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    device_switch_mode: DeviceSwitchMode = DeviceSwitchMode.LOGIN
 
     @property
     def worker(self) -> str | None:
+        """The worker named (``driver_handle`` is its deprecated name)."""
         return self.worker_handle or self.driver_handle
 
 
@@ -150,9 +160,9 @@ class OrderReassign(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    worker_handle: str | None = Field(default=None, min_length=1)
-    driver_handle: str | None = Field(default=None, min_length=1)
-    ops_group_handle: str | None = None
+    worker_handle: Text | None = Field(default=None, min_length=1, max_length=200)
+    driver_handle: Text | None = Field(default=None, min_length=1, max_length=200)
+    ops_group_handle: Text | None = Field(default=None, min_length=1, max_length=200)
     order_type: OrderType | None = None
     type_index: int | None = Field(default=None, ge=0)
 
@@ -164,6 +174,7 @@ class OrderReassign(BaseModel):
 
     @property
     def worker(self) -> str:
+        """The worker named (``driver_handle`` is its deprecated name)."""
         return str(self.worker_handle or self.driver_handle)
 
 

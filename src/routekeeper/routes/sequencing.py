@@ -1,9 +1,15 @@
-"""Choosing the order of stops: cheapest feasible insertion, and solver optimisation."""
+"""Choosing the order of stops: cheapest feasible insertion, and solver optimisation.
+
+"Cheapest" is the shortest total distance, as HyperTrack's ``optimise`` promises ("minimise
+total travel distance"); "feasible" means every stop is reached by its ``scheduled_at``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+
+import numpy as np
 
 from routekeeper.planning.optimizer import MAX_TIME_S, Job, Objective, Problem, Vehicle, solve
 from routekeeper.routes.estimates import RouteEstimate, StopInput, estimate_route
@@ -29,9 +35,10 @@ def insert_cheapest(
     return_to_start: bool,
 ) -> list[StopInput]:
     """Insert ``new`` at the cheapest position (at or after ``first_free``) that keeps every
-    deadline; when none does, append it."""
+    deadline; when none does, append it (the route then shows the delay instead of losing
+    the order). Ties go to the earliest position."""
     best: tuple[int, list[StopInput]] | None = None
-    for position in range(first_free, len(stops) + 1):
+    for position in range(max(0, min(first_free, len(stops))), len(stops) + 1):
         candidate = [*stops[:position], new, *stops[position:]]
         estimate = estimate_route(start=start, stops=candidate, depart_at=depart_at,
                                   travel=travel, return_to_start=return_to_start)
@@ -46,11 +53,23 @@ def _problem(
     stops: Sequence[StopInput], start: LonLat | None, depart_at: datetime, travel: TravelModel,
     *, windows: bool, return_to_start: bool,
 ) -> Problem:
-    origin = start if start is not None else stops[0].location
-    points = [origin] + [s.location for s in stops]
-    matrix = travel.matrix(points, points)
+    """The one-vehicle problem over ``stops``; location 0 is the start."""
+    points = [s.location for s in stops]
+    inner = travel.matrix(points, points)
+    size = len(points) + 1
+    distance = np.zeros((size, size), dtype=np.int64)
+    duration = np.zeros((size, size), dtype=np.int64)
+    distance[1:, 1:] = inner.distance_m
+    duration[1:, 1:] = inner.duration_s
+    if start is not None:
+        outbound, inbound = travel.matrix([start], points), travel.matrix(points, [start])
+        distance[0, 1:], duration[0, 1:] = outbound.distance_m[0], outbound.duration_s[0]
+        distance[1:, 0], duration[1:, 0] = inbound.distance_m[:, 0], inbound.duration_s[:, 0]
+    # Without a known start, location 0 is a free virtual depot (zero to and from every
+    # stop), so the solver may begin at whichever stop gives the shortest tour.
 
     def offset(value: datetime | None, default: int) -> int:
+        """Seconds from the departure (windows ignored when ``windows`` is false)."""
         if value is None or not windows:
             return default
         return max(0, int((value - depart_at).total_seconds()))
@@ -62,10 +81,9 @@ def _problem(
         for index, stop in enumerate(stops)
     )
     vehicle = Vehicle(id="route", start_location=0,
-                      end_location=0 if return_to_start else None)
-    return Problem(distance_m=matrix.distance_m, duration_s=matrix.duration_s, jobs=jobs,
-                   vehicles=(vehicle,), objective=Objective.MINIMISE_DISTANCE,
-                   locations=tuple(points))
+                      end_location=0 if return_to_start and start is not None else None)
+    return Problem(distance_m=distance, duration_s=duration, jobs=jobs, vehicles=(vehicle,),
+                   objective=Objective.MINIMISE_DISTANCE)
 
 
 def optimise_order(

@@ -2,9 +2,12 @@
 completing them. Nothing here commits; the request's session does, with every order change,
 timeline entry and outbox event of the operation.
 
-Concurrency: every mutation locks the route row and the order rows it moves (``FOR UPDATE``
-on PostgreSQL; SQLite writers are serialised by ``BEGIN IMMEDIATE``), and an order joins a
-route only while it is ``unplanned`` and on no route, so an order is on at most one route.
+Concurrency: every mutation locks the route rows first (by handle), then the order rows it
+moves (by id), with ``FOR UPDATE`` on PostgreSQL (SQLite writers are serialised by ``BEGIN
+IMMEDIATE``); a locked row is re-read, never trusted from earlier in the session. An order
+joins a route only while it is ``unplanned`` and on no route, so it is on at most one route.
+Anything else that locks both routes and orders must take them in the same order, or two
+requests can deadlock on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -25,19 +28,17 @@ from routekeeper.models.order import Order
 from routekeeper.models.route import Route
 from routekeeper.models.worker import Worker
 from routekeeper.orders import service as orders
+from routekeeper.orders.fields import check_text
 from routekeeper.orders.states import TERMINAL, OrderStatus
 from routekeeper.orders.wire import share_url
 from routekeeper.routes import repository
-from routekeeper.routes.estimates import StopInput, estimate_route
+from routekeeper.routes.estimates import RouteEstimate, StopInput, estimate_route
 from routekeeper.routes.locations import returns_to_start, start_location
 from routekeeper.routes.schemas import OrderRef
 from routekeeper.routes.sequencing import departure, optimise_order
 from routekeeper.settings import Settings
 from routekeeper.travel.base import LonLat, TravelModel
 from routekeeper.webhooks.outbox import record_event, record_order_event
-
-# Orders whose place in the sequence is settled: done, or being served right now.
-_SETTLED = frozenset({OrderStatus.COMPLETED, OrderStatus.CANCELLED})
 
 
 @dataclass
@@ -51,6 +52,7 @@ class RouteContext:
 
     @property
     def public_url(self) -> str:
+        """The base of absolute links (embed and share URLs)."""
         return self.settings.public_url
 
 
@@ -69,8 +71,18 @@ def _stop(order: Order) -> StopInput:
     )
 
 
+def _lookup_key(handle: str) -> bool:
+    """Whether a handle can name a row at all; others (a NUL from a URL path, say) would be
+    database errors on PostgreSQL, so they are simply not found."""
+    try:
+        check_text(handle)
+    except ValueError:
+        return False
+    return 0 < len(handle) <= 200
+
+
 def _group(ctx: RouteContext, handle: str) -> OpsGroup:
-    group = ctx.session.get(OpsGroup, (ctx.account_id, handle))
+    group = ctx.session.get(OpsGroup, (ctx.account_id, handle)) if _lookup_key(handle) else None
     if group is None:
         raise CodedError(400, "ops_group_not_defined", f"Ops group {handle} does not exist")
     return group
@@ -78,7 +90,7 @@ def _group(ctx: RouteContext, handle: str) -> OpsGroup:
 
 def find_worker(ctx: RouteContext, handle: str) -> Worker:
     """A worker by handle, or the contract's 404 ``driver_not_found`` / ``driver_deleted``."""
-    worker = ctx.session.get(Worker, (ctx.account_id, handle))
+    worker = ctx.session.get(Worker, (ctx.account_id, handle)) if _lookup_key(handle) else None
     if worker is None:
         raise CodedError(404, "driver_not_found", "Worker Not Found",
                          {"description": f"Worker not found for handle {handle}"})
@@ -98,9 +110,24 @@ def worker_for_device(ctx: RouteContext, device_id: str) -> Worker:
     raise CodedError(404, "device_not_found", "Device could not be found", None)
 
 
+def device_of(ctx: RouteContext, worker: Worker, device_id: str | None) -> str | None:
+    """The device to track ``worker`` with: ``device_id`` when it is one of theirs, else
+    their first device; an unknown device is 404, another worker's device 400."""
+    if device_id is None:
+        return next(iter(worker.device_ids or []), None)
+    if device_id not in (worker.device_ids or []):
+        owner = worker_for_device(ctx, device_id)
+        raise CodedError(400, "driver_not_linked_to_device",
+                         "Worker must be linked to a device first",
+                         {"description": f"Device {device_id} is linked to worker "
+                                         f"{owner.worker_handle}, not {worker.worker_handle}"})
+    return device_id
+
+
 def get_route(ctx: RouteContext, route_handle: str, *, lock: bool = False) -> Route:
     """A route of the account, or 404."""
-    route = repository.get_route(ctx.session, ctx.account_id, route_handle, lock=lock)
+    route = repository.get_route(ctx.session, ctx.account_id, route_handle, lock=lock) \
+        if _lookup_key(route_handle) else None
     if route is None:
         raise HttpError(404, "Route not found",
                         {"description": f"Route not found for handle {route_handle}"})
@@ -141,8 +168,12 @@ def _bump(ctx: RouteContext, route: Route, now: datetime, *, event: str | None =
         _route_event(ctx, route, event)
 
 
-def resolve_refs(ctx: RouteContext, refs: Sequence[OrderRef]) -> list[Order]:
-    """The orders named in a body; unknown ones are 404 ``order_not_found``, repeats 422."""
+def resolve_refs(
+    ctx: RouteContext, refs: Sequence[OrderRef], *, lock: bool = True,
+    location: str = "json", field: str = "orders",
+) -> list[Order]:
+    """The orders named in a request, in its sequence, locked for the change unless ``lock``
+    is false; unknown ones are 404 ``order_not_found``, repeats a 422 at ``location``."""
     found: list[Order] = []
     seen: dict[str, int] = {}
     for index, ref in enumerate(refs):
@@ -156,11 +187,12 @@ def resolve_refs(ctx: RouteContext, refs: Sequence[OrderRef]) -> list[Order]:
                              {"description": f"Order not found for handle {ref.order_handle}"}
                              ) from exc
         if order.id in seen:
-            raise RequestValidationFailed(
-                {"json": {f"orders.{index}.order_handle": [f"Repeats orders.{seen[order.id]}."]}}
-            )
+            raise RequestValidationFailed({location: {
+                f"{field}.{index}.order_handle": [f"Repeats {field}.{seen[order.id]}."]}})
         seen[order.id] = index
-        found.append(repository.lock_order(ctx.session, order))
+        found.append(order)
+    if lock:
+        repository.lock_orders(ctx.session, found)
     return found
 
 
@@ -226,6 +258,14 @@ def _live(order: Order) -> bool:
     return order.status not in (*TERMINAL, OrderStatus.DISABLED.value)
 
 
+def leaves_at(route: Route, now: datetime) -> datetime:
+    """The departure that sequencing measures windows from: now once the route is being
+    driven, else its scheduled start (or now when it has none)."""
+    if route.status == "tracking" or route.scheduled_start_at is None:
+        return now
+    return route.scheduled_start_at
+
+
 def refresh_estimates(ctx: RouteContext, route: Route, route_orders: Sequence[Order]) -> None:
     """Recompute the route's and its open orders' estimates (disabled orders are left out)."""
     group = _group(ctx, route.ops_group_handle)
@@ -244,15 +284,8 @@ def refresh_estimates(ctx: RouteContext, route: Route, route_orders: Sequence[Or
                               return_to_start=returns_to_start(group))
     route.completion_type = group.route_completion_type
     route.start_by = estimate.start_by
-    route.estimate = {
-        "start_by": format_ts(estimate.start_by),
-        "distance": estimate.distance_m,
-        "duration": estimate.duration_s,
-        "polyline": {"type": "LineString",
-                     "coordinates": [[p[0], p[1]] for p in estimate.polyline]},
-        "start_location": _point(estimate.start_location),
-        "end_location": _point(estimate.end_location),
-    }
+    # With nothing left to visit there is no drive to estimate (and no LineString to draw).
+    route.estimate = estimate_wire(estimate) if stops else None
     by_key = {s.key: s for s in estimate.stops}
     for order in route_orders:
         stop = by_key.get(order.id)
@@ -269,6 +302,19 @@ def refresh_estimates(ctx: RouteContext, route: Route, route_orders: Sequence[Or
             "distance": stop.distance_m,
             "duration": stop.duration_s,
         }
+
+
+def estimate_wire(estimate: RouteEstimate) -> dict[str, Any]:
+    """``RouteDetailEstimate`` of a route estimate."""
+    return {
+        "start_by": format_ts(estimate.start_by),
+        "distance": estimate.distance_m,
+        "duration": estimate.duration_s,
+        "polyline": {"type": "LineString",
+                     "coordinates": [[p[0], p[1]] for p in estimate.polyline]},
+        "start_location": _point(estimate.start_location),
+        "end_location": _point(estimate.end_location),
+    }
 
 
 def create_route(
@@ -291,7 +337,7 @@ def create_route(
         raise conflict("duplicate_resource", "Duplicate route found with this ID",
                        {"description": f"Route {handle} already exists"})
     now = utcnow()
-    device = device_id or ((worker.device_ids or [None])[0] if worker else None)
+    device = device_of(ctx, worker, device_id) if worker else device_id
     route = Route(
         account_id=ctx.account_id, route_handle=handle,
         status="assigned" if worker else "planned", version=1,
@@ -324,7 +370,7 @@ def _optimised(
     stops = [_stop(o) for o in movable]
     now = utcnow()
     sequence = optimise_order(
-        stops, start=start, depart_at=route.scheduled_start_at or now, travel=ctx.travel,
+        stops, start=start, depart_at=leaves_at(route, now), travel=ctx.travel,
         return_to_start=returns_to_start(group),
         time_budget_s=min(ctx.settings.planning.time_budget_s, 2.0),
         seed=ctx.settings.planning.seed,

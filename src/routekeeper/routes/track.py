@@ -17,20 +17,21 @@ from routekeeper.routes import repository
 from routekeeper.routes.estimates import estimate_route
 from routekeeper.routes.filters import RouteFilterFields
 from routekeeper.routes.locations import returns_to_start, start_location
-from routekeeper.routes.operations import _first_free
-from routekeeper.routes.schemas import OrderReassign, OrderRef, TrackRequest
-from routekeeper.routes.sequencing import insert_cheapest
+from routekeeper.routes.operations import insert_orders
+from routekeeper.routes.schemas import DeviceSwitchMode, OrderReassign, OrderRef, TrackRequest
+from routekeeper.routes.sequencing import departure
 from routekeeper.routes.service import (
     RouteContext,
     _assign_order,
+    _attach,
     _bump,
     _group,
-    _point,
     _resequence,
     _route_event,
-    _start_order,
     _stop,
     create_route,
+    device_of,
+    estimate_wire,
     find_worker,
     get_route,
     refresh_estimates,
@@ -44,8 +45,11 @@ def _track_error(title: str) -> CodedError:
 
 
 def start_route(ctx: RouteContext, route: Route, *, track_mode: str,
-                device_id: str | None = None) -> Route:
-    """Start tracking a route: route ``tracking``, its open orders ``ongoing``."""
+                device_id: str | None = None,
+                device_switch_mode: str = DeviceSwitchMode.LOGIN.value,
+                created: bool = False) -> Route:
+    """Start tracking a route: route ``tracking``, its open orders ``ongoing``. A route
+    ``created`` by the same request keeps version 1 (HyperTrack's track example)."""
     if route.status == "tracking":
         raise _track_error("Route already tracking")
     if route.status == "completed":
@@ -67,17 +71,17 @@ def start_route(ctx: RouteContext, route: Route, *, track_mode: str,
     for order in sequence:
         if order.status in TERMINAL or order.status == OrderStatus.DISABLED.value:
             continue
+        order.device_switch_mode = device_switch_mode
         _assign_order(ctx, route, order, now)
-        if order.started_at is None:
-            _start_order(ctx, route, order, now)
-    _bump(ctx, route, now, event=None)
+    if not created:
+        _bump(ctx, route, now, event=None)
     _route_event(ctx, route, "started")
     refresh_estimates(ctx, route, sequence)
     for order in sequence:
         if order.estimate and order.status == OrderStatus.ONGOING.value:
-            order.estimate["initial_arrive_at"] = (
-                order.estimate.get("initial_arrive_at") or order.estimate.get("arrive_at")
-            )
+            # The first ETA once tracking starts: later delays are measured against it.
+            order.estimate = {**order.estimate, "initial_arrive_at": (
+                order.estimate.get("initial_arrive_at") or order.estimate.get("arrive_at"))}
     return route
 
 
@@ -91,17 +95,20 @@ def track(ctx: RouteContext, body: TrackRequest) -> Route:
                              {"description": f"Route not found for handle {body.route_handle}"})
         if body.version is not None and body.version != route.version:
             raise CodedError(409, "version_conflict", "Route was modified concurrently",
-                             {"current_version": route.version})
+                             {"description": f"Route {route.route_handle} is at version "
+                                             f"{route.version}.",
+                              "current_version": route.version})
         return start_route(ctx, route, track_mode=body.track_mode.value,
-                           device_id=body.device_id)
+                           device_id=body.device_id,
+                           device_switch_mode=body.device_switch_mode.value)
     if not body.orders:
         raise invalid_field("json", "orders", "orders is required when route_handle is absent.")
     if body.worker:
         worker = find_worker(ctx, body.worker)
-        if body.device_id and body.device_id not in (worker.device_ids or []):
-            worker_for_device(ctx, body.device_id)
+        device = device_of(ctx, worker, body.device_id)
     elif body.device_id:
         worker = worker_for_device(ctx, body.device_id)
+        device = body.device_id
     else:
         raise invalid_field("json", "worker_handle", "worker_handle or device_id is required.")
     group = _group(ctx, body.ops_group_handle or worker.ops_group_handle or "default")
@@ -113,11 +120,22 @@ def track(ctx: RouteContext, body: TrackRequest) -> Route:
     ctx.session.flush()
     spec = body.route
     route = create_route(
-        ctx, created, group=group, worker=worker, device_id=body.device_id,
+        ctx, created, group=group, worker=worker, device_id=device,
         track_mode=body.track_mode.value, metadata=spec.metadata if spec else None,
         route_handle=spec.route_handle if spec else None,
     )
-    return start_route(ctx, route, track_mode=body.track_mode.value)
+    return start_route(ctx, route, track_mode=body.track_mode.value,
+                       device_switch_mode=body.device_switch_mode.value, created=True)
+
+
+def _detach(order: Order) -> None:
+    """Take an order off its route, back to ``unplanned`` (before it joins another)."""
+    order.status = OrderStatus.UNPLANNED.value
+    order.route_handle = None
+    order.route_sequence = None
+    order.worker_handle = None
+    order.device_id = None
+    order.estimate = None
 
 
 def reassign_order(ctx: RouteContext, order: Order, body: OrderReassign) -> Order:
@@ -125,48 +143,47 @@ def reassign_order(ctx: RouteContext, order: Order, body: OrderReassign) -> Orde
     new route for that worker."""
     if order.status in TERMINAL:
         raise CodedError(409, "invalid_transition",
-                         f"Cannot reassign an order that is {order.status}", None)
+                         f"Cannot reassign an order that is {order.status}",
+                         {"description": f"Order {order.order_handle} is {order.status}."})
     worker = find_worker(ctx, body.worker)
+    # A worker in several ops groups: the caller names the group whose route is meant.
+    group_handle = _group(ctx, body.ops_group_handle).ops_group_handle \
+        if body.ops_group_handle else None
     now = utcnow()
-    old = get_route(ctx, order.route_handle, lock=True) if order.route_handle else None
+    found = repository.active_route_of_worker(ctx.session, ctx.account_id, worker.worker_handle,
+                                              ops_group_handle=group_handle)
+    # Routes first, by handle, then the order: the lock order of every route change, so
+    # opposite moves between two routes wait for each other instead of deadlocking.
+    handles = sorted({h for h in (order.route_handle, found and found.route_handle) if h})
+    routes = {h: get_route(ctx, h, lock=True) for h in handles}
+    before = order.route_handle
+    repository.lock_order(ctx.session, order)
+    if order.route_handle != before or order.status in TERMINAL:
+        raise CodedError(409, "version_conflict", "Order was modified concurrently",
+                         {"description": f"Order {order.order_handle} changed; retry."})
+    old = routes.get(order.route_handle) if order.route_handle else None
+    target = routes.get(found.route_handle) if found else None
     if old is not None and old.worker_handle == worker.worker_handle:
         return order
     if old is not None:
-        order.route_handle = None
-        order.route_sequence = None
+        _detach(order)
         ctx.session.flush()
         remaining = repository.route_orders(ctx.session, old)
         _resequence(remaining)
         _bump(ctx, old, now)
         refresh_estimates(ctx, old, remaining)
-    target = repository.active_route_of_worker(ctx.session, ctx.account_id, worker.worker_handle)
+    else:
+        order.status = OrderStatus.UNPLANNED.value
     if target is None:
-        group = _group(ctx, body.ops_group_handle or worker.ops_group_handle)
-        if order.status != OrderStatus.UNPLANNED.value:
-            order.status = OrderStatus.UNPLANNED.value
+        group = _group(ctx, group_handle or worker.ops_group_handle)
         create_route(ctx, [order], group=group, worker=worker)
         return order
-    target = get_route(ctx, target.route_handle, lock=True)
-    group = _group(ctx, target.ops_group_handle)
-    sequence = [o for o in repository.route_orders(ctx.session, target)]
-    open_stops = [_stop(o) for o in sequence if o.status not in TERMINAL]
-    settled = [o for o in sequence if o.status in TERMINAL]
-    by_id = {o.id: o for o in [*sequence, order]}
-    stops = insert_cheapest(
-        open_stops, _stop(order), first_free=_first_free([by_id[s.key] for s in open_stops]),
-        start=start_location(ctx.session, group, worker), depart_at=now, travel=ctx.travel,
-        return_to_start=returns_to_start(group),
-    )
-    order.route_handle = target.route_handle
-    order.plan_id = target.plan_id
-    order.planned_at = order.planned_at or now
-    if order.status == OrderStatus.UNPLANNED.value:
-        order.status = OrderStatus.PLANNED.value
-    _assign_order(ctx, target, order, now)
-    new_sequence = settled + [by_id[s.key] for s in stops]
-    _resequence(new_sequence)
+    sequence = repository.route_orders(ctx.session, target)
+    _attach(ctx, target, order, now)
+    sequence = insert_orders(ctx, target, sequence, [order], now)
+    _resequence(sequence)
     _bump(ctx, target, now)
-    refresh_estimates(ctx, target, new_sequence)
+    refresh_estimates(ctx, target, sequence)
     return order
 
 
@@ -175,29 +192,24 @@ def estimate_sequence(
 ) -> tuple[dict[str, Any], list[Order]]:
     """``GET /orders/estimate``: estimate the given sequence without changing anything."""
     group = _group(ctx, ops_group_handle)
-    sequence = resolve_refs(ctx, refs)
+    sequence = resolve_refs(ctx, refs, lock=False, location="query")
     stops = [_stop(o) for o in sequence]
     start = start_location(ctx.session, group, None)
-    now = utcnow()
-    estimate = estimate_route(start=start, stops=stops, depart_at=now, travel=ctx.travel,
+    first_leg = int(ctx.travel.leg(start, stops[0].location).duration_s) \
+        if start is not None and stops else 0
+    # The departure a new route through these orders would get, so the two agree.
+    depart_at = departure(stops, scheduled_start_at=None, now=utcnow(), first_leg_s=first_leg)
+    estimate = estimate_route(start=start, stops=stops, depart_at=depart_at, travel=ctx.travel,
                               return_to_start=returns_to_start(group))
     by_key = {s.key: s for s in estimate.stops}
     for order in sequence:
         stop = by_key[order.id]
-        # Read-only: the estimate is put on the objects for the response and never flushed.
+        # Read-only: the estimate is put on detached objects for the response, never saved.
         ctx.session.expunge(order)
         order.estimate = {"start_by": format_ts(stop.start_by),
                           "arrive_at": format_ts(stop.arrive_at),
                           "distance": stop.distance_m, "duration": stop.duration_s}
-    body = {
-        "start_by": format_ts(estimate.start_by), "distance": estimate.distance_m,
-        "duration": estimate.duration_s,
-        "polyline": {"type": "LineString",
-                     "coordinates": [[p[0], p[1]] for p in estimate.polyline]},
-        "start_location": _point(estimate.start_location),
-        "end_location": _point(estimate.end_location),
-    }
-    return body, sequence
+    return estimate_wire(estimate), sequence
 
 
 def list_routes(
@@ -214,7 +226,9 @@ def list_routes(
         except (ValueError, IndexError) as exc:
             raise invalid_field("query", "pagination_token", "Not a valid pagination token.") \
                 from exc
-    rows = repository.page(ctx.session, repository.filtered(ctx.account_id, filters),
+    dialect = ctx.session.get_bind().dialect.name
+    rows = repository.page(ctx.session, repository.filtered(ctx.account_id, filters,
+                                                            dialect=dialect),
                            descending=filters.sort_direction.value == "desc", after=after,
                            limit=filters.limit + 1)
     token = None

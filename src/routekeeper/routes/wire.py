@@ -7,14 +7,15 @@ from typing import Any
 from routekeeper.models.order import Order
 from routekeeper.models.route import Route
 from routekeeper.orders.wire import order_wire
+from routekeeper.views.tokens import sign_embed_url
 
 _STAMPS = ("created_at", "planned_at", "assigned_at", "started_at", "completed_at",
            "scheduled_start_at")
 
 
 def embed_url(route: Route, public_url: str) -> str:
-    """The ops view of a route."""
-    return f"{public_url.rstrip('/')}/embed/routes/{route.route_handle}"
+    """The ops view of a route, with a signed expiring ``token`` while a request is served."""
+    return sign_embed_url(f"{public_url.rstrip('/')}/embed/routes/{route.route_handle}", route)
 
 
 def _list_order(order: Order) -> dict[str, Any]:
@@ -53,6 +54,9 @@ def route_wire(
         "worker_handle": route.worker_handle,
         "driver_handle": route.worker_handle,
         "device_id": route.device_id,
+        # Kept on the orders the route tracks (routes have no column of their own for it).
+        "device_switch_mode": next(
+            (o.device_switch_mode for o in orders if o.device_switch_mode), None),
         "metadata": route.metadata_ or {},
         "estimate": estimate,
         "distance": route.distance,
