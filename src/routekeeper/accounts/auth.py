@@ -7,7 +7,9 @@ import binascii
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.openapi.models import HTTPBase as HTTPBaseModel
+from fastapi.security.base import SecurityBase
 
 from routekeeper.accounts.secrets import read_token
 from routekeeper.accounts.service import authenticate
@@ -46,11 +48,35 @@ def parse_basic(header: str) -> tuple[str, str] | None:
     return (user, password) if sep else None
 
 
+class _DocumentedScheme(SecurityBase):
+    """A security scheme that only describes itself in OpenAPI; ``current_account`` checks.
+
+    FastAPI's own HTTPBasic/HTTPBearer would answer malformed headers themselves, in
+    another error shape, before our dependency could.
+    """
+
+    def __init__(self, scheme: str, name: str, description: str) -> None:
+        self.model = HTTPBaseModel(scheme=scheme, description=description)
+        self.scheme_name = name
+
+    async def __call__(self) -> None:
+        return None
+
+
+# The names HyperTrack's own specification gives its two schemes.
+BASIC_AUTH = _DocumentedScheme("basic", "BasicAuth", "HTTP Basic with AccountID:SecretKey.")
+TOKEN_AUTH = _DocumentedScheme("bearer", "TokenAuth", "A Bearer token from POST /oauth/token.")
+
+
 def _principal(account: Account) -> Principal:
     return Principal(account.account_id, account.name, account.contact_email)
 
 
-def current_account(request: Request) -> Principal:
+def current_account(
+    request: Request,
+    _basic: Annotated[None, Security(BASIC_AUTH)],
+    _token: Annotated[None, Security(TOKEN_AUTH)],
+) -> Principal:
     """Resolve the request's account from Basic credentials or a Bearer token, else 401."""
     header = request.headers.get("authorization")
     if not header:

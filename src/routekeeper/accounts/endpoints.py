@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from typing import Annotated
 
-from fastapi import APIRouter, Form
+from fastapi import APIRouter, Form, Response
 from pydantic import BaseModel
 
 from routekeeper.accounts.auth import unauthorized
-from routekeeper.accounts.secrets import TokenClaims, issue_token
+from routekeeper.accounts.secrets import TokenClaims, issue_token, now_s
 from routekeeper.accounts.service import authenticate
 from routekeeper.core.errors import invalid_field
 from routekeeper.core.responses import ERRORS_401_422
@@ -28,6 +27,7 @@ class AccessToken(BaseModel):
 
 @router.post("/oauth/token", response_model=AccessToken, responses=ERRORS_401_422)
 def issue_access_token(
+    response: Response,
     session: ReadSession,
     settings: SettingsDep,
     grant_type: Annotated[str, Form()],
@@ -44,6 +44,9 @@ def issue_access_token(
     ttl = settings.api.token_ttl_s
     token = issue_token(
         settings.secret_key,
-        TokenClaims(account.account_id, account.secret_version, int(time.time()) + ttl),
+        TokenClaims(account.account_id, account.secret_version, now_s() + ttl),
     )
+    # RFC 6749 5.1: responses carrying tokens must not be cached.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
     return AccessToken(access_token=token, expires_in=ttl)

@@ -14,8 +14,14 @@ import hashlib
 import hmac
 import json
 import secrets
-import time
 from dataclasses import dataclass
+
+from routekeeper.core.clock import utcnow
+
+
+def now_s() -> int:
+    """The current Unix time in whole seconds (token issue and expiry use this clock)."""
+    return int(utcnow().timestamp())
 
 
 def new_secret_key() -> str:
@@ -81,6 +87,6 @@ def read_token(server_secret: str, token: str, *, scope: str = "api") -> TokenCl
         )
     except (ValueError, KeyError, TypeError):
         return None
-    if claims.scope != scope or claims.expires_at < time.time():
+    if claims.scope != scope or claims.expires_at <= now_s():
         return None
     return claims

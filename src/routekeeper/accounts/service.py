@@ -12,6 +12,9 @@ from routekeeper.core.clock import utcnow
 from routekeeper.models.account import Account
 from routekeeper.models.ops_group import OpsGroup
 
+ACCOUNT_ID_MAX = 64
+_DUMMY_SALT, _DUMMY_HASH = hash_secret(new_secret_key())
+
 
 @dataclass(frozen=True)
 class NewCredentials:
@@ -46,10 +49,19 @@ def create_account(
     return NewCredentials(account_id=account_id, secret_key=secret, name=name)
 
 
+def _could_be_account_id(account_id: str) -> bool:
+    # Anything else cannot name an account, and NUL would make PostgreSQL fail the query.
+    return 0 < len(account_id) <= ACCOUNT_ID_MAX and account_id.isprintable()
+
+
 def authenticate(session: Session, account_id: str, secret: str) -> Account | None:
     """The account whose id and secret key these are, or None."""
-    account = session.get(Account, account_id)
-    if account is None or not verify_secret(secret, account.secret_salt, account.secret_hash):
+    account = session.get(Account, account_id) if _could_be_account_id(account_id) else None
+    if account is None:
+        # Hash anyway so an unknown AccountID answers as slowly as a wrong SecretKey.
+        verify_secret(secret, _DUMMY_SALT, _DUMMY_HASH)
+        return None
+    if not verify_secret(secret, account.secret_salt, account.secret_hash):
         return None
     return account
 

@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import Query, Response
 
 from routekeeper.accounts.auth import CurrentAccount
-from routekeeper.core.responses import ERRORS_401_404_422, ERRORS_ALL
+from routekeeper.core.errors import invalid_field
+from routekeeper.core.responses import R400, R401, R404, R409, R422, Responses
 from routekeeper.core.routing import Router
 from routekeeper.dependencies import ReadSession, SettingsDep, WriteSession
 from routekeeper.workers import service
@@ -20,6 +21,7 @@ from routekeeper.workers.schemas import (
     WorkerPage,
     WorkerRead,
     WorkerUpdate,
+    is_handle,
 )
 
 router = Router(tags=["Workers"])
@@ -27,8 +29,27 @@ router = Router(tags=["Workers"])
 Limit = Annotated[int, Query(ge=1, le=1000)]
 
 
+# What each kind of operation can answer besides its success.
+LISTED: Responses = {**R401, **R422}
+ONE: Responses = {**R401, **R404, **R422}
+CREATE_OPS_GROUP: Responses = {**R401, **R409, **R422}
+UPDATE_OPS_GROUP: Responses = {**R401, **R404, **R422}
+# 400 is ``ops_group_not_defined``.
+CREATE_WORKER: Responses = {**R400, **R401, **R409, **R422}
+UPDATE_WORKER: Responses = {**R400, **R401, **R404, **R422}
+
+
+def _handles(csv: str | None) -> list[str] | None:
+    # HyperTrack takes a comma-separated list of ops group handles here; a part that cannot
+    # be a handle matches no worker, so it is dropped before it reaches the database.
+    if csv is None or not csv.strip():
+        return None
+    parts = (part.strip() for part in csv.split(","))
+    return [part for part in parts if is_handle(part)]
+
+
 # Literal ops-group paths are registered before /workers/{worker_handle} so they win.
-@router.post("/workers/ops-groups/", response_model=OpsGroupRead, responses=ERRORS_ALL)
+@router.post("/workers/ops-groups/", response_model=OpsGroupRead, responses=CREATE_OPS_GROUP)
 def create_ops_group(
     body: OpsGroupCreate, account: CurrentAccount, session: WriteSession
 ) -> OpsGroupRead:
@@ -36,7 +57,7 @@ def create_ops_group(
     return service.ops_group_read(service.create_ops_group(session, account.account_id, body))
 
 
-@router.get("/workers/ops-groups/", response_model=OpsGroupPage, responses=ERRORS_401_404_422)
+@router.get("/workers/ops-groups/", response_model=OpsGroupPage, responses=LISTED)
 def list_ops_groups(
     account: CurrentAccount,
     session: ReadSession,
@@ -54,8 +75,7 @@ def list_ops_groups(
 
 
 @router.get(
-    "/workers/ops-groups/{ops_group_handle}", response_model=OpsGroupRead,
-    responses=ERRORS_401_404_422,
+    "/workers/ops-groups/{ops_group_handle}", response_model=OpsGroupRead, responses=ONE,
 )
 def get_ops_group(
     ops_group_handle: str, account: CurrentAccount, session: ReadSession
@@ -68,7 +88,7 @@ def get_ops_group(
 
 @router.patch(
     "/workers/ops-groups/{ops_group_handle}", response_model=OpsGroupRead,
-    responses=ERRORS_401_404_422,
+    responses=UPDATE_OPS_GROUP,
 )
 def update_ops_group(
     ops_group_handle: str, body: OpsGroupUpdate, account: CurrentAccount, session: WriteSession
@@ -78,38 +98,44 @@ def update_ops_group(
     return service.ops_group_read(group)
 
 
-@router.post("/workers/", status_code=201, response_model=WorkerRead, responses=ERRORS_ALL)
+@router.post(
+    "/workers/", status_code=201, response_model=WorkerRead, responses=CREATE_WORKER
+)
 def create_worker(body: WorkerCreate, account: CurrentAccount, session: WriteSession) -> WorkerRead:
     """Create a worker."""
     return service.worker_read(service.create_worker(session, account.account_id, body))
 
 
-@router.get("/workers/", response_model=WorkerPage, responses=ERRORS_401_404_422)
+@router.get("/workers/", response_model=WorkerPage, responses=LISTED)
 def list_workers(
     account: CurrentAccount,
     session: ReadSession,
     settings: SettingsDep,
-    ops_group_handle: str | None = None,
-    search_term: str | None = None,
+    ops_group_handle: Annotated[
+        str | None, Query(description="Comma-separated ops group handles.")
+    ] = None,
+    search_term: Annotated[str | None, Query(max_length=200)] = None,
     limit: Limit = 50,
     pagination_token: str | None = None,
 ) -> WorkerPage:
-    """List workers, filtered by ops group and a search term on handle, name and profile."""
+    """List workers, filtered by ops groups and a search term on handle, name and profile."""
+    if search_term is not None and "\x00" in search_term:
+        raise invalid_field("query", "search_term", "Text must not contain NUL characters.")
     rows, token = service.list_workers(
-        session, account.account_id, ops_group_handle=ops_group_handle,
+        session, account.account_id, ops_group_handles=_handles(ops_group_handle),
         search_term=search_term, limit=limit, token=pagination_token,
         secret=settings.secret_key,
     )
     return WorkerPage(workers=[service.worker_read(r) for r in rows], pagination_token=token)
 
 
-@router.get("/workers/{worker_handle}", response_model=WorkerRead, responses=ERRORS_401_404_422)
+@router.get("/workers/{worker_handle}", response_model=WorkerRead, responses=ONE)
 def get_worker(worker_handle: str, account: CurrentAccount, session: ReadSession) -> WorkerRead:
     """Read one worker."""
     return service.worker_read(service.get_worker(session, account.account_id, worker_handle))
 
 
-@router.patch("/workers/{worker_handle}", response_model=WorkerRead, responses=ERRORS_ALL)
+@router.patch("/workers/{worker_handle}", response_model=WorkerRead, responses=UPDATE_WORKER)
 def update_worker(
     worker_handle: str, body: WorkerUpdate, account: CurrentAccount, session: WriteSession
 ) -> WorkerRead:
@@ -118,7 +144,7 @@ def update_worker(
     return service.worker_read(worker)
 
 
-@router.delete("/workers/{worker_handle}", status_code=204, responses=ERRORS_401_404_422)
+@router.delete("/workers/{worker_handle}", status_code=204, responses=ONE)
 def delete_worker(worker_handle: str, account: CurrentAccount, session: WriteSession) -> Response:
     """Delete a worker (204)."""
     service.delete_worker(session, account.account_id, worker_handle)

@@ -3,18 +3,37 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from enum import StrEnum
+from functools import cache
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import available_timezones
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from routekeeper.core.geojson import Place
+from routekeeper.core.geojson import PointGeometry
 from routekeeper.core.timefmt import ApiDatetime
 
+# Handles travel in URL paths, so no slash, whitespace, query/fragment marks or control
+# characters (PostgreSQL text cannot hold NUL at all).
+HANDLE_PATTERN = r"^[^/\s?#\x00-\x1f\x7f]+$"
+HANDLE_MAX = 200
+_HANDLE = re.compile(HANDLE_PATTERN)
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
-HANDLE = Field(min_length=1, max_length=200, pattern=r"^[^/\s?#]+$")
+# Integer columns are 32-bit; larger numbers would overflow the database instead of a 422.
+INT32_MAX = 2**31 - 1
+
+
+def handle_field(*, description: str) -> Any:
+    """A required handle: 1-200 characters that are safe in a URL path segment."""
+    return Field(min_length=1, max_length=HANDLE_MAX, pattern=HANDLE_PATTERN,
+                 description=description)
+
+
+def is_handle(text: str) -> bool:
+    """Whether ``text`` could be a handle (a path segment that fails this names nothing)."""
+    return len(text) <= HANDLE_MAX and _HANDLE.match(text) is not None
 
 
 def check_hhmm(value: str | None) -> str | None:
@@ -22,6 +41,60 @@ def check_hhmm(value: str | None) -> str | None:
     if value is not None and not _HHMM.match(value):
         raise ValueError("Not a valid time; expected HH:mm (00:00 to 23:59).")
     return value
+
+
+@cache
+def _zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def check_timezone(value: str | None) -> str | None:
+    """Validate an IANA time zone name against the bundled tz database."""
+    # A set lookup instead of ZoneInfo(value): file names such as "America" (a directory)
+    # or a 300-character key raise OS errors there, not ValueError.
+    if value is not None and value not in _zones():
+        raise ValueError("Not a valid IANA time zone (e.g. Europe/Berlin).")
+    return value
+
+
+def _check_storable(value: Any) -> None:
+    # Free-form JSON (metadata, profile) and text end up in PostgreSQL, which rejects NUL in
+    # text and JSONB, and in JSON responses, which cannot carry NaN or infinities.
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("Text must not contain NUL characters.")
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("Numbers must be finite.")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_storable(key)
+            _check_storable(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _check_storable(item)
+    elif isinstance(value, BaseModel):
+        _check_storable(value.model_dump())
+
+
+class _Body(BaseModel):
+    """A request body: unknown fields are errors, and every value must be storable."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        _check_storable(value)
+        return value
+
+
+class Location(_Body):
+    """A point with an address (worker ``home``, ops group ``ops_group_home``)."""
+
+    geometry: PointGeometry
+    address: str | None = Field(default=None, max_length=1000)
+    radius: int | None = Field(default=None, ge=1, le=100_000, description="Meters.")
 
 
 class DayOfWeek(StrEnum):
@@ -34,18 +107,18 @@ class DayOfWeek(StrEnum):
     SATURDAY = "SATURDAY"
 
 
-class ScheduleEntry(BaseModel):
+class ScheduleEntry(_Body):
     """A shift: recurring on ``day_of_week`` or on one ``date``; an end before the start
     means the shift runs past midnight."""
 
-    model_config = ConfigDict(extra="forbid")
-
     day_of_week: DayOfWeek | None = None
     date: dt.date | None = None
-    start_time: str
-    end_time: str
-    ops_group_handle: str | None = None
-    priority: int | None = None
+    start_time: str = Field(description="HH:mm in the ops group's time zone.")
+    end_time: str = Field(description="HH:mm in the ops group's time zone.")
+    ops_group_handle: str | None = Field(
+        default=None, min_length=1, max_length=HANDLE_MAX, pattern=HANDLE_PATTERN
+    )
+    priority: int | None = Field(default=None, ge=-INT32_MAX, le=INT32_MAX)
 
     _hhmm = field_validator("start_time", "end_time")(check_hhmm)
 
@@ -75,39 +148,32 @@ class ObjectiveFn(StrEnum):
     MINIMISE_DISTANCE = "minimise_distance"
 
 
-class _OpsGroupFields(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str | None = Field(default=None, max_length=200)
-    timezone: str | None = None
-    ops_group_home: Place | None = None
+class _OpsGroupFields(_Body):
+    # HyperTrack calls the display name ``ops_group_label``; ``name`` is accepted too.
+    name: str | None = Field(
+        default=None, max_length=200,
+        validation_alias=AliasChoices("ops_group_label", "name"),
+    )
+    timezone: str | None = Field(default=None, description="IANA time zone, default UTC.")
+    ops_group_home: Location | None = None
     route_start_location: RouteStartLocation | None = None
     route_completion_type: RouteCompletionType | None = None
-    route_capacity: int | None = Field(default=None, ge=1)
-    route_max_distance: int | None = Field(default=None, ge=1)
+    route_capacity: int | None = Field(default=None, ge=1, le=INT32_MAX)
+    route_max_distance: int | None = Field(default=None, ge=1, le=INT32_MAX,
+                                           description="Meters.")
     objective_fn: ObjectiveFn | None = None
     default_shift_start_time: str | None = None
     default_shift_end_time: str | None = None
     metadata: dict[str, Any] | None = None
 
     _hhmm = field_validator("default_shift_start_time", "default_shift_end_time")(check_hhmm)
-
-    @field_validator("timezone")
-    @classmethod
-    def _tz(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError("Not a valid IANA time zone (e.g. Europe/Berlin).") from exc
-        return value
+    _tz = field_validator("timezone")(check_timezone)
 
 
 class OpsGroupCreate(_OpsGroupFields):
     """Body of ``POST /workers/ops-groups/``."""
 
-    ops_group_handle: str = HANDLE
+    ops_group_handle: str = handle_field(description="Unique per account.")
 
 
 class OpsGroupUpdate(_OpsGroupFields):
@@ -118,14 +184,15 @@ class OpsGroupRead(BaseModel):
     """An ops group as returned."""
 
     ops_group_handle: str
+    ops_group_label: str | None
     name: str | None
     timezone: str
     ops_group_home: dict[str, Any] | None
-    route_start_location: str
-    route_completion_type: str
+    route_start_location: RouteStartLocation
+    route_completion_type: RouteCompletionType
     route_capacity: int | None
     route_max_distance: int | None
-    objective_fn: str
+    objective_fn: ObjectiveFn
     default_shift_start_time: str | None
     default_shift_end_time: str | None
     metadata: dict[str, Any] | None
@@ -140,25 +207,37 @@ class OpsGroupPage(BaseModel):
     pagination_token: str | None = None
 
 
-class _WorkerFields(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class _WorkerFields(_Body):
     name: str | None = Field(default=None, max_length=200)
     profile: dict[str, Any] | None = None
-    ops_group_handle: str | None = None
-    product_types: list[str] | None = None
-    capacity: int | None = Field(default=None, ge=0)
-    home: Place | None = None
-    schedule: list[ScheduleEntry] | None = None
-    unavailable_on: list[dt.date] | None = None
+    ops_group_handle: str | None = Field(
+        default=None, min_length=1, max_length=HANDLE_MAX, pattern=HANDLE_PATTERN
+    )
+    product_types: list[str] | None = Field(default=None, max_length=100)
+    capacity: int | None = Field(default=None, ge=0, le=INT32_MAX)
+    home: Location | None = None
+    schedule: list[ScheduleEntry] | None = Field(default=None, max_length=1000)
+    unavailable_on: list[dt.date] | None = Field(default=None, max_length=1000)
     available: bool | None = None
     metadata: dict[str, Any] | None = None
+
+    @field_validator("product_types")
+    @classmethod
+    def _product_types(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and any(not item or len(item) > 200 for item in value):
+            raise ValueError("Product types are non-empty strings of at most 200 characters.")
+        return value
 
 
 class WorkerCreate(_WorkerFields):
     """Body of ``POST /workers/``."""
 
-    worker_handle: str = HANDLE
+    # ``driver_handle`` is HyperTrack's deprecated name for the same thing.
+    worker_handle: str = Field(
+        min_length=1, max_length=HANDLE_MAX, pattern=HANDLE_PATTERN,
+        validation_alias=AliasChoices("worker_handle", "driver_handle"),
+        description="Unique per account (an email or user id, for instance).",
+    )
 
 
 class WorkerUpdate(_WorkerFields):
@@ -194,4 +273,3 @@ class WorkerPage(BaseModel):
 def jsonable_schedule(entries: list[ScheduleEntry]) -> list[dict[str, Any]]:
     """Schedule entries as stored (dates as ISO strings, no nulls)."""
     return [entry.model_dump(mode="json", exclude_none=True) for entry in entries]
-

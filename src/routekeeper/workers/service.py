@@ -2,34 +2,46 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import String, and_, cast, or_, select
+from sqlalchemy import String, cast, inspect, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from routekeeper.core.clock import utcnow
-from routekeeper.core.errors import CodedError, conflict, not_found
+from routekeeper.core.errors import CodedError, conflict, invalid_field, not_found
 from routekeeper.core.pagination import decode_token, encode_token
 from routekeeper.models.ops_group import OpsGroup
 from routekeeper.models.worker import Worker
 from routekeeper.workers.schemas import (
+    ObjectiveFn,
     OpsGroupCreate,
     OpsGroupRead,
     OpsGroupUpdate,
+    RouteCompletionType,
+    RouteStartLocation,
     WorkerCreate,
     WorkerRead,
     WorkerUpdate,
+    is_handle,
     jsonable_schedule,
 )
+
+# Columns that always hold a value: a PATCH with null leaves them as they are.
+_OPS_GROUP_NOT_NULL = ("timezone", "route_start_location", "route_completion_type",
+                       "objective_fn")
 
 
 def ops_group_read(group: OpsGroup) -> OpsGroupRead:
     """The wire shape of an ops group."""
     return OpsGroupRead(
-        ops_group_handle=group.ops_group_handle, name=group.name, timezone=group.timezone,
-        ops_group_home=group.ops_group_home, route_start_location=group.route_start_location,
-        route_completion_type=group.route_completion_type, route_capacity=group.route_capacity,
-        route_max_distance=group.route_max_distance, objective_fn=group.objective_fn,
+        ops_group_handle=group.ops_group_handle, ops_group_label=group.name, name=group.name,
+        timezone=group.timezone, ops_group_home=group.ops_group_home,
+        route_start_location=RouteStartLocation(group.route_start_location),
+        route_completion_type=RouteCompletionType(group.route_completion_type),
+        route_capacity=group.route_capacity, route_max_distance=group.route_max_distance,
+        objective_fn=ObjectiveFn(group.objective_fn),
         default_shift_start_time=group.default_shift_start_time,
         default_shift_end_time=group.default_shift_end_time, metadata=group.metadata_,
         created_at=group.created_at, updated_at=group.updated_at,
@@ -50,26 +62,41 @@ def worker_read(worker: Worker) -> WorkerRead:
 
 def get_ops_group(session: Session, account_id: str, handle: str) -> OpsGroup:
     """An ops group of the account, or a 404."""
-    group = session.get(OpsGroup, (account_id, handle))
+    # A path segment that cannot be a handle names nothing; it never reaches the database.
+    group = session.get(OpsGroup, (account_id, handle)) if is_handle(handle) else None
     if group is None:
         raise not_found("Ops group", handle)
     return group
 
 
-def require_ops_group(session: Session, account_id: str, handle: str) -> OpsGroup:
-    """An ops group named in a request body, or the contract's 400 ``ops_group_not_defined``."""
-    group = session.get(OpsGroup, (account_id, handle))
-    if group is None:
-        raise CodedError(400, "ops_group_not_defined", f"Ops group {handle} does not exist")
-    return group
+def require_ops_groups(session: Session, account_id: str, handles: Iterable[str]) -> None:
+    """Every ops group named in a request body exists, or the contract's 400
+    ``ops_group_not_defined`` for the first that does not."""
+    for handle in dict.fromkeys(handles):
+        if session.get(OpsGroup, (account_id, handle)) is None:
+            raise CodedError(400, "ops_group_not_defined", f"Ops group {handle} does not exist",
+                             {"description": f"Ops group {handle} does not exist"})
+
+
+def _insert(session: Session, row: OpsGroup | Worker, duplicate: CodedError) -> None:
+    # A savepoint turns a concurrent insert of the same key (PostgreSQL) into a 409
+    # instead of a failed transaction and a 500.
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError as exc:
+        raise duplicate from exc
+
+
+def _duplicate(what: str, handle: str) -> CodedError:
+    return conflict("duplicate_resource", f"Duplicate {what} handle found",
+                    {"description": f"{what.capitalize()} {handle} already exists"})
 
 
 def _apply_ops_group_fields(group: OpsGroup, data: dict[str, Any]) -> None:
     for key, value in data.items():
         if key == "metadata":
             group.metadata_ = value
-        elif key == "ops_group_home":
-            group.ops_group_home = value
         else:
             setattr(group, key, value)
 
@@ -77,16 +104,16 @@ def _apply_ops_group_fields(group: OpsGroup, data: dict[str, Any]) -> None:
 def create_ops_group(session: Session, account_id: str, body: OpsGroupCreate) -> OpsGroup:
     """Create an ops group; its handle must be new for the account (409 otherwise)."""
     if session.get(OpsGroup, (account_id, body.ops_group_handle)) is not None:
-        raise conflict("duplicate_resource", "Duplicate ops group handle found",
-                       {"description": f"Ops group {body.ops_group_handle} already exists"})
+        raise _duplicate("ops group", body.ops_group_handle)
     now = utcnow()
     group = OpsGroup(account_id=account_id, ops_group_handle=body.ops_group_handle,
-                     timezone="UTC", created_at=now, updated_at=now)
+                     timezone="UTC", route_start_location=RouteStartLocation.LIVE_LOCATION,
+                     route_completion_type=RouteCompletionType.END_AT_LAST_ORDER,
+                     objective_fn=ObjectiveFn.MINIMISE_TIME, created_at=now, updated_at=now)
     _apply_ops_group_fields(
         group, body.model_dump(mode="json", exclude_none=True, exclude={"ops_group_handle"})
     )
-    session.add(group)
-    session.flush()
+    _insert(session, group, _duplicate("ops group", body.ops_group_handle))
     return group
 
 
@@ -96,7 +123,7 @@ def update_ops_group(
     """Apply the fields present in a PATCH body."""
     group = get_ops_group(session, account_id, handle)
     data = body.model_dump(mode="json", exclude_unset=True)
-    for required in ("timezone", "route_start_location", "route_completion_type", "objective_fn"):
+    for required in _OPS_GROUP_NOT_NULL:
         if required in data and data[required] is None:
             data.pop(required)
     _apply_ops_group_fields(group, data)
@@ -108,11 +135,10 @@ def list_ops_groups(
     session: Session, account_id: str, *, limit: int, token: str | None, secret: str
 ) -> tuple[list[OpsGroup], str | None]:
     """A page of ops groups by handle."""
-    filters: dict[str, Any] = {"kind": "ops_groups"}
+    filters: dict[str, Any] = {"kind": "ops_groups", "account": account_id}
     query = select(OpsGroup).where(OpsGroup.account_id == account_id)
     if token:
-        (after,) = decode_token(secret, token, filters)
-        query = query.where(OpsGroup.ops_group_handle > after)
+        query = query.where(OpsGroup.ops_group_handle > _after(secret, token, filters))
     rows = list(session.scalars(query.order_by(OpsGroup.ops_group_handle).limit(limit + 1)))
     next_token = None
     if len(rows) > limit:
@@ -123,7 +149,7 @@ def list_ops_groups(
 
 def get_worker(session: Session, account_id: str, handle: str) -> Worker:
     """A live (not deleted) worker of the account, or a 404."""
-    worker = session.get(Worker, (account_id, handle))
+    worker = session.get(Worker, (account_id, handle)) if is_handle(handle) else None
     if worker is None or worker.deleted_at is not None:
         raise not_found("Worker", handle)
     return worker
@@ -143,46 +169,56 @@ def _worker_data(body: WorkerCreate | WorkerUpdate, *, unset: bool) -> dict[str,
     )
     if body.schedule is not None:
         data["schedule"] = jsonable_schedule(body.schedule)
+    # null clears a list or the profile; it never makes them null.
     for list_field in ("product_types", "schedule", "unavailable_on"):
         if list_field in data and data[list_field] is None:
             data[list_field] = []
     if "profile" in data and data["profile"] is None:
         data["profile"] = {}
-    if "available" in data and data["available"] is None:
-        data.pop("available")
+    for keep in ("available", "ops_group_handle"):
+        if keep in data and data[keep] is None:
+            data.pop(keep)
     return data
 
 
-def create_worker(session: Session, account_id: str, body: WorkerCreate) -> Worker:
-    """Create a worker (or bring back a deleted one with the same handle)."""
-    ops_group = body.ops_group_handle or "default"
-    require_ops_group(session, account_id, ops_group)
+def _named_ops_groups(data: dict[str, Any]) -> list[str]:
+    named = [data["ops_group_handle"]] if data.get("ops_group_handle") else []
+    named += [e["ops_group_handle"] for e in data.get("schedule") or [] if "ops_group_handle" in e]
+    return named
+
+
+def _fresh_worker(account_id: str, handle: str) -> Worker:
     now = utcnow()
-    worker = session.get(Worker, (account_id, body.worker_handle))
-    if worker is not None and worker.deleted_at is None:
-        raise conflict("duplicate_resource", "Duplicate worker handle found",
-                       {"description": f"Worker {body.worker_handle} already exists"})
-    if worker is None:
-        worker = Worker(account_id=account_id, worker_handle=body.worker_handle, created_at=now,
-                        profile={}, product_types=[], schedule=[], unavailable_on=[],
-                        device_ids=[], available=True)
-        session.add(worker)
-    worker.deleted_at = None
-    worker.updated_at = now
-    worker.ops_group_handle = ops_group
-    _apply_worker_fields(worker, _worker_data(body, unset=False))
-    session.flush()
-    return worker
+    return Worker(account_id=account_id, worker_handle=handle, name=None, profile={},
+                  ops_group_handle="default", product_types=[], capacity=None, home=None,
+                  schedule=[], unavailable_on=[], available=True, device_ids=[],
+                  metadata_=None, created_at=now, updated_at=now, deleted_at=None)
+
+
+def create_worker(session: Session, account_id: str, body: WorkerCreate) -> Worker:
+    """Create a worker; a deleted worker's handle may be reused for a new one."""
+    data = _worker_data(body, unset=False)
+    require_ops_groups(session, account_id, _named_ops_groups(data) or ["default"])
+    existing = session.get(Worker, (account_id, body.worker_handle))
+    if existing is not None and existing.deleted_at is None:
+        raise _duplicate("worker", body.worker_handle)
+    fresh = _fresh_worker(account_id, body.worker_handle)
+    _apply_worker_fields(fresh, data)
+    if existing is None:
+        _insert(session, fresh, _duplicate("worker", body.worker_handle))
+        return fresh
+    # The deleted row keeps the key; it becomes the new worker with nothing of the old one.
+    for attribute in inspect(Worker).column_attrs:
+        if attribute.key not in ("account_id", "worker_handle"):
+            setattr(existing, attribute.key, getattr(fresh, attribute.key))
+    return existing
 
 
 def update_worker(session: Session, account_id: str, handle: str, body: WorkerUpdate) -> Worker:
     """Apply the fields present in a PATCH body."""
     worker = get_worker(session, account_id, handle)
     data = _worker_data(body, unset=True)
-    if data.get("ops_group_handle") is None:
-        data.pop("ops_group_handle", None)
-    else:
-        require_ops_group(session, account_id, data["ops_group_handle"])
+    require_ops_groups(session, account_id, _named_ops_groups(data))
     _apply_worker_fields(worker, data)
     worker.updated_at = utcnow()
     return worker
@@ -195,35 +231,49 @@ def delete_worker(session: Session, account_id: str, handle: str) -> None:
     worker.updated_at = worker.deleted_at
 
 
+def _after(secret: str, token: str, filters: dict[str, Any]) -> str:
+    key = decode_token(secret, token, filters)
+    if len(key) != 1 or not isinstance(key[0], str):
+        raise invalid_field("query", "pagination_token", "Not a valid pagination token.")
+    return key[0]
+
+
+def _like_pattern(term: str) -> str:
+    # The term is matched literally: % and _ are not wildcards for the client.
+    escaped = term.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
 def list_workers(
     session: Session,
     account_id: str,
     *,
-    ops_group_handle: str | None,
+    ops_group_handles: list[str] | None,
     search_term: str | None,
     limit: int,
     token: str | None,
     secret: str,
 ) -> tuple[list[Worker], str | None]:
-    """A page of live workers by handle, filtered by ops group and a search term."""
+    """A page of live workers by handle, filtered by ops groups and a search term on the
+    handle, the name and the profile."""
     filters: dict[str, Any] = {
-        "kind": "workers", "ops_group_handle": ops_group_handle, "search_term": search_term,
+        "kind": "workers", "account": account_id, "ops_group_handles": ops_group_handles,
+        "search_term": search_term,
     }
     query = select(Worker).where(Worker.account_id == account_id, Worker.deleted_at.is_(None))
-    if ops_group_handle:
-        query = query.where(Worker.ops_group_handle == ops_group_handle)
+    if ops_group_handles is not None:
+        query = query.where(Worker.ops_group_handle.in_(ops_group_handles))
     if search_term:
-        pattern = f"%{search_term.lower()}%"
+        pattern = _like_pattern(search_term)
         query = query.where(
             or_(
-                Worker.worker_handle.ilike(pattern),
-                Worker.name.ilike(pattern),
-                cast(Worker.profile, String).ilike(pattern),
+                Worker.worker_handle.ilike(pattern, escape="\\"),
+                Worker.name.ilike(pattern, escape="\\"),
+                cast(Worker.profile, String).ilike(pattern, escape="\\"),
             )
         )
     if token:
-        (after,) = decode_token(secret, token, filters)
-        query = query.where(and_(Worker.worker_handle > after))
+        query = query.where(Worker.worker_handle > _after(secret, token, filters))
     rows = list(session.scalars(query.order_by(Worker.worker_handle).limit(limit + 1)))
     next_token = None
     if len(rows) > limit:
