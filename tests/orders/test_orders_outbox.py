@@ -28,10 +28,12 @@ class Event:
 
 
 def _events(db: Database, account_id: str) -> list[Event]:
-    """The account's outbox rows, oldest first (copied out before the session closes)."""
+    """The account's order events, oldest first (copied out before the session closes);
+    route events that an order change also causes are checked in tests/routes."""
     with db.read() as session:
         rows = session.scalars(
-            select(OutboxEvent).where(OutboxEvent.account_id == account_id)
+            select(OutboxEvent).where(OutboxEvent.account_id == account_id,
+                                      OutboxEvent.type == "order")
             .order_by(OutboxEvent.seq)
         )
         return [Event(r.id, r.type, r.value, r.order_handle, dict(r.payload)) for r in rows]

@@ -177,11 +177,11 @@ def test_complete_cancels_open_orders_once(api: TestClient) -> None:
     """Complete: route completed, unfinished orders cancelled; again is a coded 409."""
     a, b = orders_at(api, (13.41, 52.50), (13.42, 52.50))
     route = create_route(api, [a, b])
-    assert api.post(f"/orders/{a}/cancel").status_code == 200
+    assert api.post(f"/orders/{a}/cancel").status_code == 200  # the route follows: version 2
     response = api.post(_path(route, "complete"), json={})
     assert response.status_code == 200, response.text
     done = response.json()
-    assert (done["status"], done["version"]) == ("completed", 2)
+    assert (done["status"], done["version"]) == ("completed", 3)
     assert done["completed_at"] and done["estimate"] is None
     assert [o["status"] for o in done["orders"]] == ["cancelled", "cancelled"]
     assert done["orders"][1]["cancellation_source"]["source"] == "route_completed"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
@@ -42,6 +44,8 @@ from routekeeper.planning.requests import plan_new_orders
 from routekeeper.planning.schemas import PlanResponse
 from routekeeper.routes.manual import route_for_new_orders
 from routekeeper.routes.schemas import RouteRead
+from routekeeper.routes.service import RouteContext
+from routekeeper.routes.sync import lock_for_order_change, sync_route
 from routekeeper.settings import Settings
 
 # Literal segments of other /orders/ operations (contract 1.2): they must win over
@@ -172,13 +176,14 @@ def get_order(
 
 @router.patch(ORDER, response_model=OrderDetail, responses=ERRORS_ALL)
 def update_order(
-    order_handle: str, body: OrderUpdate, account: CurrentAccount, session: WriteSession,
-    settings: SettingsDep, selector: SelectorDep,
+    request: Request, order_handle: str, body: OrderUpdate, account: CurrentAccount,
+    session: WriteSession, settings: SettingsDep, selector: SelectorDep,
 ) -> dict[str, Any]:
-    """Change an order's fields."""
+    """Change an order's fields (its route's estimates follow)."""
     order = _lookup(session, account.account_id, order_handle, selector)
-    order = service.update_order(session, account.account_id, order, body,
-                                 public_url=settings.public_url)
+    with _route_in_step(request, session, account.account_id, order):
+        order = service.update_order(session, account.account_id, order, body,
+                                     public_url=settings.public_url)
     session.flush()
     return _detail(session, order, settings)
 
@@ -190,54 +195,74 @@ def _action_body(body: OrderActionBody | None) -> dict[str, Any] | None:
 ActionBody = Annotated[OrderActionBody | None, Body()]
 
 
+@contextmanager
+def _route_in_step(request: Request, session: Any, account_id: str, order: Any) -> Iterator[None]:
+    """Lock the order's route (then the order) before a change, and bring the route in step
+    with it after: sequence, estimates, version, completion when its last order finished."""
+    ctx = RouteContext(session, account_id, request.app.state.settings, request.app.state.travel)
+    route = lock_for_order_change(ctx, order)
+    yield
+    session.flush()
+    if route is not None:
+        sync_route(ctx, route)
+
+
 @router.post(f"{ORDER}/complete", response_model=OrderDetail, responses=ERRORS_ALL)
 def complete_order(
-    order_handle: str, account: CurrentAccount, session: WriteSession, settings: SettingsDep,
+    request: Request, order_handle: str, account: CurrentAccount, session: WriteSession,
+    settings: SettingsDep,
     selector: SelectorDep, body: ActionBody = None,
 ) -> dict[str, Any]:
     """Complete an order."""
     order = _lookup(session, account.account_id, order_handle, selector)
-    service.complete_order(session, order, metadata=_action_body(body),
-                           public_url=settings.public_url)
+    with _route_in_step(request, session, account.account_id, order):
+        service.complete_order(session, order, metadata=_action_body(body),
+                               public_url=settings.public_url)
     session.flush()
     return _detail(session, order, settings)
 
 
 @router.post(f"{ORDER}/cancel", response_model=OrderDetail, responses=ERRORS_ALL)
 def cancel_order(
-    order_handle: str, account: CurrentAccount, session: WriteSession, settings: SettingsDep,
+    request: Request, order_handle: str, account: CurrentAccount, session: WriteSession,
+    settings: SettingsDep,
     selector: SelectorDep, body: ActionBody = None,
 ) -> dict[str, Any]:
     """Cancel an order (a ``metadata`` object in the body is merged into the order's)."""
     order = _lookup(session, account.account_id, order_handle, selector)
-    service.cancel_order(session, order, metadata=_action_body(body),
-                         public_url=settings.public_url)
+    with _route_in_step(request, session, account.account_id, order):
+        service.cancel_order(session, order, metadata=_action_body(body),
+                             public_url=settings.public_url)
     session.flush()
     return _detail(session, order, settings)
 
 
 @router.post(f"{ORDER}/disable", response_model=OrderDetail, responses=ERRORS_ALL)
 def disable_order(
-    order_handle: str, account: CurrentAccount, session: WriteSession, settings: SettingsDep,
+    request: Request, order_handle: str, account: CurrentAccount, session: WriteSession,
+    settings: SettingsDep,
     selector: SelectorDep, body: ActionBody = None,
 ) -> dict[str, Any]:
     """Disable an order: it stays on its route but out of the route's ETAs."""
     order = _lookup(session, account.account_id, order_handle, selector)
-    service.disable_order(session, order, metadata=_action_body(body),
-                          public_url=settings.public_url)
+    with _route_in_step(request, session, account.account_id, order):
+        service.disable_order(session, order, metadata=_action_body(body),
+                              public_url=settings.public_url)
     session.flush()
     return _detail(session, order, settings)
 
 
 @router.post(f"{ORDER}/enable", response_model=OrderDetail, responses=ERRORS_ALL)
 def enable_order(
-    order_handle: str, account: CurrentAccount, session: WriteSession, settings: SettingsDep,
+    request: Request, order_handle: str, account: CurrentAccount, session: WriteSession,
+    settings: SettingsDep,
     selector: SelectorDep, body: ActionBody = None,
 ) -> dict[str, Any]:
     """Enable a disabled order again."""
     order = _lookup(session, account.account_id, order_handle, selector)
-    service.enable_order(session, order, metadata=_action_body(body),
-                         public_url=settings.public_url)
+    with _route_in_step(request, session, account.account_id, order):
+        service.enable_order(session, order, metadata=_action_body(body),
+                             public_url=settings.public_url)
     session.flush()
     return _detail(session, order, settings)
 
@@ -246,12 +271,14 @@ def enable_order(
     f"{ORDER}/reschedule", response_model=OrderDetail, responses=ERRORS_ALL
 )
 def reschedule_order(
-    order_handle: str, body: Reschedule, account: CurrentAccount, session: WriteSession,
+    request: Request, order_handle: str, body: Reschedule, account: CurrentAccount,
+    session: WriteSession,
     settings: SettingsDep, selector: SelectorDep,
 ) -> dict[str, Any]:
     """Move an order's time window (a started order is re-created as a new attempt)."""
     order = _lookup(session, account.account_id, order_handle, selector)
-    result = service.reschedule_order(session, order, body, public_url=settings.public_url)
+    with _route_in_step(request, session, account.account_id, order):
+        result = service.reschedule_order(session, order, body, public_url=settings.public_url)
     session.flush()
     return _detail(session, result, settings)
 
