@@ -5,8 +5,15 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from routekeeper.accounts.endpoints import router as auth_router
+from routekeeper.core.routing import anchor_paths_at_end
+from routekeeper.exports.endpoints import router as exports_router
 from routekeeper.orders.endpoints import router as orders_router
+from routekeeper.planning.endpoints import router as planning_router
 from routekeeper.routes.endpoints import router as routes_router
+from routekeeper.tracking.endpoints import public_router as tracking_public_router
+from routekeeper.tracking.endpoints import router as devices_router
+from routekeeper.views.endpoints import install as install_views
+from routekeeper.webhooks.endpoints import router as webhooks_router
 from routekeeper.workers.endpoints import router as workers_router
 
 
@@ -16,5 +23,12 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(workers_router)
     # Domains with literal paths under /orders/ (plans, routes, track, export, estimate)
     # are included here, before the orders router and its /orders/{order_handle}.
+    app.include_router(planning_router)
     app.include_router(routes_router)
+    app.include_router(exports_router)
+    app.include_router(webhooks_router)
+    app.include_router(devices_router)
+    app.include_router(tracking_public_router)
     app.include_router(orders_router)
+    install_views(app)
+    anchor_paths_at_end(app.router.routes)

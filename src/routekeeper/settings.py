@@ -125,6 +125,7 @@ class Settings(BaseSettings):
         env_prefix="ROUTEKEEPER_",
         env_nested_delimiter="__",
         extra="ignore",
+        populate_by_name=True,
     )
 
     environment: Environment = Environment.DEVELOPMENT
@@ -133,7 +134,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     # ROUTEKEEPER_DATABASE_URL is accepted as a flat alias of ROUTEKEEPER_DATABASE__URL.
     database_url: str | None = Field(
-        default=None, validation_alias=AliasChoices("ROUTEKEEPER_DATABASE_URL", "database_url")
+        default=None, validation_alias=AliasChoices("ROUTEKEEPER_DATABASE_URL")
     )
     api: ApiSettings = Field(default_factory=ApiSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)

@@ -54,11 +54,6 @@ def test_the_nested_variable_wins_over_the_flat_alias(
     assert Settings().database.url.endswith("nested.db")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="settings.py: AliasChoices('ROUTEKEEPER_DATABASE_URL', 'database_url') makes the "
-           "unprefixed DATABASE_URL variable select the database too",
-)
 def test_an_unprefixed_database_url_is_ignored(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

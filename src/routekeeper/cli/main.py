@@ -48,7 +48,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _settings()
     migrate.upgrade(settings.database.url)
-    app = create_app(settings, run_worker=not args.no_worker)
+    # Without --no-worker the setting jobs.run_in_api decides (default: on).
+    app = create_app(settings, run_worker=False if args.no_worker else None)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
     return 0
 

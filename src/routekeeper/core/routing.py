@@ -6,6 +6,7 @@ copy whichever form they saw; answering both avoids redirects that drop POST bod
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import APIRouter
@@ -22,3 +23,15 @@ class Router(APIRouter):
         if alias_kwargs.get("operation_id"):
             alias_kwargs["operation_id"] = alias_kwargs["operation_id"] + "_alt"
         super().add_api_route(alternate, endpoint, **alias_kwargs)
+
+
+def anchor_paths_at_end(routes: list[Any]) -> None:
+    """Make every route's pattern match only the whole path.
+
+    Starlette anchors patterns with "$", which also matches before a trailing newline
+    ("/orders/%0A" would be served as "/orders/"); "\\Z" anchors at the very end.
+    """
+    for route in routes:
+        pattern = getattr(route, "path_regex", None)
+        if pattern is not None and pattern.pattern.endswith("$"):
+            route.path_regex = re.compile(pattern.pattern[:-1] + r"\Z")
