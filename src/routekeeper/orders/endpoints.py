@@ -41,7 +41,7 @@ from routekeeper.orders.schemas import (
 )
 from routekeeper.orders.wire import order_detail_wire, order_wire
 from routekeeper.planning.requests import plan_new_orders
-from routekeeper.planning.schemas import PlanResponse
+from routekeeper.planning.schemas import PlanResponse, PlanResult
 from routekeeper.routes.manual import route_for_new_orders
 from routekeeper.routes.schemas import RouteRead
 from routekeeper.routes.service import RouteContext
@@ -117,7 +117,7 @@ def list_orders(
 
 
 @router.post(
-    "/orders/", status_code=201, response_model=OrderList | RouteRead | PlanResponse,
+    "/orders/", status_code=201, response_model=OrderList | RouteRead | PlanResult | PlanResponse,
     responses=CREATE_ERRORS,
 )
 def create_orders(

@@ -114,3 +114,11 @@ class PlanPage(BaseModel):
 
     plans: list[PlanRead]
     pagination_token: str | None = None
+
+
+class PlanResult(PlanRead):
+    """A synchronous on_demand answer: the planning handle plus the plan it produced."""
+
+    message: str = "Order Planning Initiated"
+    plan: PlanRef
+
