@@ -60,8 +60,13 @@ def write_plan(
     route_ctx = RouteContext(session, account_id, settings, travel)
     plan = get_plan(session, account_id, inputs.plan_id, lock=True)
     now = utcnow()
+    # Lock order of every route operation: routes (by handle), then orders (by id), so a
+    # run's write and a concurrent route change cannot deadlock on PostgreSQL.
+    for handle in sorted({r.route_handle for r in inputs.routes_by_worker.values()}
+                         | {o.route_handle for o in inputs.pool if o.route_handle}):
+        routes_repository.get_route(session, account_id, handle, lock=True)
     valid: dict[str, Order] = {}
-    for stale in inputs.pool:
+    for stale in sorted(inputs.pool, key=lambda o: o.id):
         order = session.get(Order, (account_id, stale.id), with_for_update=True)
         if order is None:
             continue
