@@ -1,0 +1,94 @@
+"""HTTP endpoints of exports (contract section 2.9) and the signed download of local files."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Header
+from fastapi.responses import FileResponse
+
+from routekeeper.accounts.auth import CurrentAccount
+from routekeeper.core.errors import HttpError
+from routekeeper.core.responses import R400, R401, R404_CODED, R409, R422
+from routekeeper.core.routing import Router
+from routekeeper.dependencies import ReadSession, SettingsDep, WriteSession
+from routekeeper.exports import repository, service
+from routekeeper.exports.schemas import (
+    ExportStatus,
+    OrderExportCreated,
+    OrderExportRequest,
+    OrderExportStatusBody,
+)
+from routekeeper.exports.storage import LOCAL, LocalStorage, download_name, verify_download
+
+router = Router(tags=["Orders", "Export"])
+
+# Merged by comprehension: core.responses types its pieces with int keys only. The 400 is
+# core.handlers' answer to a body that is not decodable JSON.
+_CREATE_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: doc for part in (R400, R401, R409, R422) for code, doc in part.items()
+}
+_STATUS_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: doc for part in (R401, R404_CODED, R422) for code, doc in part.items()
+}
+
+
+@router.post(
+    "/orders/export", status_code=201, response_model=OrderExportCreated,
+    responses=_CREATE_ERRORS,
+)
+def create_export(
+    body: OrderExportRequest,
+    account: CurrentAccount,
+    session: WriteSession,
+    idempotency_key: Annotated[
+        str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)
+    ] = None,
+) -> dict[str, Any]:
+    """Start an export of every order matching the filters to a CSV.gz file."""
+    export = service.create_export(
+        session, account.account_id, body, contact_email=account.contact_email,
+        idempotency_key=idempotency_key,
+    )
+    return {"job_id": export.id, "status": export.status,
+            "message": service.created_message(export)}
+
+
+@router.get(
+    "/orders/export/{job_id}", response_model=OrderExportStatusBody,
+    responses=_STATUS_ERRORS,
+)
+def get_export(
+    job_id: str, account: CurrentAccount, session: ReadSession, settings: SettingsDep
+) -> dict[str, Any]:
+    """The state of an export job, with its download link once completed."""
+    export = service.get_export(session, account.account_id, job_id)
+    return service.status_body(export, settings)
+
+
+def _forbidden() -> HttpError:
+    # One answer for every bad link: nothing tells a forger what was wrong.
+    return HttpError(403, "Forbidden")
+
+
+@router.get("/exports/download/{job_id}", include_in_schema=False)
+def download_export(
+    job_id: str,
+    session: ReadSession,
+    settings: SettingsDep,
+    expires: str | None = None,
+    signature: str | None = None,
+) -> FileResponse:
+    """Serve a finished local export file to whoever holds its signed, unexpired link."""
+    if not verify_download(settings.secret_key, job_id, expires, signature):
+        raise _forbidden()
+    export = repository.find_by_id(session, job_id)
+    if (export is None or export.status != ExportStatus.COMPLETED
+            or export.storage != LOCAL or not export.storage_key):
+        raise HttpError(404, "Export file not found")
+    storage = LocalStorage(settings.exports.local_dir, secret=settings.secret_key,
+                           public_url=settings.public_url)
+    path = storage.path(export.storage_key)
+    if not path.is_file():
+        raise HttpError(404, "Export file not found")
+    return FileResponse(path, media_type="application/gzip", filename=download_name(job_id))

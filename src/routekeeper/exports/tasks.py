@@ -1,0 +1,218 @@
+"""Export jobs: generate the file, send the email, sweep up abandoned and expired exports.
+
+A generation run writes a staged file from one database snapshot, fsyncs it, publishes it
+under a key of its own attempt, and only then, in one transaction, marks the export
+completed, writes the outbox event, queues the email and completes the job (fenced by the
+lease). A crash anywhere before that commit leaves the export unfinished and the job due
+again once its lease expires; the next run starts over and deletes what earlier attempts
+left behind. A file is therefore linked only if it was finished by the run that committed.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from routekeeper.core.clock import utcnow
+from routekeeper.core.jobs import JobContext, LeaseLost, Retry, backoff_s, registry
+from routekeeper.exports import repository, service
+from routekeeper.exports.columns import header
+from routekeeper.exports.mail import PermanentMailError, build_message, send_message
+from routekeeper.exports.schemas import MailStatus
+from routekeeper.exports.storage import (
+    ExportStorage,
+    configured_storage,
+    export_key,
+    storage_named,
+)
+from routekeeper.exports.writer import CsvGzWriter
+from routekeeper.orders.filters import OrderFilters
+from routekeeper.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Delivery attempts of one email (server down, 4xx) before mail_status becomes failed.
+MAIL_MAX_ATTEMPTS = 8
+SWEEP_EVERY_S = 300
+# How often a running export heartbeats and records rows_processed.
+PROGRESS_EVERY_S = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What one run exports: the account, its filters and the order of rows."""
+
+    export_id: str
+    account_id: str
+    filters: dict[str, Any]
+
+
+@registry.register(service.GENERATE_TASK, max_attempts=service.GENERATE_MAX_ATTEMPTS)
+def generate_export(ctx: JobContext) -> None:
+    """Stream the export's orders into a CSV.gz file, publish it, then mark it completed."""
+    settings: Settings = ctx.env["settings"]
+    export_id = str(ctx.payload["export_id"])
+    with ctx.db.write() as session:
+        export = service.begin_run(session, export_id)
+        if export is None:
+            ctx.complete(session)  # already final (or gone): nothing to redo
+            return
+        plan = _Plan(export.id, export.account_id, dict(export.filters))
+    storage = configured_storage(settings)
+    key = export_key(plan.account_id, plan.export_id, ctx.attempt)
+    try:
+        _discard_earlier_attempts(storage, plan, ctx.attempt)
+        rows, size = _write_and_publish(ctx, settings, storage, plan, key)
+    except LeaseLost:
+        _clean_up(storage, key)
+        raise
+    except Exception as exc:
+        _clean_up(storage, key)
+        if ctx.attempt < ctx.max_attempts:
+            raise  # the runner retries it with backoff
+        log.exception("export %s failed for good", plan.export_id)
+        with ctx.db.write() as session:
+            export = repository.find_by_id(session, plan.export_id)
+            assert export is not None
+            service.fail(session, export, _failure_reason(exc, ctx.attempt), settings)
+            ctx.complete(session)
+        return
+    try:
+        with ctx.db.write() as session:
+            service.complete(session, plan.export_id, storage=storage.name, key=key, rows=rows,
+                             size_bytes=size, settings=settings)
+            ctx.complete(session)
+    except LeaseLost:
+        # Another worker owns the export now; the file it commits is the one to keep.
+        _clean_up(storage, key)
+        raise
+
+
+def _clean_up(storage: ExportStorage, key: str) -> None:
+    """Delete this run's file; a failure here must not hide the error being handled."""
+    try:
+        storage.delete(key)
+    except Exception:
+        log.exception("could not delete export file %s", key)
+
+
+def _failure_reason(exc: Exception, attempts: int) -> str:
+    # The tenant sees the kind of error; the details (paths, SQL) stay in the logs.
+    return (f"The export failed after {attempts} attempts ({type(exc).__name__}); "
+            "the service's logs have the details.")
+
+
+def _discard_earlier_attempts(storage: ExportStorage, plan: _Plan, attempt: int) -> None:
+    # Files of earlier attempts can never be linked: this run holds the lease, so no
+    # earlier run can commit. They are what a crash between publish and commit left.
+    for earlier in range(1, attempt):
+        storage.delete(export_key(plan.account_id, plan.export_id, earlier))
+
+
+def _write_and_publish(
+    ctx: JobContext, settings: Settings, storage: ExportStorage, plan: _Plan, key: str
+) -> tuple[int, int]:
+    """Write every matching order from one snapshot to a staged file, then publish it."""
+    staged = storage.staging_path(key)
+    filters = OrderFilters.model_validate(plan.filters)
+    rows = 0
+    with repository.snapshot(ctx.db) as session:
+        query = repository.export_query(session, plan.account_id, filters, settings.public_url)
+        batches = repository.batches(
+            session, query, descending=filters.sort_direction.value == "desc",
+            batch_rows=settings.exports.batch_rows,
+        )
+        with CsvGzWriter(staged, header()) as writer, \
+                repository.read_ahead(batches) as ahead:
+            reported_at: float | None = None
+            for batch in ahead:
+                writer.write_rows([row[: -repository.KEY_WIDTH] for row in batch])
+                rows += len(batch)
+                # Prove the lease is still ours and show progress: after the first batch,
+                # then at most once a PROGRESS_EVERY_S (each is a commit, an fsync).
+                now = time.monotonic()
+                if reported_at is None or now - reported_at >= PROGRESS_EVERY_S:
+                    ctx.heartbeat()
+                    with ctx.db.write() as progress:
+                        repository.set_progress(progress, plan.export_id, rows)
+                    reported_at = now
+            size = writer.close()
+    ctx.heartbeat()
+    storage.publish(staged, key)
+    return rows, size
+
+
+@registry.register(service.MAIL_TASK)
+def mail_export(ctx: JobContext) -> None:
+    """Email the export's link (or its error); failures retry and never touch the export."""
+    settings: Settings = ctx.env["settings"]
+    export_id = str(ctx.payload["export_id"])
+    with ctx.db.read() as session:
+        export = repository.find_by_id(session, export_id)
+        pending = (MailStatus.QUEUED.value, MailStatus.RETRYING.value)
+        if export is None or export.mail_status not in pending:
+            export = None  # sent, given up or gone: nothing to do
+        else:
+            outcome = service.outcome(export, settings)
+            recipients = list(export.email_recipients)
+            attempts = export.mail_attempts
+    if export is None:
+        with ctx.db.write() as session:
+            ctx.complete(session)
+        return
+    if not settings.mail.host:
+        _mail_done(ctx, export_id, MailStatus.NOT_CONFIGURED, None)
+        return
+    message = build_message(outcome, sender=settings.mail.sender, recipients=recipients)
+    try:
+        refused = send_message(message, settings.mail)
+    except PermanentMailError as exc:
+        _mail_done(ctx, export_id, MailStatus.FAILED, str(exc), attempts + 1)
+        return
+    except (smtplib.SMTPException, OSError) as exc:
+        attempts += 1
+        reason = f"{type(exc).__name__}: {exc}"
+        if attempts >= MAIL_MAX_ATTEMPTS:
+            _mail_done(ctx, export_id, MailStatus.FAILED, reason, attempts)
+            return
+        with ctx.db.write() as session:
+            service.set_mail_state(session, export_id, MailStatus.RETRYING, error=reason,
+                                   attempts=attempts)
+        raise Retry(backoff_s(attempts, settings.jobs), reason) from exc
+    error = "; ".join(f"refused {a}: {why}" for a, why in refused.items()) or None
+    _mail_done(ctx, export_id, MailStatus.SENT, error, attempts + 1)
+
+
+def _mail_done(
+    ctx: JobContext, export_id: str, status: MailStatus, error: str | None,
+    attempts: int | None = None,
+) -> None:
+    with ctx.db.write() as session:
+        service.set_mail_state(session, export_id, status, error=error, attempts=attempts)
+        ctx.complete(session)
+
+
+@registry.register("exports.sweep", every_s=SWEEP_EVERY_S)
+def sweep_exports(ctx: JobContext) -> None:
+    """Fail exports whose job gave up, and delete files whose links have expired."""
+    settings: Settings = ctx.env["settings"]
+    with ctx.db.write() as session:
+        for export in repository.abandoned(session):
+            log.error("export %s: its job gave up; marking it failed", export.id)
+            service.fail(session, export, "The export job stopped before finishing; "
+                                          "please request a new export.", settings)
+    with ctx.db.read() as session:
+        expired = [(e.id, e.storage, e.storage_key)
+                   for e in repository.expired_files(session, utcnow())]
+    for export_id, storage_name, key in expired:
+        if storage_name and key:
+            storage_named(storage_name, settings).delete(key)
+        with ctx.db.write() as session:
+            expired_export = repository.find_by_id(session, export_id)
+            if expired_export is not None:
+                expired_export.storage_key = None
+    with ctx.db.write() as session:
+        ctx.complete(session)
