@@ -34,6 +34,7 @@ class Order(Base):
         Index("ix_order_account_created", "account_id", "created_at", "id"),
         Index("ix_order_account_handle", "account_id", "order_handle", "fulfillment_attempt"),
         Index("ix_order_account_route", "account_id", "route_handle"),
+        Index("ix_order_account_plan", "account_id", "plan_id"),
         Index("ix_order_account_status", "account_id", "status"),
         Index("ix_order_tracking_id", "tracking_id", unique=True),
     )
