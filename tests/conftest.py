@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from starlette.testclient import TestClient
@@ -20,6 +21,11 @@ from routekeeper.db.engine import Database
 from routekeeper.settings import DatabaseSettings, Environment, JobSettings, Settings
 
 PG_ENV = "ROUTEKEEPER_TEST_DATABASE_URL"
+
+# Timing deadlines make property tests flaky on a loaded 2-core machine; speed is measured
+# in bench/, not in unit tests.
+hypothesis_settings.register_profile("routekeeper", deadline=None, print_blob=True)
+hypothesis_settings.load_profile("routekeeper")
 
 
 def _create_pg_database(server_url: str) -> tuple[str, str]:
