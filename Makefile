@@ -18,7 +18,12 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
 	touch $@
 
-install: $(BIN)/.installed ## Create the virtualenv and install the project with dev tools
+# Leaflet for the views, from npm (package-lock.json pins it): served from node_modules, no CDN.
+node_modules/.installed: package.json $(wildcard package-lock.json)
+	if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+	touch $@
+
+install: $(BIN)/.installed node_modules/.installed ## Create the virtualenv and install the project with dev tools
 
 run: install ## Migrate, create the demo account if none exists, serve API + worker on :8000
 	$(BIN)/routekeeper db upgrade
@@ -30,7 +35,7 @@ dev: run ## Same as run
 worker: install ## Run a worker process only (scale out next to `serve --no-worker`)
 	$(BIN)/routekeeper worker
 
-test: install ## Run the whole suite on SQLite
+test: install node_modules/.installed ## Run the whole suite on SQLite
 	$(BIN)/pytest
 
 test-pg: install ## Run the whole suite on a fresh PostgreSQL database (PG_SERVER=...)

@@ -1,0 +1,388 @@
+"""The browser views: the route embed (ops), the share page (customers), the plans board.
+
+``POST /oauth/embed-token`` is an API operation (contract 1.1) and is documented. The pages,
+their JSON state and their event streams are not API operations: they are plain Starlette
+routes outside the OpenAPI document, and answer HTML (or JSON for the state) themselves.
+
+Access: the embed takes a signed embed token (``?token=``) or, without one, the account's
+HTTP Basic credentials; the share page is public and scoped to its tracking id; the board
+takes HTTP Basic credentials like the API.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from datetime import date
+from functools import partial
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+
+from routekeeper.accounts.auth import CurrentAccount, current_account
+from routekeeper.core.clock import utcnow
+from routekeeper.core.errors import ApiError, CodedError, HttpError
+from routekeeper.core.responses import R400, R401, R404, R422
+from routekeeper.core.routing import Router
+from routekeeper.db.engine import Database
+from routekeeper.dependencies import ReadSession, SettingsDep
+from routekeeper.models.account import Account
+from routekeeper.routes import repository as routes_repository
+from routekeeper.settings import Settings
+from routekeeper.views import board, service
+from routekeeper.views.assets import (
+    STATIC_DIR,
+    CachedStaticFiles,
+    asset_version,
+    leaflet_dir,
+    templates,
+)
+from routekeeper.views.live import event_stream
+from routekeeper.views.tokens import (
+    RequestSettings,
+    account_token,
+    check_embed_token,
+    with_token,
+    without_token,
+)
+
+log = logging.getLogger(__name__)
+
+router = Router(tags=["Auth"])
+
+
+class EmbedTokenRequest(BaseModel):
+    """``POST /oauth/embed-token``: the embed URL to sign (a route's ``embed_url``)."""
+
+    embed_url: str | None = None
+    grant_type: str | None = None
+
+
+class EmbedToken(BaseModel):
+    """A signed embed token and the embed URL carrying it."""
+
+    access_token: str
+    token_type: str = "Bearer"
+    expires_in: int
+    embed_url: str
+    secure_embed_url: str
+
+
+def _valid_key(text: str, max_length: int) -> bool:
+    """Whether ``text`` can name a row: printable, storable, and not too long."""
+    if not 0 < len(text) <= max_length or not text.isprintable():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def embed_handle(embed_url: str) -> str | None:
+    """The route handle of an embed URL (``.../embed/routes/<handle>``), else None."""
+    try:
+        path = urlsplit(embed_url).path
+    except ValueError:
+        return None
+    prefix = "/embed/routes/"
+    if prefix not in path:
+        return None
+    handle = path.split(prefix, 1)[1].rstrip("/")
+    return handle if handle and "/" not in handle and _valid_key(handle, 200) else None
+
+
+@router.post("/oauth/embed-token", response_model=EmbedToken,
+             responses={**R400, **R401, **R404, **R422})
+def issue_embed_token(body: EmbedTokenRequest, account: CurrentAccount, session: ReadSession,
+                      settings: SettingsDep, response: Response) -> EmbedToken:
+    """Sign a route's embed URL so that it opens without credentials, until it expires."""
+    if body.grant_type != "client_credentials":
+        raise CodedError(400, "validation_error", "Unsupported grant_type",
+                         {"description": "grant_type must be client_credentials"})
+    if not body.embed_url:
+        raise CodedError(400, "validation_error", "Missing embed_url",
+                         {"description": "embed_url is required"})
+    handle = embed_handle(body.embed_url)
+    if handle is None:
+        raise CodedError(400, "validation_error", "Not an embed URL",
+                         {"description": "embed_url must be a route's embed_url "
+                                         "(.../embed/routes/<route_handle>)"})
+    if routes_repository.get_route(session, account.account_id, handle, lock=False) is None:
+        raise HttpError(404, "Route not found",
+                        {"description": f"Route not found for handle {handle}"})
+    row = session.get(Account, account.account_id)
+    assert row is not None
+    token = account_token(settings, row, handle)
+    response.headers["Cache-Control"] = "no-store"
+    plain = without_token(body.embed_url)
+    return EmbedToken(access_token=token, expires_in=settings.views.embed_token_ttl_s,
+                      embed_url=plain, secure_embed_url=with_token(plain, token))
+
+
+# --- shared helpers of the pages ----------------------------------------------------------
+
+def _app_parts(request: Request) -> tuple[Settings, Database]:
+    return request.app.state.settings, request.app.state.db
+
+
+def _tile_source(settings: Settings) -> str:
+    """The CSP source of the tile server (``'self'`` when tiles are served from here)."""
+    parts = urlsplit(settings.views.tile_url)
+    if not parts.scheme or not parts.netloc:
+        return "'self'"
+    return f"{parts.scheme}://{parts.netloc.replace('{s}', '*')}"
+
+
+def _headers(settings: Settings, *, framed: bool) -> dict[str, str]:
+    """Security headers of a page: own scripts only, tiles from the tile server, no token
+    in the Referer that tile requests carry, and framing only where embedding is the point."""
+    policy = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+              f"img-src 'self' data: {_tile_source(settings)}; connect-src 'self'; "
+              "base-uri 'none'; form-action 'self'")
+    if not framed:
+        policy += "; frame-ancestors 'none'"
+    return {"Content-Security-Policy": policy, "Referrer-Policy": "strict-origin-when-cross-origin",
+            "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+
+
+def _page(request: Request, name: str, context: dict[str, Any], *, framed: bool = False,
+          status_code: int = 200, headers: dict[str, str] | None = None) -> HTMLResponse:
+    settings, _ = _app_parts(request)
+    base = {"tile_url": settings.views.tile_url,
+            "tile_attribution": settings.views.tile_attribution, "v": asset_version()}
+    response = templates.TemplateResponse(
+        request, name, {**base, **context}, status_code=status_code,
+        headers={**_headers(settings, framed=framed), **(headers or {})})
+    assert isinstance(response, HTMLResponse)
+    return response
+
+
+def _error_page(request: Request, status_code: int, title: str, message: str,
+                headers: dict[str, str] | None = None) -> HTMLResponse:
+    return _page(request, "error.html", {"title": title, "message": message},
+                 framed=True, status_code=status_code, headers=headers)
+
+
+def _challenge(request: Request) -> HTMLResponse:
+    return _error_page(request, 401, "Sign in",
+                       "Sign in with your AccountID and SecretKey, or open a signed link.",
+                       headers={"WWW-Authenticate": 'Basic realm="routekeeper"'})
+
+
+def _json(data: Any) -> str:
+    return json.dumps(data, separators=(",", ":"), sort_keys=True)
+
+
+def _json_response(payload: str) -> Response:
+    return Response(payload, media_type="application/json",
+                    headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
+
+
+def _api_error(error: ApiError) -> Response:
+    return Response(json.dumps(error.body), status_code=error.status_code,
+                    media_type="application/json", headers=error.headers)
+
+
+# --- the route embed ----------------------------------------------------------------------
+
+def _embed_payload(db: Database, account_id: str, handle: str) -> str | None:
+    """The embed's live state as JSON text: the map data and the rendered side panel."""
+    with db.read() as session:
+        view = service.embed_view(session, account_id, handle, now=utcnow())
+    if view is None:
+        return None
+    panel = templates.get_template("_embed_panel.html").render(view["panel"])
+    return _json({"map": view["map"], "panel": panel})
+
+
+def _token_account(request: Request, handle: str) -> str | Response:
+    """The account an embed token in the query grants ``handle`` of, or the JSON refusal."""
+    settings, db = _app_parts(request)
+    token = request.query_params.get("token")
+    if not token:
+        return _api_error(HttpError(401, "Authentication error",
+                                    {"description": "Missing embed token."}))
+    with db.read() as session:
+        account_id = (check_embed_token(session, settings, token, handle)
+                      if _valid_key(handle, 200) else None)
+    if account_id is None:
+        return _api_error(HttpError(403, "Forbidden",
+                                    {"description": "Invalid or expired embed token."}))
+    return account_id
+
+
+def _embed_page(request: Request, handle: str) -> Response:
+    settings, db = _app_parts(request)
+    token = request.query_params.get("token")
+    with db.read() as session:
+        if token:
+            account_id = (check_embed_token(session, settings, token, handle)
+                          if _valid_key(handle, 200) else None)
+            if account_id is None:
+                return _error_page(request, 403, "Link expired or invalid",
+                                   "This route link has expired or is not valid. "
+                                   "Ask for a new one.")
+        else:
+            try:
+                account_id = current_account(request, None, None).account_id
+            except HttpError:
+                return _challenge(request)
+            account = session.get(Account, account_id)
+            assert account is not None
+            token = account_token(settings, account, handle)
+        view = (service.embed_view(session, account_id, handle, now=utcnow())
+                if _valid_key(handle, 200) else None)
+    if view is None:
+        return _error_page(request, 404, "Route not found", "There is no such route.")
+    base = f"/embed/routes/{quote(handle, safe='')}"
+    return _page(request, "embed.html", {
+        "route": view["panel"]["route"], "stops": view["panel"]["stops"], "map": view["map"],
+        "events_url": f"{base}/events?token={token}",
+    }, framed=True)
+
+
+async def embed_page(request: Request) -> Response:
+    """The ops view of one route: map, stops with ETAs and risks, live position."""
+    return await run_in_threadpool(_embed_page, request, request.path_params["route_handle"])
+
+
+async def embed_state(request: Request) -> Response:
+    """The embed's current state as JSON (token only)."""
+    handle = request.path_params["route_handle"]
+    access = await run_in_threadpool(_token_account, request, handle)
+    if isinstance(access, Response):
+        return access
+    payload = await run_in_threadpool(_embed_payload, request.app.state.db, access, handle)
+    if payload is None:
+        return _api_error(HttpError(404, "Route not found"))
+    return _json_response(payload)
+
+
+async def embed_events(request: Request) -> Response:
+    """The embed's state as server-sent events, on every change (token only)."""
+    handle = request.path_params["route_handle"]
+    access = await run_in_threadpool(_token_account, request, handle)
+    if isinstance(access, Response):
+        return access
+    build = partial(_embed_payload, request.app.state.db, access, handle)
+    first = await run_in_threadpool(build)
+    if first is None:
+        return _api_error(HttpError(404, "Route not found"))
+    return event_stream(build, first)
+
+
+# --- the share page -----------------------------------------------------------------------
+
+def _share_view(db: Database, tracking_id: str) -> dict[str, Any] | None:
+    if not _valid_key(tracking_id, 64):
+        return None
+    with db.read() as session:
+        return service.share_view(session, tracking_id, now=utcnow())
+
+
+def _share_payload(db: Database, tracking_id: str) -> str | None:
+    """The share page's live state as JSON text: this order only."""
+    view = _share_view(db, tracking_id)
+    if view is None:
+        return None
+    panel = templates.get_template("_share_panel.html").render({"order": view["panel"]})
+    return _json({"map": view["map"], "panel": panel, "order": view["panel"]})
+
+
+async def share_page(request: Request) -> Response:
+    """The customer's page of one order: status, ETA, and the worker only on the way here."""
+    tracking_id = request.path_params["tracking_id"]
+    view = await run_in_threadpool(_share_view, request.app.state.db, tracking_id)
+    if view is None:
+        return _error_page(request, 404, "Not found", "This tracking link is not valid.")
+    return _page(request, "share.html", {
+        "order": view["panel"], "map": view["map"],
+        "events_url": f"/t/{quote(tracking_id, safe='')}/events"}, framed=True)
+
+
+async def share_state(request: Request) -> Response:
+    """The share page's current state as JSON."""
+    payload = await run_in_threadpool(_share_payload, request.app.state.db,
+                                      request.path_params["tracking_id"])
+    if payload is None:
+        return _api_error(HttpError(404, "Tracking not found"))
+    return _json_response(payload)
+
+
+async def share_events(request: Request) -> Response:
+    """The share page's state as server-sent events, on every change."""
+    build = partial(_share_payload, request.app.state.db, request.path_params["tracking_id"])
+    first = await run_in_threadpool(build)
+    if first is None:
+        return _api_error(HttpError(404, "Tracking not found"))
+    return event_stream(build, first)
+
+
+# --- the plans board ----------------------------------------------------------------------
+
+def _board_page(request: Request) -> Response:
+    settings, db = _app_parts(request)
+    try:
+        account_id = current_account(request, None, None).account_id
+    except HttpError:
+        return _challenge(request)
+    day_text = request.query_params.get("date")
+    day: date | None = board.parse_day(day_text)
+    with db.read() as session:
+        account = session.get(Account, account_id)
+        assert account is not None
+
+        def link(handle: str) -> str:
+            return (f"/embed/routes/{quote(handle, safe='')}"
+                    f"?token={account_token(settings, account, handle)}")
+
+        view = board.board_view(session, account_id, day=day,
+                                group_handle=request.query_params.get("ops_group"),
+                                now=utcnow(), embed_link=link)
+    notice = "Not a date: showing today." if day_text and day is None else None
+    return _page(request, "board.html", {**view, "notice": notice, "map": {
+        "routes": [{"handle": r["route_handle"], "colour": r["colour"], "line": r["line"],
+                    "points": r["points"], "link": r["link"]}
+                   for p in view["plans"] for r in p["routes"]],
+        "unplanned": [{"point": o["point"], "title": f"{o['order_handle']}: {o['reason']}"}
+                      for p in view["plans"] for o in p["unplanned"] if o["point"]],
+    }})
+
+
+async def board_page(request: Request) -> Response:
+    """Ops: one ops group's plans of a day, their routes on a map, and unplanned orders."""
+    return await run_in_threadpool(_board_page, request)
+
+
+PAGES: list[tuple[str, Callable[[Request], Any], str]] = [
+    ("/embed/routes/{route_handle}", embed_page, "views_embed"),
+    ("/embed/routes/{route_handle}/state", embed_state, "views_embed_state"),
+    ("/embed/routes/{route_handle}/events", embed_events, "views_embed_events"),
+    ("/t/{tracking_id}", share_page, "views_share"),
+    ("/t/{tracking_id}/state", share_state, "views_share_state"),
+    ("/t/{tracking_id}/events", share_events, "views_share_events"),
+    ("/board", board_page, "views_board"),
+]
+
+
+def install(app: FastAPI) -> None:
+    """Serve the views: the embed-token operation, the pages with their state and streams,
+    their static files and Leaflet, and sign embed links while serving requests."""
+    app.include_router(router)
+    for path, endpoint, name in PAGES:
+        app.router.add_route(path, endpoint, methods=["GET"], name=name,
+                             include_in_schema=False)
+    app.mount("/static/views", CachedStaticFiles(directory=STATIC_DIR), name="views_static")
+    leaflet = leaflet_dir()
+    if leaflet is None:
+        log.warning("Leaflet is not installed (run `make install`): maps will not draw")
+    else:
+        app.mount("/static/leaflet", CachedStaticFiles(directory=leaflet),
+                  name="views_leaflet")
+    app.add_middleware(RequestSettings, settings=app.state.settings)

@@ -1,0 +1,90 @@
+"""SQL of the views: where a worker is, the trail behind them, and the rows a page names."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from routekeeper.models.device import Device
+from routekeeper.models.ops_group import OpsGroup
+from routekeeper.models.order import Order
+from routekeeper.models.position import Position
+from routekeeper.models.worker import Worker
+
+
+def newest_device(
+    session: Session, account_id: str, *, device_ids: Iterable[str] = (),
+    worker_handle: str | None = None,
+) -> Device | None:
+    """Of the named devices and the worker's devices, the one that reported most recently."""
+    ids = sorted({d for d in device_ids if d})
+    conditions: list[ColumnElement[bool]] = []
+    if ids:
+        conditions.append(Device.device_id.in_(ids))
+    if worker_handle:
+        conditions.append(Device.worker_handle == worker_handle)
+    if not conditions:
+        return None
+    return session.scalars(
+        select(Device)
+        .where(Device.account_id == account_id, Device.last_recorded_at.is_not(None),
+               or_(*conditions))
+        .order_by(Device.last_recorded_at.desc(), Device.device_id)
+        .limit(1)
+    ).first()
+
+
+def trail(
+    session: Session, account_id: str, device_id: str, *, since: datetime,
+    until: datetime | None, limit: int,
+) -> list[tuple[float, float]]:
+    """The newest ``limit`` (lat, lon) fixes of a device in ``[since, until]``, oldest first."""
+    query = (
+        select(Position.lat, Position.lon)
+        .where(Position.account_id == account_id, Position.device_id == device_id,
+               Position.recorded_at >= since)
+    )
+    if until is not None:
+        query = query.where(Position.recorded_at <= until)
+    rows = session.execute(query.order_by(Position.recorded_at.desc()).limit(limit)).all()
+    return [(float(lat), float(lon)) for lat, lon in reversed(rows)]
+
+
+def worker(session: Session, account_id: str, worker_handle: str | None) -> Worker | None:
+    """A worker of the account by handle (deleted ones included: their routes remain)."""
+    if not worker_handle:
+        return None
+    return session.get(Worker, (account_id, worker_handle))
+
+
+def ops_group(session: Session, account_id: str, handle: str) -> OpsGroup | None:
+    """An ops group of the account by handle."""
+    return session.get(OpsGroup, (account_id, handle))
+
+
+def ops_groups(session: Session, account_id: str, *, limit: int = 500) -> list[OpsGroup]:
+    """The account's ops groups by handle."""
+    return list(session.scalars(
+        select(OpsGroup).where(OpsGroup.account_id == account_id)
+        .order_by(OpsGroup.ops_group_handle).limit(limit)))
+
+
+def order_by_tracking_id(session: Session, tracking_id: str) -> Order | None:
+    """The order a share link names (tracking ids are unique across accounts)."""
+    return session.scalars(select(Order).where(Order.tracking_id == tracking_id)).first()
+
+
+def earlier_stops(session: Session, order: Order) -> list[Order]:
+    """The orders before ``order`` on its route, in sequence."""
+    if order.route_handle is None or order.route_sequence is None:
+        return []
+    return list(session.scalars(
+        select(Order)
+        .where(Order.account_id == order.account_id, Order.route_handle == order.route_handle,
+               Order.route_sequence < order.route_sequence, Order.id != order.id)
+        .order_by(Order.route_sequence)
+    ))

@@ -1,0 +1,35 @@
+/* The customer's share page: the destination, and the worker only while on the way here. */
+(function () {
+  "use strict";
+  var RK = window.RK;
+  var map = RK.makeMap();
+  var view = (RK.view = { map: map, data: RK.data(), worker: null, destination: null });
+
+  if (!map) {
+    RK.live(function (payload) { RK.setPanel(payload.panel); });
+    return;
+  }
+
+  function draw(data) {
+    var first = view.destination === null && !view.worker;
+    view.data = data;
+    if (data.destination && !view.destination) {
+      view.destination = L.marker(data.destination, { icon: RK.destinationIcon(), keyboard: false,
+                                                      title: "Destination" }).addTo(map);
+    }
+    var appeared = data.worker && !view.worker;
+    view.worker = RK.placeWorker(map, view.worker, data.worker);
+    var points = [data.destination, data.worker];
+    if (first || appeared) {
+      RK.fit(map, points);
+    } else if (data.worker && !map.getBounds().contains(data.worker)) {
+      RK.fit(map, points);
+    }
+  }
+
+  draw(view.data);
+  RK.live(function (payload) {
+    RK.setPanel(payload.panel);
+    draw(payload.map);
+  });
+})();

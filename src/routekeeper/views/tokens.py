@@ -1,0 +1,121 @@
+"""Embed tokens: signed, expiring, read-only access to one route's ops view.
+
+An embed token is a bearer token of scope ``embed`` (``accounts.secrets``) whose subject is a
+route handle: it opens that route's page, data and event stream, and nothing else. It carries
+the account's secret version, so rotating the secret key revokes every embed link too.
+
+``embed_url`` (routes) signs the links the API hands out. It has no settings of its own, so
+the views install a middleware that makes the serving app's settings known for the length of
+each request; outside a request (a worker job, say) links are left unsigned and the page asks
+for the account's credentials instead.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from typing import Protocol
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from sqlalchemy.orm import Session, object_session
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from routekeeper.accounts.secrets import TokenClaims, issue_token, now_s, read_token
+from routekeeper.models.account import Account
+from routekeeper.settings import Settings
+
+EMBED_SCOPE = "embed"
+TOKEN_PARAM = "token"
+
+_request_settings: ContextVar[Settings | None] = ContextVar(
+    "routekeeper_request_settings", default=None)
+
+
+class RouteRow(Protocol):
+    """A row that names an account's route: a route, or an order on one."""
+
+    @property
+    def account_id(self) -> str:
+        """The account the row belongs to."""
+
+    @property
+    def route_handle(self) -> str | None:
+        """The route the row is (or is on)."""
+
+
+class RequestSettings:
+    """ASGI middleware: the app's settings are the current ones while it serves a request."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        reset = _request_settings.set(self.settings)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            _request_settings.reset(reset)
+
+
+def issue_embed_token(
+    settings: Settings, *, account_id: str, secret_version: int, route_handle: str
+) -> str:
+    """A token that opens one route's embed view until ``views.embed_token_ttl_s`` from now."""
+    claims = TokenClaims(account_id=account_id, secret_version=secret_version,
+                         expires_at=now_s() + settings.views.embed_token_ttl_s,
+                         scope=EMBED_SCOPE, subject=route_handle)
+    return issue_token(settings.secret_key, claims)
+
+
+def account_token(settings: Settings, account: Account, route_handle: str) -> str:
+    """An embed token of ``account`` for one of its routes."""
+    return issue_embed_token(settings, account_id=account.account_id,
+                             secret_version=account.secret_version, route_handle=route_handle)
+
+
+def check_embed_token(
+    session: Session, settings: Settings, token: str, route_handle: str
+) -> str | None:
+    """The account an embed token grants ``route_handle`` of; None when it is forged,
+    expired, of another scope or route, or issued before the account's secret was rotated."""
+    claims = read_token(settings.secret_key, token, scope=EMBED_SCOPE)
+    if claims is None or claims.subject != route_handle:
+        return None
+    account = session.get(Account, claims.account_id)
+    if account is None or account.secret_version != claims.secret_version:
+        return None
+    return account.account_id
+
+
+def with_token(url: str, token: str) -> str:
+    """``url`` with its ``token`` query parameter set (any earlier one replaced)."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+             if k != TOKEN_PARAM]
+    query.append((TOKEN_PARAM, token))
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def without_token(url: str) -> str:
+    """``url`` without its ``token`` query parameter."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+             if k != TOKEN_PARAM]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def sign_embed_url(url: str, row: RouteRow) -> str:
+    """``url`` with a fresh embed token for the row's route, when serving a request with the
+    row loaded in a session; otherwise ``url`` unchanged (the page then asks for credentials)."""
+    settings = _request_settings.get()
+    session = object_session(row)
+    if settings is None or session is None or not row.route_handle:
+        return url
+    with session.no_autoflush:
+        account = session.get(Account, row.account_id)
+    if account is None:
+        return url
+    return with_token(url, account_token(settings, account, row.route_handle))
