@@ -7,6 +7,7 @@ from typing import Any
 from routekeeper.core.timefmt import format_ts
 from routekeeper.models.order import Order
 from routekeeper.models.order_event import OrderEvent
+from routekeeper.views.tokens import sign_embed_url
 
 _STAMPS = (
     "created_at", "planned_at", "assigned_at", "started_at", "arrived_at", "exited_at",
@@ -57,7 +58,7 @@ def order_wire(order: Order, public_url: str) -> dict[str, Any]:
         "tracking_rate": order.tracking_rate,
         "share_url": share_url(order, public_url),
         "embed_url": (
-            f"{public_url.rstrip('/')}/embed/routes/{order.route_handle}"
+            sign_embed_url(f"{public_url.rstrip('/')}/embed/routes/{order.route_handle}", order)
             if order.route_handle else None
         ),
         "timezone": order.timezone,
