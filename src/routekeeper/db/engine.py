@@ -62,7 +62,7 @@ class Database:
         self.engine = create_engine(url, **kwargs)
         if self.dialect == "sqlite":
             _configure_sqlite(self.engine, settings)
-            write_engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
+            write_engine: Engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
         else:
             write_engine = self.engine
         self._write = sessionmaker(bind=write_engine, expire_on_commit=False)

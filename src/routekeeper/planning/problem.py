@@ -99,10 +99,11 @@ def build_problem(
         )
         for index, slot in enumerate(slots)
     )
-    matrix = travel.matrix(points, points) if points else None
+    # The caller only builds a problem with at least one worker, so points is never empty.
+    matrix = travel.matrix(points, points)
     problem = Problem(
-        distance_m=matrix.distance_m if matrix is not None else [[0]],
-        duration_s=matrix.duration_s if matrix is not None else [[0]],
+        distance_m=matrix.distance_m,
+        duration_s=matrix.duration_s,
         jobs=tuple(jobs), vehicles=vehicles, objective=Objective(group.objective_fn),
         locations=tuple(points),
     )

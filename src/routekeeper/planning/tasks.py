@@ -121,8 +121,8 @@ def read_inputs(session: Session, plan: Plan, payload: dict[str, Any]) -> RunInp
         if shift is None:
             continue
         start = start_location(session, group, worker)
-        route = inputs.routes_by_worker.get(worker.worker_handle)
-        settled = inputs.settled.get(route.route_handle, []) if route else []
+        own_route = inputs.routes_by_worker.get(worker.worker_handle)
+        settled = inputs.settled.get(own_route.route_handle, []) if own_route else []
         if settled:
             last = settled[-1]
             assert last.destination_lon is not None and last.destination_lat is not None
@@ -130,10 +130,10 @@ def read_inputs(session: Session, plan: Plan, payload: dict[str, Any]) -> RunInp
         if start is None:
             inputs.workers_without_start += 1
             continue
-        ready = max(shift.start_at, now) if route is not None and route.status == "tracking" \
-            else shift.start_at
+        driving = own_route is not None and own_route.status == "tracking"
+        ready = max(shift.start_at, now) if driving else shift.start_at
         inputs.slots.append(WorkerSlot(worker=worker, shift=shift, start=start, ready_at=ready,
-                                       route_handle=route.route_handle if route else None))
+                                       route_handle=own_route.route_handle if own_route else None))
     return inputs
 
 
