@@ -114,6 +114,7 @@ def to_problem(instance: SolomonInstance) -> Problem:
         jobs=jobs,
         vehicles=vehicles,
         objective=Objective.MINIMISE_DISTANCE,
+        locations=tuple((float(x), float(y)) for x, y in zip(instance.x, instance.y, strict=True)),
     )
 
 

@@ -6,7 +6,7 @@ Imports numpy and pyvrp only: no database or web code may be imported here.
 from __future__ import annotations
 
 from routekeeper.planning.optimizer.check import check
-from routekeeper.planning.optimizer.diagnose import diagnose
+from routekeeper.planning.optimizer.diagnose import Fleet, diagnose, fleet
 from routekeeper.planning.optimizer.model import (
     MAX_TIME_S,
     UNLIMITED_CAPACITY,
@@ -44,6 +44,7 @@ __all__ = [
     "NO_WORKER",
     "UNLIMITED_CAPACITY",
     "UNREACHABLE_BEFORE_LATE",
+    "Fleet",
     "Job",
     "Objective",
     "Priority",
@@ -54,5 +55,6 @@ __all__ = [
     "Vehicle",
     "check",
     "diagnose",
+    "fleet",
     "solve",
 ]

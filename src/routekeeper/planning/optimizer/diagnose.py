@@ -7,7 +7,8 @@ first test that leaves none.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 from routekeeper.planning.optimizer import reasons
 from routekeeper.planning.optimizer.model import Job, Problem, Vehicle
@@ -53,24 +54,57 @@ def _overlaps(job: Job, vehicle: Vehicle) -> bool:
     return job.early_s <= vehicle.end_s and job.late_s >= vehicle.start_s
 
 
-def diagnose(problem: Problem, job_id: str) -> str:
-    """The HyperTrack reason why this job is (or would be) left unassigned."""
+@dataclass(frozen=True, slots=True)
+class Fleet:
+    """Vehicles grouped by everything ``diagnose`` looks at, so each group is tested once."""
+
+    groups: tuple[tuple[Availability, frozenset[str]], ...]
+
+
+def fleet(problem: Problem, states: Sequence[Availability] | None = None) -> Fleet:
+    """Group the vehicles (``states`` may pass their availability, in vehicle order)."""
+    if states is None:
+        states = [availability(problem, vehicle) for vehicle in problem.vehicles]
+    groups: dict[tuple[object, ...], tuple[Availability, set[str]]] = {}
+    for state in states:
+        vehicle = state.vehicle
+        key = (
+            vehicle.skills,
+            vehicle.start_s,
+            vehicle.end_s,
+            vehicle.end_location,
+            state.location,
+            state.ready_s,
+            state.capacity_left,
+            state.distance_left_m,
+        )
+        groups.setdefault(key, (state, set()))[1].add(vehicle.id)
+    return Fleet(tuple((state, frozenset(ids)) for state, ids in groups.values()))
+
+
+def diagnose(problem: Problem, job_id: str, vehicles: Fleet | None = None) -> str:
+    """The HyperTrack reason why this job is (or would be) left unassigned.
+
+    ``vehicles`` may pass ``fleet(problem)`` when the caller diagnoses many jobs.
+    """
     if not problem.vehicles:
         return reasons.NO_WORKER
     unit, bound = serving_unit(problem, job_id)
     if not unit:
         return reasons.DROPPED_FOR_PLAN
+    groups = (vehicles or fleet(problem)).groups
     jobs = [problem.jobs[i] for i in unit]
     skills = frozenset().union(*(job.skills for job in jobs))
-    candidates = [
-        v for v in problem.vehicles if (bound is None or v.id == bound) and skills <= v.skills
+    states = [
+        state
+        for state, ids in groups
+        if (bound is None or bound in ids) and skills <= state.vehicle.skills
     ]
-    if not candidates:
+    if not states:
         return reasons.NO_SKILLED_WORKER
-    candidates = [v for v in candidates if all(_overlaps(job, v) for job in jobs)]
-    if not candidates:
+    states = [s for s in states if all(_overlaps(job, s.vehicle) for job in jobs)]
+    if not states:
         return reasons.NO_SCHEDULE_OVERLAP
-    states = [availability(problem, v) for v in candidates]
     demand = unit_demand(problem, unit)
     states = [s for s in states if demand <= s.capacity_left]
     if not states:

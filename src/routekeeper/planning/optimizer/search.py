@@ -1,14 +1,15 @@
 """Running PyVRP on translated data: budgets, the two search phases, and parallel seeds.
 
 Phase 1 searches with optional (prize-collecting) jobs. As soon as its best solution is
-feasible and serves every job, phase 2 takes over from that solution with every job required,
-which is PyVRP's plain model and searches faster; otherwise phase 1 runs to the end.
+feasible and serves every job, phase 2 takes over with every job required, which is PyVRP's
+plain model and searches faster; otherwise phase 1 runs to the end.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import time
+import warnings
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
@@ -23,6 +24,7 @@ from pyvrp import (
     SolveParams,
     solve,
 )
+from pyvrp.exceptions import PenaltyBoundWarning
 from pyvrp.IteratedLocalSearch import IteratedLocalSearchCallbacks
 from pyvrp.PenaltyManager import PenaltyParams
 from pyvrp.stop import MaxIterations, MaxRuntime, MultipleCriteria, NoImprovement
@@ -85,10 +87,11 @@ class _AllServed(IteratedLocalSearchCallbacks):
     def __init__(self) -> None:
         """Start lowered."""
         self.reached = False
+        self.at_start = False
 
     def on_start(self, ils: IteratedLocalSearch) -> None:
         """The initial solution may already serve everything."""
-        self.reached = _serves_everything(ils.initial_solution)
+        self.reached = self.at_start = _serves_everything(ils.initial_solution)
 
     def on_best(self, best: Solution) -> None:
         """Check every new best solution."""
@@ -133,6 +136,14 @@ def _stop(seconds: float, limits: Limits) -> list[StoppingCriterion]:
 
 def search_once(translation: Translation, seed: int, limits: Limits) -> Candidate:
     """Run both phases with one seed and return the best solution found."""
+    with warnings.catch_warnings():
+        # Expected when not every job fits: we handle infeasibility by dropping jobs.
+        warnings.simplefilter("ignore", PenaltyBoundWarning)
+        return _two_phases(translation, seed, limits)
+
+
+def _two_phases(translation: Translation, seed: int, limits: Limits) -> Candidate:
+    """Phase 1 with optional jobs; phase 2 with required jobs once all are served."""
     started = time.perf_counter()
     watcher = _AllServed()
     params = SolveParams(
@@ -153,13 +164,18 @@ def search_once(translation: Translation, seed: int, limits: Limits) -> Candidat
     best = _plain(first)
     if left_s <= 0:
         return best
+    # When PyVRP's own first solution already serves everything, phase 1 proved nothing that
+    # plain PyVRP would not find too: start phase 2 afresh with the same seed, so that the
+    # search is exactly PyVRP's plain solve. Otherwise continue from what phase 1 found.
     second = solve(
         translation.required_data,
         MultipleCriteria(_stop(left_s, limits)),
         seed=seed,
         collect_stats=False,
         display=False,
-        initial_solution=_rebuild(translation.required_data, best),
+        initial_solution=None
+        if watcher.at_start
+        else _rebuild(translation.required_data, best),
     ).best
     improved = _plain(second)
     return improved if improved.feasible and improved.cost <= best.cost else best

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Sequence
 
 from pyvrp import ActivityType
 
 from routekeeper.planning.optimizer import reasons
 from routekeeper.planning.optimizer.check import check, route_violations
-from routekeeper.planning.optimizer.diagnose import diagnose, serving_unit
+from routekeeper.planning.optimizer.diagnose import Fleet, diagnose, fleet, serving_unit
 from routekeeper.planning.optimizer.model import Problem, Route, Solution
 from routekeeper.planning.optimizer.schedule import plan_route
 from routekeeper.planning.optimizer.search import Candidate, limits_for, search
@@ -17,16 +19,22 @@ from routekeeper.planning.optimizer.warm import Availability, availability
 
 
 def _units(
-    problem: Problem, states: Sequence[Availability], unassigned: dict[str, str]
+    problem: Problem,
+    vehicles: Fleet,
+    states: Sequence[Availability],
+    unassigned: dict[str, str],
 ) -> list[Unit]:
-    """Jobs worth planning, grouped into units; the others get their reason in ``unassigned``."""
+    """Jobs worth planning, grouped into units; the others get their reason in ``unassigned``.
+
+    ``states`` are the usable vehicles, in the order the translation will use.
+    """
     vehicle_number = {s.vehicle.id: n for n, s in enumerate(states)}
     units: list[Unit] = []
     seen: set[int] = set()
     for job in problem.jobs:
         if problem.fixed_vehicle(job.id) is not None or job.id in unassigned:
             continue
-        reason = diagnose(problem, job.id)
+        reason = diagnose(problem, job.id, vehicles)
         members, bound = serving_unit(problem, job.id)
         if reason == reasons.DROPPED_FOR_PLAN and bound is not None and bound not in vehicle_number:
             # Its vehicle can take no new job at all: say why, from the vehicle's view.
@@ -112,6 +120,7 @@ def _pairs_closed(problem: Problem, state: Availability, new_jobs: list[int]) ->
 def _finish(
     problem: Problem,
     states: Sequence[Availability],
+    vehicles: Fleet,
     planned: dict[str, list[int]],
     unassigned: dict[str, str],
 ) -> Solution:
@@ -128,7 +137,7 @@ def _finish(
         served.update(problem.jobs[i].id for i in jobs)
     for job in problem.jobs:
         if job.id not in served and job.id not in unassigned:
-            unassigned[job.id] = diagnose(problem, job.id)
+            unassigned[job.id] = diagnose(problem, job.id, vehicles)
     return Solution(routes=tuple(routes), unassigned=dict(sorted(unassigned.items())))
 
 
@@ -137,20 +146,26 @@ def solve(problem: Problem, *, time_budget_s: float, seed: int, processes: int =
 
     Deterministic for a given seed with ``processes=1`` whenever an iteration limit, not the
     clock, ends the search (always so for small problems). With ``processes > 1``, seeds
-    ``seed .. seed + processes - 1`` run in parallel processes and the best result is kept.
+    ``seed .. seed + processes - 1`` run in parallel processes and the best result is kept;
+    ``processes=0`` means one per core.
     """
+    started = time.perf_counter()
+    if processes <= 0:
+        processes = os.cpu_count() or 1
     states = [availability(problem, vehicle) for vehicle in problem.vehicles]
     usable = [state for state in states if state.usable]
     unassigned: dict[str, str] = {}
-    units = _units(problem, usable, unassigned)
+    vehicles = fleet(problem, states)
+    units = _units(problem, vehicles, usable, unassigned)
     planned: dict[str, list[int]] = {}
     if units and usable:
         translation = translate(problem, usable, units)
         num_jobs = sum(len(unit.jobs) for unit in units)
-        limits = limits_for(num_jobs, time_budget_s)
-        candidate = search(translation, seed, max(1, processes), limits)
+        # The budget is wall clock for the whole call: preparation time is spent from it.
+        limits = limits_for(num_jobs, time_budget_s - (time.perf_counter() - started))
+        candidate = search(translation, seed, processes, limits)
         planned = _routes_from(problem, usable, translation, candidate)
-    solution = _finish(problem, states, planned, unassigned)
+    solution = _finish(problem, states, vehicles, planned, unassigned)
     violations = check(problem, solution)
     if violations:  # a bug in the modelling, not in the input: fail loudly rather than lie
         raise RuntimeError("optimizer produced an invalid plan: " + "; ".join(violations))

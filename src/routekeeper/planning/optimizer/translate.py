@@ -122,9 +122,8 @@ class _Builder:
         source = np.asarray(self.sources, dtype=np.int64)
         virtual = source == VIRTUAL_END
         source[virtual] = 0
-        grid = np.ix_(source, source)
-        distance = np.array(self.problem.distance_m[grid], dtype=np.int64)
-        duration = np.array(self.problem.duration_s[grid], dtype=np.int64)
+        distance = self.problem.distance_m.take(source, axis=0).take(source, axis=1)
+        duration = self.problem.duration_s.take(source, axis=0).take(source, axis=1)
         for matrix in (distance, duration):
             matrix[virtual, :] = 0
             matrix[:, virtual] = 0
@@ -166,7 +165,9 @@ def translate(
                         service_duration=job.service_s,
                         tw_early=job.early_s,
                         tw_late=_clip(job.late_s),
-                        prize=prize,
+                        # A required job's prize would change no decision; zero keeps the
+                        # required model identical to PyVRP's plain one.
+                        prize=0 if required else prize,
                         required=required,
                         name=job.id,
                     )
@@ -190,7 +191,7 @@ def translate(
                         delivery_tw_late=_clip(drop.late_s),
                         delivery_service_duration=drop.service_s,
                         amount=amount,
-                        prize=prize,
+                        prize=0 if required else prize,
                         required=required,
                         name=f"{pick.id}>{drop.id}",
                     )
@@ -203,7 +204,9 @@ def translate(
     forbidden = min(MAX_VALUE, 4 * (max_prize + longest) + 1)
     profiles, vehicle_profile = _profiles(problem, states, builder, bound_to)
     vehicle_types, type_vehicles = _vehicle_types(problem, states, builder, vehicle_profile)
-    locations = [Location(x=0.0, y=0.0) for _ in builder.sources]
+    # Coordinates are informative for PyVRP too; the matrices drive the search.
+    points = problem.locations or ((0.0, 0.0),) * problem.num_locations
+    locations = [Location(x=points[max(s, 0)][0], y=points[max(s, 0)][1]) for s in builder.sources]
     depots = [Depot(location=builder.depot_of[s]) for s in builder.depot_of]
     # PyVRP's stubs spell the matrix type oddly; these are plain int64 arrays.
     distances: list[Any] = [_restrict(distance, p, forbidden) for p in profiles]
@@ -252,14 +255,23 @@ def _profiles(
     """Distinct sets of forbidden job locations, and which one each vehicle uses."""
     profiles: list[frozenset[int]] = [frozenset()]
     vehicle_profile: list[int] = []
+    skilled = [
+        (where, problem.jobs[job_index].skills)
+        for job_index, where in builder.job_location.items()
+        if problem.jobs[job_index].skills
+    ]
+    holders = set(bound_to.values())
+    banned_for: dict[tuple[frozenset[str], int], frozenset[int]] = {}
     for number, state in enumerate(states):
         skills = state.vehicle.skills
-        banned = frozenset(
-            where
-            for job_index, where in builder.job_location.items()
-            if not problem.jobs[job_index].skills <= skills
-            or bound_to.get(where, number) != number
-        )
+        # Vehicles with the same skills and no drops of their own share one profile.
+        key = (skills, number if number in holders else -1)
+        if key not in banned_for:
+            banned_for[key] = frozenset(
+                [where for where, needs in skilled if not needs <= skills]
+                + [where for where, owner in bound_to.items() if owner != number]
+            )
+        banned = banned_for[key]
         if banned not in profiles:
             profiles.append(banned)
         vehicle_profile.append(profiles.index(banned))
