@@ -15,6 +15,7 @@ from routekeeper.core.handlers import install_error_handlers
 from routekeeper.core.limits import BodySizeLimit
 from routekeeper.db.engine import Database
 from routekeeper.settings import Settings
+from routekeeper.tracking.osmand_port import install_osmand_port
 from routekeeper.travel import TravelError, travel_model_from_settings
 from routekeeper.worker import build_runner
 
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
 
     app.add_exception_handler(TravelError, _travel_failed)
     include_routers(app)
+    install_osmand_port(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)
 
     @app.get("/health", include_in_schema=False)

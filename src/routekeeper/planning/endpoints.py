@@ -58,8 +58,10 @@ def list_plans(filters: Annotated[PlanFilters, Query()], account: CurrentAccount
         token = encode_token(settings.secret_key,
                              [format_ts(rows[-1].created_at), rows[-1].plan_id], fingerprint)
     ids = [p.plan_id for p in rows]
-    routes = repository.plan_route_rows(session, account.account_id, ids)
-    unplanned = repository.unplanned_rows(session, account.account_id, ids)
+    # List items show only each route's handle and status and the unplanned orders' mini
+    # form: read just those columns, not the routes' estimates and polylines.
+    routes = repository.plan_route_items(session, account.account_id, ids)
+    unplanned = repository.unplanned_items(session, account.account_id, ids)
     summaries = repository.summaries(session, account.account_id, ids) \
         if filters.include_summary else {}
     return {"plans": [plan_wire(p, routes[p.plan_id], unplanned[p.plan_id],
@@ -73,7 +75,7 @@ def get_plan(plan_id: str, account: CurrentAccount, session: ReadSession,
     """One plan with its full routes, unplanned orders and summary."""
     plan = service.get_plan(session, account.account_id, plan_id)
     routes = repository.plan_route_rows(session, account.account_id, [plan_id])[plan_id]
-    unplanned = repository.unplanned_rows(session, account.account_id, [plan_id])[plan_id]
+    unplanned = repository.unplanned_items(session, account.account_id, [plan_id])[plan_id]
     summary = repository.summaries(session, account.account_id, [plan_id])[plan_id]
     return plan_wire(plan, routes, unplanned, summary=summary,
                      route_orders=routes_orders(session, routes),

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import String, any_, bindparam, case, func, literal, select, tuple_
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import InstrumentedAttribute, Session, load_only
 
 from routekeeper.models.order import Order
 from routekeeper.models.plan import Plan
@@ -24,7 +25,13 @@ def list_plans(
     after: tuple[datetime, str] | None,
     limit: int,
 ) -> list[Plan]:
-    """One keyset page of plans ordered by (created_at, plan_id)."""
+    """One keyset page of plans ordered by (created_at, plan_id).
+
+    The position is a row-value comparison, ``(created_at, plan_id) < (:c, :p)``: both
+    PostgreSQL and SQLite turn it into a range of ``ix_plan_account_created``, so every page
+    starts at its key instead of filtering out all the rows of the pages before it (which
+    the equivalent ``a < x OR (a = x AND b < y)`` form does).
+    """
     query = select(Plan).where(Plan.account_id == account_id)
     if fulfillment_date:
         query = query.where(Plan.fulfillment_date == fulfillment_date)
@@ -34,15 +41,27 @@ def list_plans(
         query = query.where(Plan.status == status)
     if after is not None:
         created, plan_id = after
-        if descending:
-            query = query.where(or_(Plan.created_at < created,
-                                    and_(Plan.created_at == created, Plan.plan_id < plan_id)))
-        else:
-            query = query.where(or_(Plan.created_at > created,
-                                    and_(Plan.created_at == created, Plan.plan_id > plan_id)))
+        key = tuple_(Plan.created_at, Plan.plan_id)
+        # Bound with the columns' own types (UTCDateTime keeps naive UTC text on SQLite).
+        bound = tuple_(literal(created, Plan.created_at.type), literal(plan_id, Plan.plan_id.type))
+        query = query.where(key < bound if descending else key > bound)
     order = (Plan.created_at.desc(), Plan.plan_id.desc()) if descending else (
         Plan.created_at.asc(), Plan.plan_id.asc())
     return list(session.scalars(query.order_by(*order).limit(limit)))
+
+
+def _among(session: Session, column: InstrumentedAttribute[Any], values: list[str]) -> Any:
+    """``column IN (values)``; on PostgreSQL ``column = ANY(:values)`` with one array parameter.
+
+    A page's 50 ids expanded into 50 placeholders make the statements longer than psycopg's
+    4 KiB cache of converted queries, so each request would parse them again, and
+    SQLAlchemy would render the expanded list again; one array parameter keeps the SQL
+    text constant and short (docs/benchmarks/plans.md), and the planner uses the same
+    index for both forms.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, values, type_=ARRAY(String())))
+    return column.in_(values)
 
 
 def _count(condition: Any) -> Any:
@@ -73,7 +92,7 @@ def summaries(session: Session, account_id: str, plan_ids: list[str]) -> dict[st
             func.coalesce(func.sum(case((finished, Order.distance), else_=0)), 0),
             func.coalesce(func.sum(case((finished, Order.duration), else_=0)), 0),
         )
-        .where(Order.account_id == account_id, Order.plan_id.in_(plan_ids))
+        .where(Order.account_id == account_id, _among(session, Order.plan_id, plan_ids))
         .group_by(Order.plan_id)
     ).all()
     for pid, total, planned, unplanned, assigned, completed, cancelled, dist, dur in order_rows:
@@ -91,7 +110,7 @@ def summaries(session: Session, account_id: str, plan_ids: list[str]) -> dict[st
             func.coalesce(func.sum(Route.estimate["distance"].as_integer()), 0),
             func.coalesce(func.sum(Route.estimate["duration"].as_integer()), 0),
         )
-        .where(Route.account_id == account_id, Route.plan_id.in_(plan_ids))
+        .where(Route.account_id == account_id, _among(session, Route.plan_id, plan_ids))
         .group_by(Route.plan_id)
     ).all()
     for pid, routes, drivers, est_distance, est_duration in route_rows:
@@ -111,11 +130,56 @@ def plan_route_rows(
     if not plan_ids:
         return grouped
     for route in session.scalars(
-        select(Route).where(Route.account_id == account_id, Route.plan_id.in_(plan_ids))
+        select(Route)
+        .where(Route.account_id == account_id, _among(session, Route.plan_id, plan_ids))
         .order_by(Route.created_at, Route.route_handle)
     ):
         assert route.plan_id is not None
         grouped[route.plan_id].append(route)
+    return grouped
+
+
+def plan_route_items(
+    session: Session, account_id: str, plan_ids: list[str]
+) -> dict[str, list[Route]]:
+    """The routes of several plans by plan id, with only what a plan list item shows
+    (``route_handle`` and ``status``): the estimate, polylines and tracking state of full
+    rows are JSON that would be read and parsed for nothing. Other attributes raise."""
+    grouped: dict[str, list[Route]] = {pid: [] for pid in plan_ids}
+    if not plan_ids:
+        return grouped
+    for route in session.scalars(
+        select(Route)
+        .options(load_only(Route.route_handle, Route.status, Route.plan_id, Route.created_at,
+                           raiseload=True))
+        .where(Route.account_id == account_id, _among(session, Route.plan_id, plan_ids))
+        .order_by(Route.created_at, Route.route_handle)
+    ):
+        assert route.plan_id is not None
+        grouped[route.plan_id].append(route)
+    return grouped
+
+
+def unplanned_items(
+    session: Session, account_id: str, plan_ids: list[str]
+) -> dict[str, list[Order]]:
+    """The unplanned orders of several plans by plan id, with only the columns of
+    ``OrderObjectMini`` (no destination, metadata or other JSON). Other attributes raise."""
+    grouped: dict[str, list[Order]] = {pid: [] for pid in plan_ids}
+    if not plan_ids:
+        return grouped
+    for order in session.scalars(
+        select(Order)
+        .options(load_only(Order.order_handle, Order.status, Order.type, Order.type_index,
+                           Order.fulfillment_attempt, Order.plan_mode,
+                           Order.planning_failure_reason, Order.plan_id, Order.created_at,
+                           raiseload=True))
+        .where(Order.account_id == account_id, _among(session, Order.plan_id, plan_ids),
+               Order.status == "unplanned")
+        .order_by(Order.created_at, Order.id)
+    ):
+        assert order.plan_id is not None
+        grouped[order.plan_id].append(order)
     return grouped
 
 
@@ -127,8 +191,9 @@ def unplanned_rows(
     if not plan_ids:
         return grouped
     for order in session.scalars(
-        select(Order).where(Order.account_id == account_id, Order.plan_id.in_(plan_ids),
-                            Order.status == "unplanned")
+        select(Order)
+        .where(Order.account_id == account_id, _among(session, Order.plan_id, plan_ids),
+               Order.status == "unplanned")
         .order_by(Order.created_at, Order.id)
     ):
         assert order.plan_id is not None

@@ -44,6 +44,29 @@ def _detach(order: Order) -> None:
     order.assigned_at = None
 
 
+LOCK_CHUNK = 500
+
+
+def _lock_orders(session: Session, account_id: str, order_ids: list[str]) -> list[Order]:
+    """The orders that still exist, locked and re-read, in id order.
+
+    One ``SELECT ... ORDER BY id FOR UPDATE`` per chunk of sorted ids instead of one per
+    order (a plan of 1,000 orders took 1,000 round trips); rows are still locked in id
+    order, as every route operation takes them.
+    """
+    ids = sorted(set(order_ids))
+    locked: list[Order] = []
+    for start in range(0, len(ids), LOCK_CHUNK):
+        locked.extend(session.scalars(
+            select(Order)
+            .where(Order.account_id == account_id, Order.id.in_(ids[start:start + LOCK_CHUNK]))
+            .order_by(Order.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ))
+    return locked
+
+
 def write_plan(
     session: Session,
     ctx: JobContext,
@@ -66,10 +89,7 @@ def write_plan(
                          | {o.route_handle for o in inputs.pool if o.route_handle}):
         routes_repository.get_route(session, account_id, handle, lock=True)
     valid: dict[str, Order] = {}
-    for stale in sorted(inputs.pool, key=lambda o: o.id):
-        order = session.get(Order, (account_id, stale.id), with_for_update=True)
-        if order is None:
-            continue
+    for order in _lock_orders(session, account_id, [o.id for o in inputs.pool]):
         if order.updated_at != inputs.stamps.get(order.id):
             if order.status == "unplanned" and order.plan_id == plan.plan_id:
                 order.planning_failure_reason = CONCURRENT

@@ -50,6 +50,21 @@ def _stationary(fix: Fix) -> bool:
     return fix.speed_mps is not None and fix.speed_mps < STATIONARY_SPEED_MPS
 
 
+def _settled(centre: Fix, centre_fixes: int, fix: Fix) -> tuple[Fix, int]:
+    """Average a fix that did not move into the centre, so the centre converges on the spot.
+
+    Judging moves from one noisy fix lets every other jittering fix look like a move; the
+    running mean of the last few stationary fixes does not.  Distance is still counted from
+    the anchor, so slow creeping (steps under the accuracy) is not lost to the mean's lag.
+    """
+    weight = min(centre_fixes, CENTRE_MEAN_FIXES - 1)
+    lon = centre.lon + (fix.lon - centre.lon) / (weight + 1)
+    lat = centre.lat + (fix.lat - centre.lat) / (weight + 1)
+    settled = Fix(fix.recorded_at, lon, lat, centre.accuracy_m, centre.speed_mps,
+                  centre.bearing_deg, centre.altitude_m, centre.battery_percent)
+    return settled, weight + 1
+
+
 @dataclass(frozen=True, slots=True)
 class Actuals:
     """What was travelled and how well it was tracked, updated one fix at a time.
@@ -97,47 +112,34 @@ class Actuals:
         gaps = self.gaps
         if self.last_at is not None and (t - self.last_at).total_seconds() > self.gap_s:
             gaps = (*gaps, (self.last_at, t))
-        out = replace(self, first_at=self.first_at or t, last_at=t, gaps=gaps)._fold()
-        return out._move(fix)
+        distance, anchor, centre, centre_fixes, pending = self._step(fix)
+        # One new value per fix (this runs for every fix of every upload).
+        out = replace(self, first_at=self.first_at or t, last_at=t, gaps=gaps,
+                      distance_m=distance, anchor=anchor, centre=centre,
+                      centre_fixes=centre_fixes, pending=pending)
+        return out._fold() if len(gaps) > MAX_STORED_GAPS else out
 
-    def _move(self, fix: Fix) -> Actuals:
-        """Advance the distance filter by one fix (see the class docstring)."""
-        anchor, centre, pending = self.anchor, self.centre, self.pending
+    def _step(self, fix: Fix) -> tuple[float, Fix | None, Fix | None, int, Fix | None]:
+        """Advance the distance filter by one fix (see the class docstring).
+
+        Returns the new (distance_m, anchor, centre, centre_fixes, pending).
+        """
+        distance, anchor, centre, pending = self.distance_m, self.anchor, self.centre, self.pending
         if anchor is None or centre is None:
-            return replace(self, anchor=fix, centre=fix, centre_fixes=1)
-        out = self
+            return distance, fix, fix, 1, None
+        centre_fixes = self.centre_fixes
         if pending is not None:
-            out = replace(out, pending=None)
             if not _moved(centre, fix):
                 # The pending fix was a spike: the device is back where it was.
-                return out._settle(fix)
+                return (distance, anchor, *_settled(centre, centre_fixes, fix), None)
             if not _detour(centre, pending, fix):
-                distance = out.distance_m + haversine_m(anchor.lonlat, pending.lonlat)
-                out = replace(
-                    out, distance_m=distance, anchor=pending, centre=pending, centre_fixes=1
-                )
-                centre = pending
+                distance += haversine_m(anchor.lonlat, pending.lonlat)
+                anchor, centre, centre_fixes = pending, pending, 1
         if not _moved(centre, fix):
-            return out._settle(fix)
+            return (distance, anchor, *_settled(centre, centre_fixes, fix), None)
         if not _stationary(fix):
-            return replace(out, pending=fix)
-        return out
-
-    def _settle(self, fix: Fix) -> Actuals:
-        """Average a fix that did not move into the centre, so the centre converges on the spot.
-
-        Judging moves from one noisy fix lets every other jittering fix look like a move; the
-        running mean of the last few stationary fixes does not.  Distance is still counted from
-        the anchor, so slow creeping (steps under the accuracy) is not lost to the mean's lag.
-        """
-        centre = self.centre
-        if centre is None:
-            return replace(self, anchor=fix, centre=fix, centre_fixes=1)
-        weight = min(self.centre_fixes, CENTRE_MEAN_FIXES - 1)
-        lon = centre.lon + (fix.lon - centre.lon) / (weight + 1)
-        lat = centre.lat + (fix.lat - centre.lat) / (weight + 1)
-        settled = replace(centre, recorded_at=fix.recorded_at, lon=lon, lat=lat)
-        return replace(self, centre=settled, centre_fixes=weight + 1)
+            return distance, anchor, centre, centre_fixes, fix
+        return distance, anchor, centre, centre_fixes, None
 
     def add_late(self, fix: Fix) -> Actuals:
         """Count a fix older than the newest one for coverage only (splitting a gap it falls in).

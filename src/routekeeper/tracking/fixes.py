@@ -173,11 +173,11 @@ def validate_fix(
     if fix.battery_percent is not None and not 0.0 <= fix.battery_percent <= 100.0:
         return "battery_percent out of range"
     if previous is not None:
-        return _implausible_move(fix, previous, max_speed_mps)
+        return implausible_move(fix, previous, max_speed_mps)
     return None
 
 
-def _implausible_move(fix: Fix, previous: Fix, max_speed_mps: float) -> str | None:
+def implausible_move(fix: Fix, previous: Fix, max_speed_mps: float) -> str | None:
     """Reject a jump the worker could not have made since ``previous`` (accuracy credited)."""
     distance_m = haversine_m(previous.lonlat, fix.lonlat)
     slack_m = (previous.accuracy_m or 0.0) + (fix.accuracy_m or 0.0)

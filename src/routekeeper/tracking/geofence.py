@@ -247,6 +247,51 @@ class Geofence:
         return cls.from_destination(data)
 
 
+@dataclass(frozen=True, slots=True)
+class Box:
+    """A lon/lat rectangle containing every point of a geofence: a point outside it is outside
+    the geofence, which a few comparisons decide (no trigonometry)."""
+
+    min_lon: float
+    max_lon: float
+    min_lat: float
+    max_lat: float
+
+    @classmethod
+    def around(cls, geofence: Geofence) -> Box | None:
+        """The box of a geofence; None where no simple box works (poles, antimeridian)."""
+        if geofence.kind is GeofenceKind.POLYGON:
+            outer = geofence.rings[0]
+            lons, lats = [p[0] for p in outer], [p[1] for p in outer]
+            return cls(min(lons) - BOX_MARGIN_DEG, max(lons) + BOX_MARGIN_DEG,
+                       min(lats) - BOX_MARGIN_DEG, max(lats) + BOX_MARGIN_DEG)
+        lon, lat = geofence.center
+        angle = geofence.radius_m / EARTH_RADIUS_M
+        # Every point within the great-circle radius differs from the centre by at most
+        # ``angle`` in latitude and asin(sin(angle) / cos(lat)) in longitude.
+        reach = math.sin(angle) / max(math.cos(math.radians(lat)), 1e-12)
+        dlat = math.degrees(angle) + BOX_MARGIN_DEG
+        if reach >= 1.0 or abs(lat) + dlat >= 90.0:
+            return None
+        dlon = math.degrees(math.asin(reach)) + BOX_MARGIN_DEG
+        if abs(lon) + dlon >= 180.0:
+            return None
+        return cls(lon - dlon, lon + dlon, lat - dlat, lat + dlat)
+
+    def may_contain(self, lon: float, lat: float) -> bool:
+        """Whether the point lies in the box (it may then be inside the geofence)."""
+        return self.min_lon <= lon <= self.max_lon and self.min_lat <= lat <= self.max_lat
+
+    def overlaps(self, other: Box) -> bool:
+        """Whether two boxes share any point."""
+        return (self.min_lon <= other.max_lon and other.min_lon <= self.max_lon
+                and self.min_lat <= other.max_lat and other.min_lat <= self.max_lat)
+
+
+BOX_MARGIN_DEG = 1e-6
+"""Slack of a geofence's box (about 0.1 m), against floating-point rounding."""
+
+
 def inside_confidence(geofence: Geofence, fix: Fix, *, exit_buffer_m: float = 0.0) -> Presence:
     """Classify ``fix`` against ``geofence`` taking its accuracy circle into account.
 

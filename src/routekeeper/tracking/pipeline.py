@@ -30,11 +30,12 @@ from routekeeper.tracking.fixes import (
     Fix,
     dump_time,
     format_utc_ms,
+    implausible_move,
     load_time,
     require_aware,
     validate_fix,
 )
-from routekeeper.tracking.geofence import Geofence
+from routekeeper.tracking.geofence import Box, Geofence
 from routekeeper.travel.base import TravelError, TravelModel
 
 STATE_VERSION = 1
@@ -182,6 +183,7 @@ class RouteTrackState:
     battery_percent: float | None = None
     actuals: Actuals = field(default_factory=Actuals)
     evaluated_at: datetime | None = None
+    etas_evaluated_at: datetime | None = None
     fixes_accepted: int = 0
     fixes_late: int = 0
     fixes_rejected: int = 0
@@ -216,6 +218,7 @@ class RouteTrackState:
             "battery_percent": self.battery_percent,
             "actuals": self.actuals.to_dict(),
             "evaluated_at": dump_time(self.evaluated_at),
+            "etas_evaluated_at": dump_time(self.etas_evaluated_at),
             "fixes_accepted": self.fixes_accepted,
             "fixes_late": self.fixes_late,
             "fixes_rejected": self.fixes_rejected,
@@ -240,6 +243,7 @@ class RouteTrackState:
             battery_percent=None if battery is None else float(battery),
             actuals=Actuals.from_dict(data.get("actuals") or {}),
             evaluated_at=load_time(data.get("evaluated_at")),
+            etas_evaluated_at=load_time(data.get("etas_evaluated_at")),
             fixes_accepted=int(data.get("fixes_accepted", 0)),
             fixes_late=int(data.get("fixes_late", 0)),
             fixes_rejected=int(data.get("fixes_rejected", 0)),
@@ -282,13 +286,20 @@ def _accuracy_rank(fix: Fix) -> float:
 
 
 def screen_fixes(
-    state: RouteTrackState, fixes: Sequence[Fix], *, now: datetime, settings: TrackingSettings
+    state: RouteTrackState,
+    fixes: Sequence[Fix],
+    *,
+    now: datetime,
+    settings: TrackingSettings,
+    prescreened: bool = False,
 ) -> Screened:
     """Sort, de-duplicate (one fix per instant, the most accurate) and validate a batch.
 
-    Fixes before the route started are rejected; fixes not newer than the last processed fix
-    are *late* (their implied speed cannot be judged, so only static checks apply) or, at the
-    very same instant, duplicates.  Implied speed is judged against the last accepted fix.
+    Fixes before the route started are rejected; with ``prescreened`` the caller has already
+    applied ``validate_fix``'s static checks and only the implied speed is judged. Fixes not
+    newer than the last processed fix are *late* (their implied speed cannot be judged, so only
+    static checks apply) or, at the very same instant, duplicates. Implied speed is judged
+    against the last accepted fix.
     """
     now = require_aware(now, "now")
     rejected: list[tuple[Fix, str]] = []
@@ -316,13 +327,19 @@ def screen_fixes(
             rejected.append((fix, "recorded_at is before tracking started"))
             continue
         is_late = last_at is not None and fix.recorded_at <= last_at
-        reason = validate_fix(
-            fix,
-            now=now,
-            previous=None if is_late else previous,
-            max_future_skew_s=settings.max_future_skew_s,
-            max_speed_mps=settings.max_speed_mps,
-        )
+        if prescreened:
+            # The caller ran the static checks; only the implied speed from this route's
+            # last fix is left to judge.
+            reason = (None if is_late or previous is None
+                      else implausible_move(fix, previous, settings.max_speed_mps))
+        else:
+            reason = validate_fix(
+                fix,
+                now=now,
+                previous=None if is_late else previous,
+                max_future_skew_s=settings.max_future_skew_s,
+                max_speed_mps=settings.max_speed_mps,
+            )
         if reason is not None:
             rejected.append((fix, reason))
         elif is_late and fix.recorded_at == last_at:
@@ -363,13 +380,35 @@ def _visit_event(track: OrderTrack, event: VisitEvent) -> TrackEvent:
 
 
 def _advance_visits(
-    orders: list[OrderTrack], fix: Fix, actuals: Actuals, settings: TrackingSettings
+    orders: list[OrderTrack],
+    stepped: Sequence[int],
+    fix: Fix,
+    actuals: Actuals,
+    settings: TrackingSettings,
+    boxes: Sequence[Box | None],
+    passed: dict[int, datetime],
+    next_key: str | None,
 ) -> list[TrackEvent]:
-    """Step every open order's visit with one fix (in place) and return the visit events."""
+    """Step the visits of the orders at ``stepped`` with one fix (in place); the visit events.
+
+    An order still approaching whose box the fix lies outside cannot change phase (only an
+    INSIDE fix opens a candidate), so it is not stepped: ``passed`` remembers the fix time,
+    which :func:`_settle_passed` stores as the visit's ``last_fix_at`` afterwards. With tens
+    of orders and hundreds of fixes a batch, this keeps the cost per fix near one bounds check
+    per order near the batch's path.
+    """
     events: list[TrackEvent] = []
-    next_key = _next_key(orders)
-    for i, track in enumerate(orders):
+    for i in stepped:
+        track = orders[i]
         if not track.open:
+            continue
+        box = boxes[i]
+        if (
+            box is not None
+            and track.visit.phase is VisitPhase.APPROACHING
+            and not box.may_contain(fix.lon, fix.lat)
+        ):
+            passed[i] = fix.recorded_at
             continue
         visit, visit_events = step(
             track.visit,
@@ -388,6 +427,34 @@ def _advance_visits(
             events.append(_visit_event(track, event))
         orders[i] = track
     return events
+
+
+def _stepped(orders: Sequence[OrderTrack], boxes: Sequence[Box | None], fixes: Sequence[Fix],
+             passed: dict[int, datetime]) -> list[int]:
+    """The orders a batch must step fix by fix; approaching ones whose box no fix of the batch
+    lies in are passed over for the whole batch (recorded in ``passed``)."""
+    lons = [f.lon for f in fixes]
+    lats = [f.lat for f in fixes]
+    area = Box(min(lons), max(lons), min(lats), max(lats))
+    stepped: list[int] = []
+    for i, track in enumerate(orders):
+        if not track.open:
+            continue
+        box = boxes[i]
+        if box is not None and track.visit.phase is VisitPhase.APPROACHING \
+                and not box.overlaps(area):
+            passed[i] = fixes[-1].recorded_at
+        else:
+            stepped.append(i)
+    return stepped
+
+
+def _settle_passed(orders: list[OrderTrack], passed: dict[int, datetime]) -> None:
+    """Record the newest fix an unstepped approaching visit saw, as stepping would have."""
+    for i, at in passed.items():
+        visit = orders[i].visit
+        if visit.last_fix_at is None or visit.last_fix_at < at:
+            orders[i] = replace(orders[i], visit=replace(visit, last_fix_at=at))
 
 
 def _eta_stops(orders: Sequence[OrderTrack]) -> list[Stop]:
@@ -503,15 +570,21 @@ def process_fixes(
     now: datetime,
     travel: TravelModel,
     settings: TrackingSettings,
+    prescreened: bool = False,
+    eta_every_s: float = 0.0,
 ) -> tuple[RouteTrackState, list[TrackEvent]]:
     """Run one batch of fixes through the pipeline and return the new state and its events.
 
     Visits and actuals advance fix by fix; ETAs (one travel-matrix call) and risks are evaluated
     once per batch from the newest position at ``max(now, newest recorded_at)``.  A failing
     travel model (TravelError) leaves the previous ETAs in place; visits are still recorded.
+    With ``eta_every_s`` ETAs are re-evaluated at most that often (unless a visit changed or
+    an order has none yet): devices that send one fix a request would otherwise cost one
+    travel-matrix call per fix.
     """
     now = require_aware(now, "now")
-    screened = screen_fixes(route_state, fixes, now=now, settings=settings)
+    screened = screen_fixes(route_state, fixes, now=now, settings=settings,
+                            prescreened=prescreened)
     state = replace(
         route_state,
         fixes_accepted=route_state.fixes_accepted + len(screened.fresh),
@@ -529,11 +602,21 @@ def process_fixes(
     open_before = {t.key for t in orders if t.open}
     events: list[TrackEvent] = []
     battery = state.battery_percent
+    boxes = [Box.around(t.order.geofence) for t in orders]
+    passed: dict[int, datetime] = {}
+    stepped = _stepped(orders, boxes, screened.fresh, passed)
+    next_key = _next_key(orders)
     for fix in screened.fresh:
         actuals = actuals.add(fix)
         if fix.battery_percent is not None:
             battery = fix.battery_percent
-        events.extend(_advance_visits(orders, fix, actuals, settings))
+        visit_events = _advance_visits(orders, stepped, fix, actuals, settings, boxes, passed,
+                                       next_key)
+        if visit_events:
+            events.extend(visit_events)
+            # Only an arrival (or an exit) changes which order is next.
+            next_key = _next_key(orders)
+    _settle_passed(orders, passed)
 
     newest = screened.fresh[-1]
     state = replace(
@@ -546,13 +629,16 @@ def process_fixes(
         evaluated_at=now,
     )
     eval_at = max(now, newest.recorded_at)
-    try:
-        etas = {
-            e.order_key: e
-            for e in estimate_remaining(newest.lonlat, eval_at, _eta_stops(orders), travel)
-        }
-    except TravelError:
-        etas = {}
+    etas: dict[str, StopEta] = {}
+    if _etas_due(state, orders, eval_at, eta_every_s, visited=bool(events)):
+        state = replace(state, etas_evaluated_at=eval_at)
+        try:
+            etas = {
+                e.order_key: e
+                for e in estimate_remaining(newest.lonlat, eval_at, _eta_stops(orders), travel)
+            }
+        except TravelError:
+            etas = {}
     next_key = _next_key(orders)
     for i, track in enumerate(orders):
         if track.key not in open_before or track.closed_at is not None:
@@ -578,6 +664,16 @@ def process_fixes(
         events.extend(risk_events)
         orders[i] = track
     return replace(state, orders=tuple(orders)), events
+
+
+def _etas_due(state: RouteTrackState, orders: Sequence[OrderTrack], at: datetime,
+              every_s: float, *, visited: bool) -> bool:
+    """Whether this batch re-evaluates ETAs (see ``eta_every_s`` of :func:`process_fixes`)."""
+    if every_s <= 0.0 or visited or state.etas_evaluated_at is None:
+        return True
+    if any(t.awaiting_arrival and t.eta_at is None for t in orders):
+        return True
+    return (at - state.etas_evaluated_at).total_seconds() >= every_s
 
 
 def check_offline(

@@ -1,0 +1,287 @@
+"""HTTP endpoints of tracking: devices, location uploads (three protocols), public tracking.
+
+Uploads answer after the positions, the route state and every derived row change committed,
+so a 200 means "stored and processed".
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Annotated, Any
+from urllib.parse import parse_qsl
+
+from fastapi import Depends, Query, Request, Response, Security
+from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+import routekeeper.tracking.locations  # noqa: F401 - registers the live-location provider
+from routekeeper.accounts.auth import (
+    BASIC_AUTH,
+    TOKEN_AUTH,
+    CurrentAccount,
+    current_account,
+    parse_basic,
+    unauthorized,
+)
+from routekeeper.core.errors import invalid_field
+from routekeeper.core.responses import R400, R401, R404, R409, R413, R422
+from routekeeper.core.routing import Router
+from routekeeper.dependencies import ReadSession, SettingsDep, WriteSession, get_db, get_settings
+from routekeeper.tracking import clock, devices, keys, repository
+from routekeeper.tracking.fixes import Fix
+from routekeeper.tracking.ingest import DeviceRef, Resolver, ingest
+from routekeeper.tracking.protocols import parse_osmand, parse_owntracks, parse_traccar_json
+from routekeeper.tracking.public import TrackingResponse, tracking_view
+from routekeeper.tracking.schemas import (
+    DeviceCreate,
+    DevicePage,
+    DeviceRead,
+    DeviceUpdate,
+    DeviceWithKey,
+    IngestResult,
+    LocationsIn,
+)
+from routekeeper.travel.base import TravelModel
+from routekeeper.workers.schemas import is_handle
+
+router = Router(tags=["Devices"])
+public_router = Router(tags=["Tracking"])
+
+Limit = Annotated[int, Query(ge=1, le=1000)]
+
+
+def _merge(*parts: Mapping[int | str, dict[str, Any]]) -> dict[int | str, dict[str, Any]]:
+    return {status: doc for part in parts for status, doc in part.items()}
+
+
+LISTED = _merge(R401, R422)
+ONE = _merge(R401, R404, R422)
+CREATE = _merge(R400, R401, R404, R409, R422)
+UPLOAD = _merge(R400, R401, R404, R413, R422)
+DEVICE_PROTOCOL = _merge(R400, R401, R413, R422)
+
+
+def _travel(request: Request) -> TravelModel:
+    travel: TravelModel = request.app.state.travel
+    return travel
+
+
+def _upload(request: Request, device: Resolver | DeviceRef, fixes: list[Fix]) -> IngestResult:
+    settings = get_settings(request)
+    return ingest(get_db(request), settings, _travel(request), device, fixes)
+
+
+def key_resolver(key: str | None, *, device_id: str | None = None) -> Resolver:
+    """Find the device of an ingest key (named ``device_id`` if given) in the upload's
+    transaction; a 401 when there is none."""
+
+    def resolve(session: Session) -> DeviceRef:
+        device = devices.device_by_key(session, key) if key else None
+        if device is None or (device_id is not None and device.device_id != device_id):
+            raise unauthorized("Unknown or revoked ingest key.")
+        return DeviceRef.of(device)
+
+    return resolve
+
+
+@router.post("/devices/", status_code=201, response_model=DeviceWithKey, responses=CREATE)
+def create_device(body: DeviceCreate, account: CurrentAccount, session: WriteSession
+                  ) -> DeviceWithKey:
+    """Register a device for a worker; the answer carries its ingest key (shown only here)."""
+    return devices.create_device(session, account.account_id, body)
+
+
+@router.get("/devices/", response_model=DevicePage, responses=LISTED)
+def list_devices(account: CurrentAccount, session: ReadSession, settings: SettingsDep,
+                 limit: Limit = 50, pagination_token: str | None = None,
+                 worker_handle: str | None = None) -> DevicePage:
+    """List the account's devices by id, optionally those of one worker."""
+    if worker_handle is not None and not is_handle(worker_handle):
+        raise invalid_field("query", "worker_handle", "Not a valid worker handle.")
+    rows, token = devices.list_devices(
+        session, account.account_id, limit=limit, token=pagination_token,
+        worker_handle=worker_handle, secret=settings.secret_key)
+    return DevicePage(devices=[devices.device_read(d) for d in rows], pagination_token=token)
+
+
+@router.get("/devices/{device_id}", response_model=DeviceRead, responses=ONE)
+def get_device(device_id: str, account: CurrentAccount, session: ReadSession) -> DeviceRead:
+    """One device with its newest position."""
+    return devices.device_read(devices.get_device(session, account.account_id, device_id))
+
+
+@router.patch("/devices/{device_id}", response_model=DeviceRead, responses=CREATE)
+def update_device(device_id: str, body: DeviceUpdate, account: CurrentAccount,
+                  session: WriteSession) -> DeviceRead:
+    """Rename a device, change its metadata or move it to another worker."""
+    device = devices.update_device(session, account.account_id, device_id, body)
+    session.flush()
+    return devices.device_read(device)
+
+
+@router.delete("/devices/{device_id}", status_code=204, response_class=Response,
+               responses=ONE)
+def delete_device(device_id: str, account: CurrentAccount, session: WriteSession) -> Response:
+    """Delete a device: its key is refused from now on; stored positions are kept."""
+    devices.delete_device(session, account.account_id, device_id)
+    return Response(status_code=204)
+
+
+@router.post("/devices/{device_id}/rotate-key", response_model=DeviceWithKey, responses=ONE)
+def rotate_key(device_id: str, account: CurrentAccount, session: WriteSession) -> DeviceWithKey:
+    """Replace the device's ingest key; the old key is refused from now on."""
+    return devices.rotate_key(session, account.account_id, device_id)
+
+
+async def upload_credentials(
+    request: Request,
+    device_id: str,
+    _basic: Annotated[None, Security(BASIC_AUTH)],
+    _token: Annotated[None, Security(TOKEN_AUTH)],
+) -> Resolver | None:
+    """Read an upload's credentials before its body: an ingest key (``Bearer rkd_...``, checked
+    in the upload's own transaction) as a resolver; None for account credentials, which
+    :func:`_account_device` checks; a 401 without any."""
+    header = request.headers.get("authorization")
+    if not header:
+        raise unauthorized("Use the device's ingest key as a Bearer token, or account "
+                           "credentials.")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and keys.looks_like_key(token.strip()):
+        return key_resolver(token.strip(), device_id=device_id)
+    return None
+
+
+def _account_device(request: Request, device_id: str) -> DeviceRef:
+    """The account's device named in the path, after checking the account's credentials."""
+    account = current_account(request, None, None)
+    with get_db(request).read() as session:
+        device = (repository.get_device(session, account.account_id, device_id)
+                  if is_handle(device_id) else None)
+        if device is None:
+            raise devices.device_not_found(device_id)
+        return DeviceRef.of(device)
+
+
+def _post_locations(request: Request, device_id: str, key: Resolver | None,
+                    body: LocationsIn) -> IngestResult:
+    device = key if key is not None else _account_device(request, device_id)
+    return _upload(request, device, [item.to_fix() for item in body.locations])
+
+
+@router.post("/devices/{device_id}/locations", response_model=IngestResult, responses=UPLOAD)
+async def post_locations(
+    request: Request, device_id: str, body: LocationsIn,
+    key: Annotated[Resolver | None, Depends(upload_credentials)],
+) -> IngestResult:
+    """Upload positions (up to ``tracking.max_batch``); account credentials or the device's
+    ingest key as a Bearer token. Implausible positions are refused one by one, with reasons."""
+    limit = get_settings(request).tracking.max_batch
+    if len(body.locations) > limit:
+        raise invalid_field("json", "locations", f"At most {limit} locations per request.")
+    # All database work in one worker thread (the endpoint itself is async so the request
+    # costs one thread hand-off, not one per dependency and one for the response).
+    return await run_in_threadpool(_post_locations, request, device_id, key, body)
+
+
+def _decode_json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise invalid_field("json", "_schema", "Invalid JSON body.") from exc
+
+
+async def osmand_request(request: Request) -> JSONResponse:
+    """OsmAnd / Traccar Client: parameters in the query or a form body, or Traccar's JSON."""
+    params = dict(request.query_params)
+    location = "query"
+    if not params:
+        raw = await request.body()
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith("application/json"):
+            key, fixes = parse_traccar_json(_decode_json(raw))
+            result = await run_in_threadpool(_upload, request, key_resolver(key), fixes)
+            return JSONResponse(result.model_dump(mode="json"))
+        # Like Traccar: a body without a JSON content type is read as a query string.
+        params = dict(parse_qsl(raw.decode("latin-1"), keep_blank_values=True))
+        location = "form"
+    key, fix = parse_osmand(params, location=location, received_at=clock.now())
+    result = await run_in_threadpool(_upload, request, key_resolver(key), [fix])
+    return JSONResponse(result.model_dump(mode="json"))
+
+
+OSMAND_DOC = (
+    "OsmAnd live tracking and Traccar Client. The ingest key is the device identifier: "
+    "`id` (or `deviceid`) in the query or a form body, or `device_id` of the JSON body "
+    "Traccar Client 9 posts. `speed` is in knots, `timestamp` Unix seconds or ISO-8601. "
+    "An unknown key is a 401 and nothing is stored."
+)
+
+
+@public_router.get("/osmand", response_model=IngestResult, responses=DEVICE_PROTOCOL,
+                   description=OSMAND_DOC)
+async def osmand_get(
+    request: Request,
+    key: Annotated[str | None, Query(alias="id", description="The ingest key.")] = None,
+    lat: str | None = None, lon: str | None = None, timestamp: str | None = None,
+    speed: Annotated[str | None, Query(description="knots")] = None,
+    bearing: str | None = None, altitude: str | None = None, accuracy: str | None = None,
+    batt: Annotated[str | None, Query(description="percent")] = None,
+) -> JSONResponse:
+    """OsmAnd protocol, parameters in the query string."""
+    return await osmand_request(request)
+
+
+@public_router.post("/osmand", response_model=IngestResult, responses=DEVICE_PROTOCOL,
+                    description=OSMAND_DOC)
+async def osmand_post(
+    request: Request,
+    key: Annotated[str | None, Query(alias="id", description="The ingest key.")] = None,
+    lat: str | None = None, lon: str | None = None, timestamp: str | None = None,
+    speed: Annotated[str | None, Query(description="knots")] = None,
+    bearing: str | None = None, altitude: str | None = None, accuracy: str | None = None,
+    batt: Annotated[str | None, Query(description="percent")] = None,
+) -> JSONResponse:
+    """OsmAnd protocol: query string, form body, or Traccar Client's JSON body."""
+    return await osmand_request(request)
+
+
+def _owntracks_device(request: Request) -> Resolver:
+    credentials = parse_basic(request.headers.get("authorization") or "")
+    if credentials is None:
+        raise unauthorized("Use HTTP Basic with the device id and its ingest key.")
+    return key_resolver(credentials[1], device_id=credentials[0])
+
+
+def _check_key(request: Request, device: Resolver) -> None:
+    with get_db(request).read() as session:
+        device(session)
+
+
+@public_router.post(
+    "/owntracks", response_model=list[Any], responses=DEVICE_PROTOCOL,
+    description="OwnTracks in HTTP mode: HTTP Basic with the device id as user and the ingest "
+                "key as password; `_type: location` messages are stored (`vel` in km/h), other "
+                "types are acknowledged and ignored. Answers `[]`, as OwnTracks expects.")
+async def owntracks(request: Request) -> JSONResponse:
+    """OwnTracks HTTP mode."""
+    device = _owntracks_device(request)
+    fix = parse_owntracks(_decode_json(await request.body()))
+    if fix is not None:
+        await run_in_threadpool(_upload, request, device, [fix])
+    else:
+        # Nothing to store, but the credentials must still be good (OwnTracks shows a 401).
+        await run_in_threadpool(_check_key, request, device)
+    return JSONResponse([])
+
+
+@public_router.get("/tracking/{tracking_id}", response_model=TrackingResponse,
+                   responses=_merge(R404, R422))
+def public_tracking(tracking_id: str, session: ReadSession, settings: SettingsDep,
+                    include_inferences: bool = False) -> TrackingResponse:
+    """Public tracking of one order (no authentication): the link's order and, while it is
+    under way, where its worker is."""
+    return tracking_view(session, tracking_id, settings)
+

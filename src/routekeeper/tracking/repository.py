@@ -1,0 +1,272 @@
+"""SQL of the tracking domain: devices, positions, and the route and order rows it reads.
+
+The hot path (one upload) is a handful of statements: one multi-row ``INSERT ... ON CONFLICT
+DO NOTHING RETURNING`` for the positions, one conditional ``UPDATE`` of the device's newest
+position, and one locked ``SELECT`` of the device's tracking routes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, and_, or_, select, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, defer
+
+from routekeeper.models.device import Device
+from routekeeper.models.order import Order
+from routekeeper.models.position import Position
+from routekeeper.models.route import Route
+from routekeeper.tracking.fixes import Fix
+
+_POSITIONS = cast(Table, Position.__table__)
+
+
+def get_device(
+    session: Session, account_id: str, device_id: str, *, lock: bool = False
+) -> Device | None:
+    """A device of the account; ``lock`` re-reads it under a row lock."""
+    if not lock:
+        return session.get(Device, (account_id, device_id))
+    return session.get(Device, (account_id, device_id), with_for_update=True,
+                       populate_existing=True)
+
+
+def devices_with_prefix(session: Session, prefix: str) -> list[Device]:
+    """Devices (of any account) whose ingest key starts with ``prefix``."""
+    return list(session.scalars(select(Device).where(Device.key_prefix == prefix)))
+
+
+def device_page(
+    session: Session, account_id: str, *, after: str | None, limit: int,
+    worker_handle: str | None = None,
+) -> list[Device]:
+    """Up to ``limit`` devices of the account after ``after``, by device id."""
+    query = select(Device).where(Device.account_id == account_id)
+    if worker_handle is not None:
+        query = query.where(Device.worker_handle == worker_handle)
+    if after is not None:
+        query = query.where(Device.device_id > after)
+    return list(session.scalars(query.order_by(Device.device_id).limit(limit)))
+
+
+def worker_device_ids(session: Session, account_id: str, worker_handle: str) -> list[str]:
+    """The ids of a worker's registered devices."""
+    return list(session.scalars(
+        select(Device.device_id).where(Device.account_id == account_id,
+                                       Device.worker_handle == worker_handle)
+    ))
+
+
+def latest_worker_device(session: Session, account_id: str, worker_handle: str) -> Device | None:
+    """The worker's device that reported most recently, if any reported at all."""
+    return session.scalars(
+        select(Device)
+        .where(Device.account_id == account_id, Device.worker_handle == worker_handle,
+               Device.last_recorded_at.is_not(None))
+        .order_by(Device.last_recorded_at.desc())
+        .limit(1)
+    ).first()
+
+
+def position_row(
+    account_id: str, device_id: str, fix: Fix, received_at: datetime
+) -> dict[str, Any]:
+    """The column values of one position."""
+    return {
+        "account_id": account_id, "device_id": device_id, "recorded_at": fix.recorded_at,
+        "received_at": received_at, "lon": fix.lon, "lat": fix.lat,
+        "accuracy": fix.accuracy_m, "speed": fix.speed_mps, "bearing": fix.bearing_deg,
+        "altitude": fix.altitude_m, "battery": fix.battery_percent,
+    }
+
+
+_FIX_FIELDS = ("recorded_at", "lon", "lat", "accuracy_m", "speed_mps", "bearing_deg",
+               "altitude_m", "battery_percent")
+_VALUE_COLUMNS = "recorded_at, lon, lat, accuracy, speed, bearing, altitude, battery"
+# The hot path of every upload, in one round trip on PostgreSQL: the fixes go in as one array
+# per column (a handful of parameters instead of eleven per row, none of SQLAlchemy's per-row
+# processing), duplicates are skipped, and the device's newest position moves forward.
+_PG_STORE = f"""
+WITH stored AS (
+    INSERT INTO position (account_id, device_id, received_at, {_VALUE_COLUMNS})
+    SELECT %(account_id)s, %(device_id)s, %(received_at)s, f.*
+    FROM unnest(%(recorded_at)s::timestamptz[], %(lon)s::float8[], %(lat)s::float8[],
+                %(accuracy_m)s::float8[], %(speed_mps)s::float8[], %(bearing_deg)s::float8[],
+                %(altitude_m)s::float8[], %(battery_percent)s::float8[])
+         AS f({_VALUE_COLUMNS})
+    ON CONFLICT DO NOTHING
+    RETURNING recorded_at
+), newest AS (
+    UPDATE device SET last_recorded_at = %(last_recorded_at)s, last_received_at = %(received_at)s,
+        last_lon = %(last_lon)s, last_lat = %(last_lat)s, last_accuracy = %(last_accuracy)s,
+        last_speed = %(last_speed)s, last_bearing = %(last_bearing)s,
+        last_altitude = %(last_altitude)s, last_battery = %(last_battery)s
+    WHERE account_id = %(account_id)s AND device_id = %(device_id)s
+      AND (last_recorded_at IS NULL OR last_recorded_at < %(last_recorded_at)s)
+)
+SELECT recorded_at FROM stored
+"""
+
+
+def store_positions(session: Session, account_id: str, device_id: str, fixes: Sequence[Fix],
+                    received_at: datetime) -> set[datetime]:
+    """Store fixes (in time order), skipping instants already stored, and make the newest the
+    device's last position unless a newer one is recorded; the instants newly stored."""
+    if not fixes:
+        return set()
+    if session.get_bind().dialect.name == "postgresql":
+        newest = fixes[-1]
+        params: dict[str, Any] = {
+            name: [getattr(fix, name) for fix in fixes] for name in _FIX_FIELDS}
+        params.update(
+            account_id=account_id, device_id=device_id, received_at=received_at,
+            last_recorded_at=newest.recorded_at, last_lon=newest.lon, last_lat=newest.lat,
+            last_accuracy=newest.accuracy_m, last_speed=newest.speed_mps,
+            last_bearing=newest.bearing_deg, last_altitude=newest.altitude_m,
+            last_battery=newest.battery_percent)
+        result = session.connection().exec_driver_sql(_PG_STORE, params)
+        return {stamp.astimezone(UTC) for (stamp,) in result}
+    rows = [position_row(account_id, device_id, fix, received_at) for fix in fixes]
+    statement = (
+        sqlite_insert(_POSITIONS).on_conflict_do_nothing().returning(_POSITIONS.c.recorded_at)
+    )
+    # executemany with RETURNING: SQLAlchemy sends multi-row VALUES batches ("insertmanyvalues").
+    inserted = set(session.execute(statement, rows).scalars())
+    if inserted:
+        bump_last_position(session, account_id, device_id, fixes[-1], received_at)
+    return inserted
+
+
+def bump_last_position(
+    session: Session, account_id: str, device_id: str, fix: Fix, received_at: datetime
+) -> None:
+    """Make ``fix`` the device's newest position unless a newer one is already recorded."""
+    session.execute(
+        update(Device)
+        .where(Device.account_id == account_id, Device.device_id == device_id,
+               or_(Device.last_recorded_at.is_(None),
+                   Device.last_recorded_at < fix.recorded_at))
+        .values(last_recorded_at=fix.recorded_at, last_received_at=received_at,
+                last_lon=fix.lon, last_lat=fix.lat, last_accuracy=fix.accuracy_m,
+                last_speed=fix.speed_mps, last_bearing=fix.bearing_deg,
+                last_altitude=fix.altitude_m, last_battery=fix.battery_percent)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def tracking_routes(
+    session: Session, account_id: str, device_id: str, worker_handle: str
+) -> list[Route]:
+    """The tracking routes a device feeds (its own, or its worker's), locked, by handle.
+
+    Locking in handle order keeps two uploads that feed the same routes from deadlocking.
+    """
+    query = (
+        select(Route)
+        .where(Route.account_id == account_id, Route.status == "tracking",
+               or_(Route.device_id == device_id, Route.worker_handle == worker_handle))
+        .order_by(Route.route_handle)
+        .with_for_update()
+        # The route's actual polyline and planned estimate grow with the route; not needed.
+        .options(defer(Route.polyline), defer(Route.estimate))
+        .execution_options(populate_existing=True)
+    )
+    return list(session.scalars(query))
+
+
+def lock_route(session: Session, account_id: str, route_handle: str) -> Route | None:
+    """Re-read a route under a row lock."""
+    return session.get(Route, (account_id, route_handle), with_for_update=True,
+                       populate_existing=True)
+
+
+# The order columns an upload reads, in ``routeorders.OrderRow``'s field order.
+_ORDER_ROW = (Order.id, Order.order_handle, Order.status, Order.destination,
+              Order.scheduled_after, Order.scheduled_at, Order.expected_service_time,
+              Order.completed_at, Order.cancelled_at, Order.arrived_at, Order.exited_at,
+              Order.estimate, Order.risks, Order.risk_status)
+
+
+def route_order_rows(session: Session, route: Route) -> list[tuple[Any, ...]]:
+    """The orders on a route, in sequence, as plain rows of the columns uploads read."""
+    rows = session.execute(
+        select(*_ORDER_ROW)
+        .where(Order.account_id == route.account_id, Order.route_handle == route.route_handle)
+        .order_by(Order.route_sequence, Order.created_at)
+    )
+    return [tuple(row) for row in rows]
+
+
+def tracking_route_marks(
+    session: Session,
+) -> list[tuple[str, str, datetime | None, str | None, str | None]]:
+    """Every tracking route with its start, when its state was last evaluated and when its
+    polyline was refreshed (as stored, ISO text), so the periodic job can pass over routes
+    that are up to date without locking or loading them."""
+    evaluated = Route.track_state["pipeline"]["evaluated_at"].as_string()
+    refreshed = Route.track_state["polyline_at"].as_string()
+    rows = session.execute(
+        select(Route.account_id, Route.route_handle, Route.started_at, evaluated, refreshed)
+        .where(Route.status == "tracking")
+        .order_by(Route.account_id, Route.route_handle)
+    ).all()
+    return [(str(a), str(h), started, e, p) for a, h, started, e, p in rows]
+
+
+def completed_route_keys(session: Session, *, since: datetime) -> list[tuple[str, str]]:
+    """(account, handle) of routes completed since a moment that have a tracking state."""
+    rows = session.execute(
+        select(Route.account_id, Route.route_handle)
+        .where(Route.status == "completed", Route.completed_at >= since,
+               Route.track_state.is_not(None))
+        .order_by(Route.account_id, Route.route_handle)
+    ).all()
+    return [(str(a), str(h)) for a, h in rows]
+
+
+_FIX_COLUMNS = (Position.recorded_at, Position.lon, Position.lat, Position.accuracy,
+                Position.speed, Position.bearing, Position.altitude, Position.battery)
+
+
+def positions_between(
+    session: Session, account_id: str, device_ids: Iterable[str], *,
+    since: datetime | None, until: datetime | None,
+) -> list[Fix]:
+    """The stored fixes of these devices in ``[since, until]``, oldest first."""
+    ids = sorted(set(device_ids))
+    if not ids:
+        return []
+    conditions = [Position.account_id == account_id, Position.device_id.in_(ids)]
+    if since is not None:
+        conditions.append(Position.recorded_at >= since)
+    if until is not None:
+        conditions.append(Position.recorded_at <= until)
+    # Plain rows, not ORM objects: a leg at 5 Hz is thousands of them.
+    rows = session.execute(select(*_FIX_COLUMNS).where(and_(*conditions))
+                           .order_by(Position.recorded_at))
+    return [Fix(*row) for row in rows]
+
+
+def last_position_before(
+    session: Session, account_id: str, device_ids: Iterable[str], at: datetime
+) -> Fix | None:
+    """The newest stored fix of these devices recorded at or before ``at``."""
+    ids = sorted(set(device_ids))
+    if not ids:
+        return None
+    row = session.execute(
+        select(*_FIX_COLUMNS)
+        .where(Position.account_id == account_id, Position.device_id.in_(ids),
+               Position.recorded_at <= at)
+        .order_by(Position.recorded_at.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else Fix(*row)
+
+
+def order_by_tracking_id(session: Session, tracking_id: str) -> Order | None:
+    """The order a public tracking link names (tracking ids are unique across accounts)."""
+    return session.scalars(select(Order).where(Order.tracking_id == tracking_id)).first()

@@ -1,0 +1,88 @@
+"""A route's orders as an upload sees them: plain rows, ORM objects only where needed.
+
+Most uploads only move ETAs and risks: those are read from plain rows and written back with
+one bulk UPDATE. The ORM objects (for timeline entries, webhooks, arrival and completion
+fields) are loaded one by one, for the few orders an upload has an event for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from routekeeper.models.order import Order
+from routekeeper.models.route import Route
+from routekeeper.tracking import repository
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRow:
+    """The columns of an order that tracking reads on every upload."""
+
+    id: str
+    order_handle: str
+    status: str
+    destination: dict[str, Any]
+    scheduled_after: datetime | None
+    scheduled_at: datetime | None
+    expected_service_time: int | None
+    completed_at: datetime | None
+    cancelled_at: datetime | None
+    arrived_at: datetime | None
+    exited_at: datetime | None
+    estimate: dict[str, Any] | None
+    risks: dict[str, Any] | None
+    risk_status: bool
+
+
+class RouteOrders:
+    """The orders of one route during one transaction."""
+
+    def __init__(self, session: Session, route: Route) -> None:
+        """Read the route's orders (in sequence) as rows."""
+        self.session = session
+        self.account_id = route.account_id
+        self.rows = [OrderRow(*values) for values in repository.route_order_rows(session, route)]
+        self.by_id = {row.id: row for row in self.rows}
+        self._orm: dict[str, Order] = {}
+        self._updates: dict[str, dict[str, Any]] = {}
+
+    def orm(self, order_id: str) -> Order:
+        """The ORM object of an order (loaded once; pending row updates are applied to it)."""
+        order = self._orm.get(order_id)
+        if order is None:
+            found = self.session.get(Order, (self.account_id, order_id))
+            if found is None:
+                raise KeyError(order_id)
+            order = found
+            self._orm[order_id] = order
+            for name, value in self._updates.pop(order_id, {}).items():
+                setattr(order, name, value)
+        return order
+
+    def set_tracking(self, order_id: str, *, estimate: dict[str, Any] | None,
+                     risks: dict[str, Any] | None, risk_status: bool) -> None:
+        """Record an order's new estimate and risks (written by :meth:`flush`)."""
+        values = {"estimate": estimate, "risks": risks, "risk_status": risk_status}
+        order = self._orm.get(order_id)
+        if order is not None:
+            for name, value in values.items():
+                if getattr(order, name) != value:
+                    setattr(order, name, value)
+        else:
+            self._updates[order_id] = values
+
+    def flush(self) -> None:
+        """Write the recorded estimates and risks of orders not loaded as objects."""
+        if not self._updates:
+            return
+        self.session.execute(
+            update(Order),
+            [{"account_id": self.account_id, "id": order_id, **values}
+             for order_id, values in self._updates.items()],
+        )
+        self._updates.clear()

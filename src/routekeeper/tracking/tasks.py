@@ -1,0 +1,98 @@
+"""The periodic tracking job: what changes with the clock alone, and the slow actuals.
+
+Every 30 s, for each tracking route (each in its own short transaction under the route's row
+lock): ``pipeline.check_offline`` (offline risk, ETAs that can only be late now, ``delayed``),
+the plan synced with the orders (closing finished ones and filling their completion fields if
+the completion hook did not), and the route's polyline extended every few minutes. Routes
+an upload has just evaluated are passed over unless their polyline is due. Routes completed in
+the last hour get their final actuals once.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+import routekeeper.tracking.locations  # noqa: F401 - registers the live-location provider
+from routekeeper.core.jobs import JobContext, registry
+from routekeeper.settings import Settings
+from routekeeper.tracking import clock, repository
+from routekeeper.tracking.apply import Env, write_back
+from routekeeper.tracking.completion import close_finished, finalize_route, refresh_route_polyline
+from routekeeper.tracking.fixes import load_time
+from routekeeper.tracking.pipeline import check_offline
+from routekeeper.tracking.routeorders import RouteOrders
+from routekeeper.tracking.routestate import StoredState, load
+
+log = logging.getLogger(__name__)
+
+TASK = "tracking.check_offline"
+EVERY_S = 30.0
+# How long after completion a route is still looked at for its final actuals.
+FINALIZE_WITHIN = timedelta(hours=1)
+# A route an upload evaluated this recently has nothing new for the clock-driven checks...
+RECENTLY_EVALUATED = timedelta(seconds=EVERY_S * 0.8)
+# ...but its polyline is extended at least this often.
+POLYLINE_EVERY = timedelta(minutes=5)
+
+
+def check_route(session: Session, settings: Settings, account_id: str, route_handle: str,
+                *, now: datetime) -> None:
+    """One route's periodic step, in the caller's transaction."""
+    route = repository.lock_route(session, account_id, route_handle)
+    if route is None or route.started_at is None:
+        return
+    orders = RouteOrders(session, route)
+    if route.status == "tracking":
+        stored = load(route, orders.rows, now=now)
+        close_finished(session, route, stored, orders, settings.tracking)
+        state, events = check_offline(stored.pipeline, now, settings.tracking)
+        stored.pipeline = state
+        refresh_route_polyline(session, route, stored, now=now)
+        env = Env(session=session, settings=settings)
+        write_back(env, route, orders, stored, events, now=now)
+    elif route.status == "completed" and route.track_state:
+        stored = StoredState.from_dict(route.track_state)
+        if stored.finalized:
+            return
+        close_finished(session, route, stored, orders, settings.tracking)
+        finalize_route(session, route, stored)
+        route.track_state = stored.to_dict()
+
+
+def _due(started_at: datetime | None, evaluated: str | None, refreshed: str | None,
+         now: datetime) -> bool:
+    """Whether a tracking route needs this round: not evaluated by an upload just now, or its
+    polyline is older than POLYLINE_EVERY (a new route's counts from its start)."""
+    evaluated_at = load_time(evaluated)
+    if evaluated_at is None or now - evaluated_at >= RECENTLY_EVALUATED:
+        return True
+    refreshed_at = load_time(refreshed) or started_at
+    return refreshed_at is None or now - refreshed_at >= POLYLINE_EVERY
+
+
+def run_checks(ctx: JobContext) -> int:
+    """Check every tracking route that is due and recently completed ones; the number checked."""
+    settings: Settings = ctx.env["settings"]
+    now = clock.now()
+    with ctx.db.read() as session:
+        keys = [(a, h) for a, h, started, evaluated, refreshed
+                in repository.tracking_route_marks(session)
+                if _due(started, evaluated, refreshed, now)]
+        keys += repository.completed_route_keys(session, since=now - FINALIZE_WITHIN)
+    for account_id, route_handle in keys:
+        try:
+            with ctx.db.write() as session:
+                check_route(session, settings, account_id, route_handle, now=now)
+        except Exception:
+            # One broken route must not stop the others from being checked.
+            log.exception("tracking check of route %s/%s failed", account_id, route_handle)
+    return len(keys)
+
+
+@registry.register(TASK, every_s=EVERY_S)
+def check_offline_task(ctx: JobContext) -> None:
+    """Periodic: offline risks, clock-driven delays, completion fields, route polylines."""
+    run_checks(ctx)

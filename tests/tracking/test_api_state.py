@@ -1,0 +1,215 @@
+"""The database-facing pieces of tracking: plan sync with route changes, estimate writes,
+polylines, the periodic job's selection, the route completion hook, ETA throttling."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+from starlette.testclient import TestClient
+
+from routekeeper.db.engine import Database
+from routekeeper.models.order import Order
+from routekeeper.models.route import Route
+from routekeeper.settings import Settings, TrackingSettings
+from routekeeper.tracking.apply import _worth_writing
+from routekeeper.tracking.completion import on_route_completed
+from routekeeper.tracking.fixes import Fix, dump_time
+from routekeeper.tracking.pipeline import RouteTrackState, process_fixes
+from routekeeper.tracking.protocols import parse_timestamp
+from routekeeper.tracking.routestate import StoredState
+from routekeeper.tracking.tasks import _due
+from tests.conftest import Tenant
+
+from .api_helpers import Road, TrackClock, arrive_at_p, check, make_road
+from .simulate import T0, FakeTravel, three_stop_drive
+
+
+@pytest.fixture
+def road(api: TestClient, db: Database, tenant: Tenant, track_clock: TrackClock,
+         travel: FakeTravel) -> Road:
+    """A fresh two-stop road for one test."""
+    return make_road(api, db, tenant, track_clock)
+
+
+def stored(road: Road) -> StoredState:
+    """The route's stored tracking state."""
+    with road.db.read() as session:
+        route = session.get(Route, (road.account_id, road.route_handle))
+        assert route is not None and route.track_state is not None
+        return StoredState.from_dict(route.track_state)
+
+
+def order_id(road: Road, name: str) -> str:
+    """The id of stop ``name``."""
+    with road.db.read() as session:
+        return str(session.scalars(select(Order.id).where(
+            Order.account_id == road.account_id,
+            Order.order_handle == road.handles[name])).one())
+
+
+def test_the_plan_follows_disabling_resequencing_and_schedule_changes(road: Road) -> None:
+    """A disabled order leaves the plan, a new window reaches it, progress is kept by id."""
+    road.upload(*road.drive(0, 60, 0, 600))
+    p, q = order_id(road, "P"), order_id(road, "Q")
+    assert [t.key for t in stored(road).pipeline.orders] == [p, q]
+    first_eta = stored(road).pipeline.order(p).initial_eta_at
+    assert road.api.post(f"/orders/{road.handles['Q']}/disable").status_code == 200
+    road.upload(road.fix(70, 700))
+    assert [t.key for t in stored(road).pipeline.orders] == [p]
+    later = ts_in(road, 7200)
+    response = road.api.patch(f"/orders/{road.handles['P']}", json={"scheduled_at": later})
+    assert response.status_code == 200, response.text
+    road.upload(road.fix(80, 800))
+    track = stored(road).pipeline.order(p)
+    assert track.order.scheduled_at == road.started_at + timedelta(seconds=7200)
+    assert track.initial_eta_at == first_eta
+    assert road.api.post(f"/orders/{road.handles['Q']}/enable").status_code == 200
+    road.upload(road.fix(90, 900))
+    assert [t.key for t in stored(road).pipeline.orders] == [p, q]
+
+
+def ts_in(road: Road, seconds: float) -> str:
+    """An API timestamp ``seconds`` after the road's start."""
+    return (road.started_at + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_estimates_are_rewritten_only_when_they_moved() -> None:
+    """Small moves keep the stored estimate; a past ETA, a big move or a new one rewrite it."""
+    now = datetime(2024, 5, 6, 8, 0, tzinfo=UTC)
+
+    def estimate(eta_s: float, distance_m: int) -> dict[str, Any]:
+        at = (now + timedelta(seconds=eta_s)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        return {"arrive_at": at, "initial_arrive_at": "x", "remaining_distance": distance_m}
+
+    old = estimate(600, 5000)
+    assert not _worth_writing(old, estimate(610, 4980), now, next_order=True)
+    assert _worth_writing(old, estimate(640, 5000), now, next_order=True)
+    assert _worth_writing(old, estimate(600, 4900), now, next_order=True)
+    assert not _worth_writing(old, estimate(600, 4900), now, next_order=False)
+    assert _worth_writing(old, estimate(600, 4400), now, next_order=False)
+    assert _worth_writing(estimate(-5, 100), estimate(3, 100), now, next_order=True)
+    assert _worth_writing(None, old, now, next_order=False)
+
+
+def test_polylines_grow_incrementally_and_rebuild_the_same(road: Road, settings: Settings
+                                                            ) -> None:
+    """Two periodic refreshes give the same polyline as one full rebuild; dense fixes are
+    thinned to one a second."""
+    road.upload(*road.drive(0, 40, 0, 400, step_s=0.25))
+    check(road.db, settings, road.account_id, road.route_handle)
+    road.upload(*road.drive(45, 90, 450, 900, step_s=5.0))
+    check(road.db, settings, road.account_id, road.route_handle)
+    with road.db.read() as session:
+        route = session.get(Route, (road.account_id, road.route_handle))
+        assert route is not None and route.polyline is not None
+        incremental = route.polyline["coordinates"]
+    times = [datetime.fromisoformat(p[3]) for p in incremental]
+    assert all((b - a).total_seconds() >= 1.0 for a, b in pairwise(times))
+    assert len(incremental) == 41 + 10
+    with road.db.write() as session:
+        route = session.get(Route, (road.account_id, road.route_handle))
+        assert route is not None and route.track_state is not None
+        state = StoredState.from_dict(route.track_state)
+        state.polyline_until = None
+        route.track_state = state.to_dict()
+    check(road.db, settings, road.account_id, road.route_handle)
+    with road.db.read() as session:
+        route = session.get(Route, (road.account_id, road.route_handle))
+        assert route is not None and route.polyline is not None
+        assert route.polyline["coordinates"] == incremental
+
+
+def test_the_job_passes_over_routes_an_upload_just_evaluated() -> None:
+    """Due: never evaluated, evaluated a while ago, or a polyline older than five minutes."""
+    now = datetime(2024, 5, 6, 8, 0, tzinfo=UTC)
+    started = now - timedelta(minutes=1)
+    just = dump_time(now - timedelta(seconds=5))
+    old = dump_time(now - timedelta(minutes=2))
+    assert _due(started, None, None, now)
+    assert not _due(started, just, None, now)
+    assert _due(started, old, None, now)
+    assert _due(now - timedelta(minutes=6), just, None, now)
+    assert not _due(now - timedelta(minutes=6), just, just, now)
+    assert _due(started, just, dump_time(now - timedelta(minutes=6)), now)
+
+
+def test_route_completion_hook_finalizes_actuals(road: Road, settings: Settings) -> None:
+    """The hook closes finished orders, draws the whole polyline and measures coverage up to
+    completion, once."""
+    arrive_at_p(road)
+    with road.db.write() as session:
+        session.execute(update(Order).where(Order.account_id == road.account_id)
+                        .values(status="cancelled",
+                                cancelled_at=road.started_at + timedelta(seconds=200)))
+        route = session.get(Route, (road.account_id, road.route_handle))
+        assert route is not None
+        route.status = "completed"
+        route.completed_at = road.started_at + timedelta(seconds=600)
+        on_route_completed(session, route, settings=settings.tracking)
+        assert route.polyline is not None and len(route.polyline["coordinates"]) == 18
+        # Nothing was seen for the last 430 s of the route's 600.
+        assert route.tracking_rate == pytest.approx(170 / 600, abs=0.01)
+    final = stored(road)
+    assert final.finalized
+    assert all(t.closed_at is not None for t in final.pipeline.orders)
+    p = road.order("P")
+    # Cancelled 30 s after the last fix, which was at P.
+    assert p["cancelled_at_destination"] is True and p["visited_destination"] is True
+    assert road.order("Q")["cancelled_at_destination"] is False
+
+
+def test_etas_can_be_throttled_for_fix_by_fix_uploads() -> None:
+    """With eta_every_s, single-fix batches re-evaluate ETAs at most that often, but an arrival
+    re-evaluates at once and the visits are the same."""
+    drive = three_stop_drive(3)
+    fixes = sorted({f.recorded_at: f for f in drive.fixes}.values(), key=lambda f: f.recorded_at)
+    settings = TrackingSettings()
+    runs: dict[float, tuple[RouteTrackState, int]] = {}
+    for every_s in (0.0, 60.0):
+        travel = FakeTravel()
+        state = RouteTrackState.start(drive.orders, started_at=T0)
+        for fix in fixes:
+            state, _ = process_fixes(state, [fix], now=fix.recorded_at + timedelta(seconds=1),
+                                     travel=travel, settings=settings, eta_every_s=every_s)
+        runs[every_s] = (state, travel.matrix_calls)
+    (plain, plain_calls), (throttled, throttled_calls) = runs[0.0], runs[60.0]
+    assert throttled_calls < plain_calls / 5
+    for a, b in zip(plain.orders, throttled.orders, strict=True):
+        assert (a.visit.arrived_at, a.visit.exited_at) == (b.visit.arrived_at, b.visit.exited_at)
+        assert b.initial_eta_at is not None
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("1700000000", datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)),
+    ("1700000000123", datetime(2023, 11, 14, 22, 13, 20, 123000, tzinfo=UTC)),
+    ("1700000000.5", datetime(2023, 11, 14, 22, 13, 20, 500000, tzinfo=UTC)),
+    ("2023-11-14T22:13:20Z", datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)),
+    ("2023-11-15T00:13:20+02:00", datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)),
+    ("2023-11-14 22:13:20", datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)),
+])
+def test_osmand_timestamps(text: str, expected: datetime) -> None:
+    """Every timestamp form Traccar accepts reads as the same instant."""
+    assert parse_timestamp(text) == expected
+
+
+@pytest.mark.parametrize("text", ["soon", "nan", "inf", "", "2023-13-01T00:00:00Z"])
+def test_bad_osmand_timestamps(text: str) -> None:
+    """Anything else is refused with a message, never a crash."""
+    with pytest.raises(ValueError, match="timestamp"):
+        parse_timestamp(text)
+
+
+def test_fix_rows_round_trip_through_the_state() -> None:
+    """A stored state reads back equal, the ETA throttle's clock included."""
+    drive = three_stop_drive(1)
+    state = RouteTrackState.start(drive.orders, started_at=T0)
+    state, _ = process_fixes(state, drive.fixes[:50], now=drive.fixes[49].recorded_at,
+                             travel=FakeTravel(), settings=TrackingSettings(), eta_every_s=30)
+    wrapped = StoredState(pipeline=state, devices=["a"], polyline_until=T0, polyline_at=T0)
+    assert StoredState.from_dict(wrapped.to_dict()) == wrapped
+    assert state.etas_evaluated_at is not None
+    assert isinstance(drive.fixes[0], Fix)
