@@ -34,7 +34,7 @@ from routekeeper.dependencies import ReadSession, SettingsDep
 from routekeeper.models.account import Account
 from routekeeper.routes import repository as routes_repository
 from routekeeper.settings import Settings
-from routekeeper.views import board, service
+from routekeeper.views import board, service, tokens
 from routekeeper.views.assets import (
     STATIC_DIR,
     CachedStaticFiles,
@@ -118,7 +118,10 @@ def issue_embed_token(body: EmbedTokenRequest, account: CurrentAccount, session:
                         {"description": f"Route not found for handle {handle}"})
     row = session.get(Account, account.account_id)
     assert row is not None
-    token = account_token(settings, row, handle)
+    # An explicit token request gets exactly expires_in, unlike the rounded embed_url links.
+    token = tokens.issue_embed_token(settings, account_id=row.account_id,
+                                     secret_version=row.secret_version,
+                                     route_handle=handle)
     response.headers["Cache-Control"] = "no-store"
     plain = without_token(body.embed_url)
     return EmbedToken(access_token=token, expires_in=settings.views.embed_token_ttl_s,

@@ -71,9 +71,14 @@ def issue_embed_token(
 
 
 def account_token(settings: Settings, account: Account, route_handle: str) -> str:
-    """An embed token of ``account`` for one of its routes."""
-    return issue_embed_token(settings, account_id=account.account_id,
-                             secret_version=account.secret_version, route_handle=route_handle)
+    """An embed token of ``account`` for one of its routes, for the ``embed_url`` of API
+    answers: its expiry is rounded up to the hour, so the same route gets the same link
+    for up to an hour (stable for clients comparing answers, cacheable), and every link
+    stays valid for at least ``views.embed_token_ttl_s``."""
+    expires_at = (now_s() + settings.views.embed_token_ttl_s) // 3600 * 3600 + 3600
+    claims = TokenClaims(account_id=account.account_id, secret_version=account.secret_version,
+                         expires_at=expires_at, scope=EMBED_SCOPE, subject=route_handle)
+    return issue_token(settings.secret_key, claims)
 
 
 def check_embed_token(
