@@ -10,6 +10,7 @@ from routekeeper.exports.endpoints import router as exports_router
 from routekeeper.orders.endpoints import router as orders_router
 from routekeeper.planning.endpoints import router as planning_router
 from routekeeper.routes.endpoints import router as routes_router
+from routekeeper.tasks.endpoints import router as tasks_router
 from routekeeper.tracking.endpoints import public_router as tracking_public_router
 from routekeeper.tracking.endpoints import router as devices_router
 from routekeeper.views.endpoints import install as install_views
@@ -29,6 +30,7 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(webhooks_router)
     app.include_router(devices_router)
     app.include_router(tracking_public_router)
+    app.include_router(tasks_router)
     app.include_router(orders_router)
     install_views(app)
     anchor_paths_at_end(app.router.routes)

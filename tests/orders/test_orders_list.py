@@ -284,10 +284,12 @@ def test_unknown_filter_is_422(api: TestClient) -> None:
     assert_validation(api.get("/orders/", params={"colour": "red"}), "query", "colour")
 
 
-def test_aggregate_false_is_accepted_and_true_refused(api: TestClient) -> None:
-    """aggregate=false is the default; aggregate=true is not supported yet (422)."""
-    assert api.get("/orders/", params={"aggregate": "false"}).status_code == 200
-    assert_validation(api.get("/orders/", params={"aggregate": "true"}), "query", "aggregate")
+def test_aggregate_false_is_accepted_and_true_answered(api: TestClient) -> None:
+    """aggregate=false is the default (null block); aggregate=true answers the count block."""
+    assert api.get("/orders/", params={"aggregate": "false"}).json()["aggregate"] is None
+    response = api.get("/orders/", params={"aggregate": "true"})
+    assert response.status_code == 200, response.text
+    assert response.json()["aggregate"]["orders"]["total"] == 0
 
 
 def test_limit_defaults_to_50(api: TestClient) -> None:

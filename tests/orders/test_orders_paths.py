@@ -40,7 +40,7 @@ def test_order_paths_answer_with_and_without_slash(api: TestClient) -> None:
 @pytest.mark.parametrize(("method", "path"), [
     ("get", "/orders/track"), ("get", "/orders/track/"), ("patch", "/orders/export"),
     ("post", "/orders/estimate"), ("post", "/orders/routes/cancel"),
-    ("get", "/orders/tasks-definitions"), ("post", "/orders/plans/complete"),
+    ("put", "/orders/tasks-definitions"), ("post", "/orders/plans/complete"),
 ])
 def test_literal_segments_are_not_order_handles(api: TestClient, method: str, path: str) -> None:
     """/orders/<literal> never reaches the order lookup, even if such an order exists."""

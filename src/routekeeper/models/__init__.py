@@ -2,15 +2,18 @@
 
 from routekeeper.models.account import Account
 from routekeeper.models.device import Device
+from routekeeper.models.estimated_route import EstimatedRoute as EstimatedRoute
 from routekeeper.models.job import Job
 from routekeeper.models.ops_group import OpsGroup
 from routekeeper.models.order import Order
 from routekeeper.models.order_event import OrderEvent
 from routekeeper.models.order_export import OrderExport as OrderExport
+from routekeeper.models.order_task import OrderTask as OrderTask
 from routekeeper.models.outbox_event import OutboxEvent
 from routekeeper.models.plan import Plan
 from routekeeper.models.position import Position
 from routekeeper.models.route import Route
+from routekeeper.models.task_definition import TaskDefinition as TaskDefinition
 from routekeeper.models.webhook_delivery import WebhookDelivery as WebhookDelivery
 from routekeeper.models.webhook_endpoint import WebhookEndpoint as WebhookEndpoint
 from routekeeper.models.worker import Worker

@@ -105,15 +105,16 @@ def list_orders(
     settings: SettingsDep,
 ) -> dict[str, Any]:
     """List and filter orders, newest first by default, with cursor pagination."""
-    for name in ("aggregate", "send_outage"):
-        if getattr(filters, name):
-            # Answering without the block would look like a server whose counts are empty.
-            raise invalid_field("query", name, f"{name}=true is not supported yet.")
+    if filters.send_outage:
+        # Answering without the block would look like a server whose counts are empty.
+        raise invalid_field("query", "send_outage", "send_outage=true is not supported yet.")
     rows, token = service.list_orders(
         session, account.account_id, filters, secret=settings.secret_key
     )
+    aggregate = repository.aggregate(session, account.account_id, filters) \
+        if filters.aggregate else None
     return {"orders": [order_wire(o, settings.public_url) for o in rows],
-            "pagination_token": token, "aggregate": None}
+            "pagination_token": token, "aggregate": aggregate}
 
 
 @router.post(

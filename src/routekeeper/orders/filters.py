@@ -90,8 +90,8 @@ class OrderFilterFields(BaseModel):
     track_mode: TrackMode | None = None
     fulfillment_attempt: int | None = Field(default=None, ge=0, le=MAX_ATTEMPT)
     risk_status: bool | None = None
-    # Accepted so HyperTrack clients sending false work; true is refused by the list
-    # endpoint (the export body, a subclass, accepts and ignores them).
+    # send_outage=true is refused by the list endpoint (the export body, a subclass,
+    # accepts and ignores both).
     aggregate: bool | None = None
     send_outage: bool | None = None
     sort_direction: SortDirection = SortDirection.DESC

@@ -251,3 +251,56 @@ def page(
     else:
         query = query.order_by(Order.created_at.asc(), Order.id.asc())
     return list(session.scalars(query.limit(limit)))
+
+
+_ORDER_STATUSES = ("unplanned", "planned", "assigned", "ongoing", "disabled", "completed",
+                   "cancelled")
+
+
+def _seconds_between(dialect: str, early: Any, late: Any) -> ColumnElement[Any]:
+    """``late - early`` in seconds, on PostgreSQL and SQLite."""
+    if dialect == "postgresql":
+        return func.extract("epoch", late - early)
+    return (func.julianday(late) - func.julianday(early)) * 86400
+
+
+def aggregate(session: Session, account_id: str, filters: OrderFilterFields) -> dict[str, Any]:
+    """The ``OrderAggregate`` counts and sums of every order matching ``filters`` (one query).
+
+    ``arrived_at`` stands in for an order's first tracking event (docs/compatibility.md).
+    """
+    o = filtered(session, account_id, filters).subquery()
+    dialect = session.get_bind().dialect.name
+
+    def count(condition: ColumnElement[bool]) -> ColumnElement[Any]:
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+    arrival_delay = _seconds_between(dialect, o.c.scheduled_at, o.c.arrived_at)
+    counts: dict[str, ColumnElement[Any]] = {"total": func.count()}
+    counts.update({s: count(o.c.status == s) for s in _ORDER_STATUSES})
+    counts.update({
+        "rescheduled": count(o.c.rescheduled_marked_at.is_not(None)),
+        "tracked": count(o.c.started_at.is_not(None)),
+        "on_shift": count(o.c.track_mode == "on_shift"),
+        "pre_shift": count(o.c.track_mode == "pre_shift"),
+        "full_shift": count(o.c.track_mode == "full_shift"),
+        "arrived": count(o.c.arrived_at.is_not(None)),
+        "on_time": count(and_(o.c.arrived_at.is_not(None), o.c.scheduled_at.is_not(None),
+                              arrival_delay <= 600)),
+        "worked": count(and_(o.c.actual_service_time.is_not(None),
+                             o.c.expected_service_time.is_not(None),
+                             o.c.actual_service_time <= o.c.expected_service_time + 2700)),
+        "ttfe30_orders_from_start": count(and_(
+            o.c.arrived_at.is_not(None), o.c.started_at.is_not(None),
+            _seconds_between(dialect, o.c.started_at, o.c.arrived_at) <= 1800,
+        )),
+        "ttfe30_orders_before_schedule_time": count(and_(
+            o.c.arrived_at.is_not(None), o.c.scheduled_at.is_not(None), arrival_delay <= 0,
+        )),
+    })
+    sums = {"distance": func.coalesce(func.sum(o.c.distance), 0),
+            "duration": func.coalesce(func.sum(o.c.duration), 0)}
+    columns = [c.label(name) for name, c in {**counts, **sums}.items()]
+    row = session.execute(select(*columns)).one()._mapping
+    return {"orders": {name: int(row[name]) for name in counts},
+            **{name: int(row[name]) for name in sums}}

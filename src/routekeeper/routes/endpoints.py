@@ -26,7 +26,9 @@ from routekeeper.orders import service as order_service
 from routekeeper.orders.fields import Text
 from routekeeper.orders.schemas import OrderDetail, OrderType
 from routekeeper.orders.wire import order_detail_wire, order_wire
-from routekeeper.routes import operations, repository, track
+from routekeeper.routes import candidates, estimated, operations, repository, track
+from routekeeper.routes.candidates import CandidateWorkers
+from routekeeper.routes.estimated import EstimatedRouteRead
 from routekeeper.routes.filters import RouteFilters
 from routekeeper.routes.schemas import (
     EstimateResponse,
@@ -210,6 +212,36 @@ def complete_route(route_handle: str, account: CurrentAccount, session: WriteSes
     """Complete a route (its unfinished orders are cancelled); 409 when already completed."""
     ctx = _ctx(session, account, settings, travel)
     return _full(ctx, operations.complete_route(ctx, route_handle, version=version))
+
+
+@router.get("/orders/estimated-routes/{estimated_route_id}", response_model=EstimatedRouteRead,
+            responses=ERRORS_401_404_422)
+def get_estimated_route(estimated_route_id: str, account: CurrentAccount,
+                        session: ReadSession) -> dict[str, Any]:
+    """The estimated drive behind a ``first_eta``, ``eta_change`` or ``n_minutes_away`` webhook."""
+    return estimated.get(session, account.account_id, estimated_route_id)
+
+
+@router.get("/orders/{order_handle}/candidate_workers", response_model=CandidateWorkers,
+            responses=ERRORS_401_404_422)
+def get_candidate_workers(
+    order_handle: str, account: CurrentAccount, session: ReadSession, settings: SettingsDep,
+    travel: Travel, profile_filter: Annotated[Text | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=candidates.MAX_LIMIT)] = 10,
+    skip_already_assigned_worker: bool = False, allow_ongoing_order: bool = False,
+    type: OrderType | None = None, type_index: Annotated[int | None, Query(ge=0)] = None,
+    fulfillment_attempt: Annotated[int | None, Query(ge=0)] = None,
+) -> dict[str, Any]:
+    """Workers who could take the order, cheapest insertion into their open route first."""
+    profile = candidates.parse_profile_filter(profile_filter)
+    order = order_service.find_order(
+        session, account.account_id, order_handle, type=type.value if type else None,
+        type_index=type_index, fulfillment_attempt=fulfillment_attempt)
+    ctx = _ctx(session, account, settings, travel)
+    return {"candidate_workers": candidates.candidate_workers(
+        ctx, order, profile_filter=profile, limit=limit,
+        skip_already_assigned_worker=skip_already_assigned_worker,
+        allow_ongoing_order=allow_ongoing_order)}
 
 
 @router.post("/orders/{order_handle}/reassign", response_model=OrderDetail, responses=CHANGE_ERRORS)

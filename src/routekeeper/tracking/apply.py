@@ -18,6 +18,7 @@ from routekeeper.models.order import Order
 from routekeeper.models.route import Route
 from routekeeper.orders import service as orders
 from routekeeper.orders.wire import share_url
+from routekeeper.routes import estimated
 from routekeeper.settings import Settings
 from routekeeper.tracking import pipeline as pl
 from routekeeper.tracking.completion import fill_order_actuals, leg_start
@@ -26,6 +27,7 @@ from routekeeper.tracking.pipeline import OrderTrack, RouteTrackState, TrackEven
 from routekeeper.tracking.risks import risk_status
 from routekeeper.tracking.routeorders import OrderRow, RouteOrders
 from routekeeper.tracking.routestate import StoredState
+from routekeeper.travel.base import LonLat
 from routekeeper.webhooks.outbox import record_order_event
 
 # A stored estimate is rewritten only when the new one differs by this much (see
@@ -193,6 +195,23 @@ def _timeline(env: Env, route: Route, order: Order, state: RouteTrackState, even
         distance=None, **common)
 
 
+def _estimated_route(env: Env, order: Order, state: RouteTrackState, event: TrackEvent) -> str:
+    """Store the drive behind an ETA event: the worker's position, then the stops still ahead
+    in sequence up to this order; return its ``estimated_route_id``."""
+    points: list[LonLat] = []
+    if state.last_fix is not None:
+        points.append((state.last_fix.lon, state.last_fix.lat))
+    for track in state.orders:
+        if track.key == event.order_key:
+            points.append(track.order.geofence.center)
+            break
+        if track.awaiting_arrival:
+            points.append(track.order.geofence.center)
+    return estimated.record(env.session, order.account_id, order.id, points,
+                            distance_m=round(event.data["remaining_distance_m"]),
+                            duration_s=round(event.data["remaining_duration_s"]), now=event.at)
+
+
 def _webhook(env: Env, order: Order, track: OrderTrack, state: RouteTrackState,
              event: TrackEvent) -> None:
     """The outbox event of one TrackEvent, in the contract's ``data`` shape (5.2)."""
@@ -216,6 +235,7 @@ def _webhook(env: Env, order: Order, track: OrderTrack, state: RouteTrackState,
                          change_reason="position_update")
         if event.value == pl.N_MINUTES_AWAY:
             extra["remaining_minutes"] = math.ceil(data["remaining_duration_s"] / 60)
+        extra["estimated_route_id"] = _estimated_route(env, order, state, event)
     elif event.value == pl.DELAYED:
         extra = {"arrive_at": data["eta_at"], "scheduled_at": data["scheduled_at"],
                  "initial_eta": _ms(track.initial_eta_at), "delay": data["delay_s"]}

@@ -1,0 +1,120 @@
+"""Wire shapes of order tasks and task definitions (contract 3.8)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from routekeeper.core.timefmt import ApiDatetime
+from routekeeper.orders.fields import Handle, JsonObject, Text
+
+MAX_TASKS = 100
+
+
+class TaskPriority(StrEnum):
+    NONE = "none"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class TaskStatusIn(StrEnum):
+    ONGOING = "ongoing"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class BaseOrderTask(BaseModel):
+    """A task as posted (``BaseOrderTask``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    label: Text = Field(min_length=1, max_length=200)
+    task_definition_id: Text | None = Field(default=None, min_length=1, max_length=36)
+    description: Text | None = Field(default=None, max_length=2000)
+    metadata: JsonObject | None = None
+    priority: TaskPriority | None = None
+
+
+class OrderTasksCreate(BaseModel):
+    """``POST /orders/{order_handle}/tasks`` body."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tasks: list[BaseOrderTask] = Field(min_length=1, max_length=MAX_TASKS)
+
+
+class OrderTaskUpdate(BaseModel):
+    """``PATCH /orders/{order_handle}/tasks/{task_id}`` body; attachments are appended."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    label: Text | None = Field(default=None, min_length=1, max_length=200)
+    status: TaskStatusIn | None = None
+    description: Text | None = Field(default=None, max_length=2000)
+    priority: TaskPriority | None = None
+    metadata: JsonObject | None = None
+    attachments: list[JsonObject] | None = Field(default=None, min_length=1, max_length=10)
+
+
+class OrderTaskRead(BaseModel):
+    """``OrderTaskResponse``."""
+
+    task_id: str
+    label: str
+    task_definition_id: str | None = None
+    description: str | None = None
+    metadata: dict[str, object] | None = None
+    priority: str | None = None
+    status: str
+    created_at: ApiDatetime
+    updated_at: ApiDatetime | None = None
+    attachments: list[dict[str, object]] = Field(default_factory=list)
+
+
+class OrderTaskList(BaseModel):
+    """``{"tasks": [...]}``."""
+
+    tasks: list[OrderTaskRead]
+
+
+class TaskDefinitionCreate(BaseModel):
+    """``POST /orders/tasks-definitions`` body."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    label: Text = Field(min_length=1, max_length=200)
+    tasks: list[BaseOrderTask] = Field(min_length=1, max_length=MAX_TASKS)
+    ops_group_handle: Handle | None = None
+    metadata: JsonObject | None = None
+
+
+class TaskDefinitionUpdate(BaseModel):
+    """``PATCH /orders/tasks-definitions/{task_definition_id}`` body (all optional)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    label: Text | None = Field(default=None, min_length=1, max_length=200)
+    tasks: list[BaseOrderTask] | None = Field(default=None, min_length=1, max_length=MAX_TASKS)
+    ops_group_handle: Handle | None = None
+    metadata: JsonObject | None = None
+
+
+class TaskDefinitionRead(BaseModel):
+    """``TasksDefinitionResponse``."""
+
+    task_definition_id: str
+    label: str
+    tasks: list[dict[str, object]]
+    ops_group_handle: str | None = None
+    metadata: dict[str, object] | None = None
+    created_at: ApiDatetime
+    updated_at: ApiDatetime | None = None
+
+
+class TaskDefinitionPage(BaseModel):
+    """``{"task_definitions": [...], "pagination_token": ...}``."""
+
+    task_definitions: list[TaskDefinitionRead]
+    pagination_token: str | None = None

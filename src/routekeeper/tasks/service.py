@@ -1,0 +1,240 @@
+"""Rules of order tasks and task definitions; nothing here commits."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from routekeeper.core.clock import utcnow
+from routekeeper.core.errors import ApiError, CodedError, invalid_field, not_found
+from routekeeper.core.ids import new_id
+from routekeeper.core.pagination import decode_token, encode_token
+from routekeeper.models.ops_group import OpsGroup
+from routekeeper.models.order import Order
+from routekeeper.models.order_task import OrderTask
+from routekeeper.models.task_definition import TaskDefinition
+from routekeeper.orders import service as orders
+from routekeeper.tasks.schemas import (
+    BaseOrderTask,
+    OrderTaskUpdate,
+    TaskDefinitionCreate,
+    TaskDefinitionUpdate,
+)
+
+
+def _clean(value: str) -> str:
+    return value.replace("\x00", "")
+
+
+def find_order(
+    session: Session, account_id: str, order_handle: str, fulfillment_attempt: int | None
+) -> Order:
+    """The order (attempt) whose tasks are asked for, or a 404 ``order_not_found``."""
+    try:
+        return orders.find_order(session, account_id, order_handle,
+                                 fulfillment_attempt=fulfillment_attempt)
+    except ApiError as exc:
+        if exc.status_code != 404:
+            raise
+        handle = _clean(order_handle)
+        raise CodedError(404, "order_not_found", "Order Not Found",
+                         {"description": f"Order not found for handle {handle}"}) from exc
+
+
+def task_wire(task: OrderTask) -> dict[str, Any]:
+    """The ``OrderTaskResponse`` of a task."""
+    return {
+        "task_id": task.task_id, "label": task.label,
+        "task_definition_id": task.task_definition_id, "description": task.description,
+        "metadata": task.metadata_, "priority": task.priority, "status": task.status,
+        "created_at": task.created_at, "updated_at": task.updated_at,
+        "attachments": task.attachments or [],
+    }
+
+
+def list_tasks(session: Session, order: Order) -> list[OrderTask]:
+    """An order's tasks, oldest first."""
+    return list(session.scalars(
+        select(OrderTask)
+        .where(OrderTask.account_id == order.account_id, OrderTask.order_id == order.id)
+        .order_by(OrderTask.created_at, OrderTask.task_id)
+    ))
+
+
+def _task_fields(item: BaseOrderTask) -> dict[str, Any]:
+    return item.model_dump(mode="json")
+
+
+def create_tasks(
+    session: Session, order: Order, items: list[BaseOrderTask]
+) -> list[OrderTask]:
+    """Add tasks to an order; an item naming a task definition adds that definition's tasks."""
+    now = utcnow()
+    fields: list[dict[str, Any]] = []
+    for index, item in enumerate(items):
+        if item.task_definition_id is None:
+            fields.append(_task_fields(item))
+            continue
+        definition = session.get(TaskDefinition, (order.account_id, item.task_definition_id))
+        if definition is None:
+            raise invalid_field("json", f"tasks.{index}.task_definition_id",
+                                "No task definition with this id.")
+        fields.extend({**task, "task_definition_id": definition.task_definition_id}
+                      for task in definition.tasks)
+    created = [
+        OrderTask(
+            account_id=order.account_id, task_id=new_id(), order_id=order.id,
+            label=f["label"], task_definition_id=f.get("task_definition_id"),
+            description=f.get("description"), metadata_=f.get("metadata"),
+            priority=f.get("priority"), status="created", attachments=[],
+            # A microsecond apart, so a batch lists in the posted order.
+            created_at=now + timedelta(microseconds=i), updated_at=now + timedelta(microseconds=i),
+        )
+        for i, f in enumerate(fields)
+    ]
+    session.add_all(created)
+    session.flush()
+    return created
+
+
+def find_task(session: Session, order: Order, task_id: str) -> OrderTask:
+    """One task of an order, or a 404 ``order_task_not_found``."""
+    task = None
+    if "\x00" not in task_id:
+        task = session.scalars(select(OrderTask).where(
+            OrderTask.account_id == order.account_id, OrderTask.order_id == order.id,
+            OrderTask.task_id == task_id,
+        )).first()
+    if task is None:
+        raise CodedError(404, "order_task_not_found", "Order Task Not Found",
+                         {"description": f"Order task not found for id {_clean(task_id)}"})
+    return task
+
+
+def update_task(task: OrderTask, body: OrderTaskUpdate) -> OrderTask:
+    """Change a task's fields; attachments are appended to the existing ones."""
+    data = body.model_dump(mode="json", exclude_unset=True)
+    for name in ("label", "status", "description", "priority"):
+        if name in data:
+            setattr(task, name, data[name])
+    if "metadata" in data:
+        task.metadata_ = data["metadata"]
+    if data.get("attachments"):
+        task.attachments = [*(task.attachments or []), *data["attachments"]]
+    task.updated_at = utcnow()
+    return task
+
+
+def _check_ops_group(session: Session, account_id: str, handle: str | None) -> None:
+    if handle is not None and session.get(OpsGroup, (account_id, handle)) is None:
+        raise CodedError(
+            400, "ops_group_not_defined", f"Ops group {handle} does not exist",
+            {"description": f"Ops group {handle} does not exist", "ops_group_handle": handle},
+        )
+
+
+def definition_wire(definition: TaskDefinition) -> dict[str, Any]:
+    """The ``TasksDefinitionResponse`` of a definition."""
+    return {
+        "task_definition_id": definition.task_definition_id, "label": definition.label,
+        "tasks": definition.tasks, "ops_group_handle": definition.ops_group_handle,
+        "metadata": definition.metadata_, "created_at": definition.created_at,
+        "updated_at": definition.updated_at,
+    }
+
+
+def _stored_tasks(items: list[BaseOrderTask]) -> list[dict[str, Any]]:
+    return [item.model_dump(mode="json", exclude_none=True) for item in items]
+
+
+def create_definition(
+    session: Session, account_id: str, body: TaskDefinitionCreate
+) -> TaskDefinition:
+    """Store a task definition (400 ``ops_group_not_defined`` for an unknown ops group)."""
+    _check_ops_group(session, account_id, body.ops_group_handle)
+    now = utcnow()
+    definition = TaskDefinition(
+        account_id=account_id, task_definition_id=new_id(), label=body.label,
+        tasks=_stored_tasks(body.tasks), ops_group_handle=body.ops_group_handle,
+        metadata_=body.metadata, created_at=now, updated_at=now,
+    )
+    session.add(definition)
+    session.flush()
+    return definition
+
+
+def find_definition(session: Session, account_id: str, task_definition_id: str) -> TaskDefinition:
+    """A definition of the account, or a 404."""
+    definition = None
+    if "\x00" not in task_definition_id:
+        definition = session.get(TaskDefinition, (account_id, task_definition_id))
+    if definition is None:
+        raise not_found("Task definition", _clean(task_definition_id))
+    return definition
+
+
+def update_definition(
+    session: Session, definition: TaskDefinition, body: TaskDefinitionUpdate
+) -> TaskDefinition:
+    """Change the fields present in the body."""
+    data = body.model_fields_set
+    if "ops_group_handle" in data:
+        _check_ops_group(session, definition.account_id, body.ops_group_handle)
+        definition.ops_group_handle = body.ops_group_handle
+    if "label" in data and body.label is not None:
+        definition.label = body.label
+    if "tasks" in data and body.tasks is not None:
+        definition.tasks = _stored_tasks(body.tasks)
+    if "metadata" in data:
+        definition.metadata_ = body.metadata
+    definition.updated_at = utcnow()
+    session.flush()
+    return definition
+
+
+def list_definitions(
+    session: Session,
+    account_id: str,
+    *,
+    search_term: str | None,
+    ops_group_handle: str | None,
+    limit: int,
+    pagination_token: str | None,
+    secret: str,
+) -> tuple[list[TaskDefinition], str | None]:
+    """One page of definitions, newest first, and the next page's token."""
+    fingerprint = {"search_term": search_term, "ops_group_handle": ops_group_handle}
+    query = select(TaskDefinition).where(TaskDefinition.account_id == account_id)
+    if search_term:
+        query = query.where(TaskDefinition.label.icontains(search_term, autoescape=True))
+    if ops_group_handle is not None:
+        query = query.where(TaskDefinition.ops_group_handle == ops_group_handle)
+    if pagination_token:
+        key = decode_token(secret, pagination_token, fingerprint)
+        try:
+            created = datetime.fromisoformat(str(key[0]))
+            last_id = str(key[1])
+            if created.tzinfo is None:
+                raise ValueError("naive position")
+        except (ValueError, IndexError) as exc:
+            raise invalid_field("query", "pagination_token",
+                                "Not a valid pagination token.") from exc
+        query = query.where(or_(
+            TaskDefinition.created_at < created,
+            and_(TaskDefinition.created_at == created,
+                 TaskDefinition.task_definition_id < last_id),
+        ))
+    rows = list(session.scalars(
+        query.order_by(TaskDefinition.created_at.desc(), TaskDefinition.task_definition_id.desc())
+        .limit(limit + 1)
+    ))
+    token = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        token = encode_token(secret, [last.created_at.isoformat(), last.task_definition_id],
+                             fingerprint)
+    return rows, token
