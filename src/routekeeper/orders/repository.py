@@ -2,30 +2,24 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     Select,
-    String,
     and_,
     case,
-    cast,
-    exists,
     false,
     func,
-    literal,
     or_,
     select,
     true,
-    type_coerce,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from routekeeper.db.filters import json_match, text_search
 from routekeeper.models.order import Order
 from routekeeper.models.order_event import OrderEvent
 from routekeeper.orders.filters import (
@@ -108,45 +102,6 @@ def _local_window(
     return or_(*clauses) if clauses else false()
 
 
-def _metadata_clause(dialect: str, key: str, value: Any) -> ColumnElement[bool]:
-    """``metadata[key] == value`` with JSON types compared exactly (5 is not "5").
-
-    Never casts the stored value, so an order whose metadata holds another type under the
-    same key simply does not match (a cast would fail the whole query on PostgreSQL).
-    """
-    if dialect == "postgresql":
-        return type_coerce(Order.metadata_, JSONB).contains({key: value})
-    # json_each avoids building a JSON path from the key (quotes and dots stay literal).
-    entry = func.json_each(Order.metadata_).table_valued("key", "value", "type").alias("m")
-    kinds: tuple[str, ...]
-    compared: Any
-    if isinstance(value, bool):
-        kinds, compared = ("true" if value else "false",), None
-    elif isinstance(value, (int, float)):
-        kinds, compared = ("integer", "real"), value
-    else:
-        kinds, compared = ("text",), str(value)
-    match = and_(entry.c.key == key, entry.c.type.in_(kinds))
-    if compared is not None:
-        match = and_(match, entry.c.value == compared)
-    return exists(select(literal(1)).select_from(entry).where(match))
-
-
-def _search_clause(term: str) -> ColumnElement[bool]:
-    """Case-insensitive substring match on handles and metadata, wildcards taken literally."""
-    # SQLite keeps JSON text ASCII-escaped (\u00e9), so match that spelling as well.
-    escaped = json.dumps(term)[1:-1]
-    metadata_text = cast(Order.metadata_, String)
-    clauses = [
-        Order.order_handle.icontains(term, autoescape=True),
-        Order.ops_group_handle.icontains(term, autoescape=True),
-        Order.worker_handle.icontains(term, autoescape=True),
-        metadata_text.icontains(term, autoescape=True),
-    ]
-    if escaped != term:
-        clauses.append(metadata_text.icontains(escaped, autoescape=True))
-    return or_(*clauses)
-
 
 def filtered(session: Session, account_id: str, filters: OrderFilterFields) -> Select[Any]:
     """The SELECT of the account's orders matching ``filters`` (no order, no limit)."""
@@ -179,10 +134,11 @@ def filtered(session: Session, account_id: str, filters: OrderFilterFields) -> S
     if filters.risk_status is not None:
         conditions.append(Order.risk_status == filters.risk_status)
     if filters.search_term:
-        conditions.append(_search_clause(filters.search_term))
+        conditions.append(text_search(filters.search_term, [
+            Order.order_handle, Order.ops_group_handle, Order.worker_handle], Order.metadata_))
     dialect = session.get_bind().dialect.name
     for key, value in filters.metadata_filter.items():
-        conditions.append(_metadata_clause(dialect, key, value))
+        conditions.append(json_match(Order.metadata_, dialect, key, value))
     timezones: list[str] | None = None
     for stem, column_name in TIME_FIELDS.items():
         column = getattr(Order, column_name)

@@ -2,27 +2,22 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
     Select,
-    String,
     and_,
-    cast,
     exists,
     false,
-    func,
     literal,
     or_,
     select,
-    type_coerce,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from routekeeper.db.filters import json_match, text_search
 from routekeeper.models.order import Order
 from routekeeper.models.route import Route
 from routekeeper.routes.filters import DATE_STEMS, WINDOW_STEMS, RouteFilterFields
@@ -92,45 +87,6 @@ def active_route_of_worker(
         query.order_by(Route.created_at.desc(), Route.route_handle.desc()).limit(1)).first()
 
 
-def _json_match(column: Any, dialect: str, key: str, value: Any) -> ColumnElement[bool]:
-    """``column[key] == value`` with JSON types compared exactly (5 is not "5").
-
-    Never casts the stored value, so a row holding another type under the same key simply
-    does not match (a cast would fail the whole query on PostgreSQL).
-    """
-    if dialect == "postgresql":
-        return type_coerce(column, JSONB).contains({key: value})
-    # json_each avoids building a JSON path from the key (quotes and dots stay literal).
-    entry = func.json_each(column).table_valued("key", "value", "type").alias("m")
-    kinds: tuple[str, ...]
-    compared: Any
-    if isinstance(value, bool):
-        kinds, compared = ("true" if value else "false",), None
-    elif isinstance(value, (int, float)):
-        kinds, compared = ("integer", "real"), value
-    else:
-        kinds, compared = ("text",), str(value)
-    match = and_(entry.c.key == key, entry.c.type.in_(kinds))
-    if compared is not None:
-        match = and_(match, entry.c.value == compared)
-    return exists(select(literal(1)).select_from(entry).where(match))
-
-
-def _search_clause(term: str) -> ColumnElement[bool]:
-    """Case-insensitive substring match on handles and metadata, wildcards taken literally."""
-    # SQLite keeps JSON text ASCII-escaped (\u00e9), so match that spelling as well.
-    escaped = json.dumps(term)[1:-1]
-    metadata_text = cast(Route.metadata_, String)
-    clauses = [
-        Route.route_handle.icontains(term, autoescape=True),
-        Route.ops_group_handle.icontains(term, autoescape=True),
-        Route.worker_handle.icontains(term, autoescape=True),
-        metadata_text.icontains(term, autoescape=True),
-    ]
-    if escaped != term:
-        clauses.append(metadata_text.icontains(escaped, autoescape=True))
-    return or_(*clauses)
-
 
 def _with_order(*conditions: ColumnElement[bool]) -> ColumnElement[bool]:
     """Routes with at least one order matching ``conditions``."""
@@ -160,12 +116,13 @@ def filtered(account_id: str, filters: RouteFilterFields, *, dialect: str) -> Se
         conditions.append(_with_order(
             Order.device_switch_mode == filters.device_switch_mode.value))
     if filters.search_term:
-        conditions.append(_search_clause(filters.search_term))
+        conditions.append(text_search(filters.search_term, [
+            Route.route_handle, Route.ops_group_handle, Route.worker_handle], Route.metadata_))
     for key, value in filters.metadata_filter.items():
-        conditions.append(_json_match(Route.metadata_, dialect, key, value))
+        conditions.append(json_match(Route.metadata_, dialect, key, value))
     for key, value in filters.region.items():
         # A route is in a region when one of its orders is (routes store no region).
-        conditions.append(_with_order(_json_match(Order.region, dialect, key, value)))
+        conditions.append(_with_order(json_match(Order.region, dialect, key, value)))
     if filters.device_metadata_filter:
         # No device carries metadata yet (devices are not built), so nothing matches.
         conditions.append(false())
