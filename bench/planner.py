@@ -3,10 +3,15 @@
 Usage (from the repository root):
 
     PYTHONPATH=src .venv/bin/python bench/planner.py --set solomon --budget 10 \
-        --solvers routekeeper,pyvrp --json bench/results/solomon-10s.json
+        --solvers service,pyvrp,ortools,vroom --json bench/results/solomon-10s.json
 
-Every solver gets the same DIMACS integer data and the same wall-clock budget; every returned
-plan is re-verified with routekeeper's own ``check`` and scored from the shared matrix.
+Solvers: ``service`` is the product's own path (the instance created through the HTTP API
+and planned by the ``planning.solve`` job, see service_path.py); ``routekeeper`` calls the
+optimizer boundary ``solve()`` directly; ``pyvrp``, ``ortools`` and ``vroom`` are the
+baselines (bench-only extras). Every solver gets the same DIMACS integer data and the same
+wall-clock budget; every returned plan is re-verified with routekeeper's own ``check``
+against the untouched instance and scored from the shared matrix. For ``service`` the
+reported seconds are the planning job's (reading inputs, solving, writing the plan).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from baselines import Routes, solve_ortools, solve_pyvrp, solve_vroom
+from service_path import ServicePath
 from solomon import (
     DEFAULT_ROOT,
     SCALE,
@@ -198,14 +204,14 @@ def render(results: list[Result], header: dict[str, str], bks: dict[str, str]) -
     for name in instances:
         cells = []
         for key in columns:
-            r = by_key.get((name, key))
-            if r is None:
+            found = by_key.get((name, key))
+            if found is None:
                 cells.append("not run")
                 continue
-            flag = "" if valid(r) else " !"
+            flag = "" if valid(found) else " !"
             cells.append(
-                f"{r.distance:.1f} / {r.vehicles} / {r.gap_percent:.2f} / {r.seconds:.1f} / "
-                f"{r.cpu_seconds:.1f}{flag}"
+                f"{found.distance:.1f} / {found.vehicles} / {found.gap_percent:.2f} / "
+                f"{found.seconds:.1f} / {found.cpu_seconds:.1f}{flag}"
             )
         lines.append(f"| {name} | {bks.get(name, '')} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
@@ -218,7 +224,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--instances", default="", help="comma-separated, e.g. C101,R101")
     parser.add_argument("--budget", type=float, default=10.0, help="seconds per solver run")
     parser.add_argument("--solvers", default="routekeeper,pyvrp")
-    parser.add_argument("--processes", type=int, default=1, help="for routekeeper's solve()")
+    parser.add_argument("--processes", type=int, default=1,
+                        help="solver processes of routekeeper and service (0: one per core)")
+    parser.add_argument("--database-url",
+                        help="database of the service path (default: a temporary SQLite file)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--root", type=Path, default=DEFAULT_ROOT)
     parser.add_argument("--json", type=Path, help="write raw results here")
@@ -230,8 +239,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     solvers = [s.strip() for s in args.solvers.split(",") if s.strip()]
+    service = ServicePath(args.processes, args.database_url) if "service" in solvers else None
     runners: dict[str, Callable[[SolomonInstance, float, int], Routes]] = {
         "routekeeper": routekeeper_solver(args.processes),
+        **({"service": service} if service is not None else {}),
         "pyvrp": solve_pyvrp,
         "ortools": solve_ortools,
         "vroom": solve_vroom,
@@ -253,6 +264,8 @@ def main(argv: list[str] | None = None) -> int:
             cpu_started = time.process_time()
             routes = runners[solver](instance, args.budget, args.seed)
             seconds = time.perf_counter() - started
+            if solver == "service" and service is not None:
+                seconds = service.last_run_s  # the planning job, not the API calls around it
             cpu_seconds = time.process_time() - cpu_started
             distance, vehicles, unserved, violations = score(instance, routes)
             result = Result(
@@ -276,6 +289,8 @@ def main(argv: list[str] | None = None) -> int:
                 + (trouble if unserved or violations else ""),
                 flush=True,
             )
+    if service is not None:
+        service.close()
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps([asdict(r) for r in results], indent=1))

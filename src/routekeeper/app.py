@@ -17,7 +17,7 @@ from routekeeper.db.engine import Database
 from routekeeper.settings import Settings
 from routekeeper.tracking.osmand_port import install_osmand_port
 from routekeeper.travel import TravelError, travel_model_from_settings
-from routekeeper.worker import build_runner
+from routekeeper.worker import start_runner
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +32,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runner = None
         if start_worker:
-            runner = build_runner(db, settings)
-            runner.start()
+            runner = start_runner(db, settings)
             app.state.runner = runner
         try:
             yield

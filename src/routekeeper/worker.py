@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import threading
 
 from routekeeper.core.jobs import JobRunner, registry
 from routekeeper.db.engine import Database
@@ -31,4 +32,21 @@ def build_runner(db: Database, settings: Settings) -> JobRunner:
     runner = JobRunner(db, settings.jobs, registry)
     runner.context["settings"] = settings
     runner.context["travel"] = travel_model_from_settings(settings.routing)
+    return runner
+
+
+def warm_up_solver(settings: Settings) -> None:
+    """Start the planner's solver processes in the background (a long-lived worker's start)."""
+    from routekeeper.planning.optimizer.search import warm_up
+    from routekeeper.planning.tasks import solver_processes
+
+    threading.Thread(target=warm_up, args=(solver_processes(settings),),
+                     name="solver-warm-up", daemon=True).start()
+
+
+def start_runner(db: Database, settings: Settings, threads: int | None = None) -> JobRunner:
+    """Build a runner, start its threads, and get the solver processes ready."""
+    runner = build_runner(db, settings)
+    runner.start(threads)
+    warm_up_solver(settings)
     return runner

@@ -138,7 +138,8 @@ def read_inputs(session: Session, plan: Plan, payload: dict[str, Any]) -> RunInp
     return inputs
 
 
-def _processes(settings: Settings) -> int:
+def solver_processes(settings: Settings) -> int:
+    """Solver processes per run: the setting, or one per core."""
     return settings.planning.processes or max(1, os.cpu_count() or 1)
 
 
@@ -173,7 +174,7 @@ def run_solver(
         return None, {o.id: TRAVEL_FAILURE_MESSAGE for o in inputs.pool}, TRAVEL_FAILURE_MESSAGE
     spent_s = time.monotonic() - started if started is not None else 0.0
     solution = solve(built.problem, time_budget_s=_budget(settings, len(inputs.pool), spent_s),
-                     seed=settings.planning.seed, processes=_processes(settings))
+                     seed=settings.planning.seed, processes=solver_processes(settings))
     return solution, dict(solution.unassigned), None
 
 

@@ -83,6 +83,7 @@ def create_endpoint(
     )
     session.add(endpoint)
     session.flush()
+    dispatch.forget_endpoints(session)
     return _with_secret(endpoint)
 
 
@@ -152,6 +153,7 @@ def update_endpoint(
             _disable_by_user(session, endpoint, now)
     endpoint.updated_at = now
     session.flush()
+    dispatch.forget_endpoints(session)
     return endpoint_read(endpoint)
 
 

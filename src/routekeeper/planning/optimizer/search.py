@@ -8,9 +8,12 @@ plain model and searches faster; otherwise phase 1 runs to the end.
 from __future__ import annotations
 
 import multiprocessing
+import os
+import threading
 import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 from pyvrp import (
@@ -27,7 +30,7 @@ from pyvrp import (
 from pyvrp.exceptions import PenaltyBoundWarning
 from pyvrp.IteratedLocalSearch import IteratedLocalSearchCallbacks
 from pyvrp.PenaltyManager import PenaltyParams
-from pyvrp.stop import MaxIterations, MaxRuntime, MultipleCriteria, NoImprovement
+from pyvrp.stop import MaxIterations, MultipleCriteria, NoImprovement
 from pyvrp.stop.StoppingCriterion import StoppingCriterion
 
 from routekeeper.planning.optimizer.translate import Translation
@@ -46,20 +49,26 @@ MAX_ITERATIONS_FLOOR = 10_000
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """When one search run stops: wall-clock seconds or iteration counts, whichever is first."""
+    """When one search run stops: a wall-clock deadline or iteration counts, whichever is first."""
 
     budget_s: float
     no_improvement: int
     max_iterations: int
+    # ``time.time()`` by which every search run stops. An absolute instant rather than a
+    # duration, because a duration would start late: PyVRP's MaxRuntime starts after its own
+    # setup, and a spawned search process first spends its start-up; both used to come on
+    # top of the budget. Wall-clock time, since the deadline is shared between processes.
+    deadline: float = float("inf")
 
 
 def limits_for(num_jobs: int, time_budget_s: float) -> Limits:
     """Limits scaled to the problem: small problems get a small slice of the budget."""
-    budget_s = min(time_budget_s, max(MIN_BUDGET_S, SECONDS_PER_JOB * num_jobs))
+    budget_s = max(0.0, min(time_budget_s, max(MIN_BUDGET_S, SECONDS_PER_JOB * num_jobs)))
     return Limits(
-        budget_s=max(0.0, budget_s),
+        budget_s=budget_s,
         no_improvement=NO_IMPROVEMENT_FLOOR + NO_IMPROVEMENT_PER_JOB * num_jobs,
         max_iterations=MAX_ITERATIONS_FLOOR + MAX_ITERATIONS_PER_JOB * num_jobs,
+        deadline=time.time() + budget_s,
     )
 
 
@@ -125,10 +134,23 @@ def _rebuild(data: ProblemData, candidate: Candidate) -> Solution:
     return Solution(data, routes)
 
 
-def _stop(seconds: float, limits: Limits) -> list[StoppingCriterion]:
+class _Deadline:
+    """Stopping criterion: true from a fixed wall-clock instant on."""
+
+    def __init__(self, deadline: float) -> None:
+        """Stop at ``deadline`` (``time.time()``)."""
+        self.deadline = deadline
+
+    def __call__(self, best_cost: float) -> bool:
+        """Whether the deadline has passed."""
+        del best_cost
+        return time.time() >= self.deadline
+
+
+def _stop(limits: Limits) -> list[StoppingCriterion]:
     """Criteria shared by both phases."""
     return [
-        MaxRuntime(max(0.0, seconds)),
+        _Deadline(limits.deadline),
         NoImprovement(limits.no_improvement),
         MaxIterations(limits.max_iterations),
     ]
@@ -144,7 +166,6 @@ def search_once(translation: Translation, seed: int, limits: Limits) -> Candidat
 
 def _two_phases(translation: Translation, seed: int, limits: Limits) -> Candidate:
     """Phase 1 with optional jobs; phase 2 with required jobs once all are served."""
-    started = time.perf_counter()
     watcher = _AllServed()
     params = SolveParams(
         ils=IteratedLocalSearchParams(callbacks=watcher),
@@ -152,7 +173,7 @@ def _two_phases(translation: Translation, seed: int, limits: Limits) -> Candidat
     )
     first = solve(
         translation.data,
-        MultipleCriteria([watcher, *_stop(limits.budget_s, limits)]),
+        MultipleCriteria([watcher, *_stop(limits)]),
         seed=seed,
         collect_stats=False,
         display=False,
@@ -160,16 +181,15 @@ def _two_phases(translation: Translation, seed: int, limits: Limits) -> Candidat
     ).best
     if not watcher.reached:
         return _plain(first)
-    left_s = limits.budget_s - (time.perf_counter() - started)
     best = _plain(first)
-    if left_s <= 0:
+    if time.time() >= limits.deadline:
         return best
     # When PyVRP's own first solution already serves everything, phase 1 proved nothing that
     # plain PyVRP would not find too: start phase 2 afresh with the same seed, so that the
     # search is exactly PyVRP's plain solve. Otherwise continue from what phase 1 found.
     second = solve(
         translation.required_data,
-        MultipleCriteria(_stop(left_s, limits)),
+        MultipleCriteria(_stop(limits)),
         seed=seed,
         collect_stats=False,
         display=False,
@@ -181,16 +201,83 @@ def _two_phases(translation: Translation, seed: int, limits: Limits) -> Candidat
     return improved if improved.feasible and improved.cost <= best.cost else best
 
 
+# The solver processes outlive a run: a spawned process first starts an interpreter and
+# imports PyVRP (about half a second), which a run would otherwise spend from its budget.
+# One run at a time uses the warm pool; a run that finds it busy (several runner threads
+# planning at once) starts processes of its own, as every run did before the pool existed.
+_pool_guard = threading.Lock()
+_pool_busy = threading.Lock()
+_pool: ProcessPoolExecutor | None = None
+_pool_size = 0
+
+
+def _new_pool(processes: int) -> ProcessPoolExecutor:
+    # Spawned (not forked) processes: the caller may be a threaded web server.
+    return ProcessPoolExecutor(max_workers=processes,
+                               mp_context=multiprocessing.get_context("spawn"))
+
+
+def _warm_pool(processes: int) -> ProcessPoolExecutor:
+    global _pool, _pool_size
+    with _pool_guard:
+        if _pool is not None and _pool_size != processes:
+            _pool.shutdown(wait=False, cancel_futures=True)
+            _pool = None
+        if _pool is None:
+            _pool, _pool_size = _new_pool(processes), processes
+        return _pool
+
+
+def _discard_pool(pool: ProcessPoolExecutor) -> None:
+    global _pool
+    with _pool_guard:
+        if _pool is pool:
+            _pool = None
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _ready() -> int:
+    return os.getpid()
+
+
+def warm_up(processes: int) -> None:
+    """Start the solver processes now, so that the first run does not wait for them."""
+    if processes <= 1 or not _pool_busy.acquire(blocking=False):
+        return
+    try:
+        pool = _warm_pool(processes)
+        # Submitted together, the tasks find no idle process and start one each.
+        for future in [pool.submit(_ready) for _ in range(processes)]:
+            future.result()
+    except BrokenProcessPool:
+        _discard_pool(pool)
+    finally:
+        _pool_busy.release()
+
+
+def _run_seeds(
+    pool: ProcessPoolExecutor, translation: Translation, seed: int, processes: int,
+    limits: Limits,
+) -> list[Candidate]:
+    futures = [pool.submit(search_once, translation, seed + k, limits) for k in range(processes)]
+    return [future.result() for future in futures]
+
+
 def search(translation: Translation, seed: int, processes: int, limits: Limits) -> Candidate:
     """Best of ``processes`` independent seeds (seed, seed + 1, ...); ties go to the lower seed."""
     if processes <= 1:
         return search_once(translation, seed, limits)
-    # Spawned (not forked) workers: the caller may be a threaded web server.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=processes, mp_context=context) as pool:
-        futures = [
-            pool.submit(search_once, translation, seed + k, limits) for k in range(processes)
-        ]
-        results = [future.result() for future in futures]
+    if _pool_busy.acquire(blocking=False):
+        pool = _warm_pool(processes)
+        try:
+            results = _run_seeds(pool, translation, seed, processes, limits)
+        except BrokenProcessPool:
+            _discard_pool(pool)  # a solver process died: the next run starts fresh ones
+            raise
+        finally:
+            _pool_busy.release()
+    else:
+        with _new_pool(processes) as own:
+            results = _run_seeds(own, translation, seed, processes, limits)
     feasible = [r for r in results if r.feasible] or results
     return min(feasible, key=lambda r: r.cost)
