@@ -3,6 +3,7 @@ tenancy."""
 
 from __future__ import annotations
 
+import gzip
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -79,7 +80,12 @@ def test_file_is_gzip_csv_with_the_api_values(api: TestClient, db: Database,
     created = create_orders(api, tricky, polygon)
     job_id = start_export(api, {"sort_direction": "asc"})
     runner_for(db, settings).run_until_idle()
-    rows = parse_csv(download(api, status(api, job_id)["presigned_url"]))
+    data = download(api, status(api, job_id)["presigned_url"])
+    rows = parse_csv(data)
+    # Rows end in \r\n on both databases; a newline inside a quoted cell stays as it was.
+    text = gzip.decompress(data).decode("utf-8")
+    assert text.endswith("\r\n") and "1\nParis" in text
+    assert text.count("\r\n") == len(rows) + 1
     assert list(rows[0].keys()) == header()
     by_handle = {row["order_handle"]: row for row in rows}
     wire = {o["order_handle"]: o for o in list_all(api, {})}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import smtplib
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +29,7 @@ from routekeeper.exports.storage import (
     export_key,
     storage_named,
 )
-from routekeeper.exports.writer import CsvGzWriter
+from routekeeper.exports.writer import CsvGzWriter, csv_bytes
 from routekeeper.orders.filters import OrderFilters
 from routekeeper.settings import Settings
 
@@ -112,6 +113,12 @@ def _discard_earlier_attempts(storage: ExportStorage, plan: _Plan, attempt: int)
         storage.delete(export_key(plan.account_id, plan.export_id, earlier))
 
 
+def _as_csv(batches: Iterator[list[Any]]) -> Iterator[tuple[bytes, int]]:
+    """SQLite: driver rows (cells, then the key) as CSV bytes, formatted by ``csv.writer``."""
+    for batch in batches:
+        yield csv_bytes([row[: -repository.KEY_WIDTH] for row in batch]), len(batch)
+
+
 def _write_and_publish(
     ctx: JobContext, settings: Settings, storage: ExportStorage, plan: _Plan, key: str
 ) -> tuple[int, int]:
@@ -120,17 +127,24 @@ def _write_and_publish(
     filters = OrderFilters.model_validate(plan.filters)
     rows = 0
     with repository.snapshot(ctx.db) as session:
-        query = repository.export_query(session, plan.account_id, filters, settings.public_url)
-        batches = repository.batches(
-            session, query, descending=filters.sort_direction.value == "desc",
-            batch_rows=settings.exports.batch_rows,
-        )
-        with CsvGzWriter(staged, header()) as writer, \
-                repository.read_ahead(batches) as ahead:
+        descending = filters.sort_direction.value == "desc"
+        batch_rows = settings.exports.batch_rows
+        if ctx.db.is_postgres:
+            # The database writes the CSV (COPY); the worker compresses it.
+            query = repository.export_query(session, plan.account_id, filters,
+                                            settings.public_url, with_key=False)
+            source: Iterator[tuple[bytes, int]] = repository.csv_batches(
+                session, query, descending=descending, batch_rows=batch_rows)
+        else:
+            query = repository.export_query(session, plan.account_id, filters,
+                                            settings.public_url)
+            source = _as_csv(repository.batches(session, query, descending=descending,
+                                                batch_rows=batch_rows))
+        with CsvGzWriter(staged, header()) as writer, repository.read_ahead(source) as ahead:
             reported_at: float | None = None
-            for batch in ahead:
-                writer.write_rows([row[: -repository.KEY_WIDTH] for row in batch])
-                rows += len(batch)
+            for data, count in ahead:
+                writer.write_csv(data)
+                rows += count
                 # Prove the lease is still ours and show progress: after the first batch,
                 # then at most once a PROGRESS_EVERY_S (each is a commit, an fsync).
                 now = time.monotonic()

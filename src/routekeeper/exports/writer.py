@@ -26,6 +26,14 @@ GZIP_LEVEL = 1
 _QUEUE_DEPTH = 2
 
 
+def csv_bytes(rows: Iterable[Sequence[Any]]) -> bytes:
+    """Rows as CSV text in UTF-8 (str, int, float or None cells; None is an empty cell)."""
+    text = io.StringIO()
+    # lineterminator \r\n is RFC 4180's; QUOTE_MINIMAL keeps the file small.
+    csv.writer(text, lineterminator="\r\n").writerows(rows)
+    return text.getvalue().encode("utf-8")
+
+
 class CsvGzWriter:
     """Write CSV rows through gzip into ``path``; ``close`` makes the file durable (fsync)."""
 
@@ -44,11 +52,7 @@ class CsvGzWriter:
         self._compressor = threading.Thread(target=self._compress, name="export-gzip",
                                             daemon=True)
         self._compressor.start()
-        # CSV text of one batch collects here, then goes to the compressor in one piece.
-        self._text = io.StringIO()
-        # lineterminator \r\n is RFC 4180's; QUOTE_MINIMAL keeps the file small.
-        self._csv = csv.writer(self._text, lineterminator="\r\n")
-        self._csv.writerow(header)
+        self._header: bytes | None = csv_bytes([header])
 
     def _compress(self) -> None:
         while True:
@@ -66,16 +70,16 @@ class CsvGzWriter:
             raise self._error
         self._chunks.put(chunk)
 
-    def write_rows(self, rows: Iterable[Sequence[Any]]) -> None:
-        """Append a batch of rows (str, int, float or None cells; None is an empty cell)."""
-        self._csv.writerows(rows)
-        self._send(self._text.getvalue().encode("utf-8"))
-        self._text.seek(0)
-        self._text.truncate()
+    def write_csv(self, data: bytes) -> None:
+        """Append rows that are already CSV (UTF-8, \\r\\n row ends)."""
+        if self._header is not None:
+            self._send(self._header)
+            self._header = None
+        self._send(data)
 
     def close(self) -> int:
         """Finish the gzip stream, fsync the file and return its size in bytes."""
-        self._send(self._text.getvalue().encode("utf-8"))
+        self.write_csv(b"")  # an export without rows still has its header
         self._send(None)
         self._compressor.join()
         if self._error is not None:
