@@ -14,21 +14,21 @@ Date semantics (recorded in docs/compatibility.md):
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    create_model,
-    field_validator,
-)
+from pydantic import AfterValidator, Field, create_model, field_validator
 
-from routekeeper.core.timefmt import parse_query_date, parse_query_time, parse_wall_time
-from routekeeper.orders.fields import check_json, check_text
+from routekeeper.core.query_filters import (
+    QueryDate,
+    QueryFilters,
+    QueryInstant,
+    checked,
+    json_object_filter,
+    one_of,
+    status_list,
+)
+from routekeeper.core.timefmt import parse_wall_time
 from routekeeper.orders.schemas import SortDirection, TrackMode
 
 STATUS_FILTER_VALUES = frozenset({
@@ -62,19 +62,8 @@ WALL_TIME_FILTERS = [
 WINDOW_FILTERS = INSTANT_FILTERS + WALL_DATE_FILTERS + WALL_TIME_FILTERS
 
 
-def _checked(parse: Callable[[str], Any]) -> Callable[[str | None], str | None]:
-    def check(value: str | None) -> str | None:
-        if value is not None:
-            parse(check_text(value))
-        return value
-
-    return check
-
-
-class OrderFilterFields(BaseModel):
+class OrderFilterFields(QueryFilters):
     """The fixed part of the order filters; the time filters are generated below."""
-
-    model_config = ConfigDict(extra="forbid")
 
     status: str | None = None
     worker_handle: str | None = None
@@ -98,63 +87,22 @@ class OrderFilterFields(BaseModel):
     limit: int = Field(default=50, ge=1, le=1000)
     pagination_token: str | None = Field(default=None, max_length=2000)
 
-    @field_validator("*", mode="after")
-    @classmethod
-    def _storable(cls, value: Any) -> Any:
-        # A NUL in a bound parameter is an error on PostgreSQL, not an empty match.
-        return check_text(value) if isinstance(value, str) else value
-
     @field_validator("status")
     @classmethod
     def _statuses(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        parts = [p.strip() for p in value.split(",") if p.strip()]
-        unknown = [p for p in parts if p not in STATUS_FILTER_VALUES]
-        if unknown or not parts:
-            allowed = ", ".join(sorted(STATUS_FILTER_VALUES))
-            raise ValueError(f"Unknown status {', '.join(unknown) or value!r}; use: {allowed}.")
-        return ",".join(parts)
+        return status_list(value, STATUS_FILTER_VALUES)
 
     @field_validator("plan_mode")
     @classmethod
     def _plan_mode(cls, value: str | None) -> str | None:
-        if value is not None and value not in PLAN_MODE_VALUES:
-            raise ValueError(f"Must be one of: {', '.join(sorted(PLAN_MODE_VALUES))}.")
-        return value
+        return one_of(value, PLAN_MODE_VALUES)
 
     @field_validator("order_metadata_filter")
     @classmethod
     def _metadata_filter(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            parsed = json.loads(value)
-        except (ValueError, RecursionError) as exc:
-            raise ValueError("Must be a JSON object, URL-encoded.") from exc
-        if not isinstance(parsed, dict) or not parsed:
-            raise ValueError("Must be a non-empty JSON object.")
-        for item in parsed.values():
-            if isinstance(item, (dict, list)) or item is None:
-                raise ValueError("Values must be strings, numbers or booleans.")
-        check_json(parsed)
+        if value is not None:
+            json_object_filter(value)
         return value
-
-    # Typed accessors, since the time filters are generated fields.
-    def text(self, name: str) -> str | None:
-        """The raw value of a filter, or None when absent."""
-        value = getattr(self, name, None)
-        return None if value is None else str(value)
-
-    def day(self, name: str) -> date | None:
-        """A ``YYYY-MM-DD`` filter as a date."""
-        value = self.text(name)
-        return None if value is None else parse_query_date(value)
-
-    def instant(self, name: str) -> datetime | None:
-        """A UTC window filter as an aware datetime."""
-        value = self.text(name)
-        return None if value is None else parse_query_time(value)
 
     def wall(self, name: str) -> datetime | None:
         """A wall-clock window filter as a naive datetime."""
@@ -173,16 +121,8 @@ class OrderFilterFields(BaseModel):
     def metadata_filter(self) -> dict[str, Any]:
         return dict(json.loads(self.order_metadata_filter)) if self.order_metadata_filter else {}
 
-    def fingerprint(self) -> dict[str, Any]:
-        """The filter values a pagination token is bound to."""
-        return self.model_dump(
-            mode="json", exclude_none=True, exclude={"limit", "pagination_token"}
-        )
 
-
-QueryDate = Annotated[str | None, AfterValidator(_checked(parse_query_date))]
-QueryInstant = Annotated[str | None, AfterValidator(_checked(parse_query_time))]
-QueryWallTime = Annotated[str | None, AfterValidator(_checked(parse_wall_time))]
+QueryWallTime = Annotated[str | None, AfterValidator(checked(parse_wall_time))]
 
 _time_fields: dict[str, Any] = {
     **{name: (QueryDate, None) for name in DATE_FILTERS + WALL_DATE_FILTERS},

@@ -8,14 +8,18 @@ value is a 422 naming its own query parameter.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model, field_validator
+from pydantic import Field, create_model, field_validator
 
-from routekeeper.core.timefmt import parse_query_date, parse_query_time
-from routekeeper.orders.fields import check_json, check_text
+from routekeeper.core.query_filters import (
+    QueryDate,
+    QueryFilters,
+    QueryInstant,
+    json_object_filter,
+    one_of,
+    status_list,
+)
 from routekeeper.orders.schemas import SortDirection, TrackMode
 from routekeeper.routes.schemas import DeviceSwitchMode
 
@@ -28,38 +32,8 @@ DATE_FILTERS = [f"{stem}_date" for stem in DATE_STEMS]
 WINDOW_FILTERS = [f"{stem}_{edge}" for stem in WINDOW_STEMS for edge in ("from", "to")]
 
 
-def _checked(parse: Callable[[str], Any]) -> Callable[[str | None], str | None]:
-    def check(value: str | None) -> str | None:
-        """Refuse a value ``parse`` cannot read (the ValueError names the field)."""
-        if value is not None:
-            parse(check_text(value))
-        return value
-
-    return check
-
-
-QueryDate = Annotated[str | None, AfterValidator(_checked(parse_query_date))]
-QueryInstant = Annotated[str | None, AfterValidator(_checked(parse_query_time))]
-
-
-def _json_object(value: str, *, scalars_only: bool) -> dict[str, Any]:
-    """Parse a URL-encoded JSON object filter (non-empty, storable, optionally flat)."""
-    try:
-        parsed = json.loads(value)
-    except (ValueError, RecursionError) as exc:
-        raise ValueError("Must be a JSON object, URL-encoded.") from exc
-    if not isinstance(parsed, dict) or not parsed:
-        raise ValueError("Must be a non-empty JSON object.")
-    if scalars_only and any(isinstance(v, (dict, list)) or v is None for v in parsed.values()):
-        raise ValueError("Values must be strings, numbers or booleans.")
-    check_json(parsed)
-    return parsed
-
-
-class RouteFilterFields(BaseModel):
+class RouteFilterFields(QueryFilters):
     """The fixed part of the route filters; the time filters are generated below."""
-
-    model_config = ConfigDict(extra="forbid")
 
     worker_handle: str | None = None
     driver_handle: str | None = None
@@ -78,36 +52,21 @@ class RouteFilterFields(BaseModel):
     limit: int = Field(default=50, ge=1, le=1000)
     pagination_token: str | None = Field(default=None, max_length=2000)
 
-    @field_validator("*", mode="after")
-    @classmethod
-    def _storable(cls, value: Any) -> Any:
-        # A NUL in a bound parameter is a database error on PostgreSQL, not an empty match.
-        return check_text(value) if isinstance(value, str) else value
-
     @field_validator("status")
     @classmethod
     def _statuses(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        parts = [p.strip() for p in value.split(",") if p.strip()]
-        unknown = [p for p in parts if p not in ROUTE_STATUSES]
-        if unknown or not parts:
-            allowed = ", ".join(sorted(ROUTE_STATUSES))
-            raise ValueError(f"Unknown status {', '.join(unknown) or value!r}; use: {allowed}.")
-        return ",".join(parts)
+        return status_list(value, ROUTE_STATUSES)
 
     @field_validator("plan_mode")
     @classmethod
     def _plan_mode(cls, value: str | None) -> str | None:
-        if value is not None and value not in PLAN_MODES:
-            raise ValueError(f"Must be one of: {', '.join(sorted(PLAN_MODES))}.")
-        return value
+        return one_of(value, PLAN_MODES)
 
     @field_validator("route_metadata_filter", "device_metadata_filter")
     @classmethod
     def _metadata(cls, value: str | None) -> str | None:
         if value is not None:
-            _json_object(value, scalars_only=True)
+            json_object_filter(value)
         return value
 
     @field_validator("region_filter")
@@ -115,20 +74,10 @@ class RouteFilterFields(BaseModel):
     def _region(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        parsed = _json_object(value, scalars_only=True)
+        parsed = json_object_filter(value)
         if set(parsed) - REGION_KEYS or not all(isinstance(v, str) for v in parsed.values()):
             raise ValueError("Keys must be city, state or country, with string values.")
         return value
-
-    def day(self, name: str) -> date | None:
-        """A ``YYYY-MM-DD`` filter as a date."""
-        value = getattr(self, name, None)
-        return None if value is None else parse_query_date(str(value))
-
-    def instant(self, name: str) -> datetime | None:
-        """A window filter as an aware UTC datetime."""
-        value = getattr(self, name, None)
-        return None if value is None else parse_query_time(str(value))
 
     @property
     def statuses(self) -> list[str]:
@@ -154,11 +103,6 @@ class RouteFilterFields(BaseModel):
     def region(self) -> dict[str, str]:
         """The region filter as an object."""
         return dict(json.loads(self.region_filter)) if self.region_filter else {}
-
-    def fingerprint(self) -> dict[str, Any]:
-        """The filter values a pagination token is bound to."""
-        return self.model_dump(mode="json", exclude_none=True,
-                               exclude={"limit", "pagination_token"})
 
 
 RouteFilters = create_model(  # type: ignore[call-overload]
