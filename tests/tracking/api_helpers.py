@@ -306,3 +306,12 @@ def arrive_at_p(road: Road) -> None:
     """Drive to P (100 s) and stand there for a minute."""
     road.upload(*road.drive(0, 100, 0, 1000))
     road.upload(*road.drive(110, 170, 1000, 1000))
+
+
+def stand_at_p_now(road: Road) -> None:
+    """After reaching P, keep reporting from P up to the real clock (the orders domain stamps
+    completion with it), 3 m from its centre."""
+    arrive_at_p(road)
+    now = datetime.now(UTC).replace(microsecond=0)
+    lon, lat = offset(ORIGIN, 1003, 0.0)
+    road.upload(Fix(now - timedelta(seconds=3), lon, lat, accuracy_m=4.0), now=now)

@@ -4,9 +4,7 @@ destination, the periodic job (offline, clock-driven delays), tenancy and concur
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -15,9 +13,7 @@ from starlette.testclient import TestClient
 from routekeeper.db.engine import Database
 from routekeeper.models.order import Order
 from routekeeper.models.route import Route
-from routekeeper.orders import service as order_service
 from routekeeper.settings import Settings
-from routekeeper.tracking.completion import on_order_finished
 from routekeeper.tracking.fixes import Fix
 from routekeeper.tracking.routestate import StoredState
 from tests.conftest import Tenant
@@ -34,6 +30,7 @@ from .api_helpers import (
     outbox,
     register,
     run_job,
+    stand_at_p_now,
     ts,
 )
 from .simulate import ORIGIN, FakeTravel, offset
@@ -92,18 +89,9 @@ def test_public_page_shows_the_worker_only_while_the_order_is_live(
     assert missing.status_code == 404 and set(missing.json()) == {"detail", "message"}
 
 
-def stand_at_p_now(road: Road) -> None:
-    """After reaching P, keep reporting from P up to the real clock (the orders domain stamps
-    completion with it), 3 m from its centre."""
-    arrive_at_p(road)
-    now = datetime.now(UTC).replace(microsecond=0)
-    lon, lat = offset(ORIGIN, 1003, 0.0)
-    road.upload(Fix(now - timedelta(seconds=3), lon, lat, accuracy_m=4.0), now=now)
-
-
 def test_completing_on_site_through_the_api(road: Road, settings: Settings) -> None:
-    """Completed at P through the API: the next periodic step fills deviation and
-    completed_at_destination from the last position, and P gets no more events."""
+    """Completed at P through the API: deviation and completed_at_destination come from the
+    last position (the next periodic step keeps them), and P gets no more events."""
     stand_at_p_now(road)
     assert road.api.post(f"/orders/{road.handles['P']}/complete").status_code == 200
     check(road.db, settings, road.account_id, road.route_handle)
@@ -116,30 +104,10 @@ def test_completing_on_site_through_the_api(road: Road, settings: Settings) -> N
     assert outbox(road.db, road.account_id, order_handle=road.handles["P"], value="exited") == []
 
 
-def _wire_completion_hook(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
-    """Call ``on_order_finished`` where docs/tracking.md asks the orders domain to call it."""
-    original: Callable[..., None] = order_service.add_timeline
-
-    def add_timeline(session: Any, order: Order, type: str, **kwargs: Any) -> None:
-        if type in ("order_completed", "order_cancelled"):
-            on_order_finished(session, order, settings=settings.tracking)
-            # The entry's fields were read before this call; the hook runs one line earlier in
-            # the real wiring, so they are read again here.
-            for name in ("completed_at_destination", "deviation_from_destination"):
-                if name in kwargs:
-                    kwargs[name] = getattr(order, name)
-        original(session, order, type, **kwargs)
-
-    monkeypatch.setattr(order_service, "add_timeline", add_timeline)
-
-
-def test_completion_hook_fills_deviation_before_the_webhook(
-    road: Road, settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """With the hook wired, completing at P fills deviation and completed_at_destination in the
-    order, its timeline entry and its ``completed`` webhook, and closes P in the route state."""
+def test_completion_hook_fills_deviation_before_the_webhook(road: Road) -> None:
+    """Completing at P fills deviation and completed_at_destination in the order, its timeline
+    entry and its ``completed`` webhook, and closes P in the route state."""
     stand_at_p_now(road)
-    _wire_completion_hook(monkeypatch, settings)
     response = road.api.post(f"/orders/{road.handles['P']}/complete")
     assert response.status_code == 200, response.text
     order = response.json()

@@ -218,7 +218,7 @@ def complete_order(
     order = _lookup(session, account.account_id, order_handle, selector)
     with _route_in_step(request, session, account.account_id, order):
         service.complete_order(session, order, metadata=_action_body(body),
-                               public_url=settings.public_url)
+                               public_url=settings.public_url, tracking=settings.tracking)
     session.flush()
     return _detail(session, order, settings)
 
@@ -233,7 +233,7 @@ def cancel_order(
     order = _lookup(session, account.account_id, order_handle, selector)
     with _route_in_step(request, session, account.account_id, order):
         service.cancel_order(session, order, metadata=_action_body(body),
-                             public_url=settings.public_url)
+                             public_url=settings.public_url, tracking=settings.tracking)
     session.flush()
     return _detail(session, order, settings)
 
@@ -279,7 +279,8 @@ def reschedule_order(
     """Move an order's time window (a started order is re-created as a new attempt)."""
     order = _lookup(session, account.account_id, order_handle, selector)
     with _route_in_step(request, session, account.account_id, order):
-        result = service.reschedule_order(session, order, body, public_url=settings.public_url)
+        result = service.reschedule_order(session, order, body, public_url=settings.public_url,
+                                          tracking=settings.tracking)
     session.flush()
     return _detail(session, result, settings)
 

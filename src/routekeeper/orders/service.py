@@ -39,6 +39,8 @@ from routekeeper.orders.schemas import (
 )
 from routekeeper.orders.states import TERMINAL, OrderAction, OrderStatus, can, target
 from routekeeper.orders.wire import share_url
+from routekeeper.settings import TrackingSettings
+from routekeeper.tracking.completion import on_order_finished
 from routekeeper.webhooks.outbox import record_order_event
 
 
@@ -231,9 +233,13 @@ def _elapsed_s(order: Order, now: datetime) -> int:
 
 def complete_order(
     session: Session, order: Order, *, metadata: dict[str, Any] | None = None,
-    public_url: str,
+    public_url: str, tracking: TrackingSettings | None = None,
 ) -> Order:
-    """Complete an order that is on a route."""
+    """Complete an order that is on a route.
+
+    A tracked order gets its actuals (deviation, ``completed_at_destination``, polyline...)
+    here, before its timeline entry and ``completed`` event, which carry them.
+    """
     _require(order, OrderAction.COMPLETE)
     now = utcnow()
     _merge_metadata(order, metadata)
@@ -242,6 +248,7 @@ def complete_order(
     order.updated_at = now
     if order.duration is None and order.started_at is not None:
         order.duration = _elapsed_s(order, now)
+    on_order_finished(session, order, settings=tracking)
     add_timeline(session, order, "order_completed", recorded_at=now,
                  completed_at_destination=order.completed_at_destination,
                  deviation_from_destination=order.deviation_from_destination)
@@ -256,9 +263,10 @@ def complete_order(
 
 def cancel_order(
     session: Session, order: Order, *, metadata: dict[str, Any] | None = None,
-    public_url: str, source: str = "api",
+    public_url: str, source: str = "api", tracking: TrackingSettings | None = None,
 ) -> Order:
-    """Cancel any order that is not finished yet."""
+    """Cancel any order that is not finished yet (a tracked one gets its actuals first, as in
+    :func:`complete_order`)."""
     _require(order, OrderAction.CANCEL)
     now = utcnow()
     _merge_metadata(order, metadata)
@@ -266,6 +274,7 @@ def cancel_order(
     order.cancelled_at = now
     order.updated_at = now
     order.cancellation_source = {"source": source, "timestamp": format_ts(now)}
+    on_order_finished(session, order, settings=tracking)
     add_timeline(session, order, "order_cancelled", recorded_at=now,
                  cancellation_source=order.cancellation_source)
     record_order_event(
@@ -324,7 +333,8 @@ def _clear_route(order: Order) -> None:
 
 
 def reschedule_order(
-    session: Session, order: Order, body: Reschedule, *, public_url: str
+    session: Session, order: Order, body: Reschedule, *, public_url: str,
+    tracking: TrackingSettings | None = None,
 ) -> Order:
     """Change an order's window: off its route if not started, else a new attempt."""
     status = _require(order, OrderAction.RESCHEDULE)
@@ -346,7 +356,7 @@ def reschedule_order(
         return order
     # Already dispatched or started: cancel this attempt and open the next one.
     order.rescheduled_marked_at = now
-    cancel_order(session, order, public_url=public_url, source="reschedule")
+    cancel_order(session, order, public_url=public_url, source="reschedule", tracking=tracking)
     session.flush()
     attempts = [
         o for o in repository.find_attempts(session, order.account_id, order.order_handle)

@@ -40,6 +40,7 @@ from routekeeper.routes.service import (
     resolve_refs,
     worker_for_device,
 )
+from routekeeper.tracking.completion import on_route_completed
 from routekeeper.webhooks.outbox import record_order_event
 
 
@@ -225,20 +226,28 @@ def update_route(
 
 def complete_route(ctx: RouteContext, route_handle: str, *, version: int | None,
                    source: str = "api") -> Route:
-    """Complete the route; its orders that are not finished are cancelled."""
+    """Complete the route; its orders that are not finished are cancelled.
+
+    A tracked route gets its final actuals (polyline, distance, tracking rate) here, before
+    its ``completed`` event; an untracked one (never started) is left as it is.
+    """
     route = _for_change(ctx, route_handle, version)
     _not_completed(route)
     now = utcnow()
     for order in repository.route_orders(ctx.session, route):
         if order.status not in TERMINAL:
             orders.cancel_order(ctx.session, order, public_url=ctx.public_url,
-                                source="route_completed")
+                                source="route_completed", tracking=ctx.settings.tracking)
     route.status = "completed"
     route.completed_at = now
     route.completion_source = source
     if route.started_at is not None:
         route.duration = int((now - route.started_at).total_seconds())
     route.estimate = None
+    # The hook reads the route's orders with a query and without autoflush: flush the
+    # cancellations above first (the route row is locked already, so the lock order holds).
+    ctx.session.flush()
+    on_route_completed(ctx.session, route, settings=ctx.settings.tracking)
     _bump(ctx, route, now, event=None)
     _route_event(ctx, route, "completed")
     return route

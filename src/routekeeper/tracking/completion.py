@@ -4,10 +4,12 @@ The pipeline state keeps running totals, not every fix; polylines are read back 
 ``position`` table: an order's when its visit ends (exit or completion), a route's by the
 periodic job and when the route completes.
 
-Hooks for the orders and routes domains (to be called by them, see docs/tracking.md):
-``on_order_finished`` when an order is completed or cancelled, ``on_route_completed`` when a
-route completes. Until they are wired in, the periodic job (``tracking.check_offline``) and the
-next upload do the same work from the stored positions.
+Hooks for the orders and routes domains (see docs/tracking.md): ``on_order_finished`` is called
+by ``orders.service.complete_order`` / ``cancel_order``, ``on_route_completed`` by
+``routes.operations.complete_route``, in the transaction of the change. The periodic job
+(``tracking.check_offline``) and the next upload remain the safety net: they fill only what the
+hooks have not (an order the hook closed in the route state is not filled again, a finalized
+route is not finalized again).
 """
 
 from __future__ import annotations
@@ -136,29 +138,39 @@ def _lock_route(session: Session, account_id: str, route_handle: str) -> Route |
                        populate_existing=not keep_pending)
 
 
+def _tracked(route: Route) -> bool:
+    """Whether a route is being (or was) tracked: it has a tracking state to read and update."""
+    return route.status in ("tracking", "completed") and route.started_at is not None
+
+
 def on_order_finished(session: Session, order: Order, *,
                       settings: TrackingSettings | None = None) -> None:
     """Hook for complete and cancel: fill the order's completion fields from the positions and
     stop tracking it; call after its status and finishing time are set, before its timeline
-    entry and webhook are written (they carry ``deviation_from_destination``)."""
+    entry and webhook are written (they carry ``deviation_from_destination``).
+
+    An order on no route, or on a route that was never started, is not tracked: nothing is
+    filled (as the periodic job, which only looks at tracked routes, would fill nothing).
+    Closing the order in the route state is what keeps the periodic job and the next upload
+    (``close_finished``) from filling it a second time.
+    """
+    if order.route_handle is None:
+        return
     tracking = settings or TrackingSettings()
     # Lock the route before the order's own UPDATE is flushed: uploads take the route first
     # and the order after, and the same order here keeps the two from deadlocking.
     with session.no_autoflush:
-        route = (_lock_route(session, order.account_id, order.route_handle)
-                 if order.route_handle else None)
-        stored = None
-        if route is not None and route.status in ("tracking", "completed") \
-                and route.started_at is not None:
-            stored = load(route, RouteOrders(session, route).rows, now=clock.now())
-            at = finished_at(order)
-            keys = {t.key for t in stored.pipeline.orders}
-            if at is not None and order.id in keys \
-                    and stored.pipeline.order(order.id).closed_at is None:
-                stored.pipeline = close_order(stored.pipeline, order.id, at=at)
+        route = _lock_route(session, order.account_id, order.route_handle)
+        if route is None or not _tracked(route):
+            return
+        stored = load(route, RouteOrders(session, route).rows, now=clock.now())
+        at = finished_at(order)
+        keys = {t.key for t in stored.pipeline.orders}
+        if at is not None and order.id in keys \
+                and stored.pipeline.order(order.id).closed_at is None:
+            stored.pipeline = close_order(stored.pipeline, order.id, at=at)
         fill_completion(session, route, stored, order, tracking)
-        if route is not None and stored is not None:
-            route.track_state = stored.to_dict()
+        route.track_state = stored.to_dict()
 
 
 def _thinned(fixes: list[Fix], after: datetime | None) -> list[Fix]:
@@ -215,12 +227,17 @@ def finalize_route(session: Session, route: Route, stored: StoredState) -> None:
 def on_route_completed(session: Session, route: Route, *,
                        settings: TrackingSettings | None = None) -> None:
     """Hook for route completion (after its status and ``completed_at`` are set): final
-    polyline, distance and tracking rate, and the completion fields of its finished orders."""
+    polyline, distance and tracking rate, and the completion fields of its finished orders.
+
+    Once only: a route whose state is already finalized (by this hook or the periodic job) is
+    left as it is; a route never started has nothing to finalize."""
     if route.started_at is None:
         return
     with session.no_autoflush:
         orders = RouteOrders(session, route)
         stored = load(route, orders.rows, now=clock.now())
+        if stored.finalized:
+            return
         close_finished(session, route, stored, orders, settings or TrackingSettings())
         finalize_route(session, route, stored)
         route.track_state = stored.to_dict()
