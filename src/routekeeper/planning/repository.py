@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import String, any_, bindparam, case, func, literal, select, tuple_
+from sqlalchemy import Select, String, any_, bindparam, case, func, literal, select, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import InstrumentedAttribute, Session, load_only
 
@@ -122,21 +122,44 @@ def summaries(session: Session, account_id: str, plan_ids: list[str]) -> dict[st
     return result
 
 
+_Row = TypeVar("_Row", Route, Order)
+
+
+def _by_plan(session: Session, query: Select[_Row], plan_ids: list[str]
+             ) -> dict[str, list[_Row]]:
+    """Rows of ``query`` grouped by their plan id (every id of ``plan_ids`` present)."""
+    grouped: dict[str, list[_Row]] = {pid: [] for pid in plan_ids}
+    if not plan_ids:
+        return grouped
+    for row in session.scalars(query):
+        assert row.plan_id is not None
+        grouped[row.plan_id].append(row)
+    return grouped
+
+
+def _routes_of(session: Session, account_id: str, plan_ids: list[str]) -> Select[Route]:
+    return (
+        select(Route)
+        .where(Route.account_id == account_id, _among(session, Route.plan_id, plan_ids))
+        .order_by(Route.created_at, Route.route_handle)
+    )
+
+
+def _unplanned_of(session: Session, account_id: str, plan_ids: list[str]
+                  ) -> Select[Order]:
+    return (
+        select(Order)
+        .where(Order.account_id == account_id, _among(session, Order.plan_id, plan_ids),
+               Order.status == "unplanned")
+        .order_by(Order.created_at, Order.id)
+    )
+
+
 def plan_route_rows(
     session: Session, account_id: str, plan_ids: list[str]
 ) -> dict[str, list[Route]]:
     """The routes of several plans by plan id."""
-    grouped: dict[str, list[Route]] = {pid: [] for pid in plan_ids}
-    if not plan_ids:
-        return grouped
-    for route in session.scalars(
-        select(Route)
-        .where(Route.account_id == account_id, _among(session, Route.plan_id, plan_ids))
-        .order_by(Route.created_at, Route.route_handle)
-    ):
-        assert route.plan_id is not None
-        grouped[route.plan_id].append(route)
-    return grouped
+    return _by_plan(session, _routes_of(session, account_id, plan_ids), plan_ids)
 
 
 def plan_route_items(
@@ -145,19 +168,10 @@ def plan_route_items(
     """The routes of several plans by plan id, with only what a plan list item shows
     (``route_handle`` and ``status``): the estimate, polylines and tracking state of full
     rows are JSON that would be read and parsed for nothing. Other attributes raise."""
-    grouped: dict[str, list[Route]] = {pid: [] for pid in plan_ids}
-    if not plan_ids:
-        return grouped
-    for route in session.scalars(
-        select(Route)
-        .options(load_only(Route.route_handle, Route.status, Route.plan_id, Route.created_at,
-                           raiseload=True))
-        .where(Route.account_id == account_id, _among(session, Route.plan_id, plan_ids))
-        .order_by(Route.created_at, Route.route_handle)
-    ):
-        assert route.plan_id is not None
-        grouped[route.plan_id].append(route)
-    return grouped
+    query = _routes_of(session, account_id, plan_ids).options(
+        load_only(Route.route_handle, Route.status, Route.plan_id, Route.created_at,
+                  raiseload=True))
+    return _by_plan(session, query, plan_ids)
 
 
 def unplanned_items(
@@ -165,39 +179,17 @@ def unplanned_items(
 ) -> dict[str, list[Order]]:
     """The unplanned orders of several plans by plan id, with only the columns of
     ``OrderObjectMini`` (no destination, metadata or other JSON). Other attributes raise."""
-    grouped: dict[str, list[Order]] = {pid: [] for pid in plan_ids}
-    if not plan_ids:
-        return grouped
-    for order in session.scalars(
-        select(Order)
-        .options(load_only(Order.order_handle, Order.status, Order.type, Order.type_index,
-                           Order.fulfillment_attempt, Order.plan_mode,
-                           Order.planning_failure_reason, Order.plan_id, Order.created_at,
-                           raiseload=True))
-        .where(Order.account_id == account_id, _among(session, Order.plan_id, plan_ids),
-               Order.status == "unplanned")
-        .order_by(Order.created_at, Order.id)
-    ):
-        assert order.plan_id is not None
-        grouped[order.plan_id].append(order)
-    return grouped
+    query = _unplanned_of(session, account_id, plan_ids).options(
+        load_only(Order.order_handle, Order.status, Order.type, Order.type_index,
+                  Order.fulfillment_attempt, Order.plan_mode, Order.planning_failure_reason,
+                  Order.plan_id, Order.created_at, raiseload=True))
+    return _by_plan(session, query, plan_ids)
 
 
 def unplanned_rows(
     session: Session, account_id: str, plan_ids: list[str]
 ) -> dict[str, list[Order]]:
     """The unplanned orders of several plans by plan id."""
-    grouped: dict[str, list[Order]] = {pid: [] for pid in plan_ids}
-    if not plan_ids:
-        return grouped
-    for order in session.scalars(
-        select(Order)
-        .where(Order.account_id == account_id, _among(session, Order.plan_id, plan_ids),
-               Order.status == "unplanned")
-        .order_by(Order.created_at, Order.id)
-    ):
-        assert order.plan_id is not None
-        grouped[order.plan_id].append(order)
-    return grouped
+    return _by_plan(session, _unplanned_of(session, account_id, plan_ids), plan_ids)
 
 
