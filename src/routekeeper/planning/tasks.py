@@ -95,8 +95,14 @@ def read_inputs(session: Session, plan: Plan, payload: dict[str, Any]) -> RunInp
                                 Order.route_handle == route.route_handle)
             .order_by(Order.route_sequence)
         ).all()
-        inputs.settled[route.route_handle] = [o for o in route_orders if _settled(o)]
-        inputs.pool.extend(o for o in route_orders if not _settled(o))
+        settled = [o for o in route_orders if _settled(o)]
+        open_orders = [o for o in route_orders if not _settled(o)]
+        if route.status == "tracking" and open_orders:
+            # The stop the worker is driving to is under way: it stays next on this route,
+            # with this worker, and the rest is planned from there.
+            settled.append(open_orders.pop(0))
+        inputs.settled[route.route_handle] = settled
+        inputs.pool.extend(open_orders)
         if route.worker_handle:
             inputs.routes_by_worker[route.worker_handle] = route
     unplanned = session.scalars(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -11,7 +12,9 @@ from routekeeper.core.clock import utcnow
 from routekeeper.core.jobs import JobContext
 from routekeeper.models.order import Order
 from routekeeper.models.route import Route
+from routekeeper.planning.availability import day_start
 from routekeeper.planning.optimizer import DROPPED_FOR_PLAN, Solution
+from routekeeper.planning.optimizer import Route as PlannedRoute
 from routekeeper.planning.service import get_plan
 from routekeeper.routes import repository as routes_repository
 from routekeeper.routes.service import (
@@ -67,6 +70,18 @@ def _lock_orders(session: Session, account_id: str, order_ids: list[str]) -> lis
     return locked
 
 
+def planned_departure(inputs: RunInputs, planned: PlannedRoute, now: datetime) -> datetime | None:
+    """When the solver has the worker leave (never before their shift), while still ahead.
+
+    Stored as the route's ``scheduled_start_at``, the departure its estimates are timed from:
+    without it they would leave now or just in time for the first window, which can be
+    hours before the worker's shift starts. A departure already past is left to "now".
+    """
+    reference_at = day_start(inputs.day, inputs.group.timezone)
+    departure = reference_at + timedelta(seconds=planned.start_s)
+    return departure if departure > now else None
+
+
 def write_plan(
     session: Session,
     ctx: JobContext,
@@ -95,8 +110,18 @@ def write_plan(
                 order.planning_failure_reason = CONCURRENT
             continue
         valid[order.id] = order
+    # Orders the run puts back on the route they are on stay attached: detaching and
+    # attaching them again would stamp planned_at/assigned_at anew and send a second
+    # "assigned" for a worker they already had.
+    staying: set[str] = set()
+    for planned in solution.routes if solution else ():
+        slot_route = inputs.routes_by_worker.get(planned.vehicle_id)
+        if slot_route is not None:
+            staying.update(j for j in planned.job_ids
+                           if j in valid and valid[j].route_handle == slot_route.route_handle)
     for order in valid.values():
-        _detach(order)
+        if order.id not in staying:
+            _detach(order)
         order.plan_id = plan.plan_id
     session.flush()
 
@@ -112,18 +137,25 @@ def write_plan(
             route = routes_repository.get_route(session, account_id, slot_route.route_handle,
                                                 lock=True)
             assert route is not None
-            kept = routes_repository.route_orders(session, route)
+            # Orders left on the route: done or under way (not planned by this run), or
+            # changed meanwhile.
+            kept = [o for o in routes_repository.route_orders(session, route)
+                    if o.id not in staying]
             for order in route_orders:
-                _attach(route_ctx, route, order, now)
+                if order.id not in staying:
+                    _attach(route_ctx, route, order, now)
             sequence = kept + route_orders
             _resequence(sequence)
             _bump(route_ctx, route, now)
+            if route.status != "tracking":
+                route.scheduled_start_at = planned_departure(inputs, planned, now)
             refresh_estimates(route_ctx, route, sequence)
             used_routes.add(route.route_handle)
         else:
             create_route(route_ctx, route_orders, group=_group(route_ctx, plan.ops_group_handle),
                          worker=worker, plan_mode=inputs.mode, plan_id=plan.plan_id,
-                         track_mode=None)
+                         track_mode=None,
+                         scheduled_start_at=planned_departure(inputs, planned, now))
         served.update(o.id for o in route_orders)
     for old in inputs.routes_by_worker.values():
         if old.route_handle in used_routes:

@@ -330,6 +330,7 @@ def create_route(
     metadata: dict[str, Any] | None = None,
     route_handle: str | None = None,
     optimise: bool = False,
+    scheduled_start_at: datetime | None = None,
 ) -> Route:
     """Create a route over unplanned orders, in the given sequence (or optimised)."""
     handle = route_handle or new_id()
@@ -345,6 +346,7 @@ def create_route(
         plan_id=plan_id, worker_handle=worker.worker_handle if worker else None,
         device_id=device, metadata_=metadata or {}, created_at=now, updated_at=now,
         planned_at=now, assigned_at=now if worker else None,
+        scheduled_start_at=scheduled_start_at,
         created_by={"source": "api", "timestamp": format_ts(now)},
     )
     ctx.session.add(route)
