@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from starlette.testclient import TestClient
 
 from routekeeper.db.engine import Database
@@ -108,7 +110,7 @@ def test_list_filters_summary_and_pagination(
 ) -> None:
     """GET /orders/plans filters, sorts, summarises and pages with tokens bound to filters."""
     add_worker(api)
-    days = [tomorrow(), tomorrow().replace(day=1)]
+    days = [tomorrow(), tomorrow() + timedelta(days=1)]
     ids = [post_plan(api, [day_order(d, 13.40, 52.50)]) for d in days]
     run_jobs(db, settings)
     listed = api.get("/orders/plans/").json()

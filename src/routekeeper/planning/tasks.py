@@ -137,8 +137,9 @@ def read_inputs(session: Session, plan: Plan, payload: dict[str, Any]) -> RunInp
         if start is None:
             inputs.workers_without_start += 1
             continue
-        driving = own_route is not None and own_route.status == "tracking"
-        ready = max(shift.start_at, now) if driving else shift.start_at
+        # No route can leave in the past: a plan for today starts its workers now at the
+        # earliest (for a later day, now is before every shift anyway).
+        ready = max(shift.start_at, now)
         inputs.slots.append(WorkerSlot(worker=worker, shift=shift, start=start, ready_at=ready,
                                        route_handle=own_route.route_handle if own_route else None))
     return inputs
