@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -208,6 +208,18 @@ def _route_in_step(request: Request, session: Any, account_id: str, order: Any) 
         sync_route(ctx, route)
 
 
+def _act(
+    request: Request, session: Any, account_id: str, order_handle: str,
+    selector: Selector, settings: Settings, change: Callable[[Any], object],
+) -> dict[str, Any]:
+    """Apply one state change to an order, keep its route in step, answer its detail."""
+    order = _lookup(session, account_id, order_handle, selector)
+    with _route_in_step(request, session, account_id, order):
+        change(order)
+    session.flush()
+    return _detail(session, order, settings)
+
+
 @router.post(f"{ORDER}/complete", response_model=OrderDetail, responses=ERRORS_ALL)
 def complete_order(
     request: Request, order_handle: str, account: CurrentAccount, session: WriteSession,
@@ -215,12 +227,10 @@ def complete_order(
     selector: SelectorDep, body: ActionBody = None,
 ) -> dict[str, Any]:
     """Complete an order."""
-    order = _lookup(session, account.account_id, order_handle, selector)
-    with _route_in_step(request, session, account.account_id, order):
-        service.complete_order(session, order, metadata=_action_body(body),
-                               public_url=settings.public_url, tracking=settings.tracking)
-    session.flush()
-    return _detail(session, order, settings)
+    return _act(request, session, account.account_id, order_handle, selector, settings,
+                lambda o: service.complete_order(session, o, metadata=_action_body(body),
+                                                 public_url=settings.public_url,
+                                                 tracking=settings.tracking))
 
 
 @router.post(f"{ORDER}/cancel", response_model=OrderDetail, responses=ERRORS_ALL)
@@ -230,12 +240,10 @@ def cancel_order(
     selector: SelectorDep, body: ActionBody = None,
 ) -> dict[str, Any]:
     """Cancel an order (a ``metadata`` object in the body is merged into the order's)."""
-    order = _lookup(session, account.account_id, order_handle, selector)
-    with _route_in_step(request, session, account.account_id, order):
-        service.cancel_order(session, order, metadata=_action_body(body),
-                             public_url=settings.public_url, tracking=settings.tracking)
-    session.flush()
-    return _detail(session, order, settings)
+    return _act(request, session, account.account_id, order_handle, selector, settings,
+                lambda o: service.cancel_order(session, o, metadata=_action_body(body),
+                                               public_url=settings.public_url,
+                                               tracking=settings.tracking))
 
 
 @router.post(f"{ORDER}/disable", response_model=OrderDetail, responses=ERRORS_ALL)
@@ -245,12 +253,9 @@ def disable_order(
     selector: SelectorDep, body: ActionBody = None,
 ) -> dict[str, Any]:
     """Disable an order: it stays on its route but out of the route's ETAs."""
-    order = _lookup(session, account.account_id, order_handle, selector)
-    with _route_in_step(request, session, account.account_id, order):
-        service.disable_order(session, order, metadata=_action_body(body),
-                              public_url=settings.public_url)
-    session.flush()
-    return _detail(session, order, settings)
+    return _act(request, session, account.account_id, order_handle, selector, settings,
+                lambda o: service.disable_order(session, o, metadata=_action_body(body),
+                                                public_url=settings.public_url))
 
 
 @router.post(f"{ORDER}/enable", response_model=OrderDetail, responses=ERRORS_ALL)
@@ -260,12 +265,9 @@ def enable_order(
     selector: SelectorDep, body: ActionBody = None,
 ) -> dict[str, Any]:
     """Enable a disabled order again."""
-    order = _lookup(session, account.account_id, order_handle, selector)
-    with _route_in_step(request, session, account.account_id, order):
-        service.enable_order(session, order, metadata=_action_body(body),
-                             public_url=settings.public_url)
-    session.flush()
-    return _detail(session, order, settings)
+    return _act(request, session, account.account_id, order_handle, selector, settings,
+                lambda o: service.enable_order(session, o, metadata=_action_body(body),
+                                               public_url=settings.public_url))
 
 
 @router.post(
