@@ -40,6 +40,24 @@ def find_attempts(session: Session, account_id: str, order_handle: str) -> list[
     )
 
 
+def attempts_by_handle(
+    session: Session, account_id: str, order_handles: list[str]
+) -> dict[str, list[Order]]:
+    """Every row of several order handles (as :func:`find_attempts`), in one query a chunk."""
+    found: dict[str, list[Order]] = {handle: [] for handle in order_handles}
+    unique = list(found)
+    # Chunks keep the IN list within every SQLite build's limit on bound parameters.
+    for start in range(0, len(unique), 500):
+        for order in session.scalars(
+            select(Order)
+            .where(Order.account_id == account_id,
+                   Order.order_handle.in_(unique[start:start + 500]))
+            .order_by(Order.fulfillment_attempt.desc(), Order.type.desc(), Order.type_index)
+        ):
+            found[order.order_handle].append(order)
+    return found
+
+
 # Lifecycle order of the contract's timeline (4.1), for entries written in the same
 # millisecond (a route's creation plans and assigns at once); others sort between.
 _LIFECYCLE_RANK = {"order_created": 0, "order_planned": 1, "order_assigned": 2,

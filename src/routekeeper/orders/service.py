@@ -108,12 +108,15 @@ def new_order(
     plan_mode: str,
     group: OpsGroup,
     created_by: dict[str, Any] | None = None,
+    earlier: list[Order] | None = None,
 ) -> Order:
-    """Insert one order attempt as ``unplanned`` (409 when the handle is still active)."""
-    attempts = [
-        o for o in repository.find_attempts(session, account_id, item.order_handle)
-        if _same_row(o, item.type.value, item.type_index)
-    ]
+    """Insert one order attempt as ``unplanned`` (409 when the handle is still active).
+
+    ``earlier``: the handle's rows when the caller has read them already.
+    """
+    if earlier is None:
+        earlier = repository.find_attempts(session, account_id, item.order_handle)
+    attempts = [o for o in earlier if _same_row(o, item.type.value, item.type_index)]
     if any(o.status not in TERMINAL for o in attempts):
         raise _duplicate([item.order_handle])
     now = utcnow()
@@ -161,10 +164,17 @@ def create_orders(session: Session, account_id: str, body: OrdersCreate) -> list
     if errors:
         raise RequestValidationFailed({"json": errors})
     try:
-        orders = [
-            new_order(session, account_id, item, plan_mode=body.plan_mode.value, group=group)
-            for item in body.orders
-        ]
+        # One read of every handle's earlier rows and one flush for the batch: a query per
+        # order, each autoflushing the order before it, cost PostgreSQL about a second for
+        # 1,000 orders (docs/benchmarks/plans.md).
+        earlier = repository.attempts_by_handle(
+            session, account_id, [item.order_handle for item in body.orders])
+        with session.no_autoflush:
+            orders = [
+                new_order(session, account_id, item, plan_mode=body.plan_mode.value,
+                          group=group, earlier=earlier[item.order_handle])
+                for item in body.orders
+            ]
         session.flush()
     except IntegrityError as exc:
         # A concurrent request inserted the same active handle after our check: the

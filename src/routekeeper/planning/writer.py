@@ -114,49 +114,55 @@ def write_plan(
     # attaching them again would stamp planned_at/assigned_at anew and send a second
     # "assigned" for a worker they already had.
     staying: set[str] = set()
-    for planned in solution.routes if solution else ():
-        slot_route = inputs.routes_by_worker.get(planned.vehicle_id)
-        if slot_route is not None:
-            staying.update(j for j in planned.job_ids
-                           if j in valid and valid[j].route_handle == slot_route.route_handle)
-    for order in valid.values():
-        if order.id not in staying:
-            _detach(order)
-        order.plan_id = plan.plan_id
-    session.flush()
+    # One flush for all routes instead of one per route: the queries below (a worker's
+    # live location, a route's kept orders) never need this loop's pending rows, and 50
+    # autoflushes of a few rows each cost PostgreSQL about a second in a 1,000-order plan.
+    with session.no_autoflush:
+        for planned in solution.routes if solution else ():
+            slot_route = inputs.routes_by_worker.get(planned.vehicle_id)
+            if slot_route is not None:
+                staying.update(j for j in planned.job_ids
+                               if j in valid and valid[j].route_handle == slot_route.route_handle)
+        for order in valid.values():
+            if order.id not in staying:
+                _detach(order)
+            order.plan_id = plan.plan_id
+        session.flush()
 
-    served: set[str] = set()
-    used_routes: set[str] = set()
-    for planned in solution.routes if solution else ():
-        slot_route = inputs.routes_by_worker.get(planned.vehicle_id)
-        route_orders = [valid[j] for j in planned.job_ids if j in valid]
-        if not route_orders:
-            continue
-        worker = find_worker(route_ctx, planned.vehicle_id)
-        if slot_route is not None:
-            route = routes_repository.get_route(session, account_id, slot_route.route_handle,
-                                                lock=True)
-            assert route is not None
-            # Orders left on the route: done or under way (not planned by this run), or
-            # changed meanwhile.
-            kept = [o for o in routes_repository.route_orders(session, route)
-                    if o.id not in staying]
-            for order in route_orders:
-                if order.id not in staying:
-                    _attach(route_ctx, route, order, now)
-            sequence = kept + route_orders
-            _resequence(sequence)
-            _bump(route_ctx, route, now)
-            if route.status != "tracking":
-                route.scheduled_start_at = planned_departure(inputs, planned, now)
-            refresh_estimates(route_ctx, route, sequence)
-            used_routes.add(route.route_handle)
-        else:
-            create_route(route_ctx, route_orders, group=_group(route_ctx, plan.ops_group_handle),
-                         worker=worker, plan_mode=inputs.mode, plan_id=plan.plan_id,
-                         track_mode=None,
-                         scheduled_start_at=planned_departure(inputs, planned, now))
-        served.update(o.id for o in route_orders)
+        served: set[str] = set()
+        used_routes: set[str] = set()
+        for planned in solution.routes if solution else ():
+            slot_route = inputs.routes_by_worker.get(planned.vehicle_id)
+            route_orders = [valid[j] for j in planned.job_ids if j in valid]
+            if not route_orders:
+                continue
+            worker = find_worker(route_ctx, planned.vehicle_id)
+            if slot_route is not None:
+                route = routes_repository.get_route(session, account_id, slot_route.route_handle,
+                                                    lock=True)
+                assert route is not None
+                # Orders left on the route: done or under way (not planned by this run), or
+                # changed meanwhile.
+                kept = [o for o in routes_repository.route_orders(session, route)
+                        if o.id not in staying]
+                for order in route_orders:
+                    if order.id not in staying:
+                        _attach(route_ctx, route, order, now)
+                sequence = kept + route_orders
+                _resequence(sequence)
+                _bump(route_ctx, route, now)
+                if route.status != "tracking":
+                    route.scheduled_start_at = planned_departure(inputs, planned, now)
+                refresh_estimates(route_ctx, route, sequence)
+                used_routes.add(route.route_handle)
+            else:
+                create_route(route_ctx, route_orders,
+                             group=_group(route_ctx, plan.ops_group_handle),
+                             worker=worker, plan_mode=inputs.mode, plan_id=plan.plan_id,
+                             track_mode=None,
+                             scheduled_start_at=planned_departure(inputs, planned, now))
+            served.update(o.id for o in route_orders)
+    session.flush()
     for old in inputs.routes_by_worker.values():
         if old.route_handle in used_routes:
             continue
