@@ -6,9 +6,14 @@ import base64
 import hashlib
 import hmac
 import json
-from typing import Any
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, literal, tuple_
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from routekeeper.core.errors import invalid_field
+
+_Row = TypeVar("_Row")
 
 _INVALID = "Not a valid pagination token for this request."
 
@@ -44,3 +49,30 @@ def decode_token(secret: str, token: str, filters: dict[str, Any]) -> list[Any]:
             "query", "pagination_token", "The pagination token was made with other filters."
         )
     return key
+
+
+def keyset_page(
+    session: Session,
+    query: Select[_Row],
+    key: tuple[InstrumentedAttribute[Any], InstrumentedAttribute[Any]],
+    *,
+    descending: bool,
+    after: tuple[Any, Any] | None,
+    limit: int,
+) -> list[_Row]:
+    """One page of ``query`` ordered by ``key`` (a time, then a unique tie-break), after the
+    position ``after`` (the last row's key of the page before).
+
+    The position is a row-value comparison, ``(created_at, id) < (:c, :i)``: PostgreSQL and
+    SQLite both turn it into one range of the ``(account_id, created_at, ...)`` index, so a
+    page starts at its key instead of filtering out the rows of every page before it, which
+    the equivalent ``a < x OR (a = x AND b < y)`` form does (docs/benchmarks/plans.md).
+    """
+    if after is not None:
+        columns = tuple_(*key)
+        # Bound with the columns' own types (UTCDateTime keeps naive UTC text on SQLite).
+        bound = tuple_(*(literal(value, column.type) for value, column in zip(after, key,
+                                                                               strict=True)))
+        query = query.where(columns < bound if descending else columns > bound)
+    order = [column.desc() if descending else column.asc() for column in key]
+    return list(session.scalars(query.order_by(*order).limit(limit)))

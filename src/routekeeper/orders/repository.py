@@ -19,6 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from routekeeper.core.pagination import keyset_page
 from routekeeper.db.filters import json_match, text_search
 from routekeeper.models.order import Order
 from routekeeper.models.order_event import OrderEvent
@@ -208,23 +209,8 @@ def page(
     limit: int,
 ) -> list[Order]:
     """One keyset page of ``query`` ordered by (created_at, id)."""
-    if after is not None:
-        created, order_id = after
-        if descending:
-            query = query.where(
-                or_(Order.created_at < created,
-                    and_(Order.created_at == created, Order.id < order_id))
-            )
-        else:
-            query = query.where(
-                or_(Order.created_at > created,
-                    and_(Order.created_at == created, Order.id > order_id))
-            )
-    if descending:
-        query = query.order_by(Order.created_at.desc(), Order.id.desc())
-    else:
-        query = query.order_by(Order.created_at.asc(), Order.id.asc())
-    return list(session.scalars(query.limit(limit)))
+    return keyset_page(session, query, (Order.created_at, Order.id), descending=descending,
+                       after=after, limit=limit)
 
 
 _ORDER_STATUSES = ("unplanned", "planned", "assigned", "ongoing", "disabled", "completed",

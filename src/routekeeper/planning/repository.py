@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, String, any_, bindparam, case, func, literal, select, tuple_
+from sqlalchemy import Select, String, any_, bindparam, case, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import InstrumentedAttribute, Session, load_only
 
+from routekeeper.core.pagination import keyset_page
 from routekeeper.models.order import Order
 from routekeeper.models.plan import Plan
 from routekeeper.models.route import Route
@@ -25,13 +26,8 @@ def list_plans(
     after: tuple[datetime, str] | None,
     limit: int,
 ) -> list[Plan]:
-    """One keyset page of plans ordered by (created_at, plan_id).
-
-    The position is a row-value comparison, ``(created_at, plan_id) < (:c, :p)``: both
-    PostgreSQL and SQLite turn it into a range of ``ix_plan_account_created``, so every page
-    starts at its key instead of filtering out all the rows of the pages before it (which
-    the equivalent ``a < x OR (a = x AND b < y)`` form does).
-    """
+    """One keyset page of plans ordered by (created_at, plan_id) (a range of
+    ``ix_plan_account_created``, see ``core.pagination.keyset_page``)."""
     query = select(Plan).where(Plan.account_id == account_id)
     if fulfillment_date:
         query = query.where(Plan.fulfillment_date == fulfillment_date)
@@ -39,15 +35,8 @@ def list_plans(
         query = query.where(Plan.ops_group_handle == ops_group_handle)
     if status:
         query = query.where(Plan.status == status)
-    if after is not None:
-        created, plan_id = after
-        key = tuple_(Plan.created_at, Plan.plan_id)
-        # Bound with the columns' own types (UTCDateTime keeps naive UTC text on SQLite).
-        bound = tuple_(literal(created, Plan.created_at.type), literal(plan_id, Plan.plan_id.type))
-        query = query.where(key < bound if descending else key > bound)
-    order = (Plan.created_at.desc(), Plan.plan_id.desc()) if descending else (
-        Plan.created_at.asc(), Plan.plan_id.asc())
-    return list(session.scalars(query.order_by(*order).limit(limit)))
+    return keyset_page(session, query, (Plan.created_at, Plan.plan_id),
+                       descending=descending, after=after, limit=limit)
 
 
 def _among(session: Session, column: InstrumentedAttribute[Any], values: list[str]) -> Any:

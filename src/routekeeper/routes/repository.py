@@ -11,12 +11,12 @@ from sqlalchemy import (
     exists,
     false,
     literal,
-    or_,
     select,
 )
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from routekeeper.core.pagination import keyset_page
 from routekeeper.db.filters import json_match, text_search
 from routekeeper.models.order import Order
 from routekeeper.models.route import Route
@@ -155,14 +155,5 @@ def page(
     after: tuple[datetime, str] | None, limit: int,
 ) -> list[Route]:
     """One keyset page ordered by (created_at, route_handle)."""
-    if after is not None:
-        created, handle = after
-        if descending:
-            query = query.where(or_(Route.created_at < created,
-                                    and_(Route.created_at == created, Route.route_handle < handle)))
-        else:
-            query = query.where(or_(Route.created_at > created,
-                                    and_(Route.created_at == created, Route.route_handle > handle)))
-    order = (Route.created_at.desc(), Route.route_handle.desc()) if descending else (
-        Route.created_at.asc(), Route.route_handle.asc())
-    return list(session.scalars(query.order_by(*order).limit(limit)))
+    return keyset_page(session, query, (Route.created_at, Route.route_handle),
+                       descending=descending, after=after, limit=limit)
