@@ -6,10 +6,12 @@ import base64
 import hashlib
 import hmac
 import json
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, literal, tuple_
 from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from routekeeper.core.errors import invalid_field
 
@@ -51,6 +53,19 @@ def decode_token(secret: str, token: str, filters: dict[str, Any]) -> list[Any]:
     return key
 
 
+def key_beyond(
+    key: Sequence[Any], position: Sequence[Any], types: Sequence[Any], *, descending: bool,
+    inclusive: bool = False,
+) -> ColumnElement[bool]:
+    """``key`` past ``position`` in the walking direction (``inclusive``: or equal), as one
+    row-value comparison, the values bound with ``types``."""
+    columns = tuple_(*key)
+    bound = tuple_(*(literal(v, t) for v, t in zip(position, types, strict=True)))
+    if descending:
+        return columns <= bound if inclusive else columns < bound
+    return columns >= bound if inclusive else columns > bound
+
+
 def keyset_page(
     session: Session,
     query: Select[_Row],
@@ -69,10 +84,8 @@ def keyset_page(
     the equivalent ``a < x OR (a = x AND b < y)`` form does (docs/benchmarks/plans.md).
     """
     if after is not None:
-        columns = tuple_(*key)
         # Bound with the columns' own types (UTCDateTime keeps naive UTC text on SQLite).
-        bound = tuple_(*(literal(value, column.type) for value, column in zip(after, key,
-                                                                               strict=True)))
-        query = query.where(columns < bound if descending else columns > bound)
+        query = query.where(key_beyond(key, after, [c.type for c in key],
+                                       descending=descending))
     order = [column.desc() if descending else column.asc() for column in key]
     return list(session.scalars(query.order_by(*order).limit(limit)))

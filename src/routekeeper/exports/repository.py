@@ -9,11 +9,12 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, String, literal, or_, select, tuple_, type_coerce, update
+from sqlalchemy import Select, String, or_, select, type_coerce, update
 from sqlalchemy.orm import Session
 from sqlalchemy.types import NullType
 
 from routekeeper.core.clock import utcnow
+from routekeeper.core.pagination import key_beyond
 from routekeeper.db.engine import Database
 from routekeeper.exports.columns import export_columns
 from routekeeper.models.job import Job
@@ -114,22 +115,23 @@ def _in_key_order(query: Select[Any], descending: bool) -> Select[Any]:
     return query.order_by(Order.created_at.asc(), Order.id.asc())
 
 
+# The key's values come back from the driver untyped (see export_query) and go back as such.
+_KEY = (Order.created_at, Order.id)
+_KEY_TYPES = (NullType(), String())
+
+
 def _past(query: Select[Any], after: tuple[Any, str] | None, descending: bool) -> Select[Any]:
     """Rows beyond the key ``after`` in the walking direction."""
     if after is None:
         return query
-    # A row-value comparison is one index range on (account_id, created_at, id) on both
-    # databases; the equivalent OR form makes PostgreSQL rescan from the start.
-    key = tuple_(Order.created_at, Order.id)
-    last = tuple_(literal(after[0], NullType()), literal(after[1], String()))
-    return query.where(key < last if descending else key > last)
+    return query.where(key_beyond(_KEY, after, _KEY_TYPES, descending=descending))
 
 
 def _up_to(query: Select[Any], bound: tuple[Any, str], descending: bool) -> Select[Any]:
     """Rows up to and including the key ``bound`` in the walking direction."""
-    key = tuple_(Order.created_at, Order.id)
-    last = tuple_(literal(bound[0], NullType()), literal(bound[1], String()))
-    return query.where(key >= last if descending else key <= last)
+    # Up to the bound walking one way = at or beyond it walking the other way.
+    return query.where(key_beyond(_KEY, bound, _KEY_TYPES, descending=not descending,
+                                  inclusive=True))
 
 
 def batches(
