@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from routekeeper.tracking.actuals import TRACKING_GAP_S
-from routekeeper.tracking.fixes import Fix
-from routekeeper.tracking.outages import merge, outage_summary
+from routekeeper.tracking.engine.actuals import TRACKING_GAP_S
+from routekeeper.tracking.engine.fixes import Fix
+from routekeeper.tracking.engine.outages import merge, outage_summary
 
 T = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
 
@@ -50,7 +51,7 @@ def test_outage_time_never_exceeds_the_leg(times: list[float]) -> None:
     total = sum(item["duration"] for item in summary)
     assert 0 <= total <= 7200
     edges = [0.0, *sorted(times), 7200.0]
-    longest = max(b - a for a, b in zip(edges, edges[1:], strict=False))
+    longest = max(b - a for a, b in itertools.pairwise(edges))
     assert (total > 0) == (longest > TRACKING_GAP_S)
 
 

@@ -14,8 +14,8 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from routekeeper.core import geohash
+from routekeeper.core.fields import check_json, check_text
 from routekeeper.core.timefmt import parse_query_date, parse_query_time
-from routekeeper.orders.fields import check_json, check_text
 
 MAX_PAGE = 1000
 OUTAGE_CATEGORIES = frozenset({"behavioural", "adversarial", "reachability", "os", "sporadic"})

@@ -15,9 +15,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from routekeeper.tracking.actuals import TRACKING_GAP_S
-from routekeeper.tracking.fixes import Fix
-from routekeeper.tracking.geofence import haversine_m
+from routekeeper.tracking.engine.actuals import TRACKING_GAP_S
+from routekeeper.tracking.engine.fixes import Fix
+from routekeeper.tracking.engine.geofence import haversine_m
 
 REACHABILITY = "reachability"
 UNREACHABLE = {
