@@ -13,6 +13,7 @@ from routekeeper import __version__
 from routekeeper.api import include_routers
 from routekeeper.core.handlers import install_error_handlers
 from routekeeper.core.limits import BodySizeLimit
+from routekeeper.core.public_url import ForwardedBase, parse_trusted
 from routekeeper.db.engine import Database
 from routekeeper.settings import Settings
 from routekeeper.tracking.osmand_port import install_osmand_port
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     include_routers(app)
     install_osmand_port(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)
+    app.add_middleware(ForwardedBase, trusted=parse_trusted(settings.api.trusted_proxies))
 
     @app.get("/health", include_in_schema=False)
     def health() -> JSONResponse:

@@ -7,6 +7,7 @@ import gc
 import json
 import os
 import signal
+import socket
 import sys
 import threading
 from pathlib import Path
@@ -49,17 +50,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from routekeeper.app import create_app
+    from routekeeper.core.public_url import bound_url
     from routekeeper.db import migrate
 
     settings = _settings()
     migrate.upgrade(settings.database.url)
+    # Bind first, so links name the port actually bound (also when asked for port 0).
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    try:
+        sock = socket.create_server((args.host, args.port), family=family)
+    except OSError as exc:
+        raise CliError(f"cannot listen on {args.host}:{args.port}: {exc}") from exc
+    bound = bound_url(args.host, sock.getsockname()[1])
+    settings = settings.model_copy(update={"bound_url": bound})
+    print(f"listening on {bound}; links use {settings.public_url}", flush=True)
     # Without --no-worker the setting jobs.run_in_api decides (default: on).
     app = create_app(settings, run_worker=False if args.no_worker else None)
     # What start-up loaded lives as long as the process: keep it out of the cyclic
     # collector's full passes, which otherwise walk it again and again while a planning
     # run or an export allocates millions of objects.
     gc.freeze()
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    server = uvicorn.Server(uvicorn.Config(app, log_level=args.log_level))
+    server.run(sockets=[sock])
     return 0
 
 
