@@ -40,7 +40,7 @@ osm-extract: install $(OSM_PBF) ## Fetch the Helsinki OpenStreetMap extract into
 run: install ## Migrate, create the demo account if none exists, serve API + worker on :8000
 	$(BIN)/routekeeper db upgrade
 	$(BIN)/routekeeper demo
-	$(BIN)/routekeeper serve --host $(HOST) --port $(PORT)
+	$(BIN)/routekeeper serve --host $(HOST) --port $(PORT) --mail-catcher var/mail/demo.mbox
 
 dev: run ## Same as run
 

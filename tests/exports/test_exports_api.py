@@ -135,13 +135,14 @@ def test_completed_export_writes_an_outbox_event(api: TestClient, tenant: Tenant
 
 
 def test_status_fields_while_pending(api: TestClient) -> None:
-    """A new job is pending with no link, no times of a run, and no mail state yet."""
+    """A new job is pending with no link and no times of a run; without a mail server its
+    mail state says so from the start."""
     job_id = start_export(api)
     state = status(api, job_id)
     assert state["job_id"] == job_id
     assert state["status"] == "pending" and state["rows_processed"] == 0
     assert state["presigned_url"] is None and state["completed_at"] is None
-    assert state["started_at"] is None and state["mail_status"] is None
+    assert state["started_at"] is None and state["mail_status"] == "not_configured"
     assert state["created_at"].endswith("Z")
 
 

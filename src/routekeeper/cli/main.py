@@ -64,6 +64,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     bound = bound_url(args.host, sock.getsockname()[1])
     settings = settings.model_copy(update={"bound_url": bound})
     print(f"listening on {bound}; links use {settings.public_url}", flush=True)
+    catcher = None
+    if args.mail_catcher:
+        from routekeeper.cli.mailcatcher import MailCatcher
+
+        catcher = MailCatcher(Path(args.mail_catcher))
+        mail_port = catcher.start()
+        settings = settings.model_copy(update={"mail": settings.mail.model_copy(
+            update={"host": "127.0.0.1", "port": mail_port})})
+        print(f"mail is caught in {args.mail_catcher} (SMTP 127.0.0.1:{mail_port})",
+              flush=True)
     # Without --no-worker the setting jobs.run_in_api decides (default: on).
     app = create_app(settings, run_worker=False if args.no_worker else None)
     # What start-up loaded lives as long as the process: keep it out of the cyclic
@@ -71,7 +81,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # run or an export allocates millions of objects.
     gc.freeze()
     server = uvicorn.Server(uvicorn.Config(app, log_level=args.log_level))
-    server.run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])
+    finally:
+        if catcher is not None:
+            catcher.stop()
     return 0
 
 
@@ -224,6 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--no-worker", action="store_true", help="API only")
     serve.add_argument("--log-level", default="info")
+    serve.add_argument("--mail-catcher", metavar="MBOX",
+                       help="keep outgoing mail in this mbox file (a local SMTP catcher)")
     serve.set_defaults(func=cmd_serve)
 
     worker = sub.add_parser("worker", help="run only the background worker")
