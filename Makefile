@@ -61,10 +61,11 @@ dev: run ## Same as run
 worker: install ## Run a worker process only (scale out next to `serve --no-worker`)
 	$(BIN)/routekeeper worker
 
-test: install node_modules/.installed ## Run the whole suite on SQLite
+# The road tests (tests/roads) build their dataset from the Helsinki extract and run osrm-routed.
+test: install node_modules/.installed $(OSM_PBF) ## Run the whole suite on SQLite
 	$(BIN)/pytest
 
-test-pg: install ## Run the whole suite on a fresh PostgreSQL database (PG_SERVER=...)
+test-pg: install $(OSM_PBF) ## Run the whole suite on a fresh PostgreSQL database (PG_SERVER=...)
 	ROUTEKEEPER_TEST_DATABASE_URL=$(PG_SERVER) $(BIN)/pytest
 
 lint: install ## ruff

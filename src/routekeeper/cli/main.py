@@ -115,7 +115,8 @@ def cmd_roads_prepare(args: argparse.Namespace) -> int:
         f"{pbf.name.split('.')[0].lower()}-{args.profile}"
     try:
         base = prepare(pbf, profile=args.profile, out=out,
-                       tools=OsrmTools(settings.routing.osrm_home))
+                       tools=OsrmTools(settings.routing.osrm_home),
+                       small_component_size=args.small_component_size)
     except DatasetError as exc:
         raise CliError(str(exc)) from exc
     print(f"dataset ready: {out}")
@@ -245,6 +246,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
+    from routekeeper.travel.dataset import SMALL_COMPONENT_SIZE
+
     parser = argparse.ArgumentParser(prog="routekeeper", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -287,6 +290,8 @@ def build_parser() -> argparse.ArgumentParser:
     prep.add_argument("--pbf", required=True, help="an OpenStreetMap extract (.osm.pbf)")
     prep.add_argument("--profile", choices=("car", "bicycle", "foot"), default="car")
     prep.add_argument("--out", default=None, help="dataset folder (default var/roads/NAME-PROFILE)")
+    prep.add_argument("--small-component-size", type=int, default=SMALL_COMPONENT_SIZE,
+                      help="road parts with fewer nodes are not snapped to (osrm-extract)")
     prep.set_defaults(func=cmd_roads_prepare)
 
     demo = sub.add_parser("demo", help="create the demo account once and print it")

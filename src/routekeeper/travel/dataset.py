@@ -68,7 +68,8 @@ def _run(command: list[str], cwd: Path) -> None:
     log.info("%s done in %.1f s", Path(command[0]).name, time.monotonic() - started)
 
 
-def prepare(pbf: Path, *, profile: str, out: Path, tools: OsrmTools) -> Path:
+def prepare(pbf: Path, *, profile: str, out: Path, tools: OsrmTools,
+            small_component_size: int = SMALL_COMPONENT_SIZE) -> Path:
     """Build the dataset of ``pbf`` for ``profile`` into ``out`` and return its .osrm path."""
     if not pbf.is_file():
         raise DatasetError(f"{pbf} is not a file")
@@ -87,13 +88,14 @@ def prepare(pbf: Path, *, profile: str, out: Path, tools: OsrmTools) -> Path:
         shutil.copyfile(pbf, work / f"{name}.osm.pbf")
         base = f"{name}.osrm"
         _run([str(binaries["osrm-extract"]), "-p", str(lua),
-              "--small-component-size", str(SMALL_COMPONENT_SIZE), f"{name}.osm.pbf"], work)
+              "--small-component-size", str(small_component_size), f"{name}.osm.pbf"], work)
         (work / f"{name}.osm.pbf").unlink()
         _run([str(binaries["osrm-partition"]), base], work)
         _run([str(binaries["osrm-customize"]), base], work)
         _run([str(binaries["osrm-contract"]), base], work)
         manifest = {"name": name, "profile": profile, "source": str(pbf),
                     "source_bytes": pbf.stat().st_size, "algorithms": ["mld", "ch"],
+                    "small_component_size": small_component_size,
                     "prepared_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         (work / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
         shutil.rmtree(out, ignore_errors=True)
