@@ -7,7 +7,7 @@ PG_SERVER ?= postgresql://postgres@127.0.0.1:5432/postgres
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: help install osm-extract run dev worker test test-pg lint fmt typecheck check migrate revision bench
+.PHONY: help install osm-extract roads run dev worker test test-pg lint fmt typecheck check migrate revision bench
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-10s %s\n", $$1, $$2}'
@@ -51,15 +51,25 @@ $(OSM_PBF):
 
 osm-extract: install $(OSM_PBF) ## Fetch the Helsinki OpenStreetMap extract into var/osm/
 
-run: install ## Migrate, create the demo account if none exists, serve API + worker on :8000
+# Helsinki's road network, prepared once from the extract (seconds) and served by `make run`.
+ROADS := var/roads/helsinki-car
+$(ROADS)/dataset.json: $(OSM_PBF) | $(OSRM_HOME)/.installed-$(OSRM_VERSION)
+	$(BIN)/routekeeper roads prepare --pbf $(OSM_PBF) --profile car --out $(ROADS)
+
+roads: install $(ROADS)/dataset.json ## Prepare the Helsinki road network into var/roads/
+
+# A dataset or OSRM URL set in the environment wins over the bundled Helsinki one.
+ROAD_ENV = ROUTEKEEPER_ROUTING__DATASET=$${ROUTEKEEPER_ROUTING__DATASET:-$(ROADS)}
+
+run: install $(ROADS)/dataset.json ## Migrate, create the demo (a day in Helsinki), serve API + worker on :8000
 	$(BIN)/routekeeper db upgrade
 	$(BIN)/routekeeper demo
-	$(BIN)/routekeeper serve --host $(HOST) --port $(PORT)
+	$(ROAD_ENV) $(BIN)/routekeeper serve --host $(HOST) --port $(PORT)
 
 dev: run ## Same as run
 
-worker: install ## Run a worker process only (scale out next to `serve --no-worker`)
-	$(BIN)/routekeeper worker
+worker: install $(ROADS)/dataset.json ## Run a worker process only (scale out next to `serve --no-worker`)
+	$(ROAD_ENV) $(BIN)/routekeeper worker
 
 # The road tests (tests/roads) build their dataset from the Helsinki extract and run osrm-routed.
 test: install node_modules/.installed $(OSM_PBF) ## Run the whole suite on SQLite

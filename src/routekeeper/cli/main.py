@@ -214,10 +214,12 @@ def _read_demo_credentials(path: Path) -> dict[str, str] | None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Create the demo account once and print its credentials (kept in a 0600 file)."""
+    """Create the demo account once (with its Helsinki day) and print its credentials."""
     from routekeeper.accounts import service as accounts
+    from routekeeper.core.clock import utcnow
     from routekeeper.db import migrate
     from routekeeper.db.engine import Database
+    from routekeeper.demo import GROUP, seed
     path = Path(args.credentials_file)
     settings = _settings()
     migrate.upgrade(settings.database.url)
@@ -237,7 +239,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
         os.fchmod(fd, 0o600)  # the mode above only applies to a new file
         with os.fdopen(fd, "w") as handle:
             json.dump(data, handle)
+    with db.write() as session:
+        day = seed(session, data["account_id"], now=utcnow())
     db.dispose()
+    if day is not None:
+        print(f"Demo day {day.isoformat()} in central Helsinki: 30 orders, 3 workers, "
+              f"planning queued (board: /board?date={day.isoformat()}&ops_group={GROUP})")
     print("Demo account (HTTP Basic AccountID:SecretKey):")
     print(f"  AccountID: {data['account_id']}")
     print(f"  SecretKey: {data['secret_key']}")
