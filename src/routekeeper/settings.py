@@ -60,7 +60,7 @@ class RoutingSettings(BaseModel):
     # builds both, so this can be switched without preparing again.
     osrm_algorithm: str = "ch"
     # --max-table-size of the supervised osrm-routed (the client splits larger tables).
-    routed_max_table_size: int = 1000
+    routed_max_table_size: int = 2000
     # A point whose nearest road is farther than this is outside the road network: its legs
     # use the straight-line model (and the estimate says so).
     max_snap_m: float = 500.0

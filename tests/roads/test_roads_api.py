@@ -45,6 +45,9 @@ def test_manual_route_in_helsinki_is_measured_on_the_roads(
     assert line[0] == CENTRAL_STATION and line[-1] == stops[-1]
     legs = [o["estimate"]["distance"] for o in route["orders"]]
     assert sum(legs) == estimate["distance"] and all(d > 0 for d in legs)
+    # Each destination says how far it is from its road: close, so on the network.
+    assert all(o["estimate"]["snapped_distance"] < 60 for o in route["orders"])
+    assert not any(o["estimate"]["off_road"] for o in route["orders"])
 
 
 def test_route_in_another_city_gets_a_straight_line_estimate(road_api: TestClient) -> None:
@@ -58,6 +61,10 @@ def test_route_in_another_city_gets_a_straight_line_estimate(road_api: TestClien
     assert estimate["duration"] == sum(s for _, s in expected)
     assert estimate["straight_line_legs"] == [0, 1] and estimate["unreachable_legs"] == []
     assert coordinates(route) == list(PARIS)
+    # Flagged on the orders: their destinations are far from any road of the dataset.
+    for order in route["orders"]:
+        assert order["estimate"]["off_road"] is True
+        assert order["estimate"]["snapped_distance"] > 1_000_000
 
 
 def test_plan_in_helsinki_matches_osrm_routes(
@@ -133,6 +140,24 @@ def test_an_estimate_across_an_unreachable_leg_says_so(
     first, second = route["orders"]
     assert first["estimate"]["distance"] is not None and first["estimate"]["arrive_at"]
     assert second["estimate"]["distance"] is None and second["estimate"]["arrive_at"] is None
+
+
+def test_tracking_etas_stop_before_a_stop_no_road_leads_to(fragmented: Engine) -> None:
+    """Live ETAs on the road model cover the stops up to the first unreachable one."""
+    from datetime import UTC, datetime
+
+    from routekeeper.settings import RoutingSettings
+    from routekeeper.tracking.engine.eta import Stop, estimate_remaining
+    from routekeeper.travel import travel_model_from_settings
+
+    start, reachable, unreachable = _split(fragmented)
+    model = travel_model_from_settings(RoutingSettings(osrm_url=fragmented.url))
+    stops = [Stop(order_key=f"s{i}", location=p, scheduled_after=None, scheduled_at=None,
+                  service_s=60) for i, p in enumerate([reachable[0], unreachable[0],
+                                                       reachable[0]])]
+    etas = estimate_remaining(start, datetime.now(UTC), stops, model)
+    assert [e.order_key for e in etas] == ["s0"]
+    assert etas[0].remaining_duration_s < 3600
 
 
 def test_health_names_the_travel_model(road_api: TestClient, api: TestClient) -> None:

@@ -50,6 +50,10 @@ class StopEstimate:
     departure_at: datetime
     # False once a leg up to this stop has no road: its figures are not to be shown.
     reachable: bool = True
+    # Metres from the stop to the nearest road (road models only), and whether that is more
+    # than the model accepts (the stop is off the road network: its legs are straight lines).
+    snapped_m: float | None = None
+    off_road: bool = False
 
     @property
     def wait_s(self) -> float:
@@ -83,20 +87,30 @@ class _Legs:
     seconds: list[int]
     straight: list[int]
     unreachable: list[int]
+    # Per point: metres to the nearest road, and whether only straight lines reach it.
+    snapped_m: list[float | None] = field(default_factory=list)
+    off_road: list[bool] = field(default_factory=list)
 
 
 def _legs(points: list[LonLat], travel: TravelModel) -> _Legs:
     """Metres and seconds of each consecutive leg through ``points``, and the odd legs."""
     if len(points) < 2:
-        return _Legs([], [], [], [])
+        return _Legs([], [], [], [], [None] * len(points), [False] * len(points))
     matrix = travel.matrix(points, points)
     pairs = range(len(points) - 1)
     unreachable = [i for i in pairs if matrix.is_unreachable(i, i + 1)]
+    snaps = matrix.destination_snap_m
+    snapped: list[float | None] = [None] * len(points) if snaps is None else \
+        [float(v) for v in snaps]
+    # A point is off the road network when even the leg to itself is a straight-line one.
+    off_road = [matrix.is_straight(k, k) for k in range(len(points))]
     return _Legs(
         metres=[0 if i in unreachable else int(matrix.distance_m[i, i + 1]) for i in pairs],
         seconds=[0 if i in unreachable else int(matrix.duration_s[i, i + 1]) for i in pairs],
         straight=[i for i in pairs if matrix.is_straight(i, i + 1)],
         unreachable=unreachable,
+        snapped_m=snapped,
+        off_road=off_road,
     )
 
 
@@ -163,6 +177,9 @@ def estimate_route(
             start_by=None if bound is None else bound - timedelta(seconds=legs_s[index]),
             distance_m=legs_m[index], duration_s=legs_s[index],
             service_start_at=begin, departure_at=leave, reachable=index < first_gap,
+            # Stop i is point i + 1 of the drive (the start comes first).
+            snapped_m=legs.snapped_m[index + 1] if origin is not None else None,
+            off_road=legs.off_road[index + 1] if origin is not None else False,
         )
         for index, (stop, bound, (arrive, begin, leave)) in enumerate(
             zip(stops, latest, timings, strict=True))

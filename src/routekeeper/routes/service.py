@@ -304,11 +304,19 @@ def refresh_estimates(ctx: RouteContext, route: Route, route_orders: Sequence[Or
 
 
 def stop_estimate_wire(stop: StopEstimate) -> dict[str, Any]:
-    """An order's ``estimate`` figures; none for a stop past a leg with no road."""
-    if not stop.reachable:
-        return {"start_by": None, "arrive_at": None, "distance": None, "duration": None}
-    return {"start_by": format_ts(stop.start_by), "arrive_at": format_ts(stop.arrive_at),
-            "distance": stop.distance_m, "duration": stop.duration_s}
+    """An order's ``estimate`` figures; none for a stop past a leg with no road.
+
+    On a road network it also says how far the destination is from the nearest road
+    (``snapped_distance``, metres) and whether that puts it off the network (``off_road``).
+    """
+    wire: dict[str, Any] = {"start_by": None, "arrive_at": None, "distance": None,
+                            "duration": None}
+    if stop.reachable:
+        wire = {"start_by": format_ts(stop.start_by), "arrive_at": format_ts(stop.arrive_at),
+                "distance": stop.distance_m, "duration": stop.duration_s}
+    if stop.snapped_m is not None:
+        wire.update(snapped_distance=round(stop.snapped_m), off_road=stop.off_road)
+    return wire
 
 
 def estimate_wire(estimate: RouteEstimate) -> dict[str, Any]:

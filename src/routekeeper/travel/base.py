@@ -34,6 +34,8 @@ class TravelMatrix:
     unreachable: npt.NDArray[np.bool_] | None = None
     # Cells measured by the straight-line model because a point is off the road network.
     straight: npt.NDArray[np.bool_] | None = None
+    # Metres from each destination to the road it snapped to (road models only).
+    destination_snap_m: npt.NDArray[np.float64] | None = None
 
     def is_unreachable(self, row: int, col: int) -> bool:
         """Whether there is no road from origin row to destination col."""

@@ -100,6 +100,7 @@ class RoadModel:
             duration_s=np.rint(np.where(missing, UNREACHABLE, seconds)).astype(np.int64),
             unreachable=missing if missing.any() else None,
             straight=straight if straight.any() else None,
+            destination_snap_m=snapped[cols],
         )
 
     def leg(self, origin: LonLat, destination: LonLat) -> Leg:
