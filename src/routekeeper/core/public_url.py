@@ -9,7 +9,8 @@ Resolution, first match wins:
    ignored, since a forged Host would otherwise plant foreign links in webhooks and mail.
 3. The address ``routekeeper serve`` actually bound (its port too, when asked for port 0).
 
-:class:`ForwardedBase` is the ASGI middleware that does step 2 for each request.
+``core.forwarded.ForwardedBase`` is the ASGI middleware that does step 2 for each request
+(kept apart, so settings and the pure packages importing them import no web code).
 """
 
 from __future__ import annotations
@@ -17,18 +18,15 @@ from __future__ import annotations
 import ipaddress
 import socket
 from contextvars import ContextVar
-from typing import Any
 
-from starlette.types import ASGIApp, Receive, Scope, Send
-
-_forwarded: ContextVar[str | None] = ContextVar("routekeeper_forwarded_base", default=None)
+forwarded: ContextVar[str | None] = ContextVar("routekeeper_forwarded_base", default=None)
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def forwarded_base() -> str | None:
     """The base URL the current request's trusted proxy reported, if any."""
-    return _forwarded.get()
+    return forwarded.get()
 
 
 def parse_trusted(value: str) -> list[Network]:
@@ -81,27 +79,3 @@ def bound_url(host: str, port: int) -> str:
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"
     return f"http://{host}:{port}"
-
-
-class ForwardedBase:
-    """ASGI middleware: trusted proxies' ``X-Forwarded-*`` make the request's link base."""
-
-    def __init__(self, app: ASGIApp, trusted: list[Network]) -> None:
-        self.app = app
-        self.trusted = trusted
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.trusted:
-            await self.app(scope, receive, send)
-            return
-        client: Any = scope.get("client")
-        base = None
-        if client and is_trusted(client[0], self.trusted):
-            headers = {k.decode("latin-1").lower(): v.decode("latin-1")
-                       for k, v in scope.get("headers", [])}
-            base = base_from_headers(headers)
-        reset = _forwarded.set(base)
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            _forwarded.reset(reset)

@@ -133,8 +133,9 @@ def sign_embed_url(url: str, row: RouteRow) -> str:
     token = memo.get(key)
     if isinstance(token, str):
         return with_token(url, token)
-    account = memo.get((row.account_id, ""))
-    if not isinstance(account, Account):
+    held = memo.get((row.account_id, ""))
+    account = held if isinstance(held, Account) else None
+    if account is None:
         with session.no_autoflush:
             account = session.get(Account, row.account_id)
         if account is None:
