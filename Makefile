@@ -7,7 +7,7 @@ PG_SERVER ?= postgresql://postgres@127.0.0.1:5432/postgres
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: help install osm-extract run dev worker test test-pg lint fmt typecheck check migrate revision bench
+.PHONY: help install osm-extract geocoder geocoder-build run dev worker test test-pg lint fmt typecheck check migrate revision bench
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-10s %s\n", $$1, $$2}'
@@ -37,6 +37,23 @@ $(OSM_PBF):
 
 osm-extract: install $(OSM_PBF) ## Fetch the Helsinki OpenStreetMap extract into var/osm/
 
+# The local Nominatim geocoder (src/routekeeper/geocoding/local.py): its own virtualenv in
+# var/nominatim/, its database on PG_SERVER (GEOCODER_DB names it; default: one of this
+# checkout's own). Building needs osm2pgsql, PostGIS and python3-icu from Debian; where they
+# are missing, geocoder-build says so and the tests that need a geocoder are skipped.
+GEOCODER_DB ?=
+GEOCODER_PORT ?= 8088
+GEOCODER_ARGS = --pbf $(OSM_PBF) --pg-url $(PG_SERVER) $(if $(GEOCODER_DB),--database $(GEOCODER_DB))
+
+geocoder-build: install ## Build the local Nominatim from the extract (once), where this machine can
+	@if $(BIN)/routekeeper geocoder check --pg-url $(PG_SERVER); then \
+	  $(MAKE) --no-print-directory $(OSM_PBF) && \
+	  $(BIN)/routekeeper geocoder build --no-serve $(GEOCODER_ARGS); \
+	else echo "geocoder: not built; the tests that need it will be skipped"; fi
+
+geocoder: install $(OSM_PBF) ## Build (once) and serve the local Nominatim on 127.0.0.1:$(GEOCODER_PORT)
+	$(BIN)/routekeeper geocoder build $(GEOCODER_ARGS) --port $(GEOCODER_PORT)
+
 run: install ## Migrate, create the demo account if none exists, serve API + worker on :8000
 	$(BIN)/routekeeper db upgrade
 	$(BIN)/routekeeper demo
@@ -47,7 +64,7 @@ dev: run ## Same as run
 worker: install ## Run a worker process only (scale out next to `serve --no-worker`)
 	$(BIN)/routekeeper worker
 
-test: install node_modules/.installed ## Run the whole suite on SQLite
+test: install node_modules/.installed geocoder-build ## Run the whole suite on SQLite (skips say why)
 	$(BIN)/pytest
 
 test-pg: install ## Run the whole suite on a fresh PostgreSQL database (PG_SERVER=...)

@@ -14,6 +14,7 @@ from routekeeper.api import include_routers
 from routekeeper.core.handlers import install_error_handlers
 from routekeeper.core.limits import BodySizeLimit
 from routekeeper.db.engine import Database
+from routekeeper.geocoding.service import geocoder_from_settings
 from routekeeper.settings import Settings
 from routekeeper.tracking.osmand_port import install_osmand_port
 from routekeeper.travel import TravelError, travel_model_from_settings
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     app.state.db = db
     app.state.runner = None
     app.state.travel = travel_model_from_settings(settings.routing)
+    app.state.geocoder = geocoder_from_settings(settings.geocoding)
     install_error_handlers(app)
 
     async def _travel_failed(_request: Request, exc: Exception) -> JSONResponse:
