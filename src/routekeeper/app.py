@@ -16,6 +16,7 @@ from routekeeper.core.handlers import install_error_handlers
 from routekeeper.core.limits import BodySizeLimit
 from routekeeper.core.public_url import parse_trusted
 from routekeeper.db.engine import Database
+from routekeeper.geocoding.service import geocoder_from_settings
 from routekeeper.settings import Settings
 from routekeeper.tracking.osmand_port import install_osmand_port
 from routekeeper.travel import TravelError
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     app.state.runner = None
     app.state.travel = travel.model
     app.state.travel_runtime = travel
+    app.state.geocoder = geocoder_from_settings(settings.geocoding)
     install_error_handlers(app)
 
     async def _travel_failed(_request: Request, exc: Exception) -> JSONResponse:

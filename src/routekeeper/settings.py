@@ -74,6 +74,22 @@ class RoutingSettings(BaseModel):
     matrix_cache_points: int = 2000
 
 
+class GeocodingSettings(BaseModel):
+    # A Nominatim-compatible server (``/search`` and ``/reverse`` in ``format=jsonv2``);
+    # None: address-only destinations and region filters are refused with a 422.
+    url: str | None = None
+    timeout_s: float = 10.0
+    # Requests in flight at once for one batch (Nominatim's own server serves a few at a time).
+    concurrency: int = 8
+    accept_language: str = "en"
+    # A cached answer older than this is asked again (addresses and regions rarely move).
+    cache_ttl_s: float = 30 * 24 * 3600
+    # How long a request waits for the regions of its new orders; the rest are filled by a job.
+    region_wait_s: float = 2.0
+    # Retry-After of the 503 answered while the geocoder is unreachable.
+    retry_after_s: int = 30
+
+
 class PlanningSettings(BaseModel):
     time_budget_s: float = 10.0
     min_time_budget_s: float = 0.5
@@ -166,6 +182,7 @@ class Settings(BaseSettings):
     api: ApiSettings = Field(default_factory=ApiSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    geocoding: GeocodingSettings = Field(default_factory=GeocodingSettings)
     planning: PlanningSettings = Field(default_factory=PlanningSettings)
     tracking: TrackingSettings = Field(default_factory=TrackingSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)

@@ -1,5 +1,5 @@
 """``routekeeper``: serve, worker, db upgrade/check, accounts create/list/rotate-secret, roads
-prepare, demo."""
+prepare, demo, geocoder build/serve/check/drop."""
 
 from __future__ import annotations
 
@@ -332,6 +332,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="create the demo account once and print it")
     demo.add_argument("--credentials-file", default="./var/demo-credentials.json")
     demo.set_defaults(func=cmd_demo)
+
+    from routekeeper.cli import geocoder
+
+    geocoder.add_parser(sub)
     return parser
 
 

@@ -166,6 +166,8 @@ def filtered(session: Session, account_id: str, filters: OrderFilterFields) -> S
     if filters.profile_filter:
         conditions.append(Order.worker_handle.in_(
             workers_with_profile(account_id, filters.profile_filter, dialect)))
+    for key, value in filters.region.items():
+        conditions.append(json_match(Order.region, dialect, key, value))
     timezones: list[str] | None = None
     for stem, column_name in TIME_FIELDS.items():
         column = getattr(Order, column_name)
