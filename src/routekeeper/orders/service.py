@@ -502,6 +502,10 @@ def add_custom_events(session: Session, order: Order, body: CustomEvents) -> Non
     """Append custom events to an order's timeline."""
     for event in body.events:
         extra: dict[str, Any] = {"metadata": event.metadata, "address": event.address}
+        if event.is_mocked is not None:
+            extra["is_mocked"] = event.is_mocked
+        if event.device_id is not None:
+            extra["device_id"] = event.device_id
         if event.location is not None:
             extra["location"] = event.location.model_dump(mode="json")
         add_timeline(session, order, event.type, recorded_at=event.recorded_at, **extra)
