@@ -1,0 +1,19 @@
+"""Contract section 2.9: export jobs, their status, and honest answers about mail."""
+
+from __future__ import annotations
+
+from starlette.testclient import TestClient
+
+from tests.contract.spec import answers, conforms, fails
+
+
+def test_export_job_and_status(api: TestClient) -> None:
+    """201 with job_id/status/message; the status conforms; an unknown job is a 404 Error."""
+    created = answers("create_export", api.post("/orders/export", json={
+        "status": "unplanned", "email_recipients": ["ops@example.com"]}))
+    # No mail server in the test settings: the answer says so instead of promising mail.
+    assert "No mail server is configured" in created["message"]
+    state = answers("export_status", api.get(f"/orders/export/{created['job_id']}"))
+    conforms("ExportStatus", state)
+    assert state["mail_status"] == "not_configured"
+    fails("export_status", api.get("/orders/export/nope"), 404, "Error")
