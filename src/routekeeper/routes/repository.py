@@ -175,3 +175,18 @@ def worker_devices(session: Session, account_id: str, worker_handle: str) -> lis
         .where(Device.account_id == account_id, Device.worker_handle == worker_handle)
         .order_by(func.coalesce(Device.last_received_at, Device.created_at).desc(),
                   Device.device_id)))
+
+
+def open_routes_of_worker(
+    session: Session, account_id: str, worker_handle: str, *,
+    ops_group_handle: str | None = None,
+) -> list[Route]:
+    """The worker's routes that are not completed (in that ops group, if given), newest
+    first."""
+    query = select(Route).where(Route.account_id == account_id,
+                                Route.worker_handle == worker_handle,
+                                Route.status != "completed")
+    if ops_group_handle is not None:
+        query = query.where(Route.ops_group_handle == ops_group_handle)
+    return list(session.scalars(
+        query.order_by(Route.created_at.desc(), Route.route_handle.desc())))

@@ -15,6 +15,7 @@ from routekeeper.models.route import Route
 from routekeeper.orders import service as orders
 from routekeeper.orders.states import TERMINAL, OrderStatus
 from routekeeper.routes import repository
+from routekeeper.routes.days import allows, route_day
 from routekeeper.routes.devices import choose_device
 from routekeeper.routes.estimates import estimate_route, first_leg_s
 from routekeeper.routes.filters import RouteFilterFields
@@ -41,6 +42,7 @@ from routekeeper.routes.service import (
     stop_estimate_wire,
     worker_for_device,
 )
+from routekeeper.tracking.engine.risks import DELAYED_FROM_SCHEDULED_AT
 
 
 def _track_error(title: str) -> CodedError:
@@ -167,8 +169,7 @@ def reassign_order(ctx: RouteContext, order: Order, body: OrderReassign) -> Orde
     group_handle = _group(ctx, body.ops_group_handle).ops_group_handle \
         if body.ops_group_handle else None
     now = utcnow()
-    found = repository.active_route_of_worker(ctx.session, ctx.account_id, worker.worker_handle,
-                                              ops_group_handle=group_handle)
+    found = _route_for_window(ctx, order, worker.worker_handle, group_handle)
     # Routes first, by handle, then the order: the lock order of every route change, so
     # opposite moves between two routes wait for each other instead of deadlocking.
     handles = sorted({h for h in (order.route_handle, found and found.route_handle) if h})
@@ -192,8 +193,12 @@ def reassign_order(ctx: RouteContext, order: Order, body: OrderReassign) -> Orde
     else:
         order.status = OrderStatus.UNPLANNED.value
     if target is None:
+        # No route of a day the window allows: a new one, leaving for the window's day.
         group = _group(ctx, group_handle or worker.ops_group_handle)
-        create_route(ctx, [order], group=group, worker=worker)
+        start = order.scheduled_after if order.scheduled_after and order.scheduled_after > now \
+            else None
+        create_route(ctx, [order], group=group, worker=worker, scheduled_start_at=start)
+        _flag_if_late(order)
         return order
     sequence = repository.route_orders(ctx.session, target)
     _attach(ctx, target, order, now)
@@ -201,7 +206,33 @@ def reassign_order(ctx: RouteContext, order: Order, body: OrderReassign) -> Orde
     _resequence(sequence)
     _bump(ctx, target, now)
     refresh_estimates(ctx, target, sequence)
+    _flag_if_late(order)
     return order
+
+
+def _route_for_window(ctx: RouteContext, order: Order, worker_handle: str,
+                      group_handle: str | None) -> Route | None:
+    """The worker's open route of a day the order's window allows (the newest such), or
+    None: an order due on the 5th never joins the route of the 6th."""
+    for route in repository.open_routes_of_worker(ctx.session, ctx.account_id, worker_handle,
+                                                  ops_group_handle=group_handle):
+        if route.route_handle == order.route_handle:
+            return route
+        timezone = _group(ctx, route.ops_group_handle).timezone or "UTC"
+        day = route_day(route, repository.route_orders(ctx.session, route), timezone)
+        if allows(order, day, timezone):
+            return route
+    return None
+
+
+def _flag_if_late(order: Order) -> None:
+    """At risk when even its best place brings the order after its window closes."""
+    arrive = (order.estimate or {}).get("arrive_at")
+    if order.scheduled_at is None or arrive is None:
+        return
+    if parse_ts(arrive) > order.scheduled_at:
+        order.risk_status = True
+        order.risks = {**(order.risks or {}), DELAYED_FROM_SCHEDULED_AT: "red"}
 
 
 def estimate_sequence(
