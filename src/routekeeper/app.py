@@ -10,10 +10,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from routekeeper import __version__
+from routekeeper.accounts.limits import Guard
 from routekeeper.api import include_routers
 from routekeeper.core.handlers import install_error_handlers
 from routekeeper.core.limits import BodySizeLimit
+from routekeeper.core.observe import RequestObserver
+from routekeeper.core.ratelimit import bucket_store
 from routekeeper.db.engine import Database
+from routekeeper.ops.endpoints import router as ops_router
 from routekeeper.settings import Settings
 from routekeeper.tracking.osmand_port import install_osmand_port
 from routekeeper.travel import TravelError, travel_model_from_settings
@@ -56,6 +60,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     app.state.db = db
     app.state.runner = None
     app.state.travel = travel_model_from_settings(settings.routing)
+    app.state.guard = Guard(bucket_store(db, settings.limits.backend), settings.limits)
     install_error_handlers(app)
 
     async def _travel_failed(_request: Request, exc: Exception) -> JSONResponse:
@@ -64,9 +69,12 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
                              "message": "Travel time calculation failed"}, status_code=503)
 
     app.add_exception_handler(TravelError, _travel_failed)
+    app.include_router(ops_router)
     include_routers(app)
     install_osmand_port(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)
+    # Outermost: every answer (a 413 included) gets a request id, a log line and its metrics.
+    app.add_middleware(RequestObserver)
 
     @app.get("/health", include_in_schema=False)
     def health() -> JSONResponse:

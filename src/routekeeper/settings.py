@@ -118,6 +118,52 @@ class ViewSettings(BaseModel):
     embed_token_ttl_s: int = 24 * 3600
 
 
+class LogFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+class LogSettings(BaseModel):
+    format: LogFormat = LogFormat.TEXT
+    level: str = "INFO"
+
+
+class MetricsSettings(BaseModel):
+    # /metrics answers only a request bearing this token; unset, the endpoint is off (404).
+    token: str | None = None
+
+
+class RateRule(BaseModel):
+    """A token bucket: ``burst`` requests at once, refilled at ``per_s`` a second."""
+
+    per_s: float = Field(gt=0)
+    burst: int = Field(ge=1)
+
+
+def _default_request_rules() -> dict[str, RateRule]:
+    return {
+        "read": RateRule(per_s=50.0, burst=200),
+        "write": RateRule(per_s=20.0, burst=100),
+        "ingest": RateRule(per_s=50.0, burst=200),
+        "plan": RateRule(per_s=2.0, burst=20),
+        "export": RateRule(per_s=0.2, burst=10),
+        "console": RateRule(per_s=10.0, burst=60),
+    }
+
+
+class LimitSettings(BaseModel):
+    enabled: bool = True
+    # "auto": the database on PostgreSQL (shared by every process), memory on SQLite.
+    backend: str = "auto"
+    requests: dict[str, RateRule] = Field(default_factory=_default_request_rules)
+    # Failed authentications (Basic, /oauth/token, ingest keys): per source address and per
+    # account. A refused guess does not consume, so the owner waits at most 1 / per_s.
+    failures_per_address: RateRule = Field(
+        default_factory=lambda: RateRule(per_s=1.0, burst=20))
+    failures_per_account: RateRule = Field(
+        default_factory=lambda: RateRule(per_s=2.0, burst=40))
+
+
 class Settings(BaseSettings):
     """Every setting of the service; ``create_app(settings)`` takes one explicitly."""
 
@@ -145,6 +191,9 @@ class Settings(BaseSettings):
     exports: ExportSettings = Field(default_factory=ExportSettings)
     mail: MailSettings = Field(default_factory=MailSettings)
     views: ViewSettings = Field(default_factory=ViewSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
 
     @model_validator(mode="after")
     def _resolve(self) -> Settings:

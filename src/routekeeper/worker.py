@@ -14,6 +14,7 @@ from routekeeper.travel import travel_model_from_settings
 TASK_MODULES: tuple[str, ...] = (
     "routekeeper.core.jobs",
     "routekeeper.exports.tasks",
+    "routekeeper.ops.tasks",
     "routekeeper.planning.tasks",
     "routekeeper.tracking.tasks",
     "routekeeper.webhooks.tasks",

@@ -44,6 +44,12 @@ def _settings() -> Settings:
         raise CliError(f"invalid settings: {problems}", status=2) from exc
 
 
+def _configure_logging(settings: Settings) -> None:
+    from routekeeper.core.logs import configure
+
+    configure(settings.log)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve the API (and, unless --no-worker, the background worker) with uvicorn."""
     import uvicorn
@@ -52,6 +58,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from routekeeper.db import migrate
 
     settings = _settings()
+    _configure_logging(settings)
     migrate.upgrade(settings.database.url)
     # Without --no-worker the setting jobs.run_in_api decides (default: on).
     app = create_app(settings, run_worker=False if args.no_worker else None)
@@ -59,7 +66,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # collector's full passes, which otherwise walk it again and again while a planning
     # run or an export allocates millions of objects.
     gc.freeze()
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    # Logging is ours (one structured line per request, redacted): uvicorn's own access
+    # log and its logging config are off.
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, log_config=None,
+                access_log=False)
     return 0
 
 
@@ -69,6 +79,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from routekeeper.worker import start_runner
 
     settings = _settings()
+    _configure_logging(settings)
     db = Database(settings.database)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from routekeeper.core import metrics
 from routekeeper.core.clock import utcnow
 from routekeeper.core.jobs import JobContext, LeaseLost, Retry, backoff_s, registry
 from routekeeper.exports import repository, service
@@ -64,6 +65,7 @@ def generate_export(ctx: JobContext) -> None:
         plan = _Plan(export.id, export.account_id, dict(export.filters))
     storage = configured_storage(settings)
     key = export_key(plan.account_id, plan.export_id, ctx.attempt)
+    started = time.monotonic()
     try:
         _discard_earlier_attempts(storage, plan, ctx.attempt)
         rows, size = _write_and_publish(ctx, settings, storage, plan, key)
@@ -86,6 +88,9 @@ def generate_export(ctx: JobContext) -> None:
             service.complete(session, plan.export_id, storage=storage.name, key=key, rows=rows,
                              size_bytes=size, settings=settings)
             ctx.complete(session)
+        elapsed = max(time.monotonic() - started, 1e-6)
+        metrics.EXPORT_ROWS.inc(rows)
+        metrics.EXPORT_ROWS_PER_S.observe(rows / elapsed)
     except LeaseLost:
         # Another worker owns the export now; the file it commits is the one to keep.
         _clean_up(storage, key)

@@ -12,6 +12,7 @@ from routekeeper.models.order_task import OrderTask as OrderTask
 from routekeeper.models.outbox_event import OutboxEvent
 from routekeeper.models.plan import Plan
 from routekeeper.models.position import Position
+from routekeeper.models.rate_limit import RateLimitBucket as RateLimitBucket
 from routekeeper.models.route import Route
 from routekeeper.models.task_definition import TaskDefinition as TaskDefinition
 from routekeeper.models.webhook_delivery import WebhookDelivery as WebhookDelivery

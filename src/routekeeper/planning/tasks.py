@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from routekeeper.core import metrics
 from routekeeper.core.clock import utcnow
 from routekeeper.core.jobs import JobContext, registry
 from routekeeper.models.ops_group import OpsGroup
@@ -214,12 +215,25 @@ def solve_plan(ctx: JobContext) -> None:
         inputs = read_inputs(session, plan, ctx.payload)
         session.expunge_all()
     ctx.heartbeat()
+    solve_started = time.monotonic()
     try:
         solution, reasons, failure = run_solver(inputs, settings, travel, started=started)
     except Exception as exc:
         log.exception("planning %s failed", plan_id)
         solution, reasons, failure = None, {}, f"Planning failed: {type(exc).__name__}"
+    solve_s = time.monotonic() - solve_started
     ctx.heartbeat()
     with ctx.db.write() as session:
         write_plan(session, ctx, settings, travel, inputs, solution, reasons, failure)
         ctx.complete(session)
+    _count_run(solution, reasons, failure, solve_s)
+
+
+def _count_run(solution: Solution | None, reasons: dict[str, str], failure: str | None,
+               solve_s: float) -> None:
+    # Counted once the run's transaction committed, so a lost lease counts nothing.
+    metrics.PLANS.labels("failed" if failure else "completed").inc()
+    metrics.PLAN_SECONDS.observe(solve_s)
+    planned = sum(len(route.job_ids) for route in solution.routes) if solution else 0
+    metrics.PLAN_ORDERS.labels("planned").inc(planned)
+    metrics.PLAN_ORDERS.labels("unplanned").inc(len(reasons))

@@ -7,8 +7,8 @@ so a 200 means "stored and processed".
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from typing import Annotated, Any
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, TypeVar
 from urllib.parse import parse_qsl
 
 from fastapi import Depends, Query, Request, Response, Security
@@ -25,7 +25,8 @@ from routekeeper.accounts.auth import (
     parse_basic,
     unauthorized,
 )
-from routekeeper.core.errors import invalid_field
+from routekeeper.accounts.limits import client_address, guard
+from routekeeper.core.errors import ApiError, invalid_field
 from routekeeper.core.responses import R400, R401, R404, R409, R413, R422
 from routekeeper.core.routing import Router
 from routekeeper.dependencies import ReadSession, SettingsDep, WriteSession, get_db, get_settings
@@ -45,6 +46,8 @@ from routekeeper.tracking.schemas import (
 )
 from routekeeper.travel.base import TravelModel
 from routekeeper.workers.schemas import is_handle
+
+_T = TypeVar("_T")
 
 router = Router(tags=["Devices"])
 public_router = Router(tags=["Tracking"])
@@ -68,9 +71,25 @@ def _travel(request: Request) -> TravelModel:
     return travel
 
 
+def _guarded_key(request: Request, device: Resolver, run: Callable[[], _T]) -> _T:
+    # An ingest key is a credential: failures from an address are limited like passwords.
+    limits, address = guard(request), client_address(request)
+    limits.check_attempt(address, None)
+    try:
+        return run()
+    except ApiError as exc:
+        if exc.status_code == 401:
+            limits.failed(address, None)
+        raise
+
+
 def _upload(request: Request, device: Resolver | DeviceRef, fixes: list[Fix]) -> IngestResult:
     settings = get_settings(request)
-    return ingest(get_db(request), settings, _travel(request), device, fixes)
+
+    def run() -> IngestResult:
+        return ingest(get_db(request), settings, _travel(request), device, fixes)
+
+    return run() if isinstance(device, DeviceRef) else _guarded_key(request, device, run)
 
 
 def key_resolver(key: str | None, *, device_id: str | None = None) -> Resolver:
@@ -256,8 +275,11 @@ def _owntracks_device(request: Request) -> Resolver:
 
 
 def _check_key(request: Request, device: Resolver) -> None:
-    with get_db(request).read() as session:
-        device(session)
+    def run() -> None:
+        with get_db(request).read() as session:
+            device(session)
+
+    _guarded_key(request, device, run)
 
 
 @public_router.post(

@@ -24,6 +24,7 @@ from typing import TypeVar
 from sqlalchemy.orm import Session
 
 from routekeeper.core.clock import utcnow
+from routekeeper.core.context import current_request_id
 from routekeeper.core.ids import new_id
 from routekeeper.core.jobs import enqueue
 from routekeeper.core.timefmt import format_ts
@@ -192,6 +193,10 @@ def send_batch(batch: ClaimedBatch, settings: WebhookSettings) -> AttemptResult:
     except ValueError as exc:
         return AttemptResult(Outcome.RETRY, error=f"Refused: {exc}")
     headers = signature_headers(batch.live_secrets, batch.webhook_id, int(time.time()), batch.body)
+    request_id = current_request_id()
+    if request_id:
+        # The request that caused the delivery, so both sides' logs can be matched up.
+        headers = {**headers, "X-Request-ID": request_id}
     return post_batch(target, batch.body, headers, settings)
 
 
