@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from routekeeper.accounts.endpoints import router as auth_router
+from routekeeper.console.endpoints import router as console_router
 from routekeeper.core.routing import anchor_paths_at_end
 from routekeeper.exports.endpoints import router as exports_router
 from routekeeper.orders.endpoints import router as orders_router
@@ -33,4 +34,5 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(tasks_router)
     app.include_router(orders_router)
     install_views(app)
+    app.include_router(console_router)
     anchor_paths_at_end(app.router.routes)

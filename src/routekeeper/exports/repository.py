@@ -37,6 +37,13 @@ def find_by_id(session: Session, export_id: str) -> OrderExport | None:
     return session.scalar(select(OrderExport).where(OrderExport.id == export_id))
 
 
+def recent(session: Session, account_id: str, *, limit: int) -> list[OrderExport]:
+    """The account's newest exports."""
+    return list(session.scalars(
+        select(OrderExport).where(OrderExport.account_id == account_id)
+        .order_by(OrderExport.created_at.desc(), OrderExport.id.desc()).limit(limit)))
+
+
 def find_by_key(session: Session, account_id: str, key: str) -> OrderExport | None:
     """The account's export made with this Idempotency-Key."""
     return session.scalar(

@@ -107,6 +107,11 @@ def _replay(existing: OrderExport, digest: str) -> OrderExport:
     return existing
 
 
+def recent_exports(session: Session, account_id: str, *, limit: int = 20) -> list[OrderExport]:
+    """The account's newest exports, newest first."""
+    return repository.recent(session, account_id, limit=limit)
+
+
 def get_export(session: Session, account_id: str, export_id: str) -> OrderExport:
     """The account's export, or a 404 ``export_not_found``."""
     export = repository.find(session, account_id, export_id)

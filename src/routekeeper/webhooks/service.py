@@ -19,7 +19,7 @@ from routekeeper.models.webhook_delivery import WebhookDelivery
 from routekeeper.models.webhook_endpoint import WebhookEndpoint
 from routekeeper.orders import service as orders
 from routekeeper.settings import WebhookSettings
-from routekeeper.webhooks import dispatch, repository
+from routekeeper.webhooks import dispatch, outbox, repository
 from routekeeper.webhooks.safety import UnsafeTarget, checked_addresses, parse_target
 from routekeeper.webhooks.schemas import (
     DeliveryPage,
@@ -181,6 +181,12 @@ def rotate_secret(
     endpoint.updated_at = now
     session.flush()
     return _with_secret(endpoint)
+
+
+def send_test_event(session: Session, account_id: str, endpoint_id: str) -> str:
+    """Queue a ``test.ping`` delivery to one endpoint; the event's id."""
+    endpoint = get_endpoint(session, account_id, endpoint_id)
+    return outbox.record_test_event(session, endpoint).id
 
 
 def delivery_read(delivery: WebhookDelivery, event: OutboxEvent) -> DeliveryRead:
