@@ -213,8 +213,8 @@ settings = Settings(_env_file=None).model_copy(update={
 })
 original = repository.set_progress
 
-def progress_then_hang(session, export_id, rows):
-    original(session, export_id, rows)
+def progress_then_hang(session, account_id, export_id, rows):
+    original(session, account_id, export_id, rows)
     if export_id == job_id:
         session.commit()
         print("first batch written", flush=True)

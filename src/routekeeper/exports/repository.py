@@ -53,11 +53,11 @@ def find_by_key(session: Session, account_id: str, key: str) -> OrderExport | No
     )
 
 
-def set_progress(session: Session, export_id: str, rows: int) -> None:
+def set_progress(session: Session, account_id: str, export_id: str, rows: int) -> None:
     """Record how many rows the running job has written."""
     session.execute(
         update(OrderExport)
-        .where(OrderExport.id == export_id)
+        .where(OrderExport.account_id == account_id, OrderExport.id == export_id)
         .values(rows_processed=rows, updated_at=utcnow())
     )
 

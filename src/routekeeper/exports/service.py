@@ -163,9 +163,9 @@ def created_message(export: OrderExport) -> str:
     return "Export job created; poll GET /orders/export/{job_id} for the download link."
 
 
-def begin_run(session: Session, export_id: str) -> OrderExport | None:
+def begin_run(session: Session, account_id: str, export_id: str) -> OrderExport | None:
     """Mark the export processing for a (re)started run; None if it needs no run."""
-    export = repository.find_by_id(session, export_id)
+    export = repository.find(session, account_id, export_id)
     if export is None or export.status in FINAL_STATUSES:
         return None
     now = utcnow()
@@ -195,6 +195,7 @@ def _finish(session: Session, export: OrderExport, settings: Settings) -> None:
 
 def complete(
     session: Session,
+    account_id: str,
     export_id: str,
     *,
     storage: str,
@@ -204,7 +205,7 @@ def complete(
     settings: Settings,
 ) -> OrderExport:
     """Record a finished file: completed, its link's expiry, event and email."""
-    export = repository.find_by_id(session, export_id)
+    export = repository.find(session, account_id, export_id)
     assert export is not None, "an export row outlives its running job"
     now = utcnow()
     export.status = ExportStatus.COMPLETED.value
@@ -238,11 +239,11 @@ def outcome(export: OrderExport, settings: Settings) -> ExportOutcome:
 
 
 def set_mail_state(
-    session: Session, export_id: str, status: MailStatus, *, error: str | None,
-    attempts: int | None = None,
+    session: Session, account_id: str, export_id: str, status: MailStatus, *,
+    error: str | None, attempts: int | None = None,
 ) -> None:
     """Record the state of the export's email."""
-    export = repository.find_by_id(session, export_id)
+    export = repository.find(session, account_id, export_id)
     if export is None:
         return
     export.mail_status = status.value
