@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from routekeeper.accounts.endpoints import router as auth_router
 from routekeeper.console.endpoints import router as console_router
+from routekeeper.ops.endpoints import router as ops_router
 from routekeeper.core.routing import anchor_paths_at_end
 from routekeeper.exports.endpoints import router as exports_router
 from routekeeper.order_tasks.endpoints import router as tasks_router
@@ -21,6 +22,7 @@ from routekeeper.workers.endpoints import router as workers_router
 
 def include_routers(app: FastAPI) -> None:
     """Mount every domain's endpoints in precedence order."""
+    app.include_router(ops_router)
     app.include_router(auth_router)
     app.include_router(workers_router)
     # Domains with literal paths under /orders/ (plans, routes, track, export, estimate)

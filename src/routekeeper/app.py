@@ -17,7 +17,6 @@ from routekeeper.core.limits import BodySizeLimit
 from routekeeper.core.observe import RequestObserver
 from routekeeper.core.ratelimit import bucket_store
 from routekeeper.db.engine import Database
-from routekeeper.ops.endpoints import router as ops_router
 from routekeeper.settings import Settings
 from routekeeper.tracking.osmand_port import install_osmand_port
 from routekeeper.travel import TravelError, travel_model_from_settings
@@ -69,7 +68,6 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
                              "message": "Travel time calculation failed"}, status_code=503)
 
     app.add_exception_handler(TravelError, _travel_failed)
-    app.include_router(ops_router)
     include_routers(app)
     install_osmand_port(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)
