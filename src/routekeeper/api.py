@@ -6,9 +6,9 @@ from fastapi import FastAPI
 
 from routekeeper.accounts.endpoints import router as auth_router
 from routekeeper.console.endpoints import router as console_router
-from routekeeper.ops.endpoints import router as ops_router
 from routekeeper.core.routing import anchor_paths_at_end
 from routekeeper.exports.endpoints import router as exports_router
+from routekeeper.ops.endpoints import router as ops_router
 from routekeeper.order_tasks.endpoints import router as tasks_router
 from routekeeper.orders.endpoints import router as orders_router
 from routekeeper.planning.endpoints import router as planning_router
