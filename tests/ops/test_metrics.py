@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
 from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -110,3 +113,18 @@ def test_scrape_during_a_plan_a_drive_a_delivery_and_an_export(
     routes = {labels["route"] for labels, _ in after["routekeeper_http_requests_total"]}
     assert not any("rkd_" in route or (route.startswith("/orders/plans/") and "{" not in route)
                    for route in routes)
+
+
+def test_the_grafana_dashboard_uses_only_families_the_service_exports(
+    metrics_client: TestClient,
+) -> None:
+    """Every metric a panel of docs/ops/grafana-dashboard.json queries is exported."""
+    dashboard = Path(__file__).resolve().parents[2] / "docs" / "ops" / "grafana-dashboard.json"
+    panels = json.loads(dashboard.read_text())["panels"]
+    queried = {re.sub(r"_(total|bucket|count|sum)$", "", name)
+               for panel in panels for target in panel["targets"]
+               for name in re.findall(r"routekeeper_[a-z_]+", target["expr"])}
+    exported = {re.sub(r"_total$", "", name) for name in re.findall(
+        r"^# HELP (routekeeper_[a-z_]+)", metrics_client.get("/metrics").text, re.MULTILINE)}
+    assert queried and queried <= exported, queried - exported
+    assert len(panels) >= 12
