@@ -12,14 +12,18 @@ from fastapi.responses import JSONResponse
 from routekeeper import __version__
 from routekeeper.accounts.limits import Guard
 from routekeeper.api import include_routers
+from routekeeper.core.forwarded import ForwardedBase
 from routekeeper.core.handlers import install_error_handlers
 from routekeeper.core.limits import BodySizeLimit
 from routekeeper.core.observe import RequestObserver
+from routekeeper.core.public_url import parse_trusted
 from routekeeper.core.ratelimit import bucket_store
 from routekeeper.db.engine import Database
+from routekeeper.geocoding.service import geocoder_from_settings
 from routekeeper.settings import Settings
 from routekeeper.tracking.osmand_port import install_osmand_port
-from routekeeper.travel import TravelError, travel_model_from_settings
+from routekeeper.travel import TravelError
+from routekeeper.travel.runtime import TravelRuntime
 from routekeeper.worker import start_runner
 
 log = logging.getLogger(__name__)
@@ -30,18 +34,22 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     settings = settings or Settings()
     db = Database(settings.database)
     start_worker = settings.jobs.run_in_api if run_worker is None else run_worker
+    travel = TravelRuntime(settings.routing)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runner = None
-        if start_worker:
-            runner = start_runner(db, settings)
-            app.state.runner = runner
+        # osrm-routed (for a local dataset) lives as long as the app; the worker shares it.
+        travel.start()
         try:
+            if start_worker:
+                runner = start_runner(db, settings, travel=travel.model)
+                app.state.runner = runner
             yield
         finally:
             if runner is not None:
                 runner.stop()
+            travel.stop()
             db.dispose()
 
     app = FastAPI(
@@ -58,8 +66,10 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     app.state.settings = settings
     app.state.db = db
     app.state.runner = None
-    app.state.travel = travel_model_from_settings(settings.routing)
     app.state.guard = Guard(bucket_store(db, settings.limits.backend), settings.limits)
+    app.state.travel = travel.model
+    app.state.travel_runtime = travel
+    app.state.geocoder = geocoder_from_settings(settings.geocoding)
     install_error_handlers(app)
 
     async def _travel_failed(_request: Request, exc: Exception) -> JSONResponse:
@@ -71,11 +81,14 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     include_routers(app)
     install_osmand_port(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)
-    # Outermost: every answer (a 413 included) gets a request id, a log line and its metrics.
+    # Outside the body limit: every answer (a 413 included) gets a request id, a log line and
+    # its metrics.
     app.add_middleware(RequestObserver)
+    app.add_middleware(ForwardedBase, trusted=parse_trusted(settings.api.trusted_proxies))
 
     @app.get("/health", include_in_schema=False)
     def health() -> JSONResponse:
-        return JSONResponse({"status": "ok", "version": __version__})
+        return JSONResponse({"status": "ok", "version": __version__,
+                             "travel": travel.health()})
 
     return app

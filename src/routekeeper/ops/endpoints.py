@@ -29,8 +29,10 @@ def live() -> JSONResponse:
 async def ready(request: Request) -> JSONResponse:
     """Everything serving needs is there: 200, else 503 naming the parts that fail."""
     started = time.perf_counter()
+    runtime = getattr(request.app.state, "travel_runtime", None)
+    osrm = getattr(runtime, "osrm", None)
     checks = await run_in_threadpool(readiness, get_settings(request), get_db(request),
-                                     request.app.state.runner)
+                                     request.app.state.runner, getattr(osrm, "base_url", None))
     document = ready_document(checks, started)
     status = 200 if document["status"] == "ok" else 503
     return JSONResponse(document, status_code=status, headers={"Cache-Control": "no-store"})

@@ -100,27 +100,18 @@ def check_smtp(settings: Settings) -> Check:
     return Check("smtp", code == 250, f"answered {code}")
 
 
-def _geocoder_url(settings: Settings) -> str | None:
-    # The geocoder's section comes with its own issue; any of these names configures it.
-    section: Any = getattr(settings, "geocoding", None)
-    for name in ("url", "nominatim_url", "base_url"):
-        value = getattr(section, name, None)
-        if isinstance(value, str) and value:
-            return value
-    return None
-
-
-def readiness(settings: Settings, db: Database, runner: JobRunner | None) -> list[Check]:
-    """Every check that applies to this configuration."""
+def readiness(settings: Settings, db: Database, runner: JobRunner | None,
+              osrm_url: str | None = None) -> list[Check]:
+    """Every check that applies to this configuration (``osrm_url``: the OSRM server travel
+    uses, configured or supervised)."""
     checks = [check_database(db), check_jobs(db, runner)]
-    routing = settings.routing
-    if routing.osrm_url:
+    osrm_url = osrm_url or settings.routing.osrm_url
+    if osrm_url:
         # OSRM answers any well-formed query quickly, even a point far from its roads.
-        checks.append(check_http("osrm", f"{routing.osrm_url.rstrip('/')}/nearest/v1/"
-                                         f"{routing.osrm_profile}/0,0"))
-    geocoder = _geocoder_url(settings)
-    if geocoder:
-        checks.append(check_http("geocoder", f"{geocoder.rstrip('/')}/status"))
+        checks.append(check_http("osrm", f"{osrm_url.rstrip('/')}/nearest/v1/"
+                                         f"{settings.routing.osrm_profile}/0,0"))
+    if settings.geocoding.url:
+        checks.append(check_http("geocoder", f"{settings.geocoding.url.rstrip('/')}/status"))
     if settings.mail.host:
         checks.append(check_smtp(settings))
     return checks
