@@ -45,9 +45,10 @@ def wait_live(url: str, process: subprocess.Popen[bytes], timeout_s: float = 60.
     raise RuntimeError("the server did not start")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def two_servers(settings: Settings) -> Iterator[list[str]]:
-    """Two API processes on the test database, reads limited to a burst of 10 at 1/s."""
+    """Two API processes on the test database, reads limited to a burst of 10 at 1/s and
+    failed credentials to a burst of 10 per address."""
     env = {
         **os.environ,
         "ROUTEKEEPER_ENVIRONMENT": "test",
@@ -58,6 +59,8 @@ def two_servers(settings: Settings) -> Iterator[list[str]]:
         # asked for, so the test shows the same sharing there.
         "ROUTEKEEPER_LIMITS__BACKEND": "database",
         "ROUTEKEEPER_LIMITS__REQUESTS": json.dumps({"read": {"per_s": PER_S, "burst": BURST}}),
+        "ROUTEKEEPER_LIMITS__FAILURES_PER_ADDRESS": json.dumps({"per_s": PER_S,
+                                                                "burst": BURST}),
         "ROUTEKEEPER_LOG__FORMAT": "json",
     }
     executable = Path(sys.executable).with_name("routekeeper")
@@ -113,3 +116,21 @@ def test_a_burst_across_two_processes_shares_one_bucket(
         for client in clients:
             client.close()
 
+
+
+@pytest.mark.slow
+def test_failed_credentials_are_counted_across_processes(
+    two_servers: list[str], tenant: Tenant,
+) -> None:
+    """Wrong secrets sent to both processes from one address share one failure bucket: about
+    the burst is checked, then both answer 429; the right secret works after Retry-After."""
+    answers = [httpx.get(f"{two_servers[i % 2]}/workers/", timeout=10.0,
+                         auth=(tenant.account_id, f"wrong-{i}")) for i in range(30)]
+    checked = [r for r in answers if r.status_code == 401]
+    refused = [r for r in answers if r.status_code == 429]
+    assert BURST <= len(checked) <= BURST + 4 and len(checked) + len(refused) == 30
+    assert {r.url.port for r in refused} == {httpx.URL(url).port for url in two_servers}
+    time.sleep(int(refused[-1].headers["Retry-After"]))
+    right = httpx.get(f"{two_servers[0]}/workers/", timeout=10.0,
+                      auth=(tenant.account_id, tenant.secret_key))
+    assert right.status_code == 200

@@ -32,7 +32,7 @@ PUBLIC_URL = "https://routekeeper.example.com"
 @pytest.fixture(scope="module")
 def console_settings(view_settings: Settings) -> Settings:
     """The views' settings with a public URL such as an install behind a proxy has."""
-    return view_settings.model_copy(update={"public_url": PUBLIC_URL})
+    return view_settings.model_copy(update={"configured_public_url": PUBLIC_URL})
 
 
 @pytest.fixture(scope="module")

@@ -62,7 +62,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from routekeeper.travel.runtime import TravelRuntime
 
     settings = _settings()
-    _configure_logging(settings)
     # A missing dataset or OSRM install is reported in one line before anything starts.
     _travel_runtime(TravelRuntime, settings).stop()
     migrate.upgrade(settings.database.url)
@@ -75,6 +74,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     bound = bound_url(args.host, sock.getsockname()[1])
     settings = settings.model_copy(update={"bound_url": bound})
     print(f"listening on {bound}; links use {settings.public_url}", flush=True)
+    # From here on every line is the service's own format (text or JSON, redacted).
+    _configure_logging(settings)
     catcher = None
     if args.mail_catcher:
         from routekeeper.cli.mailcatcher import MailCatcher
