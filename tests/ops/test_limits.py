@@ -29,10 +29,10 @@ def limited_settings(settings: Settings, **changes: object) -> Settings:
 
 @pytest.fixture
 def tight_app(settings: Settings) -> Iterator[object]:
-    """An app whose reads are limited to a burst of 5, refilled at 2 a second."""
+    """An app whose reads are limited to a burst of 5, refilled every 2 seconds."""
     yield create_app(limited_settings(settings, requests={
         **{name: GENEROUS for name in LimitSettings().requests},
-        "read": RateRule(per_s=2.0, burst=5)}), run_worker=False)
+        "read": RateRule(per_s=0.5, burst=5)}), run_worker=False)
 
 
 def client_of(app: object, tenant: Tenant, address: str = "10.0.0.1") -> TestClient:
@@ -48,12 +48,13 @@ def test_a_burst_gets_429s_and_other_accounts_are_unaffected(
 ) -> None:
     """Past the burst: 429, Retry-After and the Error shape; another account still gets 200."""
     flooding = client_of(tight_app, tenant)
-    statuses = [flooding.get("/workers/").status_code for _ in range(12)]
+    answers = [flooding.get("/workers/") for _ in range(12)]
+    statuses = [r.status_code for r in answers]
     assert statuses[:5] == [200] * 5
-    assert statuses.count(429) >= 6
-    refused = flooding.get("/workers/")
-    assert refused.status_code == 429
-    assert 1 <= int(refused.headers["Retry-After"]) <= 1
+    # A slow machine may refill a token or two meanwhile, never more.
+    assert statuses.count(429) >= 5
+    refused = [r for r in answers if r.status_code == 429][-1]
+    assert 1 <= int(refused.headers["Retry-After"]) <= 2
     body = refused.json()
     assert body["code"] == "rate_limited" and body["title"] == "Too many requests"
     assert "read" in body["detail"]["description"]
@@ -76,9 +77,12 @@ def test_300_wrong_secrets_are_limited_and_the_owner_gets_in_soon_after(
                                                                               burst=20)),
                      run_worker=False)
     attacker = TestClient(app, raise_server_exceptions=False, client=("10.0.0.66", 40000))
+    started = time.monotonic()
     statuses = [attacker.get("/workers/", auth=(tenant.account_id, f"guess-{i}")).status_code
                 for i in range(300)]
-    assert statuses.count(401) <= 25 and statuses.count(429) >= 275
+    checked_at_most = 20 + math.ceil(time.monotonic() - started) + 1  # burst + refills
+    assert statuses.count(401) <= checked_at_most
+    assert statuses.count(401) + statuses.count(429) == 300
     last = attacker.get("/workers/", auth=(tenant.account_id, tenant.secret_key))
     # Limited: even the right secret is not checked (a guess must not be told apart).
     assert last.status_code == 429
@@ -114,14 +118,18 @@ def test_oauth_token_and_ingest_keys_are_limited_too(settings: Settings, tenant:
                                                                               burst=5)),
                      run_worker=False)
     guesser = TestClient(app, raise_server_exceptions=False, client=("10.4.0.1", 1))
+    started = time.monotonic()
     tokens = [guesser.post("/oauth/token", data={
         "grant_type": "client_credentials", "client_id": tenant.account_id,
         "client_secret": f"nope-{i}"}).status_code for i in range(20)]
-    assert tokens.count(401) <= 6 and tokens.count(429) >= 14
+    assert tokens.count(401) <= 5 + math.ceil(time.monotonic() - started) + 1
+    assert tokens.count(429) >= 10 and tokens.count(401) + tokens.count(429) == 20
     keys = TestClient(app, raise_server_exceptions=False, client=("10.4.0.2", 1))
+    started = time.monotonic()
     ingest = [keys.get("/osmand", params={"id": f"rkd_guess{i:08d}", "lat": "60.1",
                                           "lon": "24.9"}).status_code for i in range(20)]
-    assert ingest.count(401) <= 6 and ingest.count(429) >= 14
+    assert ingest.count(401) <= 5 + math.ceil(time.monotonic() - started) + 1
+    assert ingest.count(429) >= 10 and ingest.count(401) + ingest.count(429) == 20
 
 
 @pytest.mark.parametrize(("method", "route", "klass"), [

@@ -67,7 +67,9 @@ def test_scrape_during_a_plan_a_drive_a_delivery_and_an_export(
         # A plan: the job waits in the queue (depth, age) and an event waits for delivery.
         add_worker(api)
         day = tomorrow()
-        post_plan(api, [day_order(day, 13.40, 52.51), day_order(day, 13.41, 52.52)])
+        plan_id = post_plan(api, [day_order(day, 13.40, 52.51),
+                                  day_order(day, 13.41, 52.52)])
+        assert api.get(f"/orders/plans/{plan_id}").status_code == 200
         during = scrape(metrics_client)
         assert value(during, "routekeeper_jobs_due", task="planning.solve") >= 1
         assert value(during, "routekeeper_job_oldest_due_age_seconds") >= 0
@@ -111,8 +113,8 @@ def test_scrape_during_a_plan_a_drive_a_delivery_and_an_export(
     assert value(after, "routekeeper_export_rows_per_second_sum") > 0
     # No raw path (an id, a key) ever becomes a label.
     routes = {labels["route"] for labels, _ in after["routekeeper_http_requests_total"]}
-    assert not any("rkd_" in route or (route.startswith("/orders/plans/") and "{" not in route)
-                   for route in routes)
+    assert "/orders/plans/{plan_id}" in routes
+    assert not any("rkd_" in route or plan_id in route for route in routes)
 
 
 def test_the_grafana_dashboard_uses_only_families_the_service_exports(
