@@ -8,6 +8,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeGuard, TypeVar
@@ -85,6 +86,9 @@ def _is_number(value: object) -> TypeGuard[int | float]:
     """Tell whether a decoded JSON value is a real number (bool is an int subclass, reject it)."""
     return isinstance(value, int | float) and not isinstance(value, bool)
 
+
+# Square tables from this many points up are asked in two halves at once.
+_SPLIT_FROM = 400
 
 _NUMERIC_CELLS = frozenset({int, float, type(None)})
 
@@ -269,13 +273,31 @@ class OsrmModel:
             origin_snap = np.zeros(len(o), dtype=np.float64)
             destination_snap = np.zeros(len(d), dtype=np.float64)
             if same and len(o) <= self.max_table_size:
-                # One square request lists each point once: half the coordinates to snap.
-                url = (f"{self.base_url}/table/v1/{self.profile}/{_format_coordinates(o)}"
-                       "?annotations=duration,distance&generate_hints=false")
-                body = self._get_ok_json(url, deadline, cancelled)
-                duration[:] = _number_grid(body, "durations", len(o), len(d))
-                distance[:] = _number_grid(body, "distances", len(o), len(d))
-                origin_snap[:] = _snap_distances(body, "sources", len(o))
+                # Square requests list each point once (half the coordinates to snap); a big
+                # one is split by rows into two requests sent at once, so osrm-routed's two
+                # threads compute while this side decodes.
+                n = len(o)
+                halves = [slice(0, n)] if n < _SPLIT_FROM else [slice(0, n // 2),
+                                                                  slice(n // 2, n)]
+                coordinates = _format_coordinates(o)
+
+                def square(rows: slice) -> None:
+                    sources = "" if rows == slice(0, n) else "&sources=" + ";".join(
+                        str(i) for i in range(rows.start, rows.stop))
+                    url = (f"{self.base_url}/table/v1/{self.profile}/{coordinates}"
+                           f"?annotations=duration,distance&generate_hints=false{sources}")
+                    body = self._get_ok_json(url, deadline, cancelled)
+                    count = rows.stop - rows.start
+                    duration[rows] = _number_grid(body, "durations", count, n)
+                    distance[rows] = _number_grid(body, "distances", count, n)
+                    origin_snap[rows] = _snap_distances(body, "sources", count)
+
+                if len(halves) == 1:
+                    square(halves[0])
+                else:
+                    with ThreadPoolExecutor(2, thread_name_prefix="osrm-table") as pool:
+                        for done in [pool.submit(square, rows) for rows in halves]:
+                            done.result()
                 destination_snap[:] = origin_snap
                 return RawTable(distance, duration, origin_snap, destination_snap)
             for rows, cols in table_blocks(len(o), len(d), self.max_table_size):
