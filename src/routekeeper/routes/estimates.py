@@ -118,8 +118,9 @@ def first_leg_s(travel: TravelModel, start: LonLat | None, stops: Sequence[StopI
     """Seconds from start to the first stop (0 without either, or when no road joins them)."""
     if start is None or not stops:
         return 0
-    leg = travel.leg(start, stops[0].location)
-    return 0 if leg.unreachable else int(leg.duration_s)
+    # The matrix, not leg(): only the figure is needed, not the leg's drawn geometry.
+    cell = travel.matrix([start], [stops[0].location])
+    return 0 if cell.is_unreachable(0, 0) else int(cell.duration_s[0, 0])
 
 
 def _latest_arrivals(stops: Sequence[StopInput], legs_s: list[int]) -> list[datetime | None]:
