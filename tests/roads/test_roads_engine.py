@@ -25,11 +25,9 @@ def road(url: str, **options: object) -> RoadModel:
 
 
 def osrm_route(url: str, points: list[Point]) -> dict[str, object]:
-    """OSRM's own /route answer through points, free to turn round at each stop (a driver
-    who stopped may leave either way; the car profile's default forbids it at via points)."""
+    """OSRM's own /route answer through points, with the server's defaults."""
     coords = ";".join(f"{lon},{lat}" for lon, lat in points)
-    body = httpx.get(f"{url}/route/v1/driving/{coords}?overview=false"
-                     "&continue_straight=false").json()
+    body = httpx.get(f"{url}/route/v1/driving/{coords}?overview=false").json()
     assert body["code"] == "Ok", body
     route: dict[str, object] = body["routes"][0]
     return route

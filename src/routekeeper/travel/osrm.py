@@ -346,7 +346,7 @@ class OsrmModel:
             raise ValueError("a route needs at least two points")
         url = (
             f"{self.base_url}/route/v1/{self.profile}/{_format_coordinates(array)}"
-            "?overview=full&geometries=geojson&generate_hints=false&continue_straight=false"
+            "?overview=full&geometries=geojson&generate_hints=false"
         )
 
         def fetch(deadline: float, cancelled: threading.Event) -> RoutePath | None:
