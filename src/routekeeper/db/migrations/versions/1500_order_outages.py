@@ -1,7 +1,7 @@
 """order outages: the outage summary of each finished order (issue 15)
 
 Revision ID: 1500
-Revises: 0008
+Revises: 1400
 Create Date: 2026-12-04 18:00:00.000000
 
 Written by hand (same schema on SQLite and PostgreSQL).
@@ -14,7 +14,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "1500"
-down_revision = "0008"
+down_revision = "1400"
 branch_labels = None
 depends_on = None
 
