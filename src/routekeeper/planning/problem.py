@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from routekeeper.core.timefmt import parse_ts
 from routekeeper.models.ops_group import OpsGroup
 from routekeeper.models.order import Order
 from routekeeper.models.worker import Worker
@@ -13,6 +14,7 @@ from routekeeper.planning.availability import Shift
 from routekeeper.planning.optimizer import (
     MAX_TIME_S,
     UNLIMITED_CAPACITY,
+    Break,
     Job,
     Objective,
     Priority,
@@ -51,6 +53,31 @@ def _seconds(instant: datetime | None, reference: datetime, default: int) -> int
     return max(0, int((instant - reference).total_seconds()))
 
 
+def _windows(order: Order, reference: datetime) -> tuple[tuple[int, int], ...]:
+    """An order's alternative windows in seconds from ``reference`` (empty: the single one)."""
+    return tuple(
+        (_seconds(parse_ts(w["after"]), reference, 0),
+         _seconds(parse_ts(w["before"]), reference, 0))
+        for w in order.time_windows or []
+    )
+
+
+def _breaks(slot: WorkerSlot, reference: datetime) -> tuple[Break, ...]:
+    """The worker's breaks on this shift, in seconds from ``reference``."""
+    return tuple(
+        Break(id=f"break-{number}", early_s=_seconds(rest.after_at, reference, 0),
+              late_s=_seconds(rest.before_at, reference, 0), duration_s=rest.duration_s)
+        for number, rest in enumerate(slot.shift.breaks, start=1)
+    )
+
+
+def home_point(group: OpsGroup) -> LonLat | None:
+    """The ops group home (the depot workers reload at), if it has one."""
+    home = group.ops_group_home or {}
+    coordinates = (home.get("geometry") or {}).get("coordinates")
+    return (float(coordinates[0]), float(coordinates[1])) if coordinates else None
+
+
 def _capacity(worker: Worker, group: OpsGroup) -> int:
     # route_capacity caps the sum of capacity_used on a route (with the default
     # capacity_used of 1, that is a number of orders); a worker's own capacity caps it too.
@@ -66,7 +93,8 @@ def build_problem(
     reference_at: datetime,
     travel: TravelModel,
 ) -> BuiltProblem:
-    """Build the Problem: vehicle starts first, then one location per order."""
+    """Build the Problem: vehicle starts first, then one location per order, then the depot
+    workers reload at (when the ops group allows reloads)."""
     points: list[LonLat] = [slot.start for slot in slots]
     jobs: list[Job] = []
     picks = {
@@ -85,7 +113,15 @@ def build_problem(
             demand=order.capacity_used, skills=frozenset(order.product_type or []),
             priority=Priority(order.priority or "medium"),
             pick_job=pick_id,
+            windows=_windows(order, reference_at),
+            lateness_cost_per_min=order.lateness_cost_per_minute,
         ))
+    reloads = group.reloads or {}
+    depot = home_point(group) if reloads else None
+    reload_at: tuple[int, ...] = ()
+    if depot is not None:
+        points.append(depot)
+        reload_at = (len(points) - 1,)
     returns = group.route_completion_type == "return_to_start_location"
     vehicles = tuple(
         Vehicle(
@@ -96,6 +132,10 @@ def build_problem(
             capacity=_capacity(slot.worker, group),
             skills=frozenset(slot.worker.product_types or []),
             max_distance_m=group.route_max_distance,
+            breaks=_breaks(slot, reference_at),
+            reload_locations=reload_at,
+            max_reloads=reloads.get("max_reloads"),
+            reload_s=int(reloads.get("service_time") or 0),
         )
         for index, slot in enumerate(slots)
     )

@@ -28,6 +28,7 @@ from routekeeper.models.route import Route
 from routekeeper.models.worker import Worker
 from routekeeper.orders.states import TERMINAL
 from routekeeper.planning.availability import day_start, shift_on
+from routekeeper.planning.daystops import day_stops
 from routekeeper.planning.optimizer import NO_WORKER, Solution, solve
 from routekeeper.planning.problem import WorkerSlot, build_problem
 from routekeeper.planning.service import PLAN_TASK, get_plan
@@ -62,6 +63,8 @@ class RunInputs:
     settled: dict[str, list[Order]] = field(default_factory=dict)
     workers_without_start: int = 0
     stamps: dict[str, datetime] = field(default_factory=dict)
+    # Breaks and reloads of each solved route, by worker handle (set by run_solver).
+    day_stops: dict[str, list[dict[str, Any]] | None] = field(default_factory=dict)
 
 
 def _settled(order: Order) -> bool:
@@ -182,6 +185,8 @@ def run_solver(
     spent_s = time.monotonic() - started if started is not None else 0.0
     solution = solve(built.problem, time_budget_s=_budget(settings, len(inputs.pool), spent_s),
                      seed=settings.planning.seed, processes=solver_processes(settings))
+    inputs.day_stops = {planned.vehicle_id: day_stops(built.problem, planned, built.reference_at)
+                        for planned in solution.routes}
     return solution, dict(solution.unassigned), None
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from routekeeper.models.order import Order
 from routekeeper.models.route import Route
 from routekeeper.orders.wire import order_wire
+from routekeeper.routes.daystops import day_stops_wire
 from routekeeper.views.tokens import sign_embed_url
 
 _STAMPS = ("created_at", "planned_at", "assigned_at", "started_at", "completed_at",
@@ -67,6 +68,8 @@ def route_wire(
     }
     for stamp in _STAMPS:
         data[stamp] = getattr(route, stamp)
+    # Extension (docs/compatibility.md): the breaks and reloads planned between the orders.
+    data.update(day_stops_wire(route, orders))
     if full:
         data["completion_type"] = route.completion_type
         if include_summary:
