@@ -16,7 +16,8 @@ from routekeeper.core.limits import BodySizeLimit
 from routekeeper.db.engine import Database
 from routekeeper.settings import Settings
 from routekeeper.tracking.osmand_port import install_osmand_port
-from routekeeper.travel import TravelError, travel_model_from_settings
+from routekeeper.travel import TravelError
+from routekeeper.travel.runtime import TravelRuntime
 from routekeeper.worker import start_runner
 
 log = logging.getLogger(__name__)
@@ -27,18 +28,22 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     settings = settings or Settings()
     db = Database(settings.database)
     start_worker = settings.jobs.run_in_api if run_worker is None else run_worker
+    travel = TravelRuntime(settings.routing)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runner = None
-        if start_worker:
-            runner = start_runner(db, settings)
-            app.state.runner = runner
+        # osrm-routed (for a local dataset) lives as long as the app; the worker shares it.
+        travel.start()
         try:
+            if start_worker:
+                runner = start_runner(db, settings, travel=travel.model)
+                app.state.runner = runner
             yield
         finally:
             if runner is not None:
                 runner.stop()
+            travel.stop()
             db.dispose()
 
     app = FastAPI(
@@ -55,7 +60,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     app.state.settings = settings
     app.state.db = db
     app.state.runner = None
-    app.state.travel = travel_model_from_settings(settings.routing)
+    app.state.travel = travel.model
+    app.state.travel_runtime = travel
     install_error_handlers(app)
 
     async def _travel_failed(_request: Request, exc: Exception) -> JSONResponse:
@@ -70,6 +76,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
 
     @app.get("/health", include_in_schema=False)
     def health() -> JSONResponse:
-        return JSONResponse({"status": "ok", "version": __version__})
+        return JSONResponse({"status": "ok", "version": __version__,
+                             "travel": travel.health()})
 
     return app

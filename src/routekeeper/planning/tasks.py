@@ -187,7 +187,7 @@ def run_solver(
                      seed=settings.planning.seed, processes=solver_processes(settings))
     inputs.day_stops = {planned.vehicle_id: day_stops(built.problem, planned, built.reference_at)
                         for planned in solution.routes}
-    return solution, dict(solution.unassigned), None
+    return solution, {**built.unreachable, **dict(solution.unassigned)}, None
 
 
 @registry.register(PLAN_TASK, max_attempts=3)

@@ -14,7 +14,7 @@ from routekeeper.models.route import Route
 from routekeeper.orders import service as orders
 from routekeeper.orders.states import TERMINAL, OrderStatus
 from routekeeper.routes import repository
-from routekeeper.routes.estimates import estimate_route
+from routekeeper.routes.estimates import estimate_route, first_leg_s
 from routekeeper.routes.filters import RouteFilterFields
 from routekeeper.routes.locations import returns_to_start, start_location
 from routekeeper.routes.operations import insert_orders
@@ -36,6 +36,7 @@ from routekeeper.routes.service import (
     get_route,
     refresh_estimates,
     resolve_refs,
+    stop_estimate_wire,
     worker_for_device,
 )
 
@@ -195,8 +196,7 @@ def estimate_sequence(
     sequence = resolve_refs(ctx, refs, lock=False, location="query")
     stops = [_stop(o) for o in sequence]
     start = start_location(ctx.session, group, None)
-    first_leg = int(ctx.travel.leg(start, stops[0].location).duration_s) \
-        if start is not None and stops else 0
+    first_leg = first_leg_s(ctx.travel, start, stops)
     # The departure a new route through these orders would get, so the two agree.
     depart_at = departure(stops, scheduled_start_at=None, now=utcnow(), first_leg_s=first_leg)
     estimate = estimate_route(start=start, stops=stops, depart_at=depart_at, travel=ctx.travel,
@@ -206,9 +206,7 @@ def estimate_sequence(
         stop = by_key[order.id]
         # Read-only: the estimate is put on detached objects for the response, never saved.
         ctx.session.expunge(order)
-        order.estimate = {"start_by": format_ts(stop.start_by),
-                          "arrive_at": format_ts(stop.arrive_at),
-                          "distance": stop.distance_m, "duration": stop.duration_s}
+        order.estimate = stop_estimate_wire(stop)
     return estimate_wire(estimate), sequence
 
 

@@ -30,7 +30,7 @@ from routekeeper.core.responses import R400, R401, R404, R409, R413, R422
 from routekeeper.core.routing import Router
 from routekeeper.dependencies import ReadSession, SettingsDep, WriteSession, get_db, get_settings
 from routekeeper.tracking import clock, devices, keys, repository
-from routekeeper.tracking.fixes import Fix
+from routekeeper.tracking.engine.fixes import Fix
 from routekeeper.tracking.ingest import DeviceRef, Resolver, ingest
 from routekeeper.tracking.protocols import parse_osmand, parse_owntracks, parse_traccar_json
 from routekeeper.tracking.public import TrackingResponse, tracking_view

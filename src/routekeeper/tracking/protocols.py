@@ -16,7 +16,7 @@ from typing import Any
 
 from routekeeper.core.errors import RequestValidationFailed
 from routekeeper.core.timefmt import parse_ts
-from routekeeper.tracking.fixes import Fix, kmh_to_mps, knots_to_mps
+from routekeeper.tracking.engine.fixes import Fix, kmh_to_mps, knots_to_mps
 
 # Traccar reads a numeric timestamp below 2**31 - 1 as seconds, anything larger as milliseconds.
 _SECONDS_LIMIT = 2**31 - 1

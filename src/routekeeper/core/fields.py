@@ -1,4 +1,4 @@
-"""Field types for order inputs that every database and the JSON encoder can store.
+"""Field types for API inputs that every database and the JSON encoder can store.
 
 Python's JSON parser accepts ``NaN``, ``\\u0000`` and lone surrogates; PostgreSQL refuses
 all three and the response encoder refuses the first, so they are rejected at the edge as
