@@ -14,7 +14,12 @@ from typing import Any
 from starlette.testclient import TestClient
 
 from routekeeper.db.engine import Database
-from routekeeper.planning.optimizer.reasons import NO_SCHEDULE_OVERLAP
+from routekeeper.planning.optimizer.reasons import (
+    DROPPED_FOR_PLAN,
+    EXCEEDS_CAPACITY,
+    NO_SCHEDULE_OVERLAP,
+    NO_SKILLED_WORKER,
+)
 from routekeeper.settings import Settings
 from tests.planning.helpers import run_jobs
 from tests.planning.test_planning_model import (
@@ -280,3 +285,60 @@ def test_balance_time_shares_the_work_between_workers(
     assert sorted(len(v) for v in sequences(read_plan(api, plan_id)).values()) == [2, 2]
     response = api.patch("/workers/ops-groups/fair", json={"objective_fn": "balance"})
     assert "objective_fn" in field_errors(response)
+
+
+# Why --------------------------------------------------------------------------------------
+
+
+def test_a_route_says_on_request_what_bound_it(
+    api: TestClient, db: Database, settings: Settings
+) -> None:
+    """A van of capacity 2 with three orders whose windows open at 13:00: with explain=true
+    its route says it ended on capacity (load 2 of 2) and left late for the first window to
+    open; the third order is unplanned with a reason; without explain there is no bound_by."""
+    day = plan_day()
+    add_worker(api, "bound-van", capacity=2)
+    orders = [order(f"bound-{i}", east(1 + 0.2 * i), day, "13:00", "17:00") for i in range(3)]
+    plan_id = post(api, orders)
+    run_jobs(db, settings)
+    plan = read_plan(api, plan_id)
+    (summary,) = plan["routes"]
+    assert list(reasons(plan).values()) == [DROPPED_FOR_PLAN]
+    handle = summary["route_handle"]
+    assert "bound_by" not in read_route(api, handle)
+    response = api.get(f"/orders/routes/{handle}", params={"explain": "true"})
+    assert response.status_code == 200, response.text
+    route = response.json()
+    bound = route["bound_by"]
+    assert bound["end"]["reason"] == "capacity"
+    assert (bound["end"]["load"], bound["end"]["capacity"]) == (2, 2)
+    assert bound["start"]["reason"] == "window_opens"
+    assert bound["start"]["order_handle"] == route["orders"][0]["order_handle"]
+    assert stamp(bound["start"]["start_at"]) == stamp(route["scheduled_start_at"])
+
+
+def test_unplanned_orders_keep_their_diagnosed_reasons_across_runs(
+    api: TestClient, db: Database, settings: Settings
+) -> None:
+    """Orders unplanned for different causes each carry their own reason; a re-plan of only
+    one of them leaves the others' reasons as they were."""
+    day = plan_day()
+    add_worker(api, "why-worker", capacity=3, product_types=["dry"],
+               schedule=shift(day, "08:00", "12:00"))
+    cases = {
+        "why-skill": order("why-skill", east(1), day, product_type=["frozen"]),
+        "why-cap": order("why-cap", east(1), day, capacity_used=5),
+        "why-late": order("why-late", east(1), day, "13:00", "14:00"),
+    }
+    plan_id = post(api, list(cases.values()))
+    run_jobs(db, settings)
+    expected = {"why-skill": NO_SKILLED_WORKER, "why-cap": EXCEEDS_CAPACITY,
+                "why-late": NO_SCHEDULE_OVERLAP}
+    assert reasons(read_plan(api, plan_id)) == expected
+    response = api.post(f"/orders/plans/{plan_id}/trigger",
+                        json={"orders": [{"order_handle": "why-cap"}], "plan_mode": "scheduled"})
+    assert response.status_code == 200, response.text
+    run_jobs(db, settings)
+    assert reasons(read_plan(api, plan_id)) == expected
+    for handle, reason in expected.items():
+        assert read_order(api, handle)["planning_failure_reason"] == reason

@@ -154,6 +154,7 @@ def write_plan(
                 if route.status != "tracking":
                     route.scheduled_start_at = planned_departure(inputs, planned, now)
                 route.day_stops = inputs.day_stops.get(planned.vehicle_id)
+                route.bound_by = inputs.bound_by.get(planned.vehicle_id)
                 refresh_estimates(route_ctx, route, sequence)
                 used_routes.add(route.route_handle)
             else:
@@ -162,6 +163,7 @@ def write_plan(
                                      worker=worker, plan_mode=inputs.mode, plan_id=plan.plan_id,
                                      track_mode=None,
                                      scheduled_start_at=planned_departure(inputs, planned, now))
+                route.bound_by = inputs.bound_by.get(planned.vehicle_id)
                 extra = inputs.day_stops.get(planned.vehicle_id)
                 if extra:
                     # Estimated again with the breaks and reloads between the orders.

@@ -35,6 +35,17 @@ def _list_order(order: Order) -> dict[str, Any]:
     }
 
 
+def bound_by_wire(route: Route, orders: list[Order]) -> dict[str, Any] | None:
+    """What bound the route when it was last planned, with order handles (None: not planned
+    by a planning run)."""
+    if route.bound_by is None:
+        return None
+    handles = {order.id: order.order_handle for order in orders}
+    start = dict(route.bound_by["start"])
+    start["order_handle"] = handles.get(start.pop("order_id", None) or "")
+    return {"start": start, "end": route.bound_by["end"]}
+
+
 def route_wire(
     route: Route, orders: list[Order], public_url: str, *, full: bool = True,
     include_summary: bool = True,

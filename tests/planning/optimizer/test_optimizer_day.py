@@ -20,6 +20,7 @@ from routekeeper.planning.optimizer import (
     check,
     solve,
 )
+from routekeeper.planning.optimizer.explain import explain
 from routekeeper.planning.optimizer.schedule import plan_route, reload_visit
 
 BUDGET_S = 2.0
@@ -195,3 +196,41 @@ def test_balance_time_spreads_work_over_the_workers() -> None:
         assert check(problem, solution) == []
         counts[objective] = sorted(len(route.job_ids) for route in solution.routes)
     assert counts == {Objective.MINIMISE_TIME: [4], Objective.BALANCE_TIME: [2, 2]}
+
+
+def test_explain_names_the_capacity_that_ended_a_route_and_the_window_that_set_its_start(
+) -> None:
+    """A van of capacity 2 with three jobs: its route ends on capacity; it leaves late for a
+    window that opens at 500 (window_opens), and a route with every job ends with no_more_jobs
+    and leaves at its shift start when it has to."""
+    jobs = [Job(id=f"j{i}", location=i + 1, early_s=500) for i in range(3)]
+    van = Vehicle(id="v", start_location=0, capacity=2)
+    problem = line_problem([0, 10, 20, 30], jobs, [van])
+    route = solve(problem, time_budget_s=BUDGET_S, seed=1).routes[0]
+    found = explain(problem, route)
+    assert (found.end_reason, found.peak_load, found.capacity) == ("capacity", 2, 2)
+    assert found.start_reason == "window_opens" and found.start_job == route.job_ids[0]
+
+    roomy = line_problem([0, 10, 20, 30], [replace(j, early_s=0) for j in jobs],
+                         [replace(van, capacity=5)])
+    route = solve(roomy, time_budget_s=BUDGET_S, seed=1).routes[0]
+    found = explain(roomy, route)
+    assert (found.start_reason, found.end_reason) == ("shift_start", "no_more_jobs")
+
+
+def test_explain_names_the_shift_end_and_the_closing_window() -> None:
+    """A shift too short for a second job ends its route on the shift; a route that leaves
+    late just in time for a window's close names that window."""
+    jobs = [Job(id="a", location=1, service_s=100, late_s=300),
+            Job(id="b", location=2, service_s=100)]
+    van = Vehicle(id="v", start_location=0, end_s=150)
+    problem = line_problem([0, 10, 500], jobs, [van])
+    solution = solve(problem, time_budget_s=BUDGET_S, seed=1)
+    assert solution.routes[0].job_ids == ("a",)
+    assert explain(problem, solution.routes[0]).end_reason == "shift_end"
+    closing = [Job(id="c1", location=1, late_s=15), Job(id="c2", location=2, early_s=200)]
+    problem = line_problem([0, 10, 20], closing, [Vehicle(id="v", start_location=0)])
+    route = plan_route(problem, problem.vehicles[0], [0, 1])
+    assert (route.start_s, route.stops[0].start_s) == (5, 15)
+    found = explain(problem, route)
+    assert (found.start_reason, found.start_job) == ("window_closes", "c1")

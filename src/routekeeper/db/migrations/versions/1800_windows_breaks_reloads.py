@@ -1,5 +1,5 @@
-"""windows and days: several and soft order windows, ops group reloads, a route's breaks and
-reloads
+"""windows and days: several and soft order windows, ops group reloads, a route's breaks,
+reloads and what bound it
 
 Revision ID: 1800
 Revises: 0008
@@ -30,10 +30,12 @@ def upgrade() -> None:
         batch.add_column(sa.Column("reloads", _JSON, nullable=True))
     with op.batch_alter_table("route") as batch:
         batch.add_column(sa.Column("day_stops", _JSON, nullable=True))
+        batch.add_column(sa.Column("bound_by", _JSON, nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("route") as batch:
+        batch.drop_column("bound_by")
         batch.drop_column("day_stops")
     with op.batch_alter_table("ops_group") as batch:
         batch.drop_column("reloads")
