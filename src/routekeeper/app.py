@@ -11,9 +11,12 @@ from fastapi.responses import JSONResponse
 
 from routekeeper import __version__
 from routekeeper.api import include_routers
+from routekeeper.core.forwarded import ForwardedBase
 from routekeeper.core.handlers import install_error_handlers
 from routekeeper.core.limits import BodySizeLimit
+from routekeeper.core.public_url import parse_trusted
 from routekeeper.db.engine import Database
+from routekeeper.geocoding.service import geocoder_from_settings
 from routekeeper.settings import Settings
 from routekeeper.tracking.osmand_port import install_osmand_port
 from routekeeper.travel import TravelError
@@ -62,6 +65,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     app.state.runner = None
     app.state.travel = travel.model
     app.state.travel_runtime = travel
+    app.state.geocoder = geocoder_from_settings(settings.geocoding)
     install_error_handlers(app)
 
     async def _travel_failed(_request: Request, exc: Exception) -> JSONResponse:
@@ -73,6 +77,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     include_routers(app)
     install_osmand_port(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)
+    app.add_middleware(ForwardedBase, trusted=parse_trusted(settings.api.trusted_proxies))
 
     @app.get("/health", include_in_schema=False)
     def health() -> JSONResponse:

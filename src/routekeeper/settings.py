@@ -9,6 +9,8 @@ from typing import Any
 from pydantic import AliasChoices, BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from routekeeper.core.public_url import forwarded_base, parse_trusted
+
 DEVELOPMENT_SECRET = "development-secret-do-not-use-in-production"
 
 
@@ -28,6 +30,9 @@ class DatabaseSettings(BaseModel):
 
 class ApiSettings(BaseModel):
     max_body_bytes: int = 10 * 1024 * 1024
+    # Comma list of proxy addresses or networks whose X-Forwarded-* headers make the base
+    # of the links in answers (core/public_url.py); nobody else's are believed.
+    trusted_proxies: str = ""
     default_page_limit: int = 50
     max_page_limit: int = 1000
     token_ttl_s: int = 3600
@@ -67,6 +72,22 @@ class RoutingSettings(BaseModel):
     # Points kept in the day's matrix cache (reused across planning runs); about 10 bytes
     # per cell, so 2,000 points hold 40 MB.
     matrix_cache_points: int = 2000
+
+
+class GeocodingSettings(BaseModel):
+    # A Nominatim-compatible server (``/search`` and ``/reverse`` in ``format=jsonv2``);
+    # None: address-only destinations and region filters are refused with a 422.
+    url: str | None = None
+    timeout_s: float = 10.0
+    # Requests in flight at once for one batch (Nominatim's own server serves a few at a time).
+    concurrency: int = 8
+    accept_language: str = "en"
+    # A cached answer older than this is asked again (addresses and regions rarely move).
+    cache_ttl_s: float = 30 * 24 * 3600
+    # How long a request waits for the regions of its new orders; the rest are filled by a job.
+    region_wait_s: float = 2.0
+    # Retry-After of the 503 answered while the geocoder is unreachable.
+    retry_after_s: int = 30
 
 
 class PlanningSettings(BaseModel):
@@ -148,7 +169,11 @@ class Settings(BaseSettings):
 
     environment: Environment = Environment.DEVELOPMENT
     secret_key: str = DEVELOPMENT_SECRET
-    public_url: str = "http://127.0.0.1:8000"
+    # ROUTEKEEPER_PUBLIC_URL; unset, links use a trusted proxy's X-Forwarded-* or the
+    # address `serve` bound (``bound_url``, which `serve` sets): see ``public_url``.
+    configured_public_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("ROUTEKEEPER_PUBLIC_URL", "public_url"))
+    bound_url: str = "http://127.0.0.1:8000"
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     # ROUTEKEEPER_DATABASE_URL is accepted as a flat alias of ROUTEKEEPER_DATABASE__URL.
     database_url: str | None = Field(
@@ -157,6 +182,7 @@ class Settings(BaseSettings):
     api: ApiSettings = Field(default_factory=ApiSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    geocoding: GeocodingSettings = Field(default_factory=GeocodingSettings)
     planning: PlanningSettings = Field(default_factory=PlanningSettings)
     tracking: TrackingSettings = Field(default_factory=TrackingSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
@@ -166,11 +192,19 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _resolve(self) -> Settings:
+        parse_trusted(self.api.trusted_proxies)  # a typo fails at start, not per request
         if self.database_url and self.database.url == DatabaseSettings().url:
             self.database.url = self.database_url
         if self.environment == Environment.PRODUCTION and self.secret_key == DEVELOPMENT_SECRET:
             raise ValueError("ROUTEKEEPER_SECRET_KEY must be set outside development")
         return self
+
+    @property
+    def public_url(self) -> str:
+        """The base of the links in answers, webhooks, exports and mail (core/public_url)."""
+        if self.configured_public_url:
+            return self.configured_public_url.rstrip("/")
+        return forwarded_base() or self.bound_url
 
     @property
     def is_sqlite(self) -> bool:

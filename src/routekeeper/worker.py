@@ -7,6 +7,7 @@ import threading
 
 from routekeeper.core.jobs import JobRunner, registry
 from routekeeper.db.engine import Database
+from routekeeper.geocoding.service import geocoder_from_settings
 from routekeeper.settings import Settings
 from routekeeper.travel import travel_model_from_settings
 from routekeeper.travel.base import TravelModel
@@ -15,6 +16,7 @@ from routekeeper.travel.base import TravelModel
 TASK_MODULES: tuple[str, ...] = (
     "routekeeper.core.jobs",
     "routekeeper.exports.tasks",
+    "routekeeper.orders.regions",
     "routekeeper.planning.tasks",
     "routekeeper.tracking.tasks",
     "routekeeper.webhooks.tasks",
@@ -34,6 +36,7 @@ def build_runner(db: Database, settings: Settings,
     runner = JobRunner(db, settings.jobs, registry)
     runner.context["settings"] = settings
     runner.context["travel"] = travel or travel_model_from_settings(settings.routing)
+    runner.context["geocoder"] = geocoder_from_settings(settings.geocoding)
     return runner
 
 

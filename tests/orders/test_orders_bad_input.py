@@ -30,13 +30,13 @@ def _geometry(geometry: Any, **destination: Any) -> dict[str, Any]:
     return _with(destination={"geometry": geometry, **destination})
 
 
-def test_coordinates_error_names_the_dotted_path_exactly(api: TestClient) -> None:
+def test_coordinates_error_names_the_nested_path_exactly(api: TestClient) -> None:
     """The discriminated geometry union's tag (Point) is not part of the reported path."""
     response = api.post("/orders/", json=_geometry({"type": "Point", "coordinates": [200, 10]}))
     assert response.status_code == 422
     assert response.json() == {
-        "detail": {"json": {"orders.0.destination.geometry.coordinates": [
-            "Longitude must be between -180 and 180."]}},
+        "detail": {"json": {"orders": {"0": {"destination": {"geometry": {"coordinates": [
+            "Longitude must be between -180 and 180."]}}}}}},
         "message": "Validation error",
     }
 
@@ -73,7 +73,9 @@ BAD_BODIES: list[tuple[str, dict[str, Any], str]] = [
     ("window reversed", _with(scheduled_after="2031-01-02T00:00:00Z",
                               scheduled_at="2031-01-01T00:00:00Z"), "orders.0.scheduled_after"),
     ("no destination", _with(destination=None), "orders.0.destination"),
-    ("destination without geometry", _with(destination={"address": "somewhere"}),
+    ("address-only destination without a geocoder",
+     _with(destination={"address": "somewhere"}), "orders.0.destination.address"),
+    ("destination with neither geometry, place nor address", _with(destination={"radius": 5}),
      "orders.0.destination"),
     ("longitude 200", _geometry({"type": "Point", "coordinates": [200, 10]}),
      "orders.0.destination.geometry.coordinates"),

@@ -23,7 +23,8 @@ from routekeeper.core.responses import (
 )
 from routekeeper.core.routing import Router
 from routekeeper.core.timefmt import parse_ts
-from routekeeper.dependencies import ReadSession, SettingsDep, WriteSession
+from routekeeper.dependencies import GeocoderDep, ReadSession, SettingsDep, WriteSession
+from routekeeper.geocoding.service import require_for_region_filter
 from routekeeper.orders import repository, service
 from routekeeper.orders.filters import OrderFilters
 from routekeeper.orders.paths import ORDER
@@ -38,6 +39,7 @@ from routekeeper.orders.schemas import (
     OrderUpdate,
     Reschedule,
 )
+from routekeeper.orders.timeline import timeline_view, tracked_span
 from routekeeper.orders.wire import order_detail_wire, order_wire
 from routekeeper.planning.requests import plan_new_orders
 from routekeeper.planning.schemas import PlanResponse, PlanResult
@@ -46,6 +48,7 @@ from routekeeper.routes.schemas import RouteRead
 from routekeeper.routes.service import RouteContext
 from routekeeper.routes.sync import lock_for_order_change, sync_route
 from routekeeper.settings import Settings
+from routekeeper.tracking.engine.outages import merge as merge_outages
 
 router = Router(tags=["Orders"])
 
@@ -86,16 +89,20 @@ def list_orders(
     account: CurrentAccount,
     session: ReadSession,
     settings: SettingsDep,
+    geocoder: GeocoderDep,
 ) -> dict[str, Any]:
     """List and filter orders, newest first by default, with cursor pagination."""
-    if filters.send_outage:
-        # Answering without the block would look like a server whose counts are empty.
-        raise invalid_field("query", "send_outage", "send_outage=true is not supported yet.")
+    if filters.region_filter:
+        require_for_region_filter(geocoder, "query")
     rows, token = service.list_orders(
         session, account.account_id, filters, secret=settings.secret_key
     )
+    # send_outage asks for the outage summary, which is part of the aggregate block.
     aggregate = repository.aggregate(session, account.account_id, filters) \
-        if filters.aggregate else None
+        if filters.aggregate or filters.send_outage else None
+    if aggregate is not None and filters.send_outage:
+        aggregate["outage_summary"] = merge_outages(
+            repository.outage_summaries(session, account.account_id, filters))
     return {"orders": [order_wire(o, settings.public_url) for o in rows],
             "pagination_token": token, "aggregate": aggregate}
 
@@ -106,10 +113,10 @@ def list_orders(
 )
 def create_orders(
     request: Request, body: OrdersCreate, account: CurrentAccount, session: WriteSession,
-    settings: SettingsDep,
+    settings: SettingsDep, geocoder: GeocoderDep,
 ) -> dict[str, Any]:
     """Create a batch of orders; ``manual`` stores them ``unplanned``."""
-    orders = service.create_orders(session, account.account_id, body)
+    orders = service.create_orders(session, account.account_id, body, geocoder=geocoder)
     if body.plan_mode.value != "manual":
         return plan_new_orders(request, session, account.account_id, orders,
                                mode=body.plan_mode.value, sync=body.enable_sync_planning)
@@ -144,17 +151,20 @@ def get_order(
     selector: SelectorDep,
     from_time: str | None = None,
     to_time: str | None = None,
+    on_shift_only: bool = False,
+    allow_mocked_events: bool = False,
+    device_id: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
 ) -> dict[str, Any]:
-    """An order with its timeline (optionally only events between from_time and to_time)."""
+    """An order with its timeline, narrowed to a time range, to the time it was tracked
+    (``on_shift_only``), to one device, and without mocked events unless allowed."""
     lo = _query_time("from_time", from_time)
     hi = _query_time("to_time", to_time)
     order = _lookup(session, account.account_id, order_handle, selector)
     data = _detail(session, order, settings)
-    if lo or hi:
-        data["timeline"] = [
-            e for e in data["timeline"]
-            if (lo is None or e["recorded_at"] >= lo) and (hi is None or e["recorded_at"] <= hi)
-        ]
+    data["timeline"] = timeline_view(
+        data["timeline"], since=lo, until=hi, device_id=device_id,
+        on_shift_only=on_shift_only, shift=tracked_span(order),
+        allow_mocked=allow_mocked_events)
     return data
 
 
@@ -167,7 +177,8 @@ def update_order(
     order = _lookup(session, account.account_id, order_handle, selector)
     with _route_in_step(request, session, account.account_id, order):
         order = service.update_order(session, account.account_id, order, body,
-                                     public_url=settings.public_url)
+                                     public_url=settings.public_url,
+                                     geocoder=request.app.state.geocoder)
     session.flush()
     return _detail(session, order, settings)
 

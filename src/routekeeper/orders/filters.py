@@ -20,14 +20,17 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field, create_model, field_validator
 
 from routekeeper.core.query_filters import (
+    PageLimit,
     QueryDate,
     QueryFilters,
     QueryInstant,
+    TrackingFilters,
     checked,
     json_object_filter,
     one_of,
     status_list,
 )
+from routekeeper.core.query_filters import region_filter as check_region
 from routekeeper.core.timefmt import parse_wall_time
 from routekeeper.orders.schemas import SortDirection, TrackMode
 
@@ -62,7 +65,7 @@ WALL_TIME_FILTERS = [
 WINDOW_FILTERS = INSTANT_FILTERS + WALL_DATE_FILTERS + WALL_TIME_FILTERS
 
 
-class OrderFilterFields(QueryFilters):
+class OrderFilterFields(TrackingFilters, QueryFilters):
     """The fixed part of the order filters; the time filters are generated below."""
 
     status: str | None = None
@@ -75,22 +78,25 @@ class OrderFilterFields(QueryFilters):
     device_id: str | None = None
     search_term: str | None = Field(default=None, max_length=200)
     order_metadata_filter: str | None = None
+    region_filter: str | None = None
     plan_mode: str | None = None
     track_mode: TrackMode | None = None
     fulfillment_attempt: int | None = Field(default=None, ge=0, le=MAX_ATTEMPT)
     risk_status: bool | None = None
-    # send_outage=true is refused by the list endpoint (the export body, a subclass,
-    # accepts and ignores both).
     aggregate: bool | None = None
-    send_outage: bool | None = None
     sort_direction: SortDirection = SortDirection.DESC
-    limit: int = Field(default=50, ge=1, le=1000)
+    limit: PageLimit = 50
     pagination_token: str | None = Field(default=None, max_length=2000)
 
     @field_validator("status")
     @classmethod
     def _statuses(cls, value: str | None) -> str | None:
         return status_list(value, STATUS_FILTER_VALUES)
+
+    @field_validator("region_filter")
+    @classmethod
+    def _region(cls, value: str | None) -> str | None:
+        return check_region(value)
 
     @field_validator("plan_mode")
     @classmethod
@@ -116,6 +122,11 @@ class OrderFilterFields(QueryFilters):
     @property
     def worker(self) -> str | None:
         return self.worker_handle or self.driver_handle
+
+    @property
+    def region(self) -> dict[str, str]:
+        """The region filter as an object."""
+        return dict(json.loads(self.region_filter)) if self.region_filter else {}
 
     @property
     def metadata_filter(self) -> dict[str, Any]:

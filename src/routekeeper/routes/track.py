@@ -9,6 +9,7 @@ from routekeeper.core.clock import utcnow
 from routekeeper.core.errors import CodedError, invalid_field
 from routekeeper.core.pagination import decode_token, encode_token
 from routekeeper.core.timefmt import format_ts, parse_ts
+from routekeeper.geocoding.service import Geocoder
 from routekeeper.models.order import Order
 from routekeeper.models.route import Route
 from routekeeper.orders import service as orders
@@ -86,7 +87,7 @@ def start_route(ctx: RouteContext, route: Route, *, track_mode: str,
     return route
 
 
-def track(ctx: RouteContext, body: TrackRequest) -> Route:
+def track(ctx: RouteContext, body: TrackRequest, *, geocoder: Geocoder | None = None) -> Route:
     """``POST /orders/track``: start an existing route, or create orders and a route and
     start it at once."""
     if body.route_handle:
@@ -114,11 +115,15 @@ def track(ctx: RouteContext, body: TrackRequest) -> Route:
         raise invalid_field("json", "worker_handle", "worker_handle or device_id is required.")
     group = _group(ctx, body.ops_group_handle or worker.ops_group_handle or "default")
     # A track order may omit scheduled_at: delay is then measured against the first ETA.
+    resolved = orders.resolve_destinations(ctx.session, ctx.account_id, body.orders,
+                                           geocoder=geocoder)
     created = [
-        orders.new_order(ctx.session, ctx.account_id, item, plan_mode="manual", group=group)
-        for item in body.orders
+        orders.new_order(ctx.session, ctx.account_id, item, plan_mode="manual", group=group,
+                         resolved=where)
+        for item, where in zip(body.orders, resolved, strict=True)
     ]
     ctx.session.flush()
+    orders.with_regions(ctx.session, ctx.account_id, created, geocoder)
     spec = body.route
     route = create_route(
         ctx, created, group=group, worker=worker, device_id=device,

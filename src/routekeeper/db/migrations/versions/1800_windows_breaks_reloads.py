@@ -2,7 +2,7 @@
 reloads and what bound it
 
 Revision ID: 1800
-Revises: 0008
+Revises: 1500
 Create Date: 2026-12-04 18:40:00.000000
 
 Written by hand (same schema on SQLite and PostgreSQL).
@@ -15,7 +15,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "1800"
-down_revision = "0008"
+down_revision = "1500"
 branch_labels = None
 depends_on = None
 
