@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -13,6 +13,7 @@ from routekeeper.models.ops_group import OpsGroup
 from routekeeper.models.order import Order
 from routekeeper.models.worker import Worker
 from routekeeper.planning.availability import Shift
+from routekeeper.planning.openings import ALL_DAY, CLOSED, Opening
 from routekeeper.planning.optimizer import (
     MAX_TIME_S,
     UNLIMITED_CAPACITY,
@@ -24,6 +25,7 @@ from routekeeper.planning.optimizer import (
     Problem,
     Vehicle,
 )
+from routekeeper.planning.optimizer.reasons import PLACE_CLOSED
 from routekeeper.travel.base import LonLat, TravelMatrix, TravelModel
 
 
@@ -97,9 +99,18 @@ def build_problem(
     orders: Sequence[Order],
     reference_at: datetime,
     travel: TravelModel,
+    openings: Mapping[str, Opening] | None = None,
 ) -> BuiltProblem:
     """Build the Problem: vehicle starts first, then one location per order, then the depot
-    workers reload at (when the ops group allows reloads)."""
+    workers reload at (when the ops group allows reloads).
+
+    ``openings``: by order id, when the order's place takes visits that day (see
+    :mod:`routekeeper.planning.openings`); the order's window (each of its time windows) is
+    narrowed to it, and an order at a place closed that day (or open only outside the order's
+    windows) is reported unplanned instead of being handed to the solver.
+    """
+    openings = openings or {}
+    closed: set[str] = set()
     points: list[LonLat] = [slot.start for slot in slots]
     jobs: list[Job] = []
     picks = {
@@ -110,15 +121,31 @@ def build_problem(
         points.append((order.destination_lon, order.destination_lat))
         pick_id = picks.get((order.order_handle, order.type_index)) if order.type == "drop" \
             else None
+        early_s = _seconds(order.scheduled_after, reference_at, 0)
+        late_s = _seconds(order.scheduled_at, reference_at, MAX_TIME_S)
+        opening = openings.get(order.id, ALL_DAY)
+        if opening == CLOSED:
+            closed.add(order.id)
+        elif isinstance(opening, tuple):
+            early_s = max(early_s, _seconds(opening[0], reference_at, 0))
+            late_s = min(late_s, _seconds(opening[1], reference_at, MAX_TIME_S))
+            if late_s < early_s:
+                closed.add(order.id)
+                late_s = early_s
+        windows = _windows(order, reference_at)
+        narrowed = tuple((max(e, early_s), min(late, late_s)) for e, late in windows
+                         if max(e, early_s) <= min(late, late_s))
+        if windows and not narrowed:
+            closed.add(order.id)
         jobs.append(Job(
             id=order.id, location=len(points) - 1,
             service_s=order.expected_service_time or 0,
-            early_s=_seconds(order.scheduled_after, reference_at, 0),
-            late_s=_seconds(order.scheduled_at, reference_at, MAX_TIME_S),
+            early_s=early_s,
+            late_s=late_s,
             demand=order.capacity_used, skills=frozenset(order.product_type or []),
             priority=Priority(order.priority or "medium"),
             pick_job=pick_id,
-            windows=_windows(order, reference_at),
+            windows=narrowed,
             lateness_cost_per_min=order.lateness_cost_per_minute,
         ))
     reloads = group.reloads or {}
@@ -147,6 +174,12 @@ def build_problem(
     # The caller only builds a problem with at least one worker, so points is never empty.
     matrix = travel.matrix(points, points)
     cut_off = _unreachable_jobs(jobs, matrix, len(slots), returns=returns)
+    for job in jobs:
+        # A pick and its drop are planned together or not at all.
+        if job.pick_job is not None and (job.id in closed or job.pick_job in closed):
+            closed.update((job.id, job.pick_job))
+    closed -= cut_off
+    cut_off |= closed
     problem = Problem(
         distance_m=matrix.distance_m,
         duration_s=matrix.duration_s,
@@ -156,7 +189,8 @@ def build_problem(
     return BuiltProblem(
         problem=problem, reference_at=reference_at, orders={o.id: o for o in orders},
         slots={slot.worker.worker_handle: slot for slot in slots},
-        unreachable={job_id: UNREACHABLE_BEFORE_LATE for job_id in cut_off},
+        unreachable={job_id: PLACE_CLOSED if job_id in closed else UNREACHABLE_BEFORE_LATE
+                     for job_id in cut_off},
     )
 
 
