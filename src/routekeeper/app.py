@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings | None = None, *, run_worker: bool | None = None) -> FastAPI:
     """Build the API app; with ``run_worker`` the job runner lives in the same process."""
     settings = settings or Settings()
+    # Resolve the signing keys now: a refused key stops start-up instead of the first request,
+    # and the first start of an install without ROUTEKEEPER_SECRET_KEY generates its own key.
+    settings.signing_keys  # noqa: B018
     db = Database(settings.database)
     start_worker = settings.jobs.run_in_api if run_worker is None else run_worker
 

@@ -1,4 +1,5 @@
-"""``routekeeper``: serve, worker, db upgrade/check, accounts create/list/rotate-secret, demo."""
+"""``routekeeper``: serve, worker, db upgrade/check, accounts create/list/rotate-secret,
+keys rotate, demo."""
 
 from __future__ import annotations
 
@@ -29,13 +30,21 @@ class CliError(Exception):
         self.status = status
 
 
-def _settings() -> Settings:
+def _settings(*, signing: bool = False) -> Settings:
+    """The settings from the environment; with ``signing``, their signing keys are checked
+    (and generated on first start), for the commands that sign or verify tokens."""
     from pydantic import ValidationError
 
+    from routekeeper.core.signing_keys import SigningKeyError
     from routekeeper.settings import Settings
 
     try:
-        return Settings()
+        settings = Settings()
+        if signing:
+            settings.signing_keys  # noqa: B018 - refuse a bad key or key file before serving
+        return settings
+    except SigningKeyError as exc:
+        raise CliError(f"invalid settings: {exc}", status=2) from exc
     except ValidationError as exc:
         problems = "; ".join(
             str(error.get("msg", "invalid value")).removeprefix("Value error, ")
@@ -51,7 +60,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from routekeeper.app import create_app
     from routekeeper.db import migrate
 
-    settings = _settings()
+    settings = _settings(signing=True)
     migrate.upgrade(settings.database.url)
     # Without --no-worker the setting jobs.run_in_api decides (default: on).
     app = create_app(settings, run_worker=False if args.no_worker else None)
@@ -68,7 +77,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from routekeeper.db.engine import Database
     from routekeeper.worker import start_runner
 
-    settings = _settings()
+    settings = _settings(signing=True)
     db = Database(settings.database)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -202,6 +211,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    """Replace the generated signing key; the old one verifies for --grace-s more seconds."""
+    from routekeeper.core.signing_keys import KEY_FILE_NAME, rotate_file
+
+    settings = _settings(signing=True)
+    if settings.secret_key is not None:
+        raise CliError("ROUTEKEEPER_SECRET_KEY is set: rotate by moving it to "
+                       "ROUTEKEEPER_PREVIOUS_SECRET_KEY (with "
+                       "ROUTEKEEPER_PREVIOUS_SECRET_KEY_UNTIL) and setting a new "
+                       "ROUTEKEEPER_SECRET_KEY", status=2)
+    path = settings.data_directory / KEY_FILE_NAME
+    rotated = rotate_file(path, grace_s=args.grace_s)
+    until = rotated.previous_until.isoformat() if rotated.previous_until else None
+    _print({"key_file": str(path), "previous_accepted_until": until}, args.json)
+    print("routekeeper: restart every API and worker process to sign with the new key",
+          file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="routekeeper", description=__doc__)
@@ -239,6 +267,14 @@ def build_parser() -> argparse.ArgumentParser:
     rotate.add_argument("account_id")
     rotate.add_argument("--json", action="store_true")
     rotate.set_defaults(func=cmd_accounts_rotate)
+
+    keys = sub.add_parser("keys", help="server signing key commands")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    rotate_key = keys_sub.add_parser("rotate", help="replace the generated signing key")
+    # One week by default: the longest-lived signed thing is an export download link.
+    rotate_key.add_argument("--grace-s", type=float, default=7 * 24 * 3600.0)
+    rotate_key.add_argument("--json", action="store_true")
+    rotate_key.set_defaults(func=cmd_keys_rotate)
 
     demo = sub.add_parser("demo", help="create the demo account once and print it")
     demo.add_argument("--credentials-file", default="./var/demo-credentials.json")

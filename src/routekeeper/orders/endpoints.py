@@ -109,7 +109,7 @@ def list_orders(
         # Answering without the block would look like a server whose counts are empty.
         raise invalid_field("query", "send_outage", "send_outage=true is not supported yet.")
     rows, token = service.list_orders(
-        session, account.account_id, filters, secret=settings.secret_key
+        session, account.account_id, filters, secret=settings.signing_keys
     )
     aggregate = repository.aggregate(session, account.account_id, filters) \
         if filters.aggregate else None

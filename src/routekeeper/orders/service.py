@@ -23,6 +23,7 @@ from routekeeper.core.errors import (
 )
 from routekeeper.core.ids import new_id, new_token
 from routekeeper.core.pagination import decode_token, encode_token
+from routekeeper.core.signing_keys import SigningKeys
 from routekeeper.core.timefmt import format_ts
 from routekeeper.models.ops_group import OpsGroup
 from routekeeper.models.order import Order
@@ -458,7 +459,7 @@ def add_custom_events(session: Session, order: Order, body: CustomEvents) -> Non
 
 
 def list_orders(
-    session: Session, account_id: str, filters: OrderFilterFields, *, secret: str
+    session: Session, account_id: str, filters: OrderFilterFields, *, secret: SigningKeys
 ) -> tuple[list[Order], str | None]:
     """One page of filtered orders and the token of the next page (None at the end)."""
     fingerprint = filters.fingerprint()

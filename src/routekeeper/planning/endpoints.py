@@ -40,7 +40,7 @@ def list_plans(filters: Annotated[PlanFilters, Query()], account: CurrentAccount
     fingerprint = filters.fingerprint()
     after = None
     if filters.pagination_token:
-        key = decode_token(settings.secret_key, filters.pagination_token, fingerprint)
+        key = decode_token(settings.signing_keys, filters.pagination_token, fingerprint)
         try:
             after = (parse_ts(key[0]), str(key[1]))
         except (ValueError, IndexError) as exc:
@@ -55,7 +55,7 @@ def list_plans(filters: Annotated[PlanFilters, Query()], account: CurrentAccount
     token = None
     if len(rows) > filters.limit:
         rows = rows[: filters.limit]
-        token = encode_token(settings.secret_key,
+        token = encode_token(settings.signing_keys,
                              [format_ts(rows[-1].created_at), rows[-1].plan_id], fingerprint)
     ids = [p.plan_id for p in rows]
     # List items show only each route's handle and status and the unplanned orders' mini

@@ -217,7 +217,7 @@ def list_routes(
 ) -> tuple[list[Route], str | None]:
     """One page of filtered routes and the next page's token."""
     fingerprint = filters.fingerprint()
-    secret = ctx.settings.secret_key
+    secret = ctx.settings.signing_keys
     after = None
     if filters.pagination_token:
         key = decode_token(secret, filters.pagination_token, fingerprint)

@@ -94,7 +94,7 @@ def list_task_definitions(
     rows, token = service.list_definitions(
         session, account.account_id, search_term=search_term,
         ops_group_handle=ops_group_handle, limit=limit, pagination_token=pagination_token,
-        secret=settings.secret_key,
+        secret=settings.signing_keys,
     )
     return {"task_definitions": [service.definition_wire(d) for d in rows],
             "pagination_token": token}

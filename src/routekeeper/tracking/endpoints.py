@@ -102,7 +102,7 @@ def list_devices(account: CurrentAccount, session: ReadSession, settings: Settin
         raise invalid_field("query", "worker_handle", "Not a valid worker handle.")
     rows, token = devices.list_devices(
         session, account.account_id, limit=limit, token=pagination_token,
-        worker_handle=worker_handle, secret=settings.secret_key)
+        worker_handle=worker_handle, secret=settings.signing_keys)
     return DevicePage(devices=[devices.device_read(d) for d in rows], pagination_token=token)
 
 

@@ -67,7 +67,7 @@ def list_endpoints(
 ) -> EndpointPage:
     """List the account's endpoints, oldest first."""
     return service.list_endpoints(session, account.account_id, limit=limit,
-                                  token=pagination_token, secret=settings.secret_key)
+                                  token=pagination_token, secret=settings.signing_keys)
 
 
 @router.get(
@@ -128,7 +128,7 @@ def list_deliveries(
     """An endpoint's deliveries, newest first, with attempts and last response."""
     return service.list_deliveries(
         session, account.account_id, endpoint_id, status=status, event_id=event_id,
-        limit=limit, token=pagination_token, secret=settings.secret_key,
+        limit=limit, token=pagination_token, secret=settings.signing_keys,
     )
 
 
@@ -190,4 +190,4 @@ def order_webhooks(
         pagination_token=pagination_token,
     )
     return service.order_history(session, account.account_id, order_handle, query,
-                                 secret=settings.secret_key)
+                                 secret=settings.signing_keys)

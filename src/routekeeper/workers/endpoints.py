@@ -68,7 +68,7 @@ def list_ops_groups(
     """List the account's ops groups by handle."""
     rows, token = service.list_ops_groups(
         session, account.account_id, limit=limit, token=pagination_token,
-        secret=settings.secret_key,
+        secret=settings.signing_keys,
     )
     return OpsGroupPage(ops_groups=[service.ops_group_read(r) for r in rows],
                         pagination_token=token)
@@ -124,7 +124,7 @@ def list_workers(
     rows, token = service.list_workers(
         session, account.account_id, ops_group_handles=_handles(ops_group_handle),
         search_term=search_term, limit=limit, token=pagination_token,
-        secret=settings.secret_key,
+        secret=settings.signing_keys,
     )
     return WorkerPage(workers=[service.worker_read(r) for r in rows], pagination_token=token)
 
