@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from routekeeper.accounts.service import create_account
 from routekeeper.app import create_app
+from routekeeper.core.signing_keys import new_key
 from routekeeper.db.engine import Database
 from routekeeper.settings import DatabaseSettings, Settings
 
@@ -53,7 +54,7 @@ class SessionApp:
 def _document() -> dict[str, object]:
     # The document does not depend on the database: this app only renders its OpenAPI.
     settings = Settings(_env_file=None).model_copy(
-        update={"database": DatabaseSettings(url="sqlite://")}
+        update={"database": DatabaseSettings(url="sqlite://"), "secret_key": new_key()}
     )
     return create_app(settings, run_worker=False).openapi()
 

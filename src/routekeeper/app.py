@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 from routekeeper import __version__
 from routekeeper.api import include_routers
+from routekeeper.core.guards import RefuseUnmatchableTargets
 from routekeeper.core.handlers import install_error_handlers
 from routekeeper.core.limits import BodySizeLimit
 from routekeeper.db.engine import Database
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     include_routers(app)
     install_osmand_port(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)
+    app.add_middleware(RefuseUnmatchableTargets)
 
     @app.get("/health", include_in_schema=False)
     def health() -> JSONResponse:

@@ -30,6 +30,12 @@ def _mac(secret: str, body: bytes) -> bytes:
     return hmac.new(secret.encode(), body, hashlib.sha256).digest()[:12]
 
 
+def page_keys(keys: SigningKeys, resource: str, account_id: str) -> SigningKeys:
+    """The keys of one list's tokens: a token made on one resource or for one account is
+    refused by every other list (it would resume at a position of another ordering)."""
+    return keys.derive(f"pagination\x1f{resource}\x1f{account_id}")
+
+
 def encode_token(secret: SigningKeys, key: list[Any], filters: dict[str, Any]) -> str:
     """Make a token that resumes after ``key`` for exactly these ``filters``."""
     body = json.dumps({"k": key, "f": _filters_digest(filters)}, separators=(",", ":"))

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi import Depends, Response
 from pydantic import BaseModel, Field
+
+
+def _no_store(response: Response) -> None:
+    # A secret shown once must not stay in a browser's or a proxy's cache (RFC 9111 5.2.2.5).
+    response.headers["Cache-Control"] = "no-store"
+
+
+# ``dependencies=NO_STORE`` on every operation whose answer carries a secret or a token.
+NO_STORE = [Depends(_no_store)]
 
 
 class HTTPErrorBody(BaseModel):

@@ -14,6 +14,8 @@ server's key, so whoever knows the key can mint any of them. Hence:
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import json
 import os
 import secrets
@@ -68,6 +70,14 @@ class SigningKeys:
     current: str
     previous: str | None = None
     previous_until: datetime | None = None
+
+    def derive(self, purpose: str) -> SigningKeys:
+        """Keys for one purpose only (HMAC of each key and ``purpose``): what one purpose
+        signs does not verify under another."""
+        def one(key: str) -> str:
+            return hmac.new(key.encode(), purpose.encode(), hashlib.sha256).hexdigest()
+        return SigningKeys(one(self.current), one(self.previous) if self.previous else None,
+                           self.previous_until)
 
     def verifying(self) -> tuple[str, ...]:
         """Every key a signature may be made with right now, the current one first."""

@@ -14,6 +14,7 @@ from starlette.convertors import StringConvertor, register_url_convertor
 
 from routekeeper.accounts.auth import CurrentAccount
 from routekeeper.core.errors import invalid_field
+from routekeeper.core.pagination import page_keys
 from routekeeper.core.responses import (
     ERRORS_401_404_422,
     ERRORS_401_422,
@@ -109,7 +110,8 @@ def list_orders(
         # Answering without the block would look like a server whose counts are empty.
         raise invalid_field("query", "send_outage", "send_outage=true is not supported yet.")
     rows, token = service.list_orders(
-        session, account.account_id, filters, secret=settings.signing_keys
+        session, account.account_id, filters,
+        secret=page_keys(settings.signing_keys, "orders", account.account_id),
     )
     aggregate = repository.aggregate(session, account.account_id, filters) \
         if filters.aggregate else None

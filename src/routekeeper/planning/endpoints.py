@@ -8,7 +8,7 @@ from fastapi import Query
 
 from routekeeper.accounts.auth import CurrentAccount
 from routekeeper.core.errors import invalid_field
-from routekeeper.core.pagination import decode_token, encode_token
+from routekeeper.core.pagination import decode_token, encode_token, page_keys
 from routekeeper.core.responses import ERRORS_401_404_422, ERRORS_ALL
 from routekeeper.core.routing import Router
 from routekeeper.core.timefmt import format_ts, parse_ts
@@ -38,9 +38,10 @@ def list_plans(filters: Annotated[PlanFilters, Query()], account: CurrentAccount
                session: ReadSession, settings: SettingsDep) -> dict[str, Any]:
     """List plans, newest first by default, with summaries on request."""
     fingerprint = filters.fingerprint()
+    keys = page_keys(settings.signing_keys, "plans", account.account_id)
     after = None
     if filters.pagination_token:
-        key = decode_token(settings.signing_keys, filters.pagination_token, fingerprint)
+        key = decode_token(keys, filters.pagination_token, fingerprint)
         try:
             after = (parse_ts(key[0]), str(key[1]))
         except (ValueError, IndexError) as exc:
@@ -55,7 +56,7 @@ def list_plans(filters: Annotated[PlanFilters, Query()], account: CurrentAccount
     token = None
     if len(rows) > filters.limit:
         rows = rows[: filters.limit]
-        token = encode_token(settings.signing_keys,
+        token = encode_token(keys,
                              [format_ts(rows[-1].created_at), rows[-1].plan_id], fingerprint)
     ids = [p.plan_id for p in rows]
     # List items show only each route's handle and status and the unplanned orders' mini

@@ -26,7 +26,8 @@ from routekeeper.accounts.auth import (
     unauthorized,
 )
 from routekeeper.core.errors import invalid_field
-from routekeeper.core.responses import R400, R401, R404, R409, R413, R422
+from routekeeper.core.pagination import page_keys
+from routekeeper.core.responses import NO_STORE, R400, R401, R404, R409, R413, R422
 from routekeeper.core.routing import Router
 from routekeeper.dependencies import ReadSession, SettingsDep, WriteSession, get_db, get_settings
 from routekeeper.tracking import clock, devices, keys, repository
@@ -86,7 +87,8 @@ def key_resolver(key: str | None, *, device_id: str | None = None) -> Resolver:
     return resolve
 
 
-@router.post("/devices/", status_code=201, response_model=DeviceWithKey, responses=CREATE)
+@router.post("/devices/", status_code=201, response_model=DeviceWithKey, responses=CREATE,
+             dependencies=NO_STORE)
 def create_device(body: DeviceCreate, account: CurrentAccount, session: WriteSession
                   ) -> DeviceWithKey:
     """Register a device for a worker; the answer carries its ingest key (shown only here)."""
@@ -102,7 +104,8 @@ def list_devices(account: CurrentAccount, session: ReadSession, settings: Settin
         raise invalid_field("query", "worker_handle", "Not a valid worker handle.")
     rows, token = devices.list_devices(
         session, account.account_id, limit=limit, token=pagination_token,
-        worker_handle=worker_handle, secret=settings.signing_keys)
+        worker_handle=worker_handle,
+        secret=page_keys(settings.signing_keys, "devices", account.account_id))
     return DevicePage(devices=[devices.device_read(d) for d in rows], pagination_token=token)
 
 
@@ -129,7 +132,8 @@ def delete_device(device_id: str, account: CurrentAccount, session: WriteSession
     return Response(status_code=204)
 
 
-@router.post("/devices/{device_id}/rotate-key", response_model=DeviceWithKey, responses=ONE)
+@router.post("/devices/{device_id}/rotate-key", response_model=DeviceWithKey, responses=ONE,
+             dependencies=NO_STORE)
 def rotate_key(device_id: str, account: CurrentAccount, session: WriteSession) -> DeviceWithKey:
     """Replace the device's ingest key; the old key is refused from now on."""
     return devices.rotate_key(session, account.account_id, device_id)

@@ -84,16 +84,24 @@ def _valid_key(text: str, max_length: int) -> bool:
     return True
 
 
-def embed_handle(embed_url: str) -> str | None:
-    """The route handle of an embed URL (``.../embed/routes/<handle>``), else None."""
+def embed_handle(embed_url: str, public_url: str) -> str | None:
+    """The route handle of one of this server's embed URLs (``public_url`` followed by
+    ``/embed/routes/<handle>``, or that path alone), else None: a signed link to another
+    host or scheme (``javascript:``) would lend this server's signature to it."""
     try:
-        path = urlsplit(embed_url).path
+        url, own = urlsplit(embed_url), urlsplit(public_url)
     except ValueError:
         return None
-    prefix = "/embed/routes/"
-    if prefix not in path:
+    if (url.scheme or url.netloc) and (url.scheme.lower(), url.netloc.lower()) != (
+            own.scheme.lower(), own.netloc.lower()):
         return None
-    handle = path.split(prefix, 1)[1].rstrip("/")
+    if url.fragment:
+        return None
+    base = "" if not (url.scheme or url.netloc) else own.path.rstrip("/")
+    prefix = f"{base}/embed/routes/"
+    if not url.path.startswith(prefix):
+        return None
+    handle = url.path.removeprefix(prefix).rstrip("/")
     return handle if handle and "/" not in handle and _valid_key(handle, 200) else None
 
 
@@ -108,7 +116,7 @@ def issue_embed_token(body: EmbedTokenRequest, account: CurrentAccount, session:
     if not body.embed_url:
         raise CodedError(400, "validation_error", "Missing embed_url",
                          {"description": "embed_url is required"})
-    handle = embed_handle(body.embed_url)
+    handle = embed_handle(body.embed_url, settings.public_url)
     if handle is None:
         raise CodedError(400, "validation_error", "Not an embed URL",
                          {"description": "embed_url must be a route's embed_url "
