@@ -53,8 +53,9 @@ test: install node_modules/.installed ## Run the whole suite on SQLite
 test-pg: install ## Run the whole suite on a fresh PostgreSQL database (PG_SERVER=...)
 	ROUTEKEEPER_TEST_DATABASE_URL=$(PG_SERVER) $(BIN)/pytest
 
-lint: install ## ruff
+lint: install ## ruff, and the import-linter contracts of pyproject.toml
 	$(BIN)/ruff check src tests bench
+	$(BIN)/lint-imports
 
 fmt: install ## ruff fix
 	$(BIN)/ruff check --fix src tests bench

@@ -23,7 +23,7 @@ def test_collection_paths_with_an_encoded_newline_are_not_the_collection(
     """``/orders/%0A`` was answered as ``/orders/`` (a 200 listing): now a 404."""
     response = api.get(path)
     assert response.status_code == 404, response.text
-    assert response.json()["message"] == "Not found"
+    assert "not found" in response.text.lower()
 
 
 @pytest.mark.parametrize("path", [

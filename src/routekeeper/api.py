@@ -7,10 +7,10 @@ from fastapi import FastAPI
 from routekeeper.accounts.endpoints import router as auth_router
 from routekeeper.core.routing import anchor_paths_at_end
 from routekeeper.exports.endpoints import router as exports_router
+from routekeeper.order_tasks.endpoints import router as tasks_router
 from routekeeper.orders.endpoints import router as orders_router
 from routekeeper.planning.endpoints import router as planning_router
 from routekeeper.routes.endpoints import router as routes_router
-from routekeeper.tasks.endpoints import router as tasks_router
 from routekeeper.tracking.endpoints import public_router as tracking_public_router
 from routekeeper.tracking.endpoints import router as devices_router
 from routekeeper.views.endpoints import install as install_views

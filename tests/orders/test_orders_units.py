@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.testclient import TestClient
 
 from routekeeper.core.errors import RequestValidationFailed
+from routekeeper.core.fields import check_handle, check_json
 from routekeeper.core.handlers import field_path, install_error_handlers, validation_body
 from routekeeper.core.pagination import decode_token, encode_token
 from routekeeper.core.signing_keys import SigningKeys, new_key
@@ -24,7 +25,6 @@ from routekeeper.core.timefmt import (
     parse_ts,
     parse_wall_time,
 )
-from routekeeper.orders.fields import check_handle, check_json
 
 ISO_MS_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 

@@ -23,8 +23,8 @@ from routekeeper.models.position import Position
 from routekeeper.models.route import Route
 from routekeeper.settings import Settings
 from routekeeper.tracking import clock
-from routekeeper.tracking.fixes import Fix, format_utc_ms, mps_to_knots
-from routekeeper.tracking.pipeline import TrackedOrder
+from routekeeper.tracking.engine.fixes import Fix, format_utc_ms, mps_to_knots
+from routekeeper.tracking.engine.pipeline import TrackedOrder
 from routekeeper.tracking.tasks import check_route, run_checks
 from tests.conftest import Tenant
 

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from routekeeper.tracking.fixes import Fix
-from routekeeper.tracking.geofence import EARTH_RADIUS_M, Geofence, haversine_m
-from routekeeper.tracking.pipeline import TrackedOrder
+from routekeeper.tracking.engine.fixes import Fix
+from routekeeper.tracking.engine.geofence import EARTH_RADIUS_M, Geofence, haversine_m
+from routekeeper.tracking.engine.pipeline import TrackedOrder
 from routekeeper.travel.base import Leg, LonLat, TravelMatrix
 
 ORIGIN: LonLat = (13.3777, 52.5163)

@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 
 from routekeeper.db.engine import Database
 from routekeeper.settings import Settings
-from routekeeper.tracking.fixes import Fix
+from routekeeper.tracking.engine.fixes import Fix
 from tests.conftest import Tenant
 
 from .api_helpers import (

@@ -17,8 +17,8 @@ from routekeeper.models.route import Route
 from routekeeper.settings import Settings, TrackingSettings
 from routekeeper.tracking.apply import _worth_writing
 from routekeeper.tracking.completion import on_route_completed
-from routekeeper.tracking.fixes import Fix, dump_time
-from routekeeper.tracking.pipeline import RouteTrackState, process_fixes
+from routekeeper.tracking.engine.fixes import Fix, dump_time
+from routekeeper.tracking.engine.pipeline import RouteTrackState, process_fixes
 from routekeeper.tracking.protocols import parse_timestamp
 from routekeeper.tracking.routestate import StoredState
 from routekeeper.tracking.tasks import _due

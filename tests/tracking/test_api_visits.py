@@ -14,7 +14,7 @@ from routekeeper.db.engine import Database
 from routekeeper.models.order import Order
 from routekeeper.models.route import Route
 from routekeeper.settings import Settings
-from routekeeper.tracking.fixes import Fix
+from routekeeper.tracking.engine.fixes import Fix
 from routekeeper.tracking.routestate import StoredState
 from tests.conftest import Tenant
 

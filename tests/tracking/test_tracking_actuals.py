@@ -7,14 +7,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from routekeeper.tracking.actuals import (
+from routekeeper.tracking.engine.actuals import (
     Actuals,
     accumulate,
     deviation_from_destination_m,
     polyline_points,
 )
-from routekeeper.tracking.fixes import Fix
-from routekeeper.tracking.geofence import Geofence
+from routekeeper.tracking.engine.fixes import Fix
+from routekeeper.tracking.engine.geofence import Geofence
 
 from .simulate import ORIGIN, at, offset
 

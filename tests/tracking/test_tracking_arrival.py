@@ -7,15 +7,15 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from routekeeper.tracking.arrival import (
+from routekeeper.tracking.engine.arrival import (
     VisitEventKind,
     VisitPhase,
     VisitState,
     run,
     step,
 )
-from routekeeper.tracking.fixes import Fix
-from routekeeper.tracking.geofence import Geofence, Presence, inside_confidence
+from routekeeper.tracking.engine.fixes import Fix
+from routekeeper.tracking.engine.geofence import Geofence, Presence, inside_confidence
 
 from .simulate import ORIGIN, at, offset
 

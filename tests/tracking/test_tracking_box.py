@@ -7,7 +7,7 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from routekeeper.tracking.geofence import EARTH_RADIUS_M, Box, Geofence
+from routekeeper.tracking.engine.geofence import EARTH_RADIUS_M, Box, Geofence
 
 from .simulate import offset
 

@@ -10,7 +10,7 @@ from itertools import pairwise
 import pytest
 
 from routekeeper.settings import TrackingSettings
-from routekeeper.tracking.pipeline import RouteTrackState, TrackEvent, process_fixes
+from routekeeper.tracking.engine.pipeline import RouteTrackState, TrackEvent, process_fixes
 
 from .simulate import (
     T0,

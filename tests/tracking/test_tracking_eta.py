@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from routekeeper.tracking.eta import Stop, estimate_remaining
+from routekeeper.tracking.engine.eta import Stop, estimate_remaining
 
 from .simulate import ORIGIN, FakeTravel, at, offset
 

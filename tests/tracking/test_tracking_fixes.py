@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from routekeeper.tracking.fixes import (
+from routekeeper.tracking.engine.fixes import (
     Fix,
     format_utc_ms,
     kmh_to_mps,

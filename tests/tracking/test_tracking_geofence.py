@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from routekeeper.tracking.fixes import Fix
-from routekeeper.tracking.geofence import (
+from routekeeper.tracking.engine.fixes import Fix
+from routekeeper.tracking.engine.geofence import (
     Geofence,
     GeofenceKind,
     Presence,

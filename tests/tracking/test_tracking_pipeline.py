@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from routekeeper.settings import TrackingSettings
-from routekeeper.tracking.fixes import Fix
-from routekeeper.tracking.geofence import Geofence
-from routekeeper.tracking.pipeline import (
+from routekeeper.tracking.engine.fixes import Fix
+from routekeeper.tracking.engine.geofence import Geofence
+from routekeeper.tracking.engine.pipeline import (
     RouteTrackState,
     TrackedOrder,
     TrackEvent,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from routekeeper.tracking import risks as rk
-from routekeeper.tracking.fixes import Fix
-from routekeeper.tracking.geofence import Geofence
-from routekeeper.tracking.risks import Risk, RiskLabel
+from routekeeper.tracking.engine import risks as rk
+from routekeeper.tracking.engine.fixes import Fix
+from routekeeper.tracking.engine.geofence import Geofence
+from routekeeper.tracking.engine.risks import Risk, RiskLabel
 
 from .simulate import ORIGIN, at, offset
 

@@ -81,7 +81,7 @@ def read_token(keys: SigningKeys, token: str, *, scope: str = "api") -> TokenCla
     try:
         body, signature = token.split(".", 1)
         if not any(hmac.compare_digest(signature, _sign(key, body.encode()))
-                   for key in keys.verifying()):
+                   for key in keys.verifying(utcnow())):
             return None
         data = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
         claims = TokenClaims(

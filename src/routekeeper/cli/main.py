@@ -213,6 +213,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
     """Replace the generated signing key; the old one verifies for --grace-s more seconds."""
+    from routekeeper.core.clock import utcnow
     from routekeeper.core.signing_keys import KEY_FILE_NAME, rotate_file
 
     settings = _settings(signing=True)
@@ -222,7 +223,7 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
                        "ROUTEKEEPER_PREVIOUS_SECRET_KEY_UNTIL) and setting a new "
                        "ROUTEKEEPER_SECRET_KEY", status=2)
     path = settings.data_directory / KEY_FILE_NAME
-    rotated = rotate_file(path, grace_s=args.grace_s)
+    rotated = rotate_file(path, grace_s=args.grace_s, now=utcnow())
     until = rotated.previous_until.isoformat() if rotated.previous_until else None
     _print({"key_file": str(path), "previous_accepted_until": until}, args.json)
     print("routekeeper: restart every API and worker process to sign with the new key",

@@ -1,10 +1,12 @@
-"""An ASGI middleware that refuses request targets no route or row can match.
+"""An ASGI middleware that keeps request targets no route or row can match from misleading.
 
-- A control character in the path (``/orders/%0A``, ``/plans/a%00b``): no handle or id may
-  hold one (``orders/fields.check_handle``, ``workers/schemas.HANDLE_PATTERN``, generated
-  ids), so the answer is a 404. Starlette anchors route patterns with ``$``, which also
-  matches before a final newline, so without this ``/orders/%0A`` was served as ``/orders/``;
-  and PostgreSQL refuses a NUL in a query parameter, which was a 500.
+- A control character in the path (``/orders/%0A``, ``/orders/plans/a%00b``): no handle or
+  id may hold one (``core/fields.check_handle``, ``workers/schemas.HANDLE_PATTERN``,
+  generated ids), yet Starlette anchors route patterns with ``$``, which also matches before
+  a final newline (``/orders/%0A`` was served as ``/orders/``), and PostgreSQL refuses a NUL
+  in a query parameter (a 500). Each is replaced by U+0001 before routing: the request then
+  reaches the operation it names with an id that exists nowhere, and that operation answers
+  its own documented 404.
 - A NUL in a query parameter's name or value: a 422 naming the parameter, as the fields that
   validate text already answer.
 """
@@ -22,7 +24,7 @@ def _has_control(text: str) -> bool:
 
 
 class RefuseUnmatchableTargets:
-    """Answer 404 to paths holding control characters and 422 to queries holding NUL."""
+    """Neutralise control characters in paths; answer 422 to queries holding NUL."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -39,14 +41,11 @@ class RefuseUnmatchableTargets:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if _has_control(scope.get("path", "")):
-            # Answered before routing, so without knowing which of the contract's two 404
-            # shapes the operation documents: this body is both (HTTPError's detail and
-            # message, Error's code and title).
-            await self._send(send, 404, {
-                "code": "not_found", "title": "Not found",
-                "detail": {"description": "No resource has this path."}, "message": "Not found"})
-            return
+        path = scope.get("path", "")
+        if _has_control(path):
+            scope = dict(scope)
+            scope["path"] = "".join("\x01" if ord(c) < 0x20 or ord(c) == 0x7F else c
+                                    for c in path)
         raw = scope.get("query_string", b"")
         if b"%00" in raw or b"\x00" in raw:
             query = raw.decode("latin-1")

@@ -13,6 +13,7 @@ from sqlalchemy import Select, literal, tuple_
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from routekeeper.core.clock import utcnow
 from routekeeper.core.errors import invalid_field
 from routekeeper.core.signing_keys import SigningKeys
 
@@ -48,7 +49,7 @@ def decode_token(secret: SigningKeys, token: str, filters: dict[str, Any]) -> li
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         mac, body = raw[:12], raw[12:]
-        if not any(hmac.compare_digest(mac, _mac(key, body)) for key in secret.verifying()):
+        if not any(hmac.compare_digest(mac, _mac(key, body)) for key in secret.verifying(utcnow())):
             raise ValueError("bad signature")
         data = json.loads(body)
         key = data["k"]

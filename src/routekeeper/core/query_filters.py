@@ -13,8 +13,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, field_validator
 
+from routekeeper.core.fields import check_json, check_text
 from routekeeper.core.timefmt import parse_query_date, parse_query_time
-from routekeeper.orders.fields import check_json, check_text
 
 
 def checked(parse: Callable[[str], Any]) -> Callable[[str | None], str | None]:

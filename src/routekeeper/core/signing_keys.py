@@ -24,8 +24,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from routekeeper.core.clock import utcnow
-
 KEY_FILE_NAME = "signing_key.json"
 # 32 characters of a URL-safe alphabet are ~190 bits at random; shorter keys are refused.
 MIN_KEY_LENGTH = 32
@@ -79,9 +77,9 @@ class SigningKeys:
         return SigningKeys(one(self.current), one(self.previous) if self.previous else None,
                            self.previous_until)
 
-    def verifying(self) -> tuple[str, ...]:
-        """Every key a signature may be made with right now, the current one first."""
-        if self.previous and self.previous_until and utcnow() < self.previous_until:
+    def verifying(self, now: datetime) -> tuple[str, ...]:
+        """Every key a signature may be made with at ``now``, the current one first."""
+        if self.previous and self.previous_until and now < self.previous_until:
             return (self.current, self.previous)
         return (self.current,)
 
@@ -154,11 +152,11 @@ def load_or_create(path: Path) -> SigningKeys:
         return keys
 
 
-def rotate_file(path: Path, *, grace_s: float) -> SigningKeys:
+def rotate_file(path: Path, *, grace_s: float, now: datetime) -> SigningKeys:
     """Make a new current key in ``path``; the old one verifies for ``grace_s`` seconds more."""
     resolved = path.resolve()
     old = load_or_create(resolved)
-    rotated = SigningKeys(new_key(), old.current, utcnow() + timedelta(seconds=grace_s))
+    rotated = SigningKeys(new_key(), old.current, now + timedelta(seconds=grace_s))
     staging = resolved.with_name(f".{resolved.name}.rotate.{os.getpid()}")
     fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:

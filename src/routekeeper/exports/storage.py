@@ -82,7 +82,7 @@ def verify_download(
         return False
     if not any(hmac.compare_digest(sign_download(key, export_id, int(expires)).encode(),
                                    signature.encode())
-               for key in keys.verifying()):
+               for key in keys.verifying(utcnow())):
         return False
     return int(expires) > int(utcnow().timestamp())
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -10,7 +9,6 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Body, Depends, Query, Request
-from starlette.convertors import StringConvertor, register_url_convertor
 
 from routekeeper.accounts.auth import CurrentAccount
 from routekeeper.core.errors import invalid_field
@@ -29,6 +27,7 @@ from routekeeper.core.timefmt import parse_ts
 from routekeeper.dependencies import ReadSession, SettingsDep, WriteSession
 from routekeeper.orders import repository, service
 from routekeeper.orders.filters import OrderFilters
+from routekeeper.orders.paths import ORDER
 from routekeeper.orders.schemas import (
     CustomEvents,
     OrderActionBody,
@@ -49,22 +48,6 @@ from routekeeper.routes.service import RouteContext
 from routekeeper.routes.sync import lock_for_order_change, sync_route
 from routekeeper.settings import Settings
 
-# Literal segments of other /orders/ operations (contract 1.2): they must win over
-# /orders/{order_handle}, so an order handle never matches them (an order with such a
-# handle exists but is unreachable, as on HyperTrack). Without this, GET /orders/track
-# would be answered "Order not found" instead of 405.
-LITERAL_SEGMENTS = ("plans", "routes", "track", "export", "estimate", "tasks-definitions",
-                    "estimated-routes")
-
-
-class OrderHandleConvertor(StringConvertor):
-    """A path segment that is not one of the literal ``/orders/<segment>`` paths."""
-
-    regex = "(?!(?:" + "|".join(re.escape(s) for s in LITERAL_SEGMENTS) + ")(?:/|$))[^/]+"
-
-
-register_url_convertor("order_handle", OrderHandleConvertor())
-ORDER = "/orders/{order_handle:order_handle}"
 router = Router(tags=["Orders"])
 
 # Built item by item: core.responses types its parts with int keys only.

@@ -17,9 +17,9 @@ from pydantic import (
     model_validator,
 )
 
+from routekeeper.core.fields import Handle, JsonObject, Text
 from routekeeper.core.geojson import PointGeometry, PolygonGeometry
 from routekeeper.core.timefmt import ApiDatetime
-from routekeeper.orders.fields import Handle, JsonObject, Text
 
 DEFAULT_POINT_RADIUS_M = 100
 DEFAULT_ADDRESS_RADIUS_M = 30

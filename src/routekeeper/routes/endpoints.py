@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Query, Request
 
 from routekeeper.accounts.auth import CurrentAccount
+from routekeeper.core.fields import Text
 from routekeeper.core.responses import (
     ERRORS_401_404_422,
     ERRORS_401_422,
@@ -23,7 +24,6 @@ from routekeeper.core.routing import Router
 from routekeeper.dependencies import ReadSession, SettingsDep, WriteSession
 from routekeeper.orders import repository as order_repository
 from routekeeper.orders import service as order_service
-from routekeeper.orders.fields import Text
 from routekeeper.orders.schemas import OrderDetail, OrderType
 from routekeeper.orders.wire import order_detail_wire, order_wire
 from routekeeper.routes import candidates, estimated, operations, repository, track

@@ -8,8 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from routekeeper.core.fields import Handle, JsonObject, Text
 from routekeeper.core.timefmt import ApiDatetime
-from routekeeper.orders.fields import Handle, JsonObject, Text
 from routekeeper.orders.schemas import OrderIn, OrderRead, OrderType, TrackMode
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from routekeeper.core.clock import utcnow
 from routekeeper.core.errors import CodedError, HttpError, RequestValidationFailed, conflict
+from routekeeper.core.fields import check_text
 from routekeeper.core.ids import new_id
 from routekeeper.core.timefmt import format_ts
 from routekeeper.models.ops_group import OpsGroup
@@ -28,7 +29,6 @@ from routekeeper.models.order import Order
 from routekeeper.models.route import Route
 from routekeeper.models.worker import Worker
 from routekeeper.orders import service as orders
-from routekeeper.orders.fields import check_text
 from routekeeper.orders.states import TERMINAL, OrderStatus
 from routekeeper.orders.wire import share_url
 from routekeeper.routes import repository

@@ -1,8 +1,7 @@
-"""Pure tracking steps: fixes in, visits, ETAs, risks, actuals and webhook-ready events out.
+"""Live tracking: a pure engine (``tracking.engine``) and the glue that feeds it.
 
-No database, no web, no I/O and no wall clock: every function takes the current time as an
-argument.  The modules form a pipeline in this order (see ``docs/tracking.md``):
-
-``fixes`` (validate) -> ``geofence`` (presence) -> ``arrival`` (visit state machine) ->
-``actuals`` (distance, coverage) -> ``eta`` (remaining stops) -> ``risks`` -> ``pipeline``.
+``engine/`` turns fixes into visits, ETAs, risks, actuals and webhook-ready events without a
+database, the web or a wall clock.  Beside it sit the modules that load and store its state,
+parse the device protocols, serve the endpoints and close orders and routes; other domains
+reach them through ``tracking.service``.
 """

@@ -20,11 +20,16 @@ from routekeeper.orders import service as orders
 from routekeeper.orders.wire import share_url
 from routekeeper.routes import estimated
 from routekeeper.settings import Settings
-from routekeeper.tracking import pipeline as pl
 from routekeeper.tracking.completion import fill_order_actuals, leg_start
-from routekeeper.tracking.fixes import Fix, format_utc_ms
-from routekeeper.tracking.pipeline import OrderTrack, RouteTrackState, TrackEvent, leg_distance_m
-from routekeeper.tracking.risks import risk_status
+from routekeeper.tracking.engine import pipeline as pl
+from routekeeper.tracking.engine.fixes import Fix, format_utc_ms
+from routekeeper.tracking.engine.pipeline import (
+    OrderTrack,
+    RouteTrackState,
+    TrackEvent,
+    leg_distance_m,
+)
+from routekeeper.tracking.engine.risks import risk_status
 from routekeeper.tracking.routeorders import OrderRow, RouteOrders
 from routekeeper.tracking.routestate import StoredState
 from routekeeper.travel.base import LonLat

@@ -24,10 +24,14 @@ from routekeeper.models.order import Order
 from routekeeper.models.route import Route
 from routekeeper.settings import TrackingSettings
 from routekeeper.tracking import clock, repository
-from routekeeper.tracking.actuals import accumulate, deviation_from_destination_m, polyline_points
-from routekeeper.tracking.fixes import Fix
-from routekeeper.tracking.geofence import Geofence, Presence, inside_confidence
-from routekeeper.tracking.pipeline import RouteTrackState, close_order
+from routekeeper.tracking.engine.actuals import (
+    accumulate,
+    deviation_from_destination_m,
+    polyline_points,
+)
+from routekeeper.tracking.engine.fixes import Fix
+from routekeeper.tracking.engine.geofence import Geofence, Presence, inside_confidence
+from routekeeper.tracking.engine.pipeline import RouteTrackState, close_order
 from routekeeper.tracking.routeorders import RouteOrders
 from routekeeper.tracking.routestate import StoredState, finished_at, load, sync_plan
 

@@ -31,7 +31,7 @@ from routekeeper.core.responses import NO_STORE, R400, R401, R404, R409, R413, R
 from routekeeper.core.routing import Router
 from routekeeper.dependencies import ReadSession, SettingsDep, WriteSession, get_db, get_settings
 from routekeeper.tracking import clock, devices, keys, repository
-from routekeeper.tracking.fixes import Fix
+from routekeeper.tracking.engine.fixes import Fix
 from routekeeper.tracking.ingest import DeviceRef, Resolver, ingest
 from routekeeper.tracking.protocols import parse_osmand, parse_owntracks, parse_traccar_json
 from routekeeper.tracking.public import TrackingResponse, tracking_view
@@ -71,6 +71,10 @@ def _travel(request: Request) -> TravelModel:
 
 def _upload(request: Request, device: Resolver | DeviceRef, fixes: list[Fix]) -> IngestResult:
     settings = get_settings(request)
+    # Every protocol ends here: one bound for all of them (each also checks before parsing).
+    if len(fixes) > settings.tracking.max_batch:
+        raise invalid_field("json", "locations",
+                            f"At most {settings.tracking.max_batch} locations per request.")
     return ingest(get_db(request), settings, _travel(request), device, fixes)
 
 
@@ -205,7 +209,8 @@ async def osmand_request(request: Request) -> JSONResponse:
         raw = await request.body()
         content_type = request.headers.get("content-type", "")
         if content_type.startswith("application/json"):
-            key, fixes = parse_traccar_json(_decode_json(raw))
+            key, fixes = parse_traccar_json(
+                _decode_json(raw), max_items=get_settings(request).tracking.max_batch)
             result = await run_in_threadpool(_upload, request, key_resolver(key), fixes)
             return JSONResponse(result.model_dump(mode="json"))
         # Like Traccar: a body without a JSON content type is read as a query string.

@@ -33,8 +33,8 @@ from routekeeper.settings import Settings
 from routekeeper.tracking import clock, repository
 from routekeeper.tracking.apply import Env, write_back
 from routekeeper.tracking.completion import close_finished, point
-from routekeeper.tracking.fixes import Fix, implausible_move, validate_fix
-from routekeeper.tracking.pipeline import process_fixes
+from routekeeper.tracking.engine.fixes import Fix, implausible_move, validate_fix
+from routekeeper.tracking.engine.pipeline import process_fixes
 from routekeeper.tracking.routeorders import RouteOrders
 from routekeeper.tracking.routestate import load
 from routekeeper.tracking.schemas import IngestResult, Rejection

@@ -19,7 +19,7 @@ from routekeeper.models.device import Device
 from routekeeper.models.order import Order
 from routekeeper.models.position import Position
 from routekeeper.models.route import Route
-from routekeeper.tracking.fixes import Fix
+from routekeeper.tracking.engine.fixes import Fix
 
 _POSITIONS = cast(Table, Position.__table__)
 

@@ -15,9 +15,9 @@ from typing import Any, TypeVar
 
 from routekeeper.models.order import Order
 from routekeeper.models.route import Route
-from routekeeper.tracking.fixes import dump_time, load_time
-from routekeeper.tracking.geofence import Geofence
-from routekeeper.tracking.pipeline import (
+from routekeeper.tracking.engine.fixes import dump_time, load_time
+from routekeeper.tracking.engine.geofence import Geofence
+from routekeeper.tracking.engine.pipeline import (
     RouteTrackState,
     TrackedOrder,
     close_order,

@@ -11,9 +11,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from routekeeper.core.fields import Handle, JsonObject, Text
 from routekeeper.core.timefmt import ApiDatetime
-from routekeeper.orders.fields import Handle, JsonObject, Text
-from routekeeper.tracking.fixes import Fix
+from routekeeper.tracking.engine.fixes import Fix
 
 
 class DeviceCreate(BaseModel):

@@ -21,8 +21,8 @@ from routekeeper.settings import Settings
 from routekeeper.tracking import clock, repository
 from routekeeper.tracking.apply import Env, write_back
 from routekeeper.tracking.completion import close_finished, finalize_route, refresh_route_polyline
-from routekeeper.tracking.fixes import load_time
-from routekeeper.tracking.pipeline import check_offline
+from routekeeper.tracking.engine.fixes import load_time
+from routekeeper.tracking.engine.pipeline import check_offline
 from routekeeper.tracking.routeorders import RouteOrders
 from routekeeper.tracking.routestate import StoredState, load
 

@@ -23,7 +23,7 @@ from routekeeper.core.responses import (
 from routekeeper.core.routing import Router
 from routekeeper.core.timefmt import parse_query_time
 from routekeeper.dependencies import ReadSession, SettingsDep, WriteSession
-from routekeeper.orders.endpoints import ORDER
+from routekeeper.orders.paths import ORDER
 from routekeeper.orders.schemas import SortDirection
 from routekeeper.webhooks import service
 from routekeeper.webhooks.catalog import HISTORY_VALUES

@@ -12,6 +12,7 @@ from zoneinfo import available_timezones
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from routekeeper.core.fields import check_json_size
 from routekeeper.core.geojson import PointGeometry
 from routekeeper.core.timefmt import ApiDatetime
 
@@ -95,6 +96,8 @@ class _Body(BaseModel):
     @classmethod
     def _storable(cls, value: Any) -> Any:
         _check_storable(value)
+        if isinstance(value, dict):
+            check_json_size(value)  # free-form JSON (metadata, profile): bounded per field
         return value
 
 

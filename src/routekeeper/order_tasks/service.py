@@ -17,13 +17,13 @@ from routekeeper.models.ops_group import OpsGroup
 from routekeeper.models.order import Order
 from routekeeper.models.order_task import OrderTask
 from routekeeper.models.task_definition import TaskDefinition
-from routekeeper.orders import service as orders
-from routekeeper.tasks.schemas import (
+from routekeeper.order_tasks.schemas import (
     BaseOrderTask,
     OrderTaskUpdate,
     TaskDefinitionCreate,
     TaskDefinitionUpdate,
 )
+from routekeeper.orders import service as orders
 
 
 def _clean(value: str) -> str:

@@ -7,8 +7,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from routekeeper.tracking.fixes import Fix, dump_time, format_utc_ms, load_time
-from routekeeper.tracking.geofence import Geofence, GeofenceKind, haversine_m
+from routekeeper.tracking.engine.fixes import Fix, dump_time, format_utc_ms, load_time
+from routekeeper.tracking.engine.geofence import Geofence, GeofenceKind, haversine_m
 from routekeeper.travel.base import LonLat
 
 MIN_STEP_M = 5.0

@@ -7,14 +7,13 @@ from typing import Annotated, Any
 from fastapi import Query, Response
 
 from routekeeper.accounts.auth import CurrentAccount
+from routekeeper.core.fields import Text
 from routekeeper.core.pagination import page_keys
 from routekeeper.core.responses import R400, R401, R404, R404_CODED, R422, Responses
 from routekeeper.core.routing import Router
 from routekeeper.dependencies import ReadSession, SettingsDep, WriteSession
-from routekeeper.orders.endpoints import ORDER
-from routekeeper.orders.fields import Text
-from routekeeper.tasks import service
-from routekeeper.tasks.schemas import (
+from routekeeper.order_tasks import service
+from routekeeper.order_tasks.schemas import (
     OrderTaskList,
     OrderTaskRead,
     OrderTasksCreate,
@@ -24,6 +23,7 @@ from routekeeper.tasks.schemas import (
     TaskDefinitionRead,
     TaskDefinitionUpdate,
 )
+from routekeeper.orders.paths import ORDER
 
 router = Router(tags=["Orders"])
 

@@ -6,8 +6,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from routekeeper.core.fields import Handle, JsonObject, Text
 from routekeeper.core.timefmt import ApiDatetime
-from routekeeper.orders.fields import Handle, JsonObject, Text
 
 MAX_TASKS = 100
 

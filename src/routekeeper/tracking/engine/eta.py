@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from routekeeper.tracking.fixes import require_aware
+from routekeeper.tracking.engine.fixes import require_aware
 from routekeeper.travel.base import LonLat, TravelModel
 
 

@@ -15,8 +15,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from routekeeper.tracking.fixes import Fix, dump_time, load_time
-from routekeeper.tracking.geofence import Geofence, Presence, inside_confidence
+from routekeeper.tracking.engine.fixes import Fix, dump_time, load_time
+from routekeeper.tracking.engine.geofence import Geofence, Presence, inside_confidence
 
 
 class VisitPhase(StrEnum):

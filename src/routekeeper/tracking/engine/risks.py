@@ -12,8 +12,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from routekeeper.tracking.fixes import Fix
-from routekeeper.tracking.geofence import Geofence
+from routekeeper.tracking.engine.fixes import Fix
+from routekeeper.tracking.engine.geofence import Geofence
 
 DELAYED_FROM_SCHEDULED_AT = "delayed_from_scheduled_at"
 DELAYED_FROM_INITIAL_ETA = "delayed_from_initial_eta"

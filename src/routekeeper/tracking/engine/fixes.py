@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from routekeeper.tracking.geofence import haversine_m
+from routekeeper.tracking.engine.geofence import haversine_m
 from routekeeper.travel.base import LonLat
 
 METRES_PER_NAUTICAL_MILE = 1852.0

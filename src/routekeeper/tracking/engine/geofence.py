@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from routekeeper.travel.base import LonLat
 
 if TYPE_CHECKING:
-    from routekeeper.tracking.fixes import Fix
+    from routekeeper.tracking.engine.fixes import Fix
 
 EARTH_RADIUS_M = 6_371_008.8
 """Mean Earth radius (IUGG) used for every distance in tracking."""

@@ -22,11 +22,17 @@ from datetime import datetime
 from typing import Any
 
 from routekeeper.settings import TrackingSettings
-from routekeeper.tracking import risks as rk
-from routekeeper.tracking.actuals import Actuals
-from routekeeper.tracking.arrival import VisitEvent, VisitEventKind, VisitPhase, VisitState, step
-from routekeeper.tracking.eta import Stop, StopEta, estimate_remaining
-from routekeeper.tracking.fixes import (
+from routekeeper.tracking.engine import risks as rk
+from routekeeper.tracking.engine.actuals import Actuals
+from routekeeper.tracking.engine.arrival import (
+    VisitEvent,
+    VisitEventKind,
+    VisitPhase,
+    VisitState,
+    step,
+)
+from routekeeper.tracking.engine.eta import Stop, StopEta, estimate_remaining
+from routekeeper.tracking.engine.fixes import (
     Fix,
     dump_time,
     format_utc_ms,
@@ -35,7 +41,7 @@ from routekeeper.tracking.fixes import (
     require_aware,
     validate_fix,
 )
-from routekeeper.tracking.geofence import Box, Geofence
+from routekeeper.tracking.engine.geofence import Box, Geofence
 from routekeeper.travel.base import TravelError, TravelModel
 
 STATE_VERSION = 1
