@@ -43,6 +43,9 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         finally:
             if runner is not None:
                 runner.stop()
+            hub = getattr(app.state, "live_hub", None)
+            if hub is not None:
+                hub.stop()
             db.dispose()
 
     app = FastAPI(

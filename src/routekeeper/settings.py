@@ -117,6 +117,10 @@ class ViewSettings(BaseModel):
     tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     tile_attribution: str = "&copy; OpenStreetMap contributors"
     embed_token_ttl_s: int = 24 * 3600
+    # Live streams (views/live.py): caps per view, per client address and per process.
+    max_streams_per_view: int = 200
+    max_streams_per_client: int = 50
+    max_streams: int = 4000
 
 
 class Settings(BaseSettings):

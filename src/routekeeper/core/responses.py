@@ -49,6 +49,10 @@ def _doc(model: type[BaseModel], description: str) -> dict[str, Any]:
 R401: Responses = {401: _doc(HTTPErrorBody, "Authentication error")}
 R404: Responses = {404: _doc(HTTPErrorBody, "Not found")}
 R404_CODED: Responses = {404: _doc(ErrorBody, "Not found")}
+# Operations whose 404 is the path's resource (HTTPError) or one the body names (Error).
+R404_EITHER: Responses = {404: _doc(HTTPErrorBody | ErrorBody,  # type: ignore[arg-type]
+                                    "Not found: the path's resource (HTTPError) or one the "
+                                    "body names, such as the worker (Error)")}
 R409: Responses = {409: _doc(ErrorBody, "Conflict")}
 R400: Responses = {400: _doc(ErrorBody, "Bad request")}
 R413: Responses = {413: _doc(HTTPErrorBody, "Request body too large")}

@@ -27,7 +27,16 @@ from routekeeper.accounts.auth import (
 )
 from routekeeper.core.errors import invalid_field
 from routekeeper.core.pagination import page_keys
-from routekeeper.core.responses import NO_STORE, R400, R401, R404, R409, R413, R422
+from routekeeper.core.responses import (
+    NO_STORE,
+    R400,
+    R401,
+    R404,
+    R404_EITHER,
+    R409,
+    R413,
+    R422,
+)
 from routekeeper.core.routing import Router
 from routekeeper.dependencies import ReadSession, SettingsDep, WriteSession, get_db, get_settings
 from routekeeper.tracking import clock, devices, keys, repository
@@ -59,7 +68,8 @@ def _merge(*parts: Mapping[int | str, dict[str, Any]]) -> dict[int | str, dict[s
 
 LISTED = _merge(R401, R422)
 ONE = _merge(R401, R404, R422)
-CREATE = _merge(R400, R401, R404, R409, R422)
+# A device's worker that does not exist is a 404 in the Error shape (driver_not_found).
+CREATE = _merge(R400, R401, R404_EITHER, R409, R422)
 UPLOAD = _merge(R400, R401, R404, R413, R422)
 DEVICE_PROTOCOL = _merge(R400, R401, R413, R422)
 
