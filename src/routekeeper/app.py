@@ -15,9 +15,11 @@ from routekeeper.core.guards import RefuseUnmatchableTargets
 from routekeeper.core.handlers import install_error_handlers
 from routekeeper.core.limits import BodySizeLimit
 from routekeeper.db.engine import Database
+from routekeeper.geocoding.service import geocoder_from_settings
 from routekeeper.settings import Settings
 from routekeeper.tracking.osmand_port import install_osmand_port
-from routekeeper.travel import TravelError, travel_model_from_settings
+from routekeeper.travel import TravelError
+from routekeeper.travel.runtime import TravelRuntime
 from routekeeper.worker import start_runner
 
 log = logging.getLogger(__name__)
@@ -31,14 +33,17 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     settings.signing_keys  # noqa: B018
     db = Database(settings.database)
     start_worker = settings.jobs.run_in_api if run_worker is None else run_worker
+    travel = TravelRuntime(settings.routing)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runner = None
-        if start_worker:
-            runner = start_runner(db, settings)
-            app.state.runner = runner
+        # osrm-routed (for a local dataset) lives as long as the app; the worker shares it.
+        travel.start()
         try:
+            if start_worker:
+                runner = start_runner(db, settings, travel=travel.model)
+                app.state.runner = runner
             yield
         finally:
             if runner is not None:
@@ -46,6 +51,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
             hub = getattr(app.state, "live_hub", None)
             if hub is not None:
                 hub.stop()
+            travel.stop()
             db.dispose()
 
     app = FastAPI(
@@ -62,7 +68,9 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     app.state.settings = settings
     app.state.db = db
     app.state.runner = None
-    app.state.travel = travel_model_from_settings(settings.routing)
+    app.state.travel = travel.model
+    app.state.travel_runtime = travel
+    app.state.geocoder = geocoder_from_settings(settings.geocoding)
     install_error_handlers(app)
 
     async def _travel_failed(_request: Request, exc: Exception) -> JSONResponse:
@@ -78,6 +86,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
 
     @app.get("/health", include_in_schema=False)
     def health() -> JSONResponse:
-        return JSONResponse({"status": "ok", "version": __version__})
+        return JSONResponse({"status": "ok", "version": __version__,
+                             "travel": travel.health()})
 
     return app

@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from routekeeper.db.engine import Database
+from routekeeper.geocoding.service import Geocoder
 from routekeeper.settings import Settings
 
 
@@ -16,6 +17,12 @@ def get_settings(request: Request) -> Settings:
     """The settings the app was created with."""
     settings: Settings = request.app.state.settings
     return settings
+
+
+def get_geocoder(request: Request) -> Geocoder | None:
+    """The app's geocoder, or None when none is configured."""
+    geocoder: Geocoder | None = request.app.state.geocoder
+    return geocoder
 
 
 def get_db(request: Request) -> Database:
@@ -39,3 +46,4 @@ def _read_session(request: Request) -> Iterator[Session]:
 WriteSession = Annotated[Session, Depends(_write_session, scope="function")]
 ReadSession = Annotated[Session, Depends(_read_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+GeocoderDep = Annotated[Geocoder | None, Depends(get_geocoder)]

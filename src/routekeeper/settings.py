@@ -50,6 +50,40 @@ class RoutingSettings(BaseModel):
     osrm_profile: str = "driving"
     osrm_timeout_s: float = 10.0
     osrm_max_table_size: int = 100
+    # A dataset made by `routekeeper roads prepare` (its folder or its .osrm base path): serve
+    # and worker then run osrm-routed on loopback as a supervised child (osrm_url wins if set).
+    dataset: Path | None = None
+    # Where the install step unpacked OSRM (bin/osrm-*, profiles/*.lua).
+    osrm_home: Path = Path("./var/osrm")
+    # Port of the supervised osrm-routed on 127.0.0.1; 0 picks a free one.
+    osrm_port: int = 0
+    # "ch" answers tables several times faster than "mld" (docs/architecture.md); prepare
+    # builds both, so this can be switched without preparing again.
+    osrm_algorithm: str = "ch"
+    # --max-table-size of the supervised osrm-routed (the client splits larger tables).
+    routed_max_table_size: int = 2000
+    # A point whose nearest road is farther than this is outside the road network: its legs
+    # use the straight-line model (and the estimate says so).
+    max_snap_m: float = 500.0
+    # Points kept in the day's matrix cache (reused across planning runs); about 10 bytes
+    # per cell, so 2,000 points hold 40 MB.
+    matrix_cache_points: int = 2000
+
+
+class GeocodingSettings(BaseModel):
+    # A Nominatim-compatible server (``/search`` and ``/reverse`` in ``format=jsonv2``);
+    # None: address-only destinations and region filters are refused with a 422.
+    url: str | None = None
+    timeout_s: float = 10.0
+    # Requests in flight at once for one batch (Nominatim's own server serves a few at a time).
+    concurrency: int = 8
+    accept_language: str = "en"
+    # A cached answer older than this is asked again (addresses and regions rarely move).
+    cache_ttl_s: float = 30 * 24 * 3600
+    # How long a request waits for the regions of its new orders; the rest are filled by a job.
+    region_wait_s: float = 2.0
+    # Retry-After of the 503 answered while the geocoder is unreachable.
+    retry_after_s: int = 30
 
 
 class PlanningSettings(BaseModel):
@@ -151,6 +185,7 @@ class Settings(BaseSettings):
     api: ApiSettings = Field(default_factory=ApiSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    geocoding: GeocodingSettings = Field(default_factory=GeocodingSettings)
     planning: PlanningSettings = Field(default_factory=PlanningSettings)
     tracking: TrackingSettings = Field(default_factory=TrackingSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)

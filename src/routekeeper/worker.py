@@ -7,13 +7,16 @@ import threading
 
 from routekeeper.core.jobs import JobRunner, registry
 from routekeeper.db.engine import Database
+from routekeeper.geocoding.service import geocoder_from_settings
 from routekeeper.settings import Settings
 from routekeeper.travel import travel_model_from_settings
+from routekeeper.travel.base import TravelModel
 
 # Modules that register tasks when imported.
 TASK_MODULES: tuple[str, ...] = (
     "routekeeper.core.jobs",
     "routekeeper.exports.tasks",
+    "routekeeper.orders.regions",
     "routekeeper.planning.tasks",
     "routekeeper.tracking.tasks",
     "routekeeper.webhooks.tasks",
@@ -26,12 +29,14 @@ def load_tasks() -> None:
         importlib.import_module(name)
 
 
-def build_runner(db: Database, settings: Settings) -> JobRunner:
-    """A job runner over ``db`` with all tasks loaded."""
+def build_runner(db: Database, settings: Settings,
+                 travel: TravelModel | None = None) -> JobRunner:
+    """A job runner over ``db`` with all tasks loaded (sharing the process's travel model)."""
     load_tasks()
     runner = JobRunner(db, settings.jobs, registry)
     runner.context["settings"] = settings
-    runner.context["travel"] = travel_model_from_settings(settings.routing)
+    runner.context["travel"] = travel or travel_model_from_settings(settings.routing)
+    runner.context["geocoder"] = geocoder_from_settings(settings.geocoding)
     return runner
 
 
@@ -44,9 +49,10 @@ def warm_up_solver(settings: Settings) -> None:
                      name="solver-warm-up", daemon=True).start()
 
 
-def start_runner(db: Database, settings: Settings, threads: int | None = None) -> JobRunner:
+def start_runner(db: Database, settings: Settings, threads: int | None = None,
+                 travel: TravelModel | None = None) -> JobRunner:
     """Build a runner, start its threads, and get the solver processes ready."""
-    runner = build_runner(db, settings)
+    runner = build_runner(db, settings, travel)
     runner.start(threads)
     warm_up_solver(settings)
     return runner

@@ -148,11 +148,12 @@ def test_rotate_secret_of_an_unknown_account_fails(
 def test_demo_is_idempotent(
     db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """``demo`` migrates, creates one account, and prints the same credentials every time,
-    kept in a file only its owner can read."""
+    """``demo`` migrates, creates one account and its Helsinki day once, and prints the same
+    credentials every time, kept in a file only its owner can read."""
     path = tmp_path / "demo" / "credentials.json"
     assert main(["demo", "--credentials-file", str(path)]) == 0
-    first = capsys.readouterr().out
+    created, first = capsys.readouterr().out.split("\n", 1)
+    assert created.startswith("Demo day ") and "30 orders, 3 workers" in created
     assert main(["demo", "--credentials-file", str(path)]) == 0
     assert capsys.readouterr().out == first
     assert stat.S_IMODE(path.stat().st_mode) == 0o600

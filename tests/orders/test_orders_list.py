@@ -278,9 +278,11 @@ def test_extreme_dates_are_answered_not_crashed(api: TestClient) -> None:
 
 
 def test_unknown_filter_is_422(api: TestClient) -> None:
-    """A filter this server does not implement is refused rather than ignored."""
-    assert_validation(api.get("/orders/", params={"region_filter": '{"city": "Pune"}'}),
-                      "query", "region_filter")
+    """An unknown filter, and region_filter without a geocoder, are refused, not ignored."""
+    messages = assert_validation(
+        api.get("/orders/", params={"region_filter": '{"city": "Pune"}'}), "query",
+        "region_filter")
+    assert "no geocoder is configured" in messages[0]
     assert_validation(api.get("/orders/", params={"colour": "red"}), "query", "colour")
 
 

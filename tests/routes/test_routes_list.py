@@ -96,8 +96,10 @@ def test_search_and_json_filters(api: TestClient, fleet: dict[str, str]) -> None
     assert _listed(api, **{meta: json.dumps({"prio": "2"})}) == ["r-south"]
     assert _listed(api, **{meta: json.dumps({"cold": True, "zone": "n"})}) == ["r-north"]
     assert _listed(api, **{meta: json.dumps({"cold": False})}) == []
-    # No order carries a region and no device metadata exists yet: nothing matches.
-    assert _listed(api, region_filter=json.dumps({"city": "Berlin"})) == []
+    # No device metadata exists yet: nothing matches. Regions need a geocoder (none here).
+    refused = api.get("/orders/routes/", params={"region_filter": json.dumps({"city": "X"})})
+    assert refused.status_code == 422
+    assert "region_filter" in refused.json()["detail"]["query"]
     assert _listed(api, device_metadata_filter=json.dumps({"os": "ios"})) == []
 
 

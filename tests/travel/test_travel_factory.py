@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import routekeeper.travel as travel
 from routekeeper.settings import RoutingSettings
-from routekeeper.travel import OsrmModel, StraightLineModel, travel_model_from_settings
+from routekeeper.travel import (
+    OsrmModel,
+    RoadModel,
+    StraightLineModel,
+    travel_model_from_settings,
+)
 
 
 def test_default_settings_give_the_straight_line_model() -> None:
@@ -14,15 +19,19 @@ def test_default_settings_give_the_straight_line_model() -> None:
     assert (model.detour_factor, model.speed_kmh) == (1.5, 20.0)
 
 
-def test_osrm_url_gives_the_osrm_model() -> None:
-    """With an OSRM URL the model is OSRM with the configured profile, timeout and table size."""
+def test_osrm_url_gives_the_road_model_over_osrm() -> None:
+    """With an OSRM URL the model is the road model over OSRM with the configured settings."""
     routing = RoutingSettings(
         osrm_url="http://osrm.internal:5000/",
         osrm_profile="car",
         osrm_timeout_s=3.0,
         osrm_max_table_size=60,
+        max_snap_m=250.0,
     )
-    model = travel_model_from_settings(routing)
+    road = travel_model_from_settings(routing)
+    assert isinstance(road, RoadModel)
+    assert road.max_snap_m == 250.0
+    model = road.osrm
     assert isinstance(model, OsrmModel)
     try:
         assert (model.base_url, model.profile, model.timeout_s, model.max_table_size) == (

@@ -16,6 +16,7 @@ import pytest
 
 from routekeeper.travel import (
     TRAVEL_FAILURE_MESSAGE,
+    UNREACHABLE,
     OsrmModel,
     TravelError,
     TravelModel,
@@ -53,8 +54,12 @@ def serve_table_from_recording(request: httpx.Request) -> httpx.Response:
     path = request.url.path
     assert path.startswith("/table/v1/driving/")
     stop_ids = [STOP_INDEX[key] for key in path.removeprefix("/table/v1/driving/").split(";")]
-    sources = [stop_ids[int(i)] for i in request.url.params["sources"].split(";")]
-    targets = [stop_ids[int(i)] for i in request.url.params["destinations"].split(";")]
+    # Without sources (or destinations) OSRM uses every coordinate, as a square request does.
+    params = request.url.params
+    sources = [stop_ids[int(i)] for i in params["sources"].split(";")] \
+        if "sources" in params else stop_ids
+    targets = [stop_ids[int(i)] for i in params["destinations"].split(";")] \
+        if "destinations" in params else stop_ids
     body = {
         "code": "Ok",
         "durations": [[FULL_TABLE["durations"][s][t] for t in targets] for s in sources],
@@ -102,10 +107,11 @@ def test_model_satisfies_protocol() -> None:
 
 
 def test_matrix_in_one_request() -> None:
-    """A small matrix is one table request whose answer becomes rounded int64 arrays."""
+    """A small square matrix is one table request listing each point once, as int64 arrays."""
     recorder = Recorder(serve_table_from_recording)
     matrix = recorder.model().matrix(STOPS, STOPS)
     assert len(recorder.requests) == 1
+    assert "sources" not in recorder.requests[0].url.params
     assert np.array_equal(matrix.duration_s, recorded_grid("durations"))
     assert np.array_equal(matrix.distance_m, recorded_grid("distances"))
     assert matrix.distance_m.dtype == matrix.duration_s.dtype == np.int64
@@ -122,7 +128,7 @@ def test_table_request_format() -> None:
     coordinates = ";".join(coordinate_key(*stop) for stop in STOPS[:2] + STOPS[5:8])
     assert request.url.raw_path.decode() == (
         f"/table/v1/driving/{coordinates}"
-        "?sources=0;1&destinations=2;3;4&annotations=duration,distance"
+        "?sources=0;1&destinations=2;3;4&annotations=duration,distance&generate_hints=false"
     )
 
 
@@ -164,9 +170,9 @@ def test_recorded_table_with_sources_and_destinations() -> None:
     matrix = recorder.model().matrix(STOPS[:3], STOPS[3:])
     expected = EXCHANGES["table_sources_destinations"]["body"]["durations"]
     assert matrix.duration_s.tolist() == np.rint(expected).astype(int).tolist()
-    # The client asks exactly what was recorded: the same URL byte for byte.
+    # The client asks what was recorded, byte for byte, and leaves the hints out (unused).
     sent = recorder.requests[0].url.raw_path.decode()
-    assert sent == EXCHANGES["table_sources_destinations"]["request"]
+    assert sent == EXCHANGES["table_sources_destinations"]["request"] + "&generate_hints=false"
 
 
 def test_leg_from_recorded_route() -> None:
@@ -177,7 +183,8 @@ def test_leg_from_recorded_route() -> None:
     assert (leg.distance_m, leg.duration_s) == (1399, 201)
     assert leg.geometry == [tuple(position) for position in route["geometry"]["coordinates"]]
     assert len(leg.geometry) == 9
-    assert recorder.requests[0].url.raw_path.decode() == EXCHANGES["route"]["request"]
+    assert recorder.requests[0].url.raw_path.decode() == \
+        EXCHANGES["route"]["request"] + "&generate_hints=false"
 
 
 def test_leg_agrees_with_table_cell() -> None:
@@ -206,10 +213,19 @@ def expect_travel_error(model: OsrmModel, call: str = "matrix") -> None:
     assert str(caught.value) == TRAVEL_FAILURE_MESSAGE
 
 
-def test_null_cell_is_an_error() -> None:
-    """A recorded table with unreachable (null) cells raises TravelError."""
-    assert EXCHANGES["table_unreachable"]["body"]["durations"][0][1] is None
-    expect_travel_error(Recorder(lambda request: replay("table_unreachable")).model())
+def test_null_cell_is_unreachable() -> None:
+    """A recorded table's null cells become unreachable cells holding UNREACHABLE, no error."""
+    body = EXCHANGES["table_unreachable"]["body"]
+    assert body["durations"][0][1] is None
+    path = EXCHANGES["table_unreachable"]["request"].split("?")[0]
+    stops = [(float(p.split(",")[0]), float(p.split(",")[1]))
+             for p in path.removeprefix("/table/v1/driving/").split(";")]
+    matrix = Recorder(lambda request: replay("table_unreachable")).model().matrix(stops, stops)
+    assert matrix.unreachable is not None
+    nulls = np.array([[cell is None for cell in row] for row in body["durations"]])
+    assert np.array_equal(matrix.unreachable, nulls)
+    assert (matrix.duration_s[nulls] == UNREACHABLE).all()
+    assert (matrix.distance_m[nulls] == UNREACHABLE).all()
 
 
 @pytest.mark.parametrize("name", ["table_invalid_query", "table_too_big"])

@@ -1,5 +1,5 @@
-"""``routekeeper``: serve, worker, db upgrade/check, accounts create/list/rotate-secret,
-keys rotate, demo."""
+"""``routekeeper``: serve, worker, db upgrade/check, accounts create/list/rotate-secret, roads
+prepare, demo, geocoder build/serve/check/drop, keys rotate."""
 
 from __future__ import annotations
 
@@ -59,8 +59,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from routekeeper.app import create_app
     from routekeeper.db import migrate
+    from routekeeper.travel.runtime import TravelRuntime
 
     settings = _settings(signing=True)
+    # A missing dataset or OSRM install is reported in one line before anything starts.
+    _travel_runtime(TravelRuntime, settings).stop()
     migrate.upgrade(settings.database.url)
     # Without --no-worker the setting jobs.run_in_api decides (default: on).
     app = create_app(settings, run_worker=False if args.no_worker else None)
@@ -75,6 +78,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     """Run only the job worker until SIGINT/SIGTERM."""
     from routekeeper.db.engine import Database
+    from routekeeper.travel.runtime import TravelRuntime
     from routekeeper.worker import start_runner
 
     settings = _settings(signing=True)
@@ -82,12 +86,49 @@ def cmd_worker(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    runner = start_runner(db, settings, args.concurrency)
-    gc.freeze()  # as in cmd_serve
-    print(f"worker {runner.worker_id} running", flush=True)
-    stop.wait()
-    runner.stop()
-    db.dispose()
+    travel = _travel_runtime(TravelRuntime, settings)
+    travel.start()
+    try:
+        runner = start_runner(db, settings, args.concurrency, travel=travel.model)
+        gc.freeze()  # as in cmd_serve
+        print(f"worker {runner.worker_id} running", flush=True)
+        stop.wait()
+        runner.stop()
+    finally:
+        travel.stop()
+        db.dispose()
+    return 0
+
+
+def _travel_runtime(factory: Any, settings: Settings) -> Any:
+    """The travel runtime of the settings, or a CliError naming what is missing."""
+    from routekeeper.travel.dataset import DatasetError
+
+    try:
+        return factory(settings.routing)
+    except DatasetError as exc:
+        raise CliError(str(exc), status=2) from exc
+
+
+def cmd_roads_prepare(args: argparse.Namespace) -> int:
+    """Build an OSRM dataset (MLD and CH) from an OpenStreetMap extract."""
+    import logging
+
+    from routekeeper.travel.dataset import DatasetError, OsrmTools, prepare
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    settings = _settings()
+    pbf = Path(args.pbf)
+    out = Path(args.out) if args.out else Path("var/roads") / \
+        f"{pbf.name.split('.')[0].lower()}-{args.profile}"
+    try:
+        base = prepare(pbf, profile=args.profile, out=out,
+                       tools=OsrmTools(settings.routing.osrm_home),
+                       small_component_size=args.small_component_size)
+    except DatasetError as exc:
+        raise CliError(str(exc)) from exc
+    print(f"dataset ready: {out}")
+    print(f"serve it with ROUTEKEEPER_ROUTING__DATASET={out} (base file {base.name})")
     return 0
 
 
@@ -181,10 +222,12 @@ def _read_demo_credentials(path: Path) -> dict[str, str] | None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Create the demo account once and print its credentials (kept in a 0600 file)."""
+    """Create the demo account once (with its Helsinki day) and print its credentials."""
     from routekeeper.accounts import service as accounts
+    from routekeeper.core.clock import utcnow
     from routekeeper.db import migrate
     from routekeeper.db.engine import Database
+    from routekeeper.demo import GROUP, seed
     path = Path(args.credentials_file)
     settings = _settings()
     migrate.upgrade(settings.database.url)
@@ -204,7 +247,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
         os.fchmod(fd, 0o600)  # the mode above only applies to a new file
         with os.fdopen(fd, "w") as handle:
             json.dump(data, handle)
+    with db.write() as session:
+        day = seed(session, data["account_id"], now=utcnow())
     db.dispose()
+    if day is not None:
+        print(f"Demo day {day.isoformat()} in central Helsinki: 30 orders, 3 workers, "
+              f"planning queued (board: /board?date={day.isoformat()}&ops_group={GROUP})")
     print("Demo account (HTTP Basic AccountID:SecretKey):")
     print(f"  AccountID: {data['account_id']}")
     print(f"  SecretKey: {data['secret_key']}")
@@ -233,6 +281,8 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
+    from routekeeper.travel.dataset import SMALL_COMPONENT_SIZE
+
     parser = argparse.ArgumentParser(prog="routekeeper", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -269,6 +319,16 @@ def build_parser() -> argparse.ArgumentParser:
     rotate.add_argument("--json", action="store_true")
     rotate.set_defaults(func=cmd_accounts_rotate)
 
+    roads = sub.add_parser("roads", help="road network commands")
+    roads_sub = roads.add_subparsers(dest="roads_command", required=True)
+    prep = roads_sub.add_parser("prepare", help="build an OSRM dataset from an OSM extract")
+    prep.add_argument("--pbf", required=True, help="an OpenStreetMap extract (.osm.pbf)")
+    prep.add_argument("--profile", choices=("car", "bicycle", "foot"), default="car")
+    prep.add_argument("--out", default=None, help="dataset folder (default var/roads/NAME-PROFILE)")
+    prep.add_argument("--small-component-size", type=int, default=SMALL_COMPONENT_SIZE,
+                      help="road parts with fewer nodes are not snapped to (osrm-extract)")
+    prep.set_defaults(func=cmd_roads_prepare)
+
     keys = sub.add_parser("keys", help="server signing key commands")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     rotate_key = keys_sub.add_parser("rotate", help="replace the generated signing key")
@@ -280,6 +340,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="create the demo account once and print it")
     demo.add_argument("--credentials-file", default="./var/demo-credentials.json")
     demo.set_defaults(func=cmd_demo)
+
+    from routekeeper.cli import geocoder
+
+    geocoder.add_parser(sub)
     return parser
 
 

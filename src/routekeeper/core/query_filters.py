@@ -66,6 +66,19 @@ def json_object_filter(value: str) -> dict[str, Any]:
     return parsed
 
 
+REGION_KEYS = frozenset({"city", "state", "country"})
+
+
+def region_filter(value: str | None) -> str | None:
+    """Check a ``region_filter``: a JSON object of ``city``/``state``/``country`` strings."""
+    if value is None:
+        return None
+    parsed = json_object_filter(value)
+    if set(parsed) - REGION_KEYS or not all(isinstance(v, str) for v in parsed.values()):
+        raise ValueError("Keys must be city, state or country, with string values.")
+    return value
+
+
 class QueryFilters(BaseModel):
     """Base of a paginated list endpoint's filters: unknown parameters refused, text storable.
 

@@ -11,7 +11,7 @@ from routekeeper.accounts.auth import CurrentAccount
 from routekeeper.core.errors import HttpError
 from routekeeper.core.responses import R400, R401, R404_CODED, R409, R422
 from routekeeper.core.routing import Router
-from routekeeper.dependencies import ReadSession, SettingsDep, WriteSession
+from routekeeper.dependencies import GeocoderDep, ReadSession, SettingsDep, WriteSession
 from routekeeper.exports import repository, service
 from routekeeper.exports.schemas import (
     ExportStatus,
@@ -20,6 +20,7 @@ from routekeeper.exports.schemas import (
     OrderExportStatusBody,
 )
 from routekeeper.exports.storage import LOCAL, LocalStorage, download_name, verify_download
+from routekeeper.geocoding.service import require_for_region_filter
 
 router = Router(tags=["Orders", "Export"])
 
@@ -41,11 +42,14 @@ def create_export(
     body: OrderExportRequest,
     account: CurrentAccount,
     session: WriteSession,
+    geocoder: GeocoderDep,
     idempotency_key: Annotated[
         str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)
     ] = None,
 ) -> dict[str, Any]:
     """Start an export of every order matching the filters to a CSV.gz file."""
+    if body.region_filter:
+        require_for_region_filter(geocoder, "json")
     export = service.create_export(
         session, account.account_id, body, contact_email=account.contact_email,
         idempotency_key=idempotency_key,

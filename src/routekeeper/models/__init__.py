@@ -3,6 +3,7 @@
 from routekeeper.models.account import Account
 from routekeeper.models.device import Device
 from routekeeper.models.estimated_route import EstimatedRoute as EstimatedRoute
+from routekeeper.models.geocode_cache import GeocodeCache as GeocodeCache
 from routekeeper.models.job import Job
 from routekeeper.models.ops_group import OpsGroup
 from routekeeper.models.order import Order
@@ -10,6 +11,8 @@ from routekeeper.models.order_event import OrderEvent
 from routekeeper.models.order_export import OrderExport as OrderExport
 from routekeeper.models.order_task import OrderTask as OrderTask
 from routekeeper.models.outbox_event import OutboxEvent
+from routekeeper.models.place import Place as Place
+from routekeeper.models.place import PlaceHistory as PlaceHistory
 from routekeeper.models.plan import Plan
 from routekeeper.models.position import Position
 from routekeeper.models.route import Route

@@ -24,7 +24,8 @@ from routekeeper.core.responses import (
 )
 from routekeeper.core.routing import Router
 from routekeeper.core.timefmt import parse_ts
-from routekeeper.dependencies import ReadSession, SettingsDep, WriteSession
+from routekeeper.dependencies import GeocoderDep, ReadSession, SettingsDep, WriteSession
+from routekeeper.geocoding.service import require_for_region_filter
 from routekeeper.orders import repository, service
 from routekeeper.orders.filters import OrderFilters
 from routekeeper.orders.paths import ORDER
@@ -87,8 +88,11 @@ def list_orders(
     account: CurrentAccount,
     session: ReadSession,
     settings: SettingsDep,
+    geocoder: GeocoderDep,
 ) -> dict[str, Any]:
     """List and filter orders, newest first by default, with cursor pagination."""
+    if filters.region_filter:
+        require_for_region_filter(geocoder, "query")
     if filters.send_outage:
         # Answering without the block would look like a server whose counts are empty.
         raise invalid_field("query", "send_outage", "send_outage=true is not supported yet.")
@@ -108,10 +112,10 @@ def list_orders(
 )
 def create_orders(
     request: Request, body: OrdersCreate, account: CurrentAccount, session: WriteSession,
-    settings: SettingsDep,
+    settings: SettingsDep, geocoder: GeocoderDep,
 ) -> dict[str, Any]:
     """Create a batch of orders; ``manual`` stores them ``unplanned``."""
-    orders = service.create_orders(session, account.account_id, body)
+    orders = service.create_orders(session, account.account_id, body, geocoder=geocoder)
     if body.plan_mode.value != "manual":
         return plan_new_orders(request, session, account.account_id, orders,
                                mode=body.plan_mode.value, sync=body.enable_sync_planning)
@@ -169,7 +173,8 @@ def update_order(
     order = _lookup(session, account.account_id, order_handle, selector)
     with _route_in_step(request, session, account.account_id, order):
         order = service.update_order(session, account.account_id, order, body,
-                                     public_url=settings.public_url)
+                                     public_url=settings.public_url,
+                                     geocoder=request.app.state.geocoder)
     session.flush()
     return _detail(session, order, settings)
 

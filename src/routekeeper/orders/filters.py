@@ -28,6 +28,7 @@ from routekeeper.core.query_filters import (
     one_of,
     status_list,
 )
+from routekeeper.core.query_filters import region_filter as check_region
 from routekeeper.core.timefmt import parse_wall_time
 from routekeeper.orders.schemas import SortDirection, TrackMode
 
@@ -75,6 +76,7 @@ class OrderFilterFields(QueryFilters):
     device_id: str | None = None
     search_term: str | None = Field(default=None, max_length=200)
     order_metadata_filter: str | None = None
+    region_filter: str | None = None
     plan_mode: str | None = None
     track_mode: TrackMode | None = None
     fulfillment_attempt: int | None = Field(default=None, ge=0, le=MAX_ATTEMPT)
@@ -91,6 +93,11 @@ class OrderFilterFields(QueryFilters):
     @classmethod
     def _statuses(cls, value: str | None) -> str | None:
         return status_list(value, STATUS_FILTER_VALUES)
+
+    @field_validator("region_filter")
+    @classmethod
+    def _region(cls, value: str | None) -> str | None:
+        return check_region(value)
 
     @field_validator("plan_mode")
     @classmethod
@@ -116,6 +123,11 @@ class OrderFilterFields(QueryFilters):
     @property
     def worker(self) -> str | None:
         return self.worker_handle or self.driver_handle
+
+    @property
+    def region(self) -> dict[str, str]:
+        """The region filter as an object."""
+        return dict(json.loads(self.region_filter)) if self.region_filter else {}
 
     @property
     def metadata_filter(self) -> dict[str, Any]:

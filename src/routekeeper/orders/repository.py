@@ -158,6 +158,8 @@ def filtered(session: Session, account_id: str, filters: OrderFilterFields) -> S
     dialect = session.get_bind().dialect.name
     for key, value in filters.metadata_filter.items():
         conditions.append(json_match(Order.metadata_, dialect, key, value))
+    for key, value in filters.region.items():
+        conditions.append(json_match(Order.region, dialect, key, value))
     timezones: list[str] | None = None
     for stem, column_name in TIME_FIELDS.items():
         column = getattr(Order, column_name)

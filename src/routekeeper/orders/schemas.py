@@ -93,8 +93,20 @@ def check_window(
 ProductTypes = list[Annotated[Text, Field(min_length=1, max_length=100)]]
 
 
+class AddressComponents(BaseModel):
+    """Structured parts of an address: the geocoder searches by them when given."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    street: Text | None = Field(default=None, max_length=300)
+    city: Text | None = Field(default=None, max_length=200)
+    state: Text | None = Field(default=None, max_length=200)
+    country: Text | None = Field(default=None, max_length=200)
+    postal_code: Text | None = Field(default=None, max_length=40)
+
+
 class DestinationIn(BaseModel):
-    """A destination: a Point with a radius, a Polygon, or a place/geofence reference."""
+    """A destination: a Point with a radius, a Polygon, a place or geofence, or an address."""
 
     # HyperTrack clients send fields we do not model (place_id, ...): accept, ignore.
     model_config = ConfigDict(extra="ignore")
@@ -102,23 +114,22 @@ class DestinationIn(BaseModel):
     geometry: Geometry | None = None
     radius: int | None = Field(default=None, ge=1, le=100_000)
     address: Text | None = Field(default=None, max_length=1000)
+    address_components: AddressComponents | None = None
     place_handle: Text | None = Field(default=None, max_length=200)
     geofence_id: Text | None = Field(default=None, max_length=200)
 
     @model_validator(mode="after")
-    def _needs_geometry(self) -> DestinationIn:
-        if self.geometry is None:
-            if self.place_handle or self.geofence_id:
-                raise ValueError(
-                    "Places and geofences are not stored by this server; send geometry."
-                )
-            raise ValueError(
-                "geometry is required (address-only destinations need a geocoder, "
-                "which is not configured)."
-            )
+    def _needs_a_location(self) -> DestinationIn:
+        if self.address_only and not (self.address and self.address.strip()):
+            raise ValueError("Send geometry, a place_handle, a geofence_id or an address.")
         if isinstance(self.geometry, PolygonGeometry) and self.radius is not None:
             raise ValueError("radius applies to Point destinations only.")
         return self
+
+    @property
+    def address_only(self) -> bool:
+        """Whether the location has to come from geocoding the address."""
+        return self.geometry is None and not (self.place_handle or self.geofence_id)
 
     def stored(self) -> dict[str, Any]:
         """The destination as stored and returned, with the radius default applied."""

@@ -6,6 +6,7 @@ its outbox events together, or none of them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -26,10 +27,12 @@ from routekeeper.core.ids import new_id, new_token
 from routekeeper.core.pagination import decode_token, encode_token
 from routekeeper.core.signing_keys import SigningKeys
 from routekeeper.core.timefmt import format_ts
+from routekeeper.geocoding.service import Geocoder
 from routekeeper.models.ops_group import OpsGroup
 from routekeeper.models.order import Order
 from routekeeper.models.order_event import OrderEvent
-from routekeeper.orders import repository
+from routekeeper.orders import destinations, regions, repository
+from routekeeper.orders.destinations import Resolved, Wanted
 from routekeeper.orders.filters import OrderFilterFields
 from routekeeper.orders.schemas import (
     WINDOW_ERROR,
@@ -111,10 +114,13 @@ def new_order(
     group: OpsGroup,
     created_by: dict[str, Any] | None = None,
     earlier: list[Order] | None = None,
+    resolved: Resolved | None = None,
 ) -> Order:
     """Insert one order attempt as ``unplanned`` (409 when the handle is still active).
 
-    ``earlier``: the handle's rows when the caller has read them already.
+    ``earlier``: the handle's rows when the caller has read them already. ``resolved``: the
+    destination from :func:`routekeeper.orders.destinations.resolve` (needed unless the
+    item's destination has its geometry).
     """
     if earlier is None:
         earlier = repository.find_attempts(session, account_id, item.order_handle)
@@ -122,16 +128,22 @@ def new_order(
     if any(o.status not in TERMINAL for o in attempts):
         raise _duplicate([item.order_handle])
     now = utcnow()
-    destination = item.destination.stored()
+    if resolved is None:
+        resolved = Resolved(item.destination.stored())
+    destination = resolved.destination
     lon, lat = _representative_point(destination)
     order = Order(
         account_id=account_id, id=new_id(), order_handle=item.order_handle,
         fulfillment_attempt=(max(o.fulfillment_attempt for o in attempts) + 1) if attempts else 0,
         type=item.type.value, type_index=item.type_index, status=OrderStatus.UNPLANNED.value,
         destination=destination, destination_lon=lon, destination_lat=lat,
+        region=resolved.region,
         ops_group_handle=group.ops_group_handle, plan_mode=plan_mode,
         scheduled_after=item.scheduled_after, scheduled_at=item.scheduled_at,
-        expected_service_time=item.expected_service_time, capacity_used=item.capacity_used,
+        expected_service_time=(item.expected_service_time
+                               if item.expected_service_time is not None
+                               else resolved.expected_service_time),
+        capacity_used=item.capacity_used,
         product_type=item.product_type or [],
         priority=item.priority.value if item.priority else None,
         metadata_=item.metadata or {}, attachments=[], risk_status=False,
@@ -151,8 +163,24 @@ def new_order(
     return order
 
 
-def create_orders(session: Session, account_id: str, body: OrdersCreate) -> list[Order]:
-    """Store a batch of orders as ``unplanned`` (planning, when asked for, comes after)."""
+def resolve_destinations(
+    session: Session, account_id: str, items: Sequence[OrderIn], *, geocoder: Geocoder | None,
+) -> list[Resolved]:
+    """Every item's destination, resolved before anything of the batch is stored."""
+    return destinations.resolve(session, account_id, [
+        Wanted(item.destination, f"orders.{index}.destination", item.order_handle)
+        for index, item in enumerate(items)
+    ], geocoder=geocoder)
+
+
+def create_orders(
+    session: Session, account_id: str, body: OrdersCreate, *, geocoder: Geocoder | None = None,
+) -> list[Order]:
+    """Store a batch of orders as ``unplanned`` (planning, when asked for, comes after).
+
+    Destinations are resolved (places read, addresses geocoded) first: a batch with one
+    unknown place or address stores nothing.
+    """
     group = _ops_group(session, account_id, body.ops_group_handle or "default")
     seen: dict[tuple[str, str, int], int] = {}
     errors: dict[str, list[str]] = {}
@@ -165,6 +193,7 @@ def create_orders(session: Session, account_id: str, body: OrdersCreate) -> list
         seen[key] = index
     if errors:
         raise RequestValidationFailed({"json": errors})
+    resolved = resolve_destinations(session, account_id, body.orders, geocoder=geocoder)
     try:
         # One read of every handle's earlier rows and one flush for the batch: a query per
         # order, each autoflushing the order before it, cost PostgreSQL about a second for
@@ -174,15 +203,25 @@ def create_orders(session: Session, account_id: str, body: OrdersCreate) -> list
         with session.no_autoflush:
             orders = [
                 new_order(session, account_id, item, plan_mode=body.plan_mode.value,
-                          group=group, earlier=earlier[item.order_handle])
-                for item in body.orders
+                          group=group, earlier=earlier[item.order_handle], resolved=where)
+                for item, where in zip(body.orders, resolved, strict=True)
             ]
         session.flush()
     except IntegrityError as exc:
         # A concurrent request inserted the same active handle after our check: the
         # partial unique index refused ours (autoflush may raise it mid-batch).
         raise _duplicate([item.order_handle for item in body.orders]) from exc
+    with_regions(session, account_id, orders, geocoder)
     return orders
+
+
+def with_regions(
+    session: Session, account_id: str, orders: list[Order], geocoder: Geocoder | None
+) -> None:
+    """Give new or moved orders their region (a job fills those the geocoder is slow on)."""
+    if geocoder is not None:
+        regions.assign_regions(session, account_id, orders, geocoder=geocoder,
+                               wait_s=geocoder.settings.region_wait_s)
 
 
 def find_order(
@@ -406,7 +445,8 @@ def reschedule_order(
 
 
 def update_order(
-    session: Session, account_id: str, order: Order, body: OrderUpdate, *, public_url: str
+    session: Session, account_id: str, order: Order, body: OrderUpdate, *, public_url: str,
+    geocoder: Geocoder | None = None,
 ) -> Order:
     """Apply a PATCH; the destination may only change before tracking starts.
 
@@ -424,8 +464,16 @@ def update_order(
                 {"description": "The destination can only change before tracking starts.",
                  "current_status": order.status, "action": "update destination"},
             )
-        order.destination = body.destination.stored()
+        [where] = destinations.resolve(
+            session, account_id, [Wanted(body.destination, "destination", order.order_handle)],
+            geocoder=geocoder)
+        order.destination = where.destination
         order.destination_lon, order.destination_lat = _representative_point(order.destination)
+        # A new destination may be in another region.
+        order.region = where.region
+        if "expected_service_time" not in sent and where.expected_service_time is not None:
+            order.expected_service_time = where.expected_service_time
+        with_regions(session, account_id, [order], geocoder)
     if body.ops_group_handle is not None:
         group = _ops_group(session, account_id, body.ops_group_handle)
         order.ops_group_handle = group.ops_group_handle

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import numpy as np
+
 from routekeeper.models.ops_group import OpsGroup
 from routekeeper.models.order import Order
 from routekeeper.models.worker import Worker
@@ -13,13 +15,14 @@ from routekeeper.planning.availability import Shift
 from routekeeper.planning.optimizer import (
     MAX_TIME_S,
     UNLIMITED_CAPACITY,
+    UNREACHABLE_BEFORE_LATE,
     Job,
     Objective,
     Priority,
     Problem,
     Vehicle,
 )
-from routekeeper.travel.base import LonLat, TravelModel
+from routekeeper.travel.base import LonLat, TravelMatrix, TravelModel
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,8 @@ class BuiltProblem:
     reference_at: datetime
     orders: dict[str, Order] = field(default_factory=dict)
     slots: dict[str, WorkerSlot] = field(default_factory=dict)
+    # Orders left out because no worker can reach them by road, with their reason.
+    unreachable: dict[str, str] = field(default_factory=dict)
 
 
 def _seconds(instant: datetime | None, reference: datetime, default: int) -> int:
@@ -101,13 +106,38 @@ def build_problem(
     )
     # The caller only builds a problem with at least one worker, so points is never empty.
     matrix = travel.matrix(points, points)
+    cut_off = _unreachable_jobs(jobs, matrix, len(slots), returns=returns)
     problem = Problem(
         distance_m=matrix.distance_m,
         duration_s=matrix.duration_s,
-        jobs=tuple(jobs), vehicles=vehicles, objective=Objective(group.objective_fn),
-        locations=tuple(points),
+        jobs=tuple(j for j in jobs if j.id not in cut_off), vehicles=vehicles,
+        objective=Objective(group.objective_fn), locations=tuple(points),
     )
     return BuiltProblem(
         problem=problem, reference_at=reference_at, orders={o.id: o for o in orders},
         slots={slot.worker.worker_handle: slot for slot in slots},
+        unreachable={job_id: UNREACHABLE_BEFORE_LATE for job_id in cut_off},
     )
+
+
+def _unreachable_jobs(jobs: Sequence[Job], matrix: TravelMatrix, n_starts: int, *,
+                      returns: bool) -> set[str]:
+    """Jobs no worker can drive to (or back from, on round trips), with their pick/drop partner.
+
+    On real road data some addresses sit in parts of the road graph that the workers' starts
+    are not connected to; such an order is reported, not handed to the solver.
+    """
+    if matrix.unreachable is None:
+        return set()
+    cut = matrix.unreachable
+    out: set[str] = set()
+    for job in jobs:
+        there = cut[:n_starts, job.location]
+        back = cut[job.location, :n_starts] if returns else np.zeros(n_starts, dtype=bool)
+        if bool((there | back).all()):
+            out.add(job.id)
+    # A pick and its drop are planned together or not at all.
+    for job in jobs:
+        if job.pick_job is not None and (job.id in out or job.pick_job in out):
+            out.update((job.id, job.pick_job))
+    return out

@@ -182,7 +182,7 @@ def run_solver(
     spent_s = time.monotonic() - started if started is not None else 0.0
     solution = solve(built.problem, time_budget_s=_budget(settings, len(inputs.pool), spent_s),
                      seed=settings.planning.seed, processes=solver_processes(settings))
-    return solution, dict(solution.unassigned), None
+    return solution, {**built.unreachable, **dict(solution.unassigned)}, None
 
 
 @registry.register(PLAN_TASK, max_attempts=3)

@@ -21,7 +21,8 @@ from routekeeper.core.responses import (
     Responses,
 )
 from routekeeper.core.routing import Router
-from routekeeper.dependencies import ReadSession, SettingsDep, WriteSession
+from routekeeper.dependencies import GeocoderDep, ReadSession, SettingsDep, WriteSession
+from routekeeper.geocoding.service import require_for_region_filter
 from routekeeper.orders import repository as order_repository
 from routekeeper.orders import service as order_service
 from routekeeper.orders.schemas import OrderDetail, OrderType
@@ -89,10 +90,11 @@ def _full(ctx: RouteContext, route: Any, *, include_summary: bool = True) -> dic
 @router.post("/orders/track", status_code=201, response_model=RouteRead,
              responses=TRACK_ERRORS)
 def track_orders(body: TrackRequest, account: CurrentAccount, session: WriteSession,
-                 settings: SettingsDep, travel: Travel) -> dict[str, Any]:
+                 settings: SettingsDep, travel: Travel,
+                 geocoder: GeocoderDep) -> dict[str, Any]:
     """Create orders and a route and start tracking at once, or start an existing route."""
     ctx = _ctx(session, account, settings, travel)
-    return _full(ctx, track.track(ctx, body))
+    return _full(ctx, track.track(ctx, body, geocoder=geocoder))
 
 
 @router.get("/orders/estimate", status_code=201, response_model=EstimateResponse,
@@ -109,8 +111,10 @@ def estimate(account: CurrentAccount, session: ReadSession, settings: SettingsDe
 @router.get("/orders/routes/", response_model=RoutePage, responses=ERRORS_401_422)
 def list_routes(filters: Annotated[RouteFilters, Query()],
                 account: CurrentAccount, session: ReadSession, settings: SettingsDep,
-                travel: Travel) -> dict[str, Any]:
+                travel: Travel, geocoder: GeocoderDep) -> dict[str, Any]:
     """List routes with the filters of contract section 2.6."""
+    if filters.region_filter:
+        require_for_region_filter(geocoder, "query")
     ctx = _ctx(session, account, settings, travel)
     rows, token = track.list_routes(ctx, filters)
     grouped = repository.routes_orders(session, rows)

@@ -10,6 +10,11 @@
   leg back to the start included when the route returns there); waits and service time shape
   arrivals and ``start_by`` but are not travel (a compatibility decision: HyperTrack does not
   say; its estimate duration sits next to the drive's distance and polyline).
+- Road data (the road model): a leg with no road between its ends is *unreachable*; it counts
+  0 s and 0 m in the arithmetic, and the stops from there on are marked so the wire can show
+  no figure instead of an invented one. A leg measured by the straight-line model because an
+  end is off the road network is listed too. The polyline follows the roads (OSRM's route
+  geometry) wherever the legs are road legs.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from routekeeper.travel.base import LonLat, TravelModel
+from routekeeper.travel.base import LonLat, TravelModel, travel_path
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +48,12 @@ class StopEstimate:
     duration_s: int
     service_start_at: datetime
     departure_at: datetime
+    # False once a leg up to this stop has no road: its figures are not to be shown.
+    reachable: bool = True
+    # Metres from the stop to the nearest road (road models only), and whether that is more
+    # than the model accepts (the stop is off the road network: its legs are straight lines).
+    snapped_m: float | None = None
+    off_road: bool = False
 
     @property
     def wait_s(self) -> float:
@@ -63,16 +74,52 @@ class RouteEstimate:
     end_location: LonLat | None
     finish_at: datetime
     stops: list[StopEstimate] = field(default_factory=list)
+    # Leg i runs from polyline point i to i + 1 of the stops' sequence (start first).
+    straight_legs: list[int] = field(default_factory=list)
+    unreachable_legs: list[int] = field(default_factory=list)
+    # Whether a road model measured it (the wire then says which legs were not road legs).
+    on_roads: bool = False
 
 
-def _legs(points: list[LonLat], travel: TravelModel) -> tuple[list[int], list[int]]:
-    """Metres and seconds of each consecutive leg through ``points``."""
+@dataclass(frozen=True, slots=True)
+class _Legs:
+    metres: list[int]
+    seconds: list[int]
+    straight: list[int]
+    unreachable: list[int]
+    # Per point: metres to the nearest road, and whether only straight lines reach it.
+    snapped_m: list[float | None] = field(default_factory=list)
+    off_road: list[bool] = field(default_factory=list)
+
+
+def _legs(points: list[LonLat], travel: TravelModel) -> _Legs:
+    """Metres and seconds of each consecutive leg through ``points``, and the odd legs."""
     if len(points) < 2:
-        return [], []
+        return _Legs([], [], [], [], [None] * len(points), [False] * len(points))
     matrix = travel.matrix(points, points)
     pairs = range(len(points) - 1)
-    return ([int(matrix.distance_m[i, i + 1]) for i in pairs],
-            [int(matrix.duration_s[i, i + 1]) for i in pairs])
+    unreachable = [i for i in pairs if matrix.is_unreachable(i, i + 1)]
+    snaps = matrix.destination_snap_m
+    snapped: list[float | None] = [None] * len(points) if snaps is None else \
+        [float(v) for v in snaps]
+    # A point is off the road network when even the leg to itself is a straight-line one.
+    off_road = [matrix.is_straight(k, k) for k in range(len(points))]
+    return _Legs(
+        metres=[0 if i in unreachable else int(matrix.distance_m[i, i + 1]) for i in pairs],
+        seconds=[0 if i in unreachable else int(matrix.duration_s[i, i + 1]) for i in pairs],
+        straight=[i for i in pairs if matrix.is_straight(i, i + 1)],
+        unreachable=unreachable,
+        snapped_m=snapped,
+        off_road=off_road,
+    )
+
+
+def first_leg_s(travel: TravelModel, start: LonLat | None, stops: Sequence[StopInput]) -> int:
+    """Seconds from start to the first stop (0 without either, or when no road joins them)."""
+    if start is None or not stops:
+        return 0
+    leg = travel.leg(start, stops[0].location)
+    return 0 if leg.unreachable else int(leg.duration_s)
 
 
 def _latest_arrivals(stops: Sequence[StopInput], legs_s: list[int]) -> list[datetime | None]:
@@ -109,7 +156,9 @@ def estimate_route(
         assert origin is not None
         points.append(origin)
         end = origin
-    legs_m, legs_s = _legs(points, travel)
+    legs = _legs(points, travel)
+    legs_m, legs_s = legs.metres, legs.seconds
+    first_gap = min(legs.unreachable, default=len(points))
 
     clock = depart_at
     timings: list[tuple[datetime, datetime, datetime]] = []
@@ -127,7 +176,10 @@ def estimate_route(
             key=stop.key, arrive_at=arrive,
             start_by=None if bound is None else bound - timedelta(seconds=legs_s[index]),
             distance_m=legs_m[index], duration_s=legs_s[index],
-            service_start_at=begin, departure_at=leave,
+            service_start_at=begin, departure_at=leave, reachable=index < first_gap,
+            # Stop i is point i + 1 of the drive (the start comes first).
+            snapped_m=legs.snapped_m[index + 1] if origin is not None else None,
+            off_road=legs.off_road[index + 1] if origin is not None else False,
         )
         for index, (stop, bound, (arrive, begin, leave)) in enumerate(
             zip(stops, latest, timings, strict=True))
@@ -137,9 +189,12 @@ def estimate_route(
         start_by=estimates[0].start_by if estimates else None,
         distance_m=sum(legs_m),
         duration_s=sum(legs_s),
-        polyline=points,
+        polyline=travel_path(travel, points),
         start_location=origin,
         end_location=end,
         finish_at=clock,
         stops=estimates,
+        straight_legs=legs.straight,
+        unreachable_legs=legs.unreachable,
+        on_roads=getattr(travel, "kind", None) == "road",
     )

@@ -20,12 +20,12 @@ from routekeeper.core.query_filters import (
     one_of,
     status_list,
 )
+from routekeeper.core.query_filters import region_filter as check_region
 from routekeeper.orders.schemas import SortDirection, TrackMode
 from routekeeper.routes.schemas import DeviceSwitchMode
 
 ROUTE_STATUSES = frozenset({"planned", "assigned", "tracking", "completed"})
 PLAN_MODES = frozenset({"on_demand", "scheduled", "manual"})
-REGION_KEYS = frozenset({"city", "state", "country"})
 DATE_STEMS = ("completed_at", "created_at", "planned_at", "start_by", "started_at")
 WINDOW_STEMS = (*DATE_STEMS, "scheduled_start_at")
 DATE_FILTERS = [f"{stem}_date" for stem in DATE_STEMS]
@@ -72,12 +72,7 @@ class RouteFilterFields(QueryFilters):
     @field_validator("region_filter")
     @classmethod
     def _region(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        parsed = json_object_filter(value)
-        if set(parsed) - REGION_KEYS or not all(isinstance(v, str) for v in parsed.values()):
-            raise ValueError("Keys must be city, state or country, with string values.")
-        return value
+        return check_region(value)
 
     @property
     def statuses(self) -> list[str]:

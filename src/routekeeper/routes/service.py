@@ -32,7 +32,13 @@ from routekeeper.orders import service as orders
 from routekeeper.orders.states import TERMINAL, OrderStatus
 from routekeeper.orders.wire import share_url
 from routekeeper.routes import repository
-from routekeeper.routes.estimates import RouteEstimate, StopInput, estimate_route
+from routekeeper.routes.estimates import (
+    RouteEstimate,
+    StopEstimate,
+    StopInput,
+    estimate_route,
+    first_leg_s,
+)
 from routekeeper.routes.locations import returns_to_start, start_location
 from routekeeper.routes.schemas import OrderRef
 from routekeeper.routes.sequencing import departure, optimise_order
@@ -275,15 +281,13 @@ def refresh_estimates(ctx: RouteContext, route: Route, route_orders: Sequence[Or
     start = start_location(ctx.session, group, worker)
     stops = [_stop(o) for o in open_orders]
     now = utcnow()
-    first_leg = 0
-    if stops and start is not None:
-        first_leg = int(ctx.travel.leg(start, stops[0].location).duration_s)
+    first_leg = first_leg_s(ctx.travel, start, stops)
     depart_at = departure(stops, scheduled_start_at=route.scheduled_start_at, now=now,
                           first_leg_s=first_leg) if route.status != "tracking" else now
     estimate = estimate_route(start=start, stops=stops, depart_at=depart_at, travel=ctx.travel,
                               return_to_start=returns_to_start(group))
     route.completion_type = group.route_completion_type
-    route.start_by = estimate.start_by
+    route.start_by = None if estimate.unreachable_legs else estimate.start_by
     # With nothing left to visit there is no drive to estimate (and no LineString to draw).
     route.estimate = estimate_wire(estimate) if stops else None
     by_key = {s.key: s for s in estimate.stops}
@@ -295,26 +299,43 @@ def refresh_estimates(ctx: RouteContext, route: Route, route_orders: Sequence[Or
             order.estimate = None
             continue
         previous = order.estimate or {}
-        order.estimate = {
-            "start_by": format_ts(stop.start_by),
-            "arrive_at": format_ts(stop.arrive_at),
-            "initial_arrive_at": previous.get("initial_arrive_at"),
-            "distance": stop.distance_m,
-            "duration": stop.duration_s,
-        }
+        order.estimate = {**stop_estimate_wire(stop),
+                          "initial_arrive_at": previous.get("initial_arrive_at")}
+
+
+def stop_estimate_wire(stop: StopEstimate) -> dict[str, Any]:
+    """An order's ``estimate`` figures; none for a stop past a leg with no road.
+
+    On a road network it also says how far the destination is from the nearest road
+    (``snapped_distance``, metres) and whether that puts it off the network (``off_road``).
+    """
+    wire: dict[str, Any] = {"start_by": None, "arrive_at": None, "distance": None,
+                            "duration": None}
+    if stop.reachable:
+        wire = {"start_by": format_ts(stop.start_by), "arrive_at": format_ts(stop.arrive_at),
+                "distance": stop.distance_m, "duration": stop.duration_s}
+    if stop.snapped_m is not None:
+        wire.update(snapped_distance=round(stop.snapped_m), off_road=stop.off_road)
+    return wire
 
 
 def estimate_wire(estimate: RouteEstimate) -> dict[str, Any]:
-    """``RouteDetailEstimate`` of a route estimate."""
-    return {
-        "start_by": format_ts(estimate.start_by),
-        "distance": estimate.distance_m,
-        "duration": estimate.duration_s,
+    """``RouteDetailEstimate`` of a route estimate (with which legs are not road legs)."""
+    gap = bool(estimate.unreachable_legs)
+    wire: dict[str, Any] = {
+        # A route with a leg no road joins has no drive to total: say so, invent nothing.
+        "start_by": None if gap else format_ts(estimate.start_by),
+        "distance": None if gap else estimate.distance_m,
+        "duration": None if gap else estimate.duration_s,
         "polyline": {"type": "LineString",
                      "coordinates": [[p[0], p[1]] for p in estimate.polyline]},
         "start_location": _point(estimate.start_location),
         "end_location": _point(estimate.end_location),
     }
+    if estimate.on_roads:
+        wire["straight_line_legs"] = estimate.straight_legs
+        wire["unreachable_legs"] = estimate.unreachable_legs
+    return wire
 
 
 def create_route(

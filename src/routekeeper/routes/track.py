@@ -9,12 +9,13 @@ from routekeeper.core.clock import utcnow
 from routekeeper.core.errors import CodedError, invalid_field
 from routekeeper.core.pagination import decode_token, encode_token, page_keys
 from routekeeper.core.timefmt import format_ts, parse_ts
+from routekeeper.geocoding.service import Geocoder
 from routekeeper.models.order import Order
 from routekeeper.models.route import Route
 from routekeeper.orders import service as orders
 from routekeeper.orders.states import TERMINAL, OrderStatus
 from routekeeper.routes import repository
-from routekeeper.routes.estimates import estimate_route
+from routekeeper.routes.estimates import estimate_route, first_leg_s
 from routekeeper.routes.filters import RouteFilterFields
 from routekeeper.routes.locations import returns_to_start, start_location
 from routekeeper.routes.operations import insert_orders
@@ -36,6 +37,7 @@ from routekeeper.routes.service import (
     get_route,
     refresh_estimates,
     resolve_refs,
+    stop_estimate_wire,
     worker_for_device,
 )
 
@@ -85,7 +87,7 @@ def start_route(ctx: RouteContext, route: Route, *, track_mode: str,
     return route
 
 
-def track(ctx: RouteContext, body: TrackRequest) -> Route:
+def track(ctx: RouteContext, body: TrackRequest, *, geocoder: Geocoder | None = None) -> Route:
     """``POST /orders/track``: start an existing route, or create orders and a route and
     start it at once."""
     if body.route_handle:
@@ -113,11 +115,15 @@ def track(ctx: RouteContext, body: TrackRequest) -> Route:
         raise invalid_field("json", "worker_handle", "worker_handle or device_id is required.")
     group = _group(ctx, body.ops_group_handle or worker.ops_group_handle or "default")
     # A track order may omit scheduled_at: delay is then measured against the first ETA.
+    resolved = orders.resolve_destinations(ctx.session, ctx.account_id, body.orders,
+                                           geocoder=geocoder)
     created = [
-        orders.new_order(ctx.session, ctx.account_id, item, plan_mode="manual", group=group)
-        for item in body.orders
+        orders.new_order(ctx.session, ctx.account_id, item, plan_mode="manual", group=group,
+                         resolved=where)
+        for item, where in zip(body.orders, resolved, strict=True)
     ]
     ctx.session.flush()
+    orders.with_regions(ctx.session, ctx.account_id, created, geocoder)
     spec = body.route
     route = create_route(
         ctx, created, group=group, worker=worker, device_id=device,
@@ -195,8 +201,7 @@ def estimate_sequence(
     sequence = resolve_refs(ctx, refs, lock=False, location="query")
     stops = [_stop(o) for o in sequence]
     start = start_location(ctx.session, group, None)
-    first_leg = int(ctx.travel.leg(start, stops[0].location).duration_s) \
-        if start is not None and stops else 0
+    first_leg = first_leg_s(ctx.travel, start, stops)
     # The departure a new route through these orders would get, so the two agree.
     depart_at = departure(stops, scheduled_start_at=None, now=utcnow(), first_leg_s=first_leg)
     estimate = estimate_route(start=start, stops=stops, depart_at=depart_at, travel=ctx.travel,
@@ -206,9 +211,7 @@ def estimate_sequence(
         stop = by_key[order.id]
         # Read-only: the estimate is put on detached objects for the response, never saved.
         ctx.session.expunge(order)
-        order.estimate = {"start_by": format_ts(stop.start_by),
-                          "arrive_at": format_ts(stop.arrive_at),
-                          "distance": stop.distance_m, "duration": stop.duration_s}
+        order.estimate = stop_estimate_wire(stop)
     return estimate_wire(estimate), sequence
 
 

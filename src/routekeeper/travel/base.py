@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -13,6 +13,11 @@ import numpy.typing as npt
 LonLat = tuple[float, float]
 
 TRAVEL_FAILURE_MESSAGE = "Travel time calculation failed for this planning attempt."
+
+# What an unreachable cell holds (metres and seconds): far beyond any shift or route limit, so
+# a solver that reads only the numbers still never takes that leg, yet small enough that sums
+# of a few thousand of them stay exact in int64. Code that reports figures reads the mask.
+UNREACHABLE = 1_000_000_000
 
 
 class TravelError(RuntimeError):
@@ -25,6 +30,20 @@ class TravelMatrix:
 
     distance_m: npt.NDArray[np.int64]
     duration_s: npt.NDArray[np.int64]
+    # Cells with no road between the two points (they hold UNREACHABLE); None when all have one.
+    unreachable: npt.NDArray[np.bool_] | None = None
+    # Cells measured by the straight-line model because a point is off the road network.
+    straight: npt.NDArray[np.bool_] | None = None
+    # Metres from each destination to the road it snapped to (road models only).
+    destination_snap_m: npt.NDArray[np.float64] | None = None
+
+    def is_unreachable(self, row: int, col: int) -> bool:
+        """Whether there is no road from origin row to destination col."""
+        return self.unreachable is not None and bool(self.unreachable[row, col])
+
+    def is_straight(self, row: int, col: int) -> bool:
+        """Whether the cell is a straight-line figure rather than a road one."""
+        return self.straight is not None and bool(self.straight[row, col])
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +53,20 @@ class Leg:
     distance_m: int
     duration_s: int
     geometry: list[LonLat]
+    # No road connects the two points (the figures are UNREACHABLE, the geometry straight).
+    unreachable: bool = False
+    # Measured by the straight-line model (a point is off the road network).
+    straight: bool = False
+
+
+def matrix_of(distance_m: npt.NDArray[np.float64],
+              duration_s: npt.NDArray[np.float64]) -> TravelMatrix:
+    """Round float metres and seconds (NaN where there is no route) into a TravelMatrix."""
+    missing = np.isnan(distance_m) | np.isnan(duration_s)
+    distance = np.rint(np.where(missing, UNREACHABLE, distance_m)).astype(np.int64)
+    duration = np.rint(np.where(missing, UNREACHABLE, duration_s)).astype(np.int64)
+    return TravelMatrix(distance_m=distance, duration_s=duration,
+                        unreachable=missing if missing.any() else None)
 
 
 class TravelModel(Protocol):
@@ -46,6 +79,22 @@ class TravelModel(Protocol):
     def leg(self, origin: LonLat, destination: LonLat) -> Leg:
         """Return one leg with its geometry."""
         ...
+
+
+@runtime_checkable
+class PathModel(Protocol):
+    """A travel model that can draw the line travelled through several points."""
+
+    def path(self, points: Sequence[LonLat]) -> list[LonLat]:
+        """Return the line through points in order."""
+        ...
+
+
+def travel_path(travel: TravelModel, points: Sequence[LonLat]) -> list[LonLat]:
+    """The line travelled through points: the model's own (roads) or straight segments."""
+    if isinstance(travel, PathModel) and len(points) >= 2:
+        return travel.path(points)
+    return [(float(p[0]), float(p[1])) for p in points]
 
 
 def lonlat_array(points: Sequence[LonLat] | npt.ArrayLike) -> npt.NDArray[np.float64]:

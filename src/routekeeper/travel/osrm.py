@@ -9,6 +9,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeGuard, TypeVar
 
@@ -23,6 +24,7 @@ from routekeeper.travel.base import (
     TravelError,
     TravelMatrix,
     lonlat_array,
+    matrix_of,
 )
 
 logger = logging.getLogger(__name__)
@@ -85,19 +87,19 @@ def _is_number(value: object) -> TypeGuard[int | float]:
 
 
 def _number_grid(body: dict[str, Any], key: str, rows: int, cols: int) -> npt.NDArray[np.float64]:
-    """Return body[key] as a rows x cols array of non-negative finite numbers or raise."""
+    """Return body[key] as a rows x cols array of non-negative numbers (NaN where null) or raise."""
     grid = body.get(key)
     if not isinstance(grid, list) or len(grid) != rows:
         raise _failure(f"table response has no {rows}-row {key!r}")
     for row in grid:
         if not isinstance(row, list) or len(row) != cols:
             raise _failure(f"table response {key!r} rows are not {cols} long")
-        if any(value is None for value in row):
-            raise _failure("table response has unreachable (null) cells")
-        if not all(_is_number(value) for value in row):
+        if not all(value is None or _is_number(value) for value in row):
             raise _failure(f"table response {key!r} holds non-numbers")
+    # null is OSRM's "no route between these two points" (parts of the road graph that are
+    # not connected); it becomes NaN here and an unreachable cell in the matrix.
     array = np.array(grid, dtype=np.float64).reshape(rows, cols)
-    if not np.isfinite(array).all():
+    if np.isinf(array).any():
         raise _failure(f"table response {key!r} holds non-finite numbers")
     if (array < -_NEGATIVE_TOLERANCE).any():
         raise _failure(f"table response {key!r} holds negative numbers")
@@ -105,20 +107,42 @@ def _number_grid(body: dict[str, Any], key: str, rows: int, cols: int) -> npt.ND
     return array
 
 
-def _parse_leg(body: dict[str, Any]) -> Leg:
-    """Return the first route of a route-service response as a Leg or raise."""
-    routes = body.get("routes")
-    if not isinstance(routes, list) or not routes or not isinstance(routes[0], dict):
-        raise _failure("route response has no route")
-    route = routes[0]
-    distance, duration = route.get("distance"), route.get("duration")
-    if not (_is_number(distance) and _is_number(duration)):
-        raise _failure("route response has no numeric distance and duration")
-    distance_m, duration_s = float(distance), float(duration)
-    if not (math.isfinite(distance_m) and math.isfinite(duration_s)):
-        raise _failure("route response distance or duration is not finite")
-    if distance_m < 0 or duration_s < 0:
-        raise _failure("route response distance or duration is negative")
+def _snap_distances(body: dict[str, Any], key: str, count: int) -> npt.NDArray[np.float64]:
+    """Metres from each requested point to the road it snapped to (0 when OSRM omits them)."""
+    waypoints = body.get(key)
+    snapped = np.zeros(count, dtype=np.float64)
+    if not isinstance(waypoints, list):
+        return snapped
+    if len(waypoints) != count:
+        raise _failure(f"table response has {len(waypoints)} {key}, not {count}")
+    for index, waypoint in enumerate(waypoints):
+        distance = waypoint.get("distance") if isinstance(waypoint, dict) else None
+        if _is_number(distance) and math.isfinite(distance) and distance >= 0:
+            snapped[index] = float(distance)
+    return snapped
+
+
+@dataclass(frozen=True, slots=True)
+class RawTable:
+    """A table as OSRM answered it: float metres and seconds, NaN where there is no route."""
+
+    distance_m: npt.NDArray[np.float64]
+    duration_s: npt.NDArray[np.float64]
+    # How far each origin and destination is from the road it snapped to, in metres.
+    origin_snap_m: npt.NDArray[np.float64]
+    destination_snap_m: npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class RoutePath:
+    """A route through several points: each leg's metres and seconds and the whole geometry."""
+
+    legs: list[tuple[int, int]]
+    geometry: list[LonLat]
+
+
+def _parse_geometry(route: dict[str, Any]) -> list[LonLat]:
+    """The GeoJSON LineString of a route as (lon, lat) tuples, or raise."""
     geometry = route.get("geometry")
     coordinates = geometry.get("coordinates") if isinstance(geometry, dict) else None
     if not isinstance(coordinates, list) or len(coordinates) < 2:
@@ -133,8 +157,48 @@ def _parse_leg(body: dict[str, Any]) -> Leg:
         ):
             raise _failure("route response geometry holds malformed positions")
         path.append((float(position[0]), float(position[1])))
+    return path
+
+
+def _metres_seconds(item: dict[str, Any], what: str) -> tuple[float, float]:
+    """The finite, non-negative distance and duration of a route or leg, or raise."""
+    distance, duration = item.get("distance"), item.get("duration")
+    if not (_is_number(distance) and _is_number(duration)):
+        raise _failure(f"{what} has no numeric distance and duration")
+    distance_m, duration_s = float(distance), float(duration)
+    if not (math.isfinite(distance_m) and math.isfinite(duration_s)):
+        raise _failure(f"{what} distance or duration is not finite")
+    if distance_m < 0 or duration_s < 0:
+        raise _failure(f"{what} distance or duration is negative")
+    return distance_m, duration_s
+
+
+def _first_route(body: dict[str, Any]) -> dict[str, Any]:
+    routes = body.get("routes")
+    if not isinstance(routes, list) or not routes or not isinstance(routes[0], dict):
+        raise _failure("route response has no route")
+    route: dict[str, Any] = routes[0]
+    return route
+
+
+def _parse_leg(body: dict[str, Any]) -> Leg:
+    """Return the first route of a route-service response as a Leg or raise."""
+    route = _first_route(body)
+    distance_m, duration_s = _metres_seconds(route, "route response")
+    path = _parse_geometry(route)
     # Same rounding (half to even) as np.rint in matrix(), so a leg agrees with its table cell.
     return Leg(distance_m=round(distance_m), duration_s=round(duration_s), geometry=path)
+
+
+def _parse_path(body: dict[str, Any], n_legs: int) -> RoutePath:
+    """Return a multi-stop route-service response as a RoutePath or raise."""
+    route = _first_route(body)
+    legs = route.get("legs")
+    if not isinstance(legs, list) or len(legs) != n_legs:
+        raise _failure(f"route response has no {n_legs} legs")
+    figures = [_metres_seconds(leg if isinstance(leg, dict) else {}, "route leg") for leg in legs]
+    return RoutePath(legs=[(round(m), round(s)) for m, s in figures],
+                     geometry=_parse_geometry(route))
 
 
 class OsrmModel:
@@ -189,13 +253,26 @@ class OsrmModel:
     ) -> None:
         self.close()
 
-    def matrix(self, origins: Sequence[LonLat], destinations: Sequence[LonLat]) -> TravelMatrix:
-        """Return int64 road metres and seconds from every origin to every destination."""
+    def table(self, origins: Sequence[LonLat], destinations: Sequence[LonLat]) -> RawTable:
+        """Return OSRM's float table (NaN where unreachable) and how far each point snapped."""
         o, d = lonlat_array(origins), lonlat_array(destinations)
+        same = len(o) == len(d) and bool(np.array_equal(o, d))
 
-        def fetch(deadline: float, cancelled: threading.Event) -> TravelMatrix:
-            distance_m = np.zeros((len(o), len(d)), dtype=np.int64)
-            duration_s = np.zeros((len(o), len(d)), dtype=np.int64)
+        def fetch(deadline: float, cancelled: threading.Event) -> RawTable:
+            distance = np.zeros((len(o), len(d)), dtype=np.float64)
+            duration = np.zeros((len(o), len(d)), dtype=np.float64)
+            origin_snap = np.zeros(len(o), dtype=np.float64)
+            destination_snap = np.zeros(len(d), dtype=np.float64)
+            if same and len(o) <= self.max_table_size:
+                # One square request lists each point once: half the coordinates to snap.
+                url = (f"{self.base_url}/table/v1/{self.profile}/{_format_coordinates(o)}"
+                       "?annotations=duration,distance&generate_hints=false")
+                body = self._get_ok_json(url, deadline, cancelled)
+                duration[:] = _number_grid(body, "durations", len(o), len(d))
+                distance[:] = _number_grid(body, "distances", len(o), len(d))
+                origin_snap[:] = _snap_distances(body, "sources", len(o))
+                destination_snap[:] = origin_snap
+                return RawTable(distance, duration, origin_snap, destination_snap)
             for rows, cols in table_blocks(len(o), len(d), self.max_table_size):
                 n_rows, n_cols = rows.stop - rows.start, cols.stop - cols.start
                 # Each block lists its sources then its destinations, and indexes into them.
@@ -205,27 +282,53 @@ class OsrmModel:
                     f"{self.base_url}/table/v1/{self.profile}/"
                     f"{_format_coordinates(np.concatenate([o[rows], d[cols]]))}"
                     f"?sources={sources}&destinations={targets}&annotations=duration,distance"
+                    "&generate_hints=false"
                 )
                 body = self._get_ok_json(url, deadline, cancelled)
-                duration_s[rows, cols] = np.rint(_number_grid(body, "durations", n_rows, n_cols))
-                distance_m[rows, cols] = np.rint(_number_grid(body, "distances", n_rows, n_cols))
-            return TravelMatrix(distance_m=distance_m, duration_s=duration_s)
+                duration[rows, cols] = _number_grid(body, "durations", n_rows, n_cols)
+                distance[rows, cols] = _number_grid(body, "distances", n_rows, n_cols)
+                origin_snap[rows] = _snap_distances(body, "sources", n_rows)
+                destination_snap[cols] = _snap_distances(body, "destinations", n_cols)
+            return RawTable(distance, duration, origin_snap, destination_snap)
 
         if len(o) == 0 or len(d) == 0:
-            empty = np.zeros((len(o), len(d)), dtype=np.int64)
-            return TravelMatrix(distance_m=empty, duration_s=empty.copy())
+            empty = np.zeros((len(o), len(d)), dtype=np.float64)
+            return RawTable(empty, empty.copy(), np.zeros(len(o)), np.zeros(len(d)))
         return self._within_deadline(fetch)
+
+    def matrix(self, origins: Sequence[LonLat], destinations: Sequence[LonLat]) -> TravelMatrix:
+        """Return int64 road metres and seconds; pairs without a route are marked unreachable."""
+        raw = self.table(origins, destinations)
+        return matrix_of(raw.distance_m, raw.duration_s)
 
     def leg(self, origin: LonLat, destination: LonLat) -> Leg:
         """Return the road leg between two points with OSRM's full route geometry."""
         points = lonlat_array([origin, destination])
         url = (
             f"{self.base_url}/route/v1/{self.profile}/{_format_coordinates(points)}"
-            "?overview=full&geometries=geojson"
+            "?overview=full&geometries=geojson&generate_hints=false"
         )
         return self._within_deadline(
             lambda deadline, cancelled: _parse_leg(self._get_ok_json(url, deadline, cancelled))
         )
+
+    def route(self, points: Sequence[LonLat]) -> RoutePath | None:
+        """Return the road route through points in order, or None when a leg has no route."""
+        array = lonlat_array(points)
+        if len(array) < 2:
+            raise ValueError("a route needs at least two points")
+        url = (
+            f"{self.base_url}/route/v1/{self.profile}/{_format_coordinates(array)}"
+            "?overview=full&geometries=geojson&generate_hints=false&continue_straight=false"
+        )
+
+        def fetch(deadline: float, cancelled: threading.Event) -> RoutePath | None:
+            body = self._get_ok_json(url, deadline, cancelled, no_route_ok=True)
+            if body.get("code") == "NoRoute":
+                return None
+            return _parse_path(body, len(array) - 1)
+
+        return self._within_deadline(fetch)
 
     def _within_deadline(self, work: Callable[[float, threading.Event], T]) -> T:
         """Run work in a helper thread and give up with TravelError once deadline_s has passed."""
@@ -256,8 +359,13 @@ class OsrmModel:
             return result
         raise value
 
-    def _get_ok_json(self, url: str, deadline: float, cancelled: threading.Event) -> dict[str, Any]:
-        """GET url and return its JSON object if OSRM answered 200 with code "Ok", else raise."""
+    def _get_ok_json(self, url: str, deadline: float, cancelled: threading.Event, *,
+                     no_route_ok: bool = False) -> dict[str, Any]:
+        """GET url and return its JSON object if OSRM answered 200 with code "Ok", else raise.
+
+        With no_route_ok, OSRM's "NoRoute" answer (points in parts of the road graph that are
+        not connected) is returned too: it is a fact about the roads, not a failure.
+        """
         budget_s = min(self.timeout_s, deadline - time.monotonic())
         if budget_s <= 0 or cancelled.is_set():
             raise _failure("deadline passed before the request was sent")
@@ -285,6 +393,8 @@ class OsrmModel:
         if not isinstance(body, dict):
             raise _failure(f"HTTP {status} with JSON that is not an object")
         # OSRM reports errors as {"code": "NoRoute", "message": ...}, usually with HTTP 400.
+        if no_route_ok and body.get("code") == "NoRoute":
+            return body
         if status != 200 or body.get("code") != "Ok":
             raise _failure(f"HTTP {status}, code {body.get('code')!r}: {body.get('message')!r}")
         return body

@@ -166,11 +166,24 @@ def _headers(settings: Settings, *, framed: bool) -> dict[str, str]:
             "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 
+# Route lines and times computed from OpenStreetMap data (ODbL) must credit it, with or
+# without map tiles: the map's attribution says so whenever travel runs on the road network.
+ROAD_ATTRIBUTION = ('Routes: <a href="https://project-osrm.org/">OSRM</a>, road data '
+                    '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap'
+                    '</a> contributors (ODbL)')
+
+
+def _road_attribution(request: Request) -> str:
+    travel = getattr(request.app.state, "travel", None)
+    return ROAD_ATTRIBUTION if getattr(travel, "kind", None) == "road" else ""
+
+
 def _page(request: Request, name: str, context: dict[str, Any], *, framed: bool = False,
           status_code: int = 200, headers: dict[str, str] | None = None) -> HTMLResponse:
     settings, _ = _app_parts(request)
     base = {"tile_url": settings.views.tile_url,
-            "tile_attribution": settings.views.tile_attribution, "v": asset_version()}
+            "tile_attribution": settings.views.tile_attribution, "v": asset_version(),
+            "road_attribution": _road_attribution(request)}
     response = templates.TemplateResponse(
         request, name, {**base, **context}, status_code=status_code,
         headers={**_headers(settings, framed=framed), **(headers or {})})

@@ -50,6 +50,7 @@ def estimate_remaining(
     destinations: each stop; the diagonal holds the legs).  A stop the worker is on site at has
     a zero leg and only its unfinished service time.  ``arrive_at`` is never before ``at``;
     ``remaining_duration_s`` is ``arrive_at - at`` (travel, waits and earlier services).
+    The list stops before the first stop no road leads to.
     """
     at = require_aware(at, "at")
     if not stops:
@@ -62,6 +63,10 @@ def estimate_remaining(
     for i, stop in enumerate(stops):
         if stop.on_site:
             leg_m, leg_s = 0.0, 0.0
+        elif matrix.is_unreachable(i, i):
+            # No road to this stop (a part of the road graph the worker is not on): no ETA for
+            # it or any later stop rather than an invented one; earlier ones stand.
+            break
         else:
             leg_m = float(matrix.distance_m[i, i])
             leg_s = float(matrix.duration_s[i, i])

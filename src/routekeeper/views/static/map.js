@@ -53,6 +53,11 @@
     } else {
       offline();
     }
+    var roads = el.getAttribute("data-road-attribution");
+    if (roads && map.attributionControl) {
+      // Shown even when no tile loads: the route lines themselves come from OpenStreetMap.
+      map.attributionControl.addAttribution(roads);
+    }
     return map;
   };
 

@@ -1,0 +1,1 @@
+"""Addresses to points and points to regions, through a Nominatim-compatible geocoder."""

@@ -1,0 +1,28 @@
+"""Geocoder answers kept per account, so a repeated address or region costs no request."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from routekeeper.db.base import Base
+from routekeeper.db.types import PortableJSON, UTCDateTime
+
+
+class GeocodeCache(Base):
+    """One answer: an address's point and region (``search``) or a point's region (``reverse``)."""
+
+    __tablename__ = "geocode_cache"
+
+    account_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("account.account_id", ondelete="CASCADE"), primary_key=True
+    )
+    # sha256 of the kind and the normalised query: addresses may be long, keys stay short.
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    query: Mapped[str] = mapped_column(String(2000))
+    result: Mapped[dict[str, Any]] = mapped_column(PortableJSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
