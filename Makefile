@@ -81,7 +81,7 @@ ROAD_ENV = ROUTEKEEPER_ROUTING__DATASET=$${ROUTEKEEPER_ROUTING__DATASET:-$(ROADS
 run: install $(ROADS)/dataset.json ## Migrate, create the demo (a day in Helsinki), serve API + worker on :8000
 	$(BIN)/routekeeper db upgrade
 	$(BIN)/routekeeper demo
-	$(ROAD_ENV) $(BIN)/routekeeper serve --host $(HOST) --port $(PORT)
+	$(ROAD_ENV) $(BIN)/routekeeper serve --host $(HOST) --port $(PORT) --mail-catcher var/mail/demo.mbox
 
 dev: run ## Same as run
 

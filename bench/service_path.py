@@ -143,7 +143,7 @@ class ServicePath:
         base = Settings(_env_file=None)
         self.settings = base.model_copy(update={
             "secret_key": secrets.token_urlsafe(32),
-            "public_url": "http://bench",
+            "configured_public_url": "http://bench",
             "database": DatabaseSettings(url=url),
             "jobs": JobSettings(run_in_api=False),
         })

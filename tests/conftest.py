@@ -71,7 +71,7 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
         update={
             "environment": Environment.TEST,
             "secret_key": secrets.token_urlsafe(32),
-            "public_url": "http://testserver",
+            "configured_public_url": "http://testserver",
             "database": DatabaseSettings(url=database_url),
             "jobs": JobSettings(run_in_api=False, poll_interval_s=0.05, lease_s=5.0,
                                 retry_base_s=0.1, retry_max_s=1.0),

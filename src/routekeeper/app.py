@@ -11,9 +11,11 @@ from fastapi.responses import JSONResponse
 
 from routekeeper import __version__
 from routekeeper.api import include_routers
+from routekeeper.core.forwarded import ForwardedBase
 from routekeeper.core.guards import RefuseUnmatchableTargets
 from routekeeper.core.handlers import install_error_handlers
 from routekeeper.core.limits import BodySizeLimit
+from routekeeper.core.public_url import parse_trusted
 from routekeeper.db.engine import Database
 from routekeeper.geocoding.service import geocoder_from_settings
 from routekeeper.settings import Settings
@@ -83,6 +85,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     install_osmand_port(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)
     app.add_middleware(RefuseUnmatchableTargets)
+    app.add_middleware(ForwardedBase, trusted=parse_trusted(settings.api.trusted_proxies))
 
     @app.get("/health", include_in_schema=False)
     def health() -> JSONResponse:

@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import AliasChoices, BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from routekeeper.core.public_url import forwarded_base, parse_trusted
 from routekeeper.core.signing_keys import KEY_FILE_NAME, SigningKeys, check_key, load_or_create
 
 
@@ -29,6 +30,9 @@ class DatabaseSettings(BaseModel):
 
 class ApiSettings(BaseModel):
     max_body_bytes: int = 10 * 1024 * 1024
+    # Comma list of proxy addresses or networks whose X-Forwarded-* headers make the base
+    # of the links in answers (core/public_url.py); nobody else's are believed.
+    trusted_proxies: str = ""
     default_page_limit: int = 50
     max_page_limit: int = 1000
     token_ttl_s: int = 3600
@@ -176,7 +180,11 @@ class Settings(BaseSettings):
     # Where the service keeps its own files (the generated signing key); unset: the SQLite
     # file's directory, or ./var with another database.
     data_dir: Path | None = None
-    public_url: str = "http://127.0.0.1:8000"
+    # ROUTEKEEPER_PUBLIC_URL; unset, links use a trusted proxy's X-Forwarded-* or the
+    # address `serve` bound (``bound_url``, which `serve` sets): see ``public_url``.
+    configured_public_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("ROUTEKEEPER_PUBLIC_URL", "public_url"))
+    bound_url: str = "http://127.0.0.1:8000"
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     # ROUTEKEEPER_DATABASE_URL is accepted as a flat alias of ROUTEKEEPER_DATABASE__URL.
     database_url: str | None = Field(
@@ -195,6 +203,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _resolve(self) -> Settings:
+        parse_trusted(self.api.trusted_proxies)  # a typo fails at start, not per request
         if self.database_url and self.database.url == DatabaseSettings().url:
             self.database.url = self.database_url
         if self.secret_key is not None:
@@ -232,6 +241,13 @@ class Settings(BaseSettings):
             if path and path != ":memory:":
                 return Path(path).parent
         return Path("./var")
+
+    @property
+    def public_url(self) -> str:
+        """The base of the links in answers, webhooks, exports and mail (core/public_url)."""
+        if self.configured_public_url:
+            return self.configured_public_url.rstrip("/")
+        return forwarded_base() or self.bound_url
 
     @property
     def is_sqlite(self) -> bool:

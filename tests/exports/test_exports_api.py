@@ -31,6 +31,7 @@ from tests.exports.conftest import (
     varied_orders,
 )
 from tests.factories import order_body
+from tests.shapes import messages_at
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -134,13 +135,14 @@ def test_completed_export_writes_an_outbox_event(api: TestClient, tenant: Tenant
 
 
 def test_status_fields_while_pending(api: TestClient) -> None:
-    """A new job is pending with no link, no times of a run, and no mail state yet."""
+    """A new job is pending with no link and no times of a run; without a mail server its
+    mail state says so from the start."""
     job_id = start_export(api)
     state = status(api, job_id)
     assert state["job_id"] == job_id
     assert state["status"] == "pending" and state["rows_processed"] == 0
     assert state["presigned_url"] is None and state["completed_at"] is None
-    assert state["started_at"] is None and state["mail_status"] is None
+    assert state["started_at"] is None and state["mail_status"] == "not_configured"
     assert state["created_at"].endswith("Z")
 
 
@@ -165,7 +167,8 @@ def test_bad_body_is_a_422_naming_the_field(api: TestClient, body: dict[str, Any
     assert response.status_code == 422, response.text
     detail = response.json()["detail"]
     assert list(detail) == ["json"]
-    assert list(detail["json"]) == [field]
+    assert list(detail["json"]) == [field.split(".")[0]]
+    messages_at(detail, "json", field)
     assert response.json()["message"] == "Validation error"
 
 

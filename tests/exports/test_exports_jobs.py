@@ -206,7 +206,7 @@ from routekeeper.settings import DatabaseSettings, ExportSettings, JobSettings, 
 
 url, export_dir, job_id, secret_key = sys.argv[1], Path(sys.argv[2]), sys.argv[3], sys.argv[4]
 settings = Settings(_env_file=None).model_copy(update={
-    "secret_key": secret_key, "public_url": "http://testserver",
+    "secret_key": secret_key, "configured_public_url": "http://testserver",
     "database": DatabaseSettings(url=url),
     "jobs": JobSettings(lease_s=1.0),
     "exports": ExportSettings(local_dir=export_dir, batch_rows=2),

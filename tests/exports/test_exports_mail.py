@@ -68,8 +68,14 @@ def test_mail_goes_to_the_account_contact_by_default(
 
 def test_without_smtp_host_no_mail_is_sent(api: TestClient, db: Database,
                                            settings: Settings) -> None:
-    """No mail host: the export completes and mail_status says mail is not configured."""
-    job_id = start_export(api)
+    """No mail host: the 201 message says no email will be sent (no promise), and the job's
+    mail_status says mail is not configured, before and after it completes."""
+    response = api.post("/orders/export", json={"email_recipients": ["a@example.com"]})
+    assert response.status_code == 201
+    message = response.json()["message"]
+    assert "No mail server is configured" in message and "will be emailed" not in message
+    job_id = response.json()["job_id"]
+    assert status(api, job_id)["mail_status"] == "not_configured"
     runner_for(db, settings).run_until_idle()
     state = status(api, job_id)
     assert state["status"] == "completed" and state["mail_status"] == "not_configured"

@@ -12,6 +12,7 @@ from starlette.testclient import TestClient
 from routekeeper.db.engine import Database
 from routekeeper.models.order import Order
 from tests.factories import create_orders_body, order_body, worker_body
+from tests.shapes import messages_at
 
 ISO_MS_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 _handles = itertools.count()
@@ -84,10 +85,7 @@ def assert_validation(response: Any, location: str, field: str) -> list[str]:
     body = response.json()
     assert set(body) == {"detail", "message"}, body
     assert body["message"] == "Validation error"
-    assert field in body["detail"].get(location, {}), body
-    messages = body["detail"][location][field]
-    assert messages and all(isinstance(m, str) and m for m in messages), body
-    return list(messages)
+    return messages_at(body["detail"], location, field)
 
 
 def assert_http_error(response: Any, status: int) -> dict[str, Any]:

@@ -30,13 +30,13 @@ def _geometry(geometry: Any, **destination: Any) -> dict[str, Any]:
     return _with(destination={"geometry": geometry, **destination})
 
 
-def test_coordinates_error_names_the_dotted_path_exactly(api: TestClient) -> None:
+def test_coordinates_error_names_the_nested_path_exactly(api: TestClient) -> None:
     """The discriminated geometry union's tag (Point) is not part of the reported path."""
     response = api.post("/orders/", json=_geometry({"type": "Point", "coordinates": [200, 10]}))
     assert response.status_code == 422
     assert response.json() == {
-        "detail": {"json": {"orders.0.destination.geometry.coordinates": [
-            "Longitude must be between -180 and 180."]}},
+        "detail": {"json": {"orders": {"0": {"destination": {"geometry": {"coordinates": [
+            "Longitude must be between -180 and 180."]}}}}}},
         "message": "Validation error",
     }
 

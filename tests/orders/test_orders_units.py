@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from sqlalchemy.exc import IntegrityError
 from starlette.testclient import TestClient
 
-from routekeeper.core.errors import RequestValidationFailed
+from routekeeper.core.errors import RequestValidationFailed, nest_errors
 from routekeeper.core.fields import check_handle, check_json
 from routekeeper.core.handlers import field_path, install_error_handlers, validation_body
 from routekeeper.core.pagination import decode_token, encode_token
@@ -93,23 +93,55 @@ def test_field_path_drops_union_tags(loc: tuple[Any, ...], data: Any, expected: 
     assert ".".join(field_path(loc, data) if data is not None else field_path(loc)) == expected
 
 
-def test_validation_body_groups_by_location_and_field() -> None:
-    """Errors render as {detail: {location: {field: [messages]}}, message}."""
+def test_validation_body_nests_by_location_and_path() -> None:
+    """Errors render as {detail: {location: {field: {part: [messages]}}}, message}."""
     errors = [
         {"loc": ("body", "orders", 0, "type"), "msg": "Input should be 'pick' or 'drop'",
-         "type": "enum"},
+         "type": "enum", "ctx": {"expected": "'pick' or 'drop'"}},
         {"loc": ("query", "limit"), "msg": "Input should be less than or equal to 1000",
-         "type": "less_than_equal"},
+         "type": "less_than_equal", "ctx": {"le": 1000}},
         {"loc": ("body", 12), "msg": "JSON decode error", "type": "json_invalid"},
     ]
     assert validation_body(errors, body={"orders": [{"type": "x"}]}) == {
         "detail": {
-            "json": {"orders.0.type": ["Input should be 'pick' or 'drop'"],
+            "json": {"orders": {"0": {"type": ["Must be one of: pick, drop."]}},
                      "_schema": ["Invalid JSON body."]},
-            "query": {"limit": ["Input should be less than or equal to 1000"]},
+            "query": {"limit": ["Must be less than or equal to 1000."]},
         },
         "message": "Validation error",
     }
+
+
+@pytest.mark.parametrize(("error", "expected"), [
+    ({"type": "missing", "msg": "Field required"}, "Missing data for required field."),
+    ({"type": "int_parsing", "msg": "Input should be a valid integer"}, "Not a valid integer."),
+    ({"type": "extra_forbidden", "msg": "Extra inputs are not permitted"}, "Unknown field."),
+    ({"type": "literal_error", "msg": "Input should be 'a' or 'b'",
+      "ctx": {"expected": "'a' or 'b'"}}, "Must be one of: a, b."),
+    ({"type": "too_short", "msg": "List should have at least 1 item",
+      "ctx": {"min_length": 1}}, "Shorter than minimum length 1."),
+    ({"type": "value_error", "msg": "Value error, Repeats orders.0."}, "Repeats orders.0."),
+])
+def test_validation_messages_use_marshmallow_wording(error: dict[str, Any],
+                                                     expected: str) -> None:
+    """pydantic's error types read as marshmallow's standard sentences."""
+    body = validation_body([{"loc": ("query", "x"), **error}])
+    assert body["detail"] == {"query": {"x": [expected]}}
+
+
+def test_nested_errors_keep_a_fields_own_messages_under_schema() -> None:
+    """A field with its own errors and errors of its parts keeps both (own under _schema)."""
+    nested = nest_errors({"json": {"orders": ["Too many."], "orders.0.type": ["Bad."],
+                                   "a.b": ["x"], "a": ["y"]}})
+    assert nested == {"json": {"orders": {"_schema": ["Too many."], "0": {"type": ["Bad."]}},
+                               "a": {"b": ["x"], "_schema": ["y"]}}}
+
+
+def test_a_key_with_a_dot_stays_one_key() -> None:
+    """A client's key containing a dot is one level of the path, not two."""
+    errors = [{"loc": ("body", "metadata", "a.b"), "type": "string_type", "msg": "m"}]
+    body = validation_body(errors, body={"metadata": {"a.b": 1}})
+    assert body["detail"] == {"json": {"metadata": {"a.b": ["Not a valid string."]}}}
 
 
 @given(key=st.lists(st.one_of(st.integers(), st.text(max_size=20)), max_size=3),

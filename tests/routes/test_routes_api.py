@@ -84,7 +84,8 @@ def test_create_route_errors(api: TestClient, tenant: Tenant, db: Database) -> N
     assert response.json()["code"] == "order_not_found"
     response = api.post("/orders/routes/", json={"orders": refs(first, second, first)})
     assert response.status_code == 422
-    assert response.json()["detail"] == {"json": {"orders.2.order_handle": ["Repeats orders.0."]}}
+    assert response.json()["detail"] == {
+        "json": {"orders": {"2": {"order_handle": ["Repeats orders.0."]}}}}
     response = api.post("/orders/routes/", json={"orders": refs(first), "ops_group_handle": "x"})
     assert (response.status_code, response.json()["code"]) == (400, "ops_group_not_defined")
     response = api.post("/orders/routes/", json={"orders": []})

@@ -85,8 +85,8 @@ def test_estimate_errors(api: TestClient) -> None:
     assert list(response.json()["detail"]["query"]) == ["orders"]
     response = _estimate(api, [handle, handle])
     assert response.status_code == 422
-    assert response.json()["detail"] == {"query": {"orders.1.order_handle":
-                                                   ["Repeats orders.0."]}}
+    assert response.json()["detail"] == {"query": {"orders": {"1": {"order_handle":
+                                                   ["Repeats orders.0."]}}}}
     response = _estimate(api, [handle, "ghost"])
     assert response.status_code == 404
     assert response.json() == {"code": "order_not_found", "title": "Order Not Found",

@@ -31,7 +31,7 @@ from .simulate import ORIGIN, FakeTravel, offset
 # What tracking fills when an order finishes (besides what uploads fill on arrival and exit).
 ORDER_ACTUALS = ("visited_destination", "completed_at_destination", "cancelled_at_destination",
                  "deviation_from_destination", "polyline", "start_location", "end_location",
-                 "tracking_rate", "distance")
+                 "tracking_rate", "distance", "outage_summary")
 ROUTE_ACTUALS = ("polyline", "start_location", "end_location", "tracking_rate", "distance",
                  "duration")
 

@@ -14,6 +14,7 @@ from routekeeper.models.position import Position
 from routekeeper.models.worker import Worker
 from routekeeper.routes.locations import start_location
 from tests.conftest import Tenant
+from tests.shapes import messages_at
 
 from .api_helpers import bearer, make_worker, register, stored_positions, ts
 
@@ -126,8 +127,9 @@ def test_malformed_items_fail_the_request_naming_the_field(api: TestClient) -> N
                           item(datetime.now(UTC), accuracy="far")]}
     response = device.post("/devices/d1/locations", json=body, headers=bearer(key))
     assert response.status_code == 422
-    fields = response.json()["detail"]["json"]
-    assert "locations.1.recorded_at" in fields and "locations.2.accuracy" in fields
+    detail = response.json()["detail"]
+    assert messages_at(detail, "json", "locations.1.recorded_at")
+    assert messages_at(detail, "json", "locations.2.accuracy") == ["Not a valid number."]
     empty = device.post("/devices/d1/locations", json={"locations": []}, headers=bearer(key))
     assert empty.status_code == 422
 

@@ -12,6 +12,7 @@ from starlette.testclient import TestClient
 from routekeeper.db.engine import Database
 from routekeeper.models.position import Position
 from tests.conftest import Tenant
+from tests.shapes import messages_at
 
 from .api_helpers import basic, make_worker, register, stored_positions, ts
 
@@ -130,7 +131,8 @@ def test_malformed_osmand_requests_name_the_field(anon: TestClient, key: str) ->
     no_coords = anon.post("/osmand", json={"device_id": key, "location": {
         "timestamp": ts(recent(5))}})
     assert no_coords.status_code == 422
-    assert "location.coords" in no_coords.json()["detail"]["json"]
+    assert messages_at(no_coords.json()["detail"], "json", "location.coords") == [
+        "Missing data for required field."]
     garbage = anon.post("/osmand", content=b"{not json",
                         headers={"Content-Type": "application/json"})
     assert garbage.status_code == 422

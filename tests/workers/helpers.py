@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 from typing import TYPE_CHECKING, Any
 
+from tests.shapes import messages_at
+
 if TYPE_CHECKING:
     from httpx2 import Response  # what starlette's TestClient answers
 
@@ -45,9 +47,7 @@ def assert_validation_error(response: Response, location: str, field: str) -> No
     body = response.json()
     assert set(body) == {"detail", "message"}
     assert body["message"] == "Validation error"
-    assert field in body["detail"][location], body
-    messages = body["detail"][location][field]
-    assert messages and all(isinstance(m, str) and m for m in messages)
+    messages_at(body["detail"], location, field)
 
 
 def assert_coded_error(response: Response, status: int, code: str) -> None:

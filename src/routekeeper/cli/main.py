@@ -8,6 +8,7 @@ import gc
 import json
 import os
 import signal
+import socket
 import sys
 import threading
 from pathlib import Path
@@ -58,6 +59,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from routekeeper.app import create_app
+    from routekeeper.core.public_url import bound_url
     from routekeeper.db import migrate
     from routekeeper.travel.runtime import TravelRuntime
 
@@ -65,13 +67,37 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # A missing dataset or OSRM install is reported in one line before anything starts.
     _travel_runtime(TravelRuntime, settings).stop()
     migrate.upgrade(settings.database.url)
+    # Bind first, so links name the port actually bound (also when asked for port 0).
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    try:
+        sock = socket.create_server((args.host, args.port), family=family)
+    except OSError as exc:
+        raise CliError(f"cannot listen on {args.host}:{args.port}: {exc}") from exc
+    bound = bound_url(args.host, sock.getsockname()[1])
+    settings = settings.model_copy(update={"bound_url": bound})
+    print(f"listening on {bound}; links use {settings.public_url}", flush=True)
+    catcher = None
+    if args.mail_catcher:
+        from routekeeper.cli.mailcatcher import MailCatcher
+
+        catcher = MailCatcher(Path(args.mail_catcher))
+        mail_port = catcher.start()
+        settings = settings.model_copy(update={"mail": settings.mail.model_copy(
+            update={"host": "127.0.0.1", "port": mail_port})})
+        print(f"mail is caught in {args.mail_catcher} (SMTP 127.0.0.1:{mail_port})",
+              flush=True)
     # Without --no-worker the setting jobs.run_in_api decides (default: on).
     app = create_app(settings, run_worker=False if args.no_worker else None)
     # What start-up loaded lives as long as the process: keep it out of the cyclic
     # collector's full passes, which otherwise walk it again and again while a planning
     # run or an export allocates millions of objects.
     gc.freeze()
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    server = uvicorn.Server(uvicorn.Config(app, log_level=args.log_level))
+    try:
+        server.run(sockets=[sock])
+    finally:
+        if catcher is not None:
+            catcher.stop()
     return 0
 
 
@@ -291,6 +317,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--no-worker", action="store_true", help="API only")
     serve.add_argument("--log-level", default="info")
+    serve.add_argument("--mail-catcher", metavar="MBOX",
+                       help="keep outgoing mail in this mbox file (a local SMTP catcher)")
     serve.set_defaults(func=cmd_serve)
 
     worker = sub.add_parser("worker", help="run only the background worker")

@@ -1,7 +1,8 @@
 """Domain errors that carry their HTTP status and render in the contract's three shapes.
 
 - ``HTTPError``: ``{"detail": {...}, "message": "..."}`` (401, most 404s, 413).
-- ``ValidationError``: ``{"detail": {"<location>": {"<field>": ["msg"]}}, "message": ...}``.
+- ``ValidationError``: ``{"detail": {"<location>": {"<field>": ["msg"]}}, "message": ...}``,
+  nested by path as marshmallow writes it: ``{"json": {"orders": {"0": {"type": [...]}}}}``.
 - ``Error``: ``{"code": "...", "title": "...", "detail": ...}`` (400/409 and documented 404s).
 """
 
@@ -47,11 +48,46 @@ class CodedError(ApiError):
         self.code = code
 
 
+# marshmallow's key for errors of a whole object rather than one of its fields.
+SCHEMA_KEY = "_schema"
+
+
+def put_error(node: dict[str, Any], path: list[str], messages: list[str]) -> None:
+    """Append ``messages`` under ``path`` in the nested error tree ``node``."""
+    key, rest = path[0], path[1:]
+    current = node.get(key)
+    if not rest:
+        if isinstance(current, dict):
+            # The field has errors of its parts already: its own go under ``_schema``.
+            current = current.setdefault(SCHEMA_KEY, [])
+        else:
+            current = node.setdefault(key, [])
+        current.extend(m for m in messages if m not in current)
+        return
+    if isinstance(current, list):
+        node[key] = {SCHEMA_KEY: current}
+    put_error(node.setdefault(key, {}), rest, messages)
+
+
+def nest_errors(flat: dict[str, dict[str, list[str]]]) -> dict[str, dict[str, Any]]:
+    """Nest ``{location: {"a.0.b": [msgs]}}`` into ``{location: {"a": {"0": {"b": [msgs]}}}}``.
+
+    This is how APIFlask (webargs and marshmallow) reports errors, which HyperTrack's
+    backend is built on (contract 1.2): a client written against it walks the tree.
+    """
+    nested: dict[str, dict[str, Any]] = {}
+    for location, fields in flat.items():
+        tree = nested.setdefault(location, {})
+        for field, messages in fields.items():
+            put_error(tree, field.split(".") if field else [SCHEMA_KEY], list(messages))
+    return nested
+
+
 class RequestValidationFailed(ApiError):
-    """The ``ValidationError`` shape (422)."""
+    """The ``ValidationError`` shape (422); dotted field paths are nested (``nest_errors``)."""
 
     def __init__(self, errors: dict[str, dict[str, list[str]]]) -> None:
-        super().__init__(422, {"detail": errors, "message": "Validation error"})
+        super().__init__(422, {"detail": nest_errors(errors), "message": "Validation error"})
 
 
 def not_found(what: str, handle: str | None = None) -> HttpError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,7 +13,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from routekeeper.core.errors import ApiError
+from routekeeper.core.errors import SCHEMA_KEY, ApiError, put_error
 
 log = logging.getLogger(__name__)
 
@@ -21,12 +22,54 @@ _LOCATIONS = {"body": "json", "query": "query", "path": "path", "header": "heade
 _MISSING = object()
 
 
+# marshmallow's standard wording for pydantic's error types (contract 1.2: HyperTrack's
+# backend is APIFlask, so its clients see and sometimes match these sentences).
+_FIXED = {
+    "missing": "Missing data for required field.",
+    "extra_forbidden": "Unknown field.",
+    "int_parsing": "Not a valid integer.", "int_type": "Not a valid integer.",
+    "int_from_float": "Not a valid integer.",
+    "float_parsing": "Not a valid number.", "float_type": "Not a valid number.",
+    "finite_number": "Not a valid number.",
+    "bool_parsing": "Not a valid boolean.", "bool_type": "Not a valid boolean.",
+    "string_type": "Not a valid string.", "string_unicode": "Not a valid string.",
+    "list_type": "Not a valid list.", "tuple_type": "Not a valid list.",
+    "dict_type": "Not a valid mapping type.",
+    "model_type": "Invalid input type.", "model_attributes_type": "Invalid input type.",
+    "datetime_parsing": "Not a valid datetime.", "datetime_type": "Not a valid datetime.",
+    "datetime_from_date_parsing": "Not a valid datetime.",
+    "date_parsing": "Not a valid date.", "date_type": "Not a valid date.",
+    "date_from_datetime_parsing": "Not a valid date.",
+    "string_pattern_mismatch": "String does not match expected pattern.",
+    "json_invalid": "Invalid JSON body.",
+}
+_BOUNDS = {
+    "greater_than_equal": ("ge", "Must be greater than or equal to {}."),
+    "greater_than": ("gt", "Must be greater than {}."),
+    "less_than_equal": ("le", "Must be less than or equal to {}."),
+    "less_than": ("lt", "Must be less than {}."),
+    "too_short": ("min_length", "Shorter than minimum length {}."),
+    "string_too_short": ("min_length", "Shorter than minimum length {}."),
+    "too_long": ("max_length", "Longer than maximum length {}."),
+    "string_too_long": ("max_length", "Longer than maximum length {}."),
+}
+_QUOTED = re.compile(r"'([^']*)'")
+
+
 def _message(error: dict[str, Any]) -> str:
+    """marshmallow's sentence for a pydantic error; our own validators' text unchanged."""
     kind = str(error.get("type", ""))
-    if kind == "json_invalid":
-        return "Invalid JSON body."
-    if kind == "missing":
-        return "Missing data for required field."
+    ctx = error.get("ctx") or {}
+    if kind in _FIXED:
+        return _FIXED[kind]
+    if kind in _BOUNDS and _BOUNDS[kind][0] in ctx:
+        key, template = _BOUNDS[kind]
+        return template.format(ctx[key])
+    if kind in {"enum", "literal_error", "union_tag_invalid"}:
+        expected = str(ctx.get("expected") or ctx.get("expected_tags") or "")
+        choices = _QUOTED.findall(expected) or [c.strip() for c in expected.split(",") if c]
+        if choices:
+            return f"Must be one of: {', '.join(choices)}."
     message = str(error.get("msg", "Invalid value."))
     return message.removeprefix("Value error, ")
 
@@ -69,19 +112,17 @@ def field_path(parts: Sequence[Any], data: Any = _MISSING) -> list[str]:
 def validation_body(
     errors: Sequence[Any], *, form: bool = False, body: Any = _MISSING
 ) -> dict[str, Any]:
-    """Turn pydantic errors into ``{"detail": {location: {field: [msgs]}}, "message"}``."""
-    detail: dict[str, dict[str, list[str]]] = {}
+    """Turn pydantic errors into ``{"detail": {location: {field: {...: [msgs]}}}, "message"}``,
+    nested by path as marshmallow writes it."""
+    detail: dict[str, dict[str, Any]] = {}
     for error in errors:
         loc = list(error.get("loc", ()))
         where = str(loc[0]) if loc else "body"
         location = "form" if (where == "body" and form) else _LOCATIONS.get(where, where)
         data = body if where == "body" else _MISSING
         path = [] if error.get("type") == "json_invalid" else field_path(loc[1:], data)
-        field = ".".join(path) if path else "_schema"
-        messages = detail.setdefault(location, {}).setdefault(field, [])
-        message = _message(error)
-        if message not in messages:
-            messages.append(message)
+        # The path stays a list: a client's key may itself contain a dot.
+        put_error(detail.setdefault(location, {}), path or [SCHEMA_KEY], [_message(error)])
     return {"detail": detail, "message": "Validation error"}
 
 
@@ -112,7 +153,7 @@ async def _http_exception(request: Request, exc: Exception) -> JSONResponse:
     messages = {404: "Not found", 405: "Method not allowed", 413: "Request body too large"}
     if exc.status_code == 400 and exc.detail == _UNPARSEABLE_BODY:
         location = "form" if _is_form(request) else "json"
-        return JSONResponse({"detail": {location: {"_schema": ["Invalid JSON body."]}},
+        return JSONResponse({"detail": {location: {SCHEMA_KEY: ["Invalid JSON body."]}},
                              "message": "Validation error"}, status_code=422)
     if exc.status_code == 400:
         # Any other bare 400 in the contract's Error shape.

@@ -11,10 +11,25 @@ from collections.abc import Callable, Set
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
+from routekeeper.core import geohash
 from routekeeper.core.fields import check_json, check_text
 from routekeeper.core.timefmt import parse_query_date, parse_query_time
+
+MAX_PAGE = 1000
+OUTAGE_CATEGORIES = frozenset({"behavioural", "adversarial", "reachability", "os", "sporadic"})
+TRACKING_STATUSES = frozenset({"tracked", "untracked"})
+DEVICE_SWITCH_MODES = frozenset({"manual", "login", "closest_to_destination"})
+
+
+def _at_most_a_page(value: int) -> int:
+    # HyperTrack documents no maximum: a larger limit is answered with a full page of
+    # MAX_PAGE and a pagination_token for the rest, never with an error.
+    return min(value, MAX_PAGE)
+
+
+PageLimit = Annotated[int, Field(ge=1), AfterValidator(_at_most_a_page)]
 
 
 def checked(parse: Callable[[str], Any]) -> Callable[[str | None], str | None]:
@@ -51,6 +66,25 @@ def one_of(value: str | None, allowed: Set[str]) -> str | None:
     return value
 
 
+def category_list(value: str | None) -> str | None:
+    """A comma-separated ``filter_outage_category``, normalised to ``a,b``."""
+    if value is None:
+        return None
+    parts = [p.strip() for p in value.split(",") if p.strip()]
+    unknown = [p for p in parts if p not in OUTAGE_CATEGORIES]
+    if unknown or not parts:
+        raise ValueError(f"Must be one of: {', '.join(sorted(OUTAGE_CATEGORIES))}.")
+    return ",".join(parts)
+
+
+def geohash_filter(value: str | None) -> str | None:
+    """A ``destination_geohash``: a geohash cell, kept lower-case."""
+    if value is None:
+        return None
+    geohash.decode(value)
+    return value.strip().lower()
+
+
 def json_object_filter(value: str) -> dict[str, Any]:
     """Parse a URL-encoded JSON object filter: non-empty, flat and storable."""
     try:
@@ -64,6 +98,57 @@ def json_object_filter(value: str) -> dict[str, Any]:
         raise ValueError("Values must be strings, numbers or booleans.")
     check_json(parsed)
     return parsed
+
+
+class TrackingFilters(BaseModel):
+    """The filters orders and routes share beyond their own columns (issue 15): the worker's
+    profile, the destination's geohash cell, tracking state, outages and the device rule."""
+
+    worker_profile_filter: str | None = None
+    destination_geohash: str | None = None
+    device_switch_mode: str | None = None
+    tracking_status: str | None = None
+    filter_outage_category: str | None = None
+    worker_inside_destination: bool | None = None
+    send_outage: bool | None = None
+
+    @field_validator("worker_profile_filter")
+    @classmethod
+    def _profile(cls, value: str | None) -> str | None:
+        if value is not None:
+            json_object_filter(value)
+        return value
+
+    @field_validator("destination_geohash")
+    @classmethod
+    def _geohash(cls, value: str | None) -> str | None:
+        return geohash_filter(value)
+
+    @field_validator("device_switch_mode")
+    @classmethod
+    def _switch(cls, value: str | None) -> str | None:
+        return one_of(value, DEVICE_SWITCH_MODES)
+
+    @field_validator("tracking_status")
+    @classmethod
+    def _tracking(cls, value: str | None) -> str | None:
+        return one_of(value, TRACKING_STATUSES)
+
+    @field_validator("filter_outage_category")
+    @classmethod
+    def _outages(cls, value: str | None) -> str | None:
+        return category_list(value)
+
+    @property
+    def profile_filter(self) -> dict[str, Any]:
+        """``worker_profile_filter`` as an object."""
+        return dict(json.loads(self.worker_profile_filter)) if self.worker_profile_filter \
+            else {}
+
+    @property
+    def outage_categories(self) -> list[str]:
+        """``filter_outage_category`` as a list."""
+        return self.filter_outage_category.split(",") if self.filter_outage_category else []
 
 
 REGION_KEYS = frozenset({"city", "state", "country"})

@@ -6,6 +6,10 @@ from typing import Any
 
 from fastapi import Depends, Response
 from pydantic import BaseModel, Field
+from typing_extensions import TypeAliasType
+
+# marshmallow's nesting: a field maps to its messages, or to the errors of its parts.
+ErrorTree = TypeAliasType("ErrorTree", "dict[str, list[str] | ErrorTree]")
 
 
 def _no_store(response: Response) -> None:
@@ -25,9 +29,9 @@ class HTTPErrorBody(BaseModel):
 
 
 class ValidationErrorBody(BaseModel):
-    """The ``ValidationError`` shape: location -> field -> messages."""
+    """The ``ValidationError`` shape: location -> field -> messages, nested by path."""
 
-    detail: dict[str, dict[str, list[str]]]
+    detail: dict[str, ErrorTree]
     message: str = "Validation error"
 
 

@@ -42,6 +42,7 @@ def create_export(
     body: OrderExportRequest,
     account: CurrentAccount,
     session: WriteSession,
+    settings: SettingsDep,
     geocoder: GeocoderDep,
     idempotency_key: Annotated[
         str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)
@@ -52,10 +53,11 @@ def create_export(
         require_for_region_filter(geocoder, "json")
     export = service.create_export(
         session, account.account_id, body, contact_email=account.contact_email,
-        idempotency_key=idempotency_key,
+        idempotency_key=idempotency_key, mail_configured=bool(settings.mail.host),
     )
     return {"job_id": export.id, "status": export.status,
-            "message": service.created_message(export)}
+            "message": service.created_message(export,
+                                               mail_configured=bool(settings.mail.host))}
 
 
 @router.get(

@@ -26,6 +26,7 @@ FINAL_STATUSES = (ExportStatus.COMPLETED, ExportStatus.FAILED)
 
 
 class MailStatus(StrEnum):
+    PENDING = "pending"  # will be sent when the export finishes
     QUEUED = "queued"
     SENT = "sent"
     RETRYING = "retrying"

@@ -61,8 +61,12 @@ def create_export(
     *,
     contact_email: str | None,
     idempotency_key: str | None,
+    mail_configured: bool = True,
 ) -> OrderExport:
-    """A new export and its job; with a known Idempotency-Key, the export made with it."""
+    """A new export and its job; with a known Idempotency-Key, the export made with it.
+
+    Its ``mail_status`` says from the start whether an email will follow: ``pending``, or
+    ``not_configured`` (no SMTP server) or ``no_recipients``."""
     filters = body.filters()
     recipients = _recipients(body, contact_email)
     digest = _digest(filters, recipients)
@@ -83,6 +87,9 @@ def create_export(
                 account_id=account_id, id=export_id, status=ExportStatus.PENDING.value,
                 filters=filters, email_recipients=recipients, idempotency_key=idempotency_key,
                 request_digest=digest, rows_processed=0, mail_attempts=0,
+                mail_status=(MailStatus.NO_RECIPIENTS if not recipients
+                             else MailStatus.PENDING if mail_configured
+                             else MailStatus.NOT_CONFIGURED).value,
                 created_at=now, updated_at=now,
             )
             session.add(export)
@@ -148,10 +155,14 @@ def status_body(export: OrderExport, settings: Settings) -> dict[str, Any]:
     }
 
 
-def created_message(export: OrderExport) -> str:
-    """The ``message`` of the 201 answer."""
+def created_message(export: OrderExport, *, mail_configured: bool = True) -> str:
+    """The ``message`` of the 201 answer: it promises an email only when one can be sent."""
     if export.status in FINAL_STATUSES:
         return f"Export job already {export.status}."
+    if export.email_recipients and not mail_configured:
+        return ("Export job created. No mail server is configured (ROUTEKEEPER_MAIL__HOST), "
+                f"so no email will be sent to {', '.join(export.email_recipients)}: poll "
+                "GET /orders/export/{job_id} for the download link.")
     if export.email_recipients:
         return ("Export job created; the download link will be emailed to "
                 f"{', '.join(export.email_recipients)} when it is ready.")

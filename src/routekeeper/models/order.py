@@ -78,6 +78,8 @@ class Order(Base):
     distance: Mapped[int | None] = mapped_column(Integer)
     duration: Mapped[int | None] = mapped_column(Integer)
     tracking_rate: Mapped[float | None] = mapped_column(Float)
+    # OutageSummary items of the order's tracked leg, written when it finishes (issue 15).
+    outage_summary: Mapped[list[dict[str, Any]] | None] = mapped_column(PortableJSON)
     polyline: Mapped[dict[str, Any] | None] = mapped_column(PortableJSON)
     start_location: Mapped[dict[str, Any] | None] = mapped_column(PortableJSON)
     end_location: Mapped[dict[str, Any] | None] = mapped_column(PortableJSON)

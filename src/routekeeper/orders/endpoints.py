@@ -40,6 +40,7 @@ from routekeeper.orders.schemas import (
     OrderUpdate,
     Reschedule,
 )
+from routekeeper.orders.timeline import timeline_view, tracked_span
 from routekeeper.orders.wire import order_detail_wire, order_wire
 from routekeeper.planning.requests import plan_new_orders
 from routekeeper.planning.schemas import PlanResponse, PlanResult
@@ -48,6 +49,7 @@ from routekeeper.routes.schemas import RouteRead
 from routekeeper.routes.service import RouteContext
 from routekeeper.routes.sync import lock_for_order_change, sync_route
 from routekeeper.settings import Settings
+from routekeeper.tracking.engine.outages import merge as merge_outages
 
 router = Router(tags=["Orders"])
 
@@ -93,15 +95,16 @@ def list_orders(
     """List and filter orders, newest first by default, with cursor pagination."""
     if filters.region_filter:
         require_for_region_filter(geocoder, "query")
-    if filters.send_outage:
-        # Answering without the block would look like a server whose counts are empty.
-        raise invalid_field("query", "send_outage", "send_outage=true is not supported yet.")
     rows, token = service.list_orders(
         session, account.account_id, filters,
         secret=page_keys(settings.signing_keys, "orders", account.account_id),
     )
+    # send_outage asks for the outage summary, which is part of the aggregate block.
     aggregate = repository.aggregate(session, account.account_id, filters) \
-        if filters.aggregate else None
+        if filters.aggregate or filters.send_outage else None
+    if aggregate is not None and filters.send_outage:
+        aggregate["outage_summary"] = merge_outages(
+            repository.outage_summaries(session, account.account_id, filters))
     return {"orders": [order_wire(o, settings.public_url) for o in rows],
             "pagination_token": token, "aggregate": aggregate}
 
@@ -150,17 +153,20 @@ def get_order(
     selector: SelectorDep,
     from_time: str | None = None,
     to_time: str | None = None,
+    on_shift_only: bool = False,
+    allow_mocked_events: bool = False,
+    device_id: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
 ) -> dict[str, Any]:
-    """An order with its timeline (optionally only events between from_time and to_time)."""
+    """An order with its timeline, narrowed to a time range, to the time it was tracked
+    (``on_shift_only``), to one device, and without mocked events unless allowed."""
     lo = _query_time("from_time", from_time)
     hi = _query_time("to_time", to_time)
     order = _lookup(session, account.account_id, order_handle, selector)
     data = _detail(session, order, settings)
-    if lo or hi:
-        data["timeline"] = [
-            e for e in data["timeline"]
-            if (lo is None or e["recorded_at"] >= lo) and (hi is None or e["recorded_at"] <= hi)
-        ]
+    data["timeline"] = timeline_view(
+        data["timeline"], since=lo, until=hi, device_id=device_id,
+        on_shift_only=on_shift_only, shift=tracked_span(order),
+        allow_mocked=allow_mocked_events)
     return data
 
 

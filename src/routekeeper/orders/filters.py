@@ -20,9 +20,11 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field, create_model, field_validator
 
 from routekeeper.core.query_filters import (
+    PageLimit,
     QueryDate,
     QueryFilters,
     QueryInstant,
+    TrackingFilters,
     checked,
     json_object_filter,
     one_of,
@@ -63,7 +65,7 @@ WALL_TIME_FILTERS = [
 WINDOW_FILTERS = INSTANT_FILTERS + WALL_DATE_FILTERS + WALL_TIME_FILTERS
 
 
-class OrderFilterFields(QueryFilters):
+class OrderFilterFields(TrackingFilters, QueryFilters):
     """The fixed part of the order filters; the time filters are generated below."""
 
     status: str | None = None
@@ -81,12 +83,9 @@ class OrderFilterFields(QueryFilters):
     track_mode: TrackMode | None = None
     fulfillment_attempt: int | None = Field(default=None, ge=0, le=MAX_ATTEMPT)
     risk_status: bool | None = None
-    # send_outage=true is refused by the list endpoint (the export body, a subclass,
-    # accepts and ignores both).
     aggregate: bool | None = None
-    send_outage: bool | None = None
     sort_direction: SortDirection = SortDirection.DESC
-    limit: int = Field(default=50, ge=1, le=1000)
+    limit: PageLimit = 50
     pagination_token: str | None = Field(default=None, max_length=2000)
 
     @field_validator("status")

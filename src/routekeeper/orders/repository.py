@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,11 +24,13 @@ from routekeeper.core.pagination import keyset_page
 from routekeeper.db.filters import json_match, text_search
 from routekeeper.models.order import Order
 from routekeeper.models.order_event import OrderEvent
+from routekeeper.orders.conditions import order_conditions, tracked, workers_with_profile
 from routekeeper.orders.filters import (
     LOCAL_TIME_FIELDS,
     TIME_FIELDS,
     OrderFilterFields,
 )
+from routekeeper.orders.states import TERMINAL
 
 
 def find_attempts(session: Session, account_id: str, order_handle: str) -> list[Order]:
@@ -158,6 +161,12 @@ def filtered(session: Session, account_id: str, filters: OrderFilterFields) -> S
     dialect = session.get_bind().dialect.name
     for key, value in filters.metadata_filter.items():
         conditions.append(json_match(Order.metadata_, dialect, key, value))
+    conditions.extend(order_conditions(filters, dialect))
+    if filters.tracking_status is not None:
+        conditions.append(tracked(Order.started_at, filters.tracking_status))
+    if filters.profile_filter:
+        conditions.append(Order.worker_handle.in_(
+            workers_with_profile(account_id, filters.profile_filter, dialect)))
     for key, value in filters.region.items():
         conditions.append(json_match(Order.region, dialect, key, value))
     timezones: list[str] | None = None
@@ -266,3 +275,22 @@ def aggregate(session: Session, account_id: str, filters: OrderFilterFields) -> 
     row = session.execute(select(*columns)).one()._mapping
     return {"orders": {name: int(row[name]) for name in counts},
             **{name: int(row[name]) for name in sums}}
+
+
+def open_at_place(session: Session, account_id: str, place_handle: str) -> list[Order]:
+    """The account's non-terminal orders whose destination names this place."""
+    return list(session.scalars(select(Order).where(
+        Order.account_id == account_id,
+        Order.destination["place_handle"].as_string() == place_handle,
+        Order.status.not_in([s.value for s in TERMINAL]),
+    ).order_by(Order.id)))
+
+
+def outage_summaries(session: Session, account_id: str, filters: OrderFilterFields
+                     ) -> Iterator[list[dict[str, Any]]]:
+    """The outage summaries of the orders matching ``filters`` that have one, streamed."""
+    o = filtered(session, account_id, filters).subquery()
+    query = select(o.c.outage_summary).where(o.c.outage_summary.is_not(None))
+    for (summary,) in session.execute(query.execution_options(yield_per=1000)):
+        if summary:
+            yield list(summary)

@@ -235,6 +235,10 @@ class CustomEvent(BaseModel):
     metadata: JsonObject | None = None
     location: EventLocation | None = None
     address: Text | None = Field(default=None, max_length=1000)
+    # Not in HyperTrack's schema: a client marks events from a device with mock locations,
+    # which GET /orders/{h} leaves out unless allow_mocked_events (orders/timeline.py).
+    is_mocked: bool | None = None
+    device_id: Text | None = Field(default=None, min_length=1, max_length=200)
 
 
 class CustomEvents(BaseModel):

@@ -31,12 +31,14 @@ from routekeeper.geocoding.service import Geocoder
 from routekeeper.models.ops_group import OpsGroup
 from routekeeper.models.order import Order
 from routekeeper.models.order_event import OrderEvent
+from routekeeper.models.place import Place
 from routekeeper.orders import destinations, regions, repository
 from routekeeper.orders.destinations import Resolved, Wanted
 from routekeeper.orders.filters import OrderFilterFields
 from routekeeper.orders.schemas import (
     WINDOW_ERROR,
     CustomEvents,
+    DestinationIn,
     OrderIn,
     OrdersCreate,
     OrderUpdate,
@@ -508,6 +510,10 @@ def add_custom_events(session: Session, order: Order, body: CustomEvents) -> Non
     """Append custom events to an order's timeline."""
     for event in body.events:
         extra: dict[str, Any] = {"metadata": event.metadata, "address": event.address}
+        if event.is_mocked is not None:
+            extra["is_mocked"] = event.is_mocked
+        if event.device_id is not None:
+            extra["device_id"] = event.device_id
         if event.location is not None:
             extra["location"] = event.location.model_dump(mode="json")
         add_timeline(session, order, event.type, recorded_at=event.recorded_at, **extra)
@@ -544,3 +550,31 @@ def list_orders(
 
 def _share(order: Order, public_url: str) -> str | None:
     return share_url(order, public_url)
+
+
+def orders_at_place(session: Session, account_id: str, place_handle: str) -> list[Order]:
+    """The orders a place's move also moves: open, not yet under way, destined for it."""
+    return [o for o in repository.open_at_place(session, account_id, place_handle)
+            if o.started_at is None]
+
+
+def follow_place(session: Session, orders: list[Order], place: Place, *, public_url: str,
+                 geocoder: Geocoder | None) -> None:
+    """Give ``orders`` the place's new location (``update_associated_orders``)."""
+    now = utcnow()
+    for order in orders:
+        wanted = DestinationIn(place_handle=place.place_handle)
+        [where] = destinations.resolve(session, order.account_id,
+                                       [Wanted(wanted, "destination", order.order_handle)],
+                                       geocoder=None)
+        kept = {k: v for k, v in (order.destination or {}).items()
+                if k not in ("geometry", "radius", "address")}
+        order.destination = {**kept, **where.destination}
+        order.destination_lon, order.destination_lat = _representative_point(order.destination)
+        order.region = where.region
+        order.updated_at = now
+        add_timeline(session, order, "order_updated", recorded_at=now, fields=["destination"],
+                     place_handle=place.place_handle)
+        record_order_event(session, order, "updated", share_url=_share(order, public_url),
+                           recorded_at=now)
+    with_regions(session, orders[0].account_id if orders else "", orders, geocoder)

@@ -56,6 +56,7 @@ def order_wire(order: Order, public_url: str) -> dict[str, Any]:
         "distance": order.distance,
         "duration": order.duration,
         "tracking_rate": order.tracking_rate,
+        "outage_summary": order.outage_summary,
         "share_url": share_url(order, public_url),
         "embed_url": (
             sign_embed_url(f"{public_url.rstrip('/')}/embed/routes/{order.route_handle}", order)

@@ -59,14 +59,16 @@ def list_plans(filters: Annotated[PlanFilters, Query()], account: CurrentAccount
         token = encode_token(keys,
                              [format_ts(rows[-1].created_at), rows[-1].plan_id], fingerprint)
     ids = [p.plan_id for p in rows]
-    # List items show only each route's handle and status and the unplanned orders' mini
-    # form: read just those columns, not the routes' estimates and polylines.
-    routes = repository.plan_route_items(session, account.account_id, ids)
+    # Each route in full, as the contract's example shows plans (issue 15): the routes, then
+    # their orders in one query, then the unplanned orders' mini form.
+    routes = repository.plan_route_rows(session, account.account_id, ids)
+    orders = routes_orders(session, [r for plan_routes in routes.values() for r in plan_routes])
     unplanned = repository.unplanned_items(session, account.account_id, ids)
     summaries = repository.summaries(session, account.account_id, ids) \
         if filters.include_summary else {}
     return {"plans": [plan_wire(p, routes[p.plan_id], unplanned[p.plan_id],
-                                summary=summaries.get(p.plan_id)) for p in rows],
+                                summary=summaries.get(p.plan_id), route_orders=orders,
+                                public_url=settings.public_url) for p in rows],
             "pagination_token": token}
 
 

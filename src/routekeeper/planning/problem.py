@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -12,6 +12,7 @@ from routekeeper.models.ops_group import OpsGroup
 from routekeeper.models.order import Order
 from routekeeper.models.worker import Worker
 from routekeeper.planning.availability import Shift
+from routekeeper.planning.openings import ALL_DAY, CLOSED, Opening
 from routekeeper.planning.optimizer import (
     MAX_TIME_S,
     UNLIMITED_CAPACITY,
@@ -22,6 +23,7 @@ from routekeeper.planning.optimizer import (
     Problem,
     Vehicle,
 )
+from routekeeper.planning.optimizer.reasons import PLACE_CLOSED
 from routekeeper.travel.base import LonLat, TravelMatrix, TravelModel
 
 
@@ -70,8 +72,17 @@ def build_problem(
     orders: Sequence[Order],
     reference_at: datetime,
     travel: TravelModel,
+    openings: Mapping[str, Opening] | None = None,
 ) -> BuiltProblem:
-    """Build the Problem: vehicle starts first, then one location per order."""
+    """Build the Problem: vehicle starts first, then one location per order.
+
+    ``openings``: by order id, when the order's place takes visits that day (see
+    :mod:`routekeeper.planning.openings`); the order's window is narrowed to it, and an
+    order at a place closed that day (or open only outside the order's window) is reported
+    unplanned instead of being handed to the solver.
+    """
+    openings = openings or {}
+    closed: set[str] = set()
     points: list[LonLat] = [slot.start for slot in slots]
     jobs: list[Job] = []
     picks = {
@@ -82,11 +93,22 @@ def build_problem(
         points.append((order.destination_lon, order.destination_lat))
         pick_id = picks.get((order.order_handle, order.type_index)) if order.type == "drop" \
             else None
+        early_s = _seconds(order.scheduled_after, reference_at, 0)
+        late_s = _seconds(order.scheduled_at, reference_at, MAX_TIME_S)
+        opening = openings.get(order.id, ALL_DAY)
+        if opening == CLOSED:
+            closed.add(order.id)
+        elif isinstance(opening, tuple):
+            early_s = max(early_s, _seconds(opening[0], reference_at, 0))
+            late_s = min(late_s, _seconds(opening[1], reference_at, MAX_TIME_S))
+            if late_s < early_s:
+                closed.add(order.id)
+                late_s = early_s
         jobs.append(Job(
             id=order.id, location=len(points) - 1,
             service_s=order.expected_service_time or 0,
-            early_s=_seconds(order.scheduled_after, reference_at, 0),
-            late_s=_seconds(order.scheduled_at, reference_at, MAX_TIME_S),
+            early_s=early_s,
+            late_s=late_s,
             demand=order.capacity_used, skills=frozenset(order.product_type or []),
             priority=Priority(order.priority or "medium"),
             pick_job=pick_id,
@@ -107,6 +129,12 @@ def build_problem(
     # The caller only builds a problem with at least one worker, so points is never empty.
     matrix = travel.matrix(points, points)
     cut_off = _unreachable_jobs(jobs, matrix, len(slots), returns=returns)
+    for job in jobs:
+        # A pick and its drop are planned together or not at all.
+        if job.pick_job is not None and (job.id in closed or job.pick_job in closed):
+            closed.update((job.id, job.pick_job))
+    closed -= cut_off
+    cut_off |= closed
     problem = Problem(
         distance_m=matrix.distance_m,
         duration_s=matrix.duration_s,
@@ -116,7 +144,8 @@ def build_problem(
     return BuiltProblem(
         problem=problem, reference_at=reference_at, orders={o.id: o for o in orders},
         slots={slot.worker.worker_handle: slot for slot in slots},
-        unreachable={job_id: UNREACHABLE_BEFORE_LATE for job_id in cut_off},
+        unreachable={job_id: PLACE_CLOSED if job_id in closed else UNREACHABLE_BEFORE_LATE
+                     for job_id in cut_off},
     )
 
 

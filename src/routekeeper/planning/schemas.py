@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from routekeeper.core.query_filters import PageLimit
 from routekeeper.core.timefmt import ApiDatetime
 from routekeeper.orders.schemas import SortDirection
 from routekeeper.routes.schemas import RouteRead
@@ -29,7 +30,7 @@ class PlanFilters(BaseModel):
     status: PlanStatus | None = None
     sort_direction: SortDirection = SortDirection.DESC
     include_summary: bool = False
-    limit: int = Field(default=50, ge=1, le=1000)
+    limit: PageLimit = 50
     pagination_token: str | None = None
 
     @field_validator("fulfillment_date")

@@ -27,7 +27,9 @@ from routekeeper.models.plan import Plan
 from routekeeper.models.route import Route
 from routekeeper.models.worker import Worker
 from routekeeper.orders.states import TERMINAL
+from routekeeper.places import service as places
 from routekeeper.planning.availability import day_start, shift_on
+from routekeeper.planning.openings import Opening, opening_on
 from routekeeper.planning.optimizer import NO_WORKER, Solution, solve
 from routekeeper.planning.problem import WorkerSlot, build_problem
 from routekeeper.planning.service import PLAN_TASK, get_plan
@@ -62,6 +64,8 @@ class RunInputs:
     settled: dict[str, list[Order]] = field(default_factory=dict)
     workers_without_start: int = 0
     stamps: dict[str, datetime] = field(default_factory=dict)
+    # When each order's place takes visits on the plan's day (orders at no place: absent).
+    openings: dict[str, Opening] = field(default_factory=dict)
 
 
 def _settled(order: Order) -> bool:
@@ -113,6 +117,8 @@ def read_inputs(session: Session, plan: Plan, payload: dict[str, Any]) -> RunInp
     if only is not None:
         inputs.pool = [o for o in inputs.pool if o.id in only or o.route_handle is not None]
     inputs.stamps = {o.id: o.updated_at for o in inputs.pool}
+    inputs.openings = _openings(session, plan.account_id, inputs.pool, inputs.day,
+                                group.timezone)
     now = utcnow()
     workers = session.scalars(
         select(Worker).where(Worker.account_id == plan.account_id,
@@ -143,6 +149,16 @@ def read_inputs(session: Session, plan: Plan, payload: dict[str, Any]) -> RunInp
         inputs.slots.append(WorkerSlot(worker=worker, shift=shift, start=start, ready_at=ready,
                                        route_handle=own_route.route_handle if own_route else None))
     return inputs
+
+
+def _openings(session: Session, account_id: str, pool: list[Order], day: date,
+              timezone: str) -> dict[str, Opening]:
+    """The opening of each pooled order's place on the plan's day."""
+    at = {o.id: str((o.destination or {}).get("place_handle") or "") for o in pool}
+    found = places.by_handles(session, account_id, {h for h in at.values() if h})
+    return {order_id: opening_on(found[h].timings or [], found[h].closed_on or [], day,
+                                 timezone)
+            for order_id, h in at.items() if h in found}
 
 
 def solver_processes(settings: Settings) -> int:
@@ -176,7 +192,7 @@ def run_solver(
     try:
         built = build_problem(group=inputs.group, slots=inputs.slots, orders=inputs.pool,
                               reference_at=day_start(inputs.day, inputs.group.timezone),
-                              travel=travel)
+                              travel=travel, openings=inputs.openings)
     except TravelError:
         return None, {o.id: TRAVEL_FAILURE_MESSAGE for o in inputs.pool}, TRAVEL_FAILURE_MESSAGE
     spent_s = time.monotonic() - started if started is not None else 0.0

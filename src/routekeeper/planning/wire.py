@@ -27,15 +27,17 @@ def plan_wire(
     route_orders: dict[str, list[Order]] | None = None,
     public_url: str = "",
 ) -> dict[str, Any]:
-    """A plan: list items carry ``{route_handle, status}`` routes; with ``route_orders``
-    (GET by id) full ``PlanRoute`` objects."""
+    """A plan. With ``route_orders`` its routes are full route objects as the contract's
+    plan examples show them (estimate with polyline, orders with destination and window),
+    a superset of the schema's ``PlanListRoute``/``PlanRoute`` (docs/compatibility.md);
+    without, ``{route_handle, status}`` only."""
     if route_orders is None:
         route_items: list[dict[str, Any]] = [
             {"route_handle": r.route_handle, "status": r.status} for r in routes
         ]
     else:
         route_items = [route_wire(r, route_orders.get(r.route_handle, []), public_url,
-                                  full=False) for r in routes]
+                                  full=False, planned=True) for r in routes]
     data: dict[str, Any] = {
         "plan_id": plan.plan_id,
         "status": plan.status,

@@ -51,6 +51,7 @@ from routekeeper.routes.service import (
     resolve_refs,
 )
 from routekeeper.routes.wire import route_wire
+from routekeeper.tracking.engine.outages import merge as merge_outages
 from routekeeper.travel.base import TravelModel
 
 router = Router(tags=["Orders"])
@@ -118,8 +119,13 @@ def list_routes(filters: Annotated[RouteFilters, Query()],
     ctx = _ctx(session, account, settings, travel)
     rows, token = track.list_routes(ctx, filters)
     grouped = repository.routes_orders(session, rows)
-    return {"routes": [route_wire(r, grouped[r.route_handle], settings.public_url, full=False)
-                       for r in rows], "pagination_token": token}
+    routes = [route_wire(r, grouped[r.route_handle], settings.public_url, full=False)
+              for r in rows]
+    if filters.send_outage:
+        for route in routes:
+            route["outage_summary"] = merge_outages(
+                o.outage_summary for o in grouped[route["route_handle"]])
+    return {"routes": routes, "pagination_token": token}
 
 
 @router.post("/orders/routes/", status_code=201, response_model=RouteRead, responses=CHANGE_ERRORS)

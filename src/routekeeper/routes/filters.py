@@ -13,16 +13,17 @@ from typing import Any
 from pydantic import Field, create_model, field_validator
 
 from routekeeper.core.query_filters import (
+    PageLimit,
     QueryDate,
     QueryFilters,
     QueryInstant,
+    TrackingFilters,
     json_object_filter,
     one_of,
     status_list,
 )
 from routekeeper.core.query_filters import region_filter as check_region
 from routekeeper.orders.schemas import SortDirection, TrackMode
-from routekeeper.routes.schemas import DeviceSwitchMode
 
 ROUTE_STATUSES = frozenset({"planned", "assigned", "tracking", "completed"})
 PLAN_MODES = frozenset({"on_demand", "scheduled", "manual"})
@@ -32,7 +33,7 @@ DATE_FILTERS = [f"{stem}_date" for stem in DATE_STEMS]
 WINDOW_FILTERS = [f"{stem}_{edge}" for stem in WINDOW_STEMS for edge in ("from", "to")]
 
 
-class RouteFilterFields(QueryFilters):
+class RouteFilterFields(TrackingFilters, QueryFilters):
     """The fixed part of the route filters; the time filters are generated below."""
 
     worker_handle: str | None = None
@@ -43,13 +44,12 @@ class RouteFilterFields(QueryFilters):
     device_id: str | None = None
     status: str | None = None
     track_mode: TrackMode | None = None
-    device_switch_mode: DeviceSwitchMode | None = None
     search_term: str | None = Field(default=None, max_length=200)
     region_filter: str | None = None
     route_metadata_filter: str | None = None
     device_metadata_filter: str | None = None
     sort_direction: SortDirection = SortDirection.DESC
-    limit: int = Field(default=50, ge=1, le=1000)
+    limit: PageLimit = 50
     pagination_token: str | None = Field(default=None, max_length=2000)
 
     @field_validator("status")

@@ -20,6 +20,7 @@ from routekeeper.core.pagination import keyset_page
 from routekeeper.db.filters import json_match, text_search
 from routekeeper.models.order import Order
 from routekeeper.models.route import Route
+from routekeeper.orders.conditions import order_conditions, tracked, workers_with_profile
 from routekeeper.routes.filters import DATE_STEMS, WINDOW_STEMS, RouteFilterFields
 
 
@@ -111,10 +112,16 @@ def filtered(account_id: str, filters: RouteFilterFields, *, dialect: str) -> Se
             conditions.append(getattr(Route, name) == value)
     if filters.track_mode is not None:
         conditions.append(Route.track_mode == filters.track_mode.value)
-    if filters.device_switch_mode is not None:
-        # Routes keep no switch mode of their own: it is set on the orders they track.
-        conditions.append(_with_order(
-            Order.device_switch_mode == filters.device_switch_mode.value))
+    # Routes keep no switch mode, destinations or outages of their own: a route matches when
+    # one of its orders does.
+    order_filters = order_conditions(filters, dialect)
+    if order_filters:
+        conditions.append(_with_order(*order_filters))
+    if filters.tracking_status is not None:
+        conditions.append(tracked(Route.started_at, filters.tracking_status))
+    if filters.profile_filter:
+        conditions.append(Route.worker_handle.in_(
+            workers_with_profile(account_id, filters.profile_filter, dialect)))
     if filters.search_term:
         conditions.append(text_search(filters.search_term, [
             Route.route_handle, Route.ops_group_handle, Route.worker_handle], Route.metadata_))

@@ -36,17 +36,19 @@ def _list_order(order: Order) -> dict[str, Any]:
 
 def route_wire(
     route: Route, orders: list[Order], public_url: str, *, full: bool = True,
-    include_summary: bool = True,
+    include_summary: bool = True, planned: bool = False,
 ) -> dict[str, Any]:
-    """A route in the detail shape (``full``) or the list shape."""
+    """A route in the detail shape (``full``), the list shape, or as plans show it
+    (``planned``: the list shape with the whole planned estimate and full orders)."""
     estimate = route.estimate
-    if estimate is not None and not full:
+    if estimate is not None and not full and not planned:
         estimate = {k: estimate.get(k) for k in ("start_by", "distance", "duration")}
     data: dict[str, Any] = {
         "route_handle": route.route_handle,
         "status": route.status,
         "version": route.version,
-        "orders": [order_wire(o, public_url) if full else _list_order(o) for o in orders],
+        "orders": [order_wire(o, public_url) if full or planned else _list_order(o)
+                   for o in orders],
         "ops_group_handle": route.ops_group_handle,
         "track_mode": route.track_mode,
         "plan_mode": route.plan_mode,

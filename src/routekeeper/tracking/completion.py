@@ -31,6 +31,7 @@ from routekeeper.tracking.engine.actuals import (
 )
 from routekeeper.tracking.engine.fixes import Fix
 from routekeeper.tracking.engine.geofence import Geofence, Presence, inside_confidence
+from routekeeper.tracking.engine.outages import outage_summary
 from routekeeper.tracking.engine.pipeline import RouteTrackState, close_order
 from routekeeper.tracking.routeorders import RouteOrders
 from routekeeper.tracking.routestate import StoredState, finished_at, load, sync_plan
@@ -73,10 +74,13 @@ def leg_start(route: Route, state: RouteTrackState, order_key: str) -> datetime 
 
 def fill_order_actuals(session: Session, route: Route, stored: StoredState, order: Order, *,
                        until: datetime) -> None:
-    """An order's polyline, start/end location, tracking rate (and distance if unknown)."""
+    """An order's polyline, start/end location, tracking rate, outages (and distance if
+    unknown)."""
     since = leg_start(route, stored.pipeline, order.id)
     fixes = repository.positions_between(session, route.account_id, route_devices(route, stored),
                                          since=since, until=until)
+    if since is not None:
+        order.outage_summary = outage_summary(fixes, since_at=since, until_at=until)
     if not fixes:
         return
     order.polyline = _line(_thinned(fixes, None))

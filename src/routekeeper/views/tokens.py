@@ -28,6 +28,11 @@ TOKEN_PARAM = "token"
 
 _request_settings: ContextVar[Settings | None] = ContextVar(
     "routekeeper_request_settings", default=None)
+# The tokens signed while serving one request, by (account, route): a page of plans shows a
+# thousand orders on a few hundred routes, and each would otherwise look up the account (the
+# session's identity map keeps no strong reference to it) and sign again.
+_request_tokens: ContextVar[dict[tuple[str, str], object] | None] = ContextVar(
+    "routekeeper_request_tokens", default=None)
 
 
 class RouteRow(Protocol):
@@ -54,9 +59,11 @@ class RequestSettings:
             await self.app(scope, receive, send)
             return
         reset = _request_settings.set(self.settings)
+        reset_tokens = _request_tokens.set({})
         try:
             await self.app(scope, receive, send)
         finally:
+            _request_tokens.reset(reset_tokens)
             _request_settings.reset(reset)
 
 
@@ -119,8 +126,21 @@ def sign_embed_url(url: str, row: RouteRow) -> str:
     session = object_session(row)
     if settings is None or session is None or not row.route_handle:
         return url
-    with session.no_autoflush:
-        account = session.get(Account, row.account_id)
+    memo = _request_tokens.get()
+    if memo is None:
+        memo = {}
+    key = (row.account_id, row.route_handle)
+    token = memo.get(key)
+    if isinstance(token, str):
+        return with_token(url, token)
+    held = memo.get((row.account_id, ""))
+    account = held if isinstance(held, Account) else None
     if account is None:
-        return url
-    return with_token(url, account_token(settings, account, row.route_handle))
+        with session.no_autoflush:
+            account = session.get(Account, row.account_id)
+        if account is None:
+            return url
+        memo[(row.account_id, "")] = account  # held here, so it is looked up once
+    token = account_token(settings, account, row.route_handle)
+    memo[key] = token
+    return with_token(url, token)
