@@ -29,6 +29,8 @@ from routekeeper.models.worker import Worker
 from routekeeper.orders.states import TERMINAL
 from routekeeper.places import service as places
 from routekeeper.planning.availability import day_start, shift_on
+from routekeeper.planning.binding import binding
+from routekeeper.planning.daystops import day_stops
 from routekeeper.planning.openings import Opening, opening_on
 from routekeeper.planning.optimizer import NO_WORKER, Solution, solve
 from routekeeper.planning.problem import WorkerSlot, build_problem
@@ -66,6 +68,10 @@ class RunInputs:
     stamps: dict[str, datetime] = field(default_factory=dict)
     # When each order's place takes visits on the plan's day (orders at no place: absent).
     openings: dict[str, Opening] = field(default_factory=dict)
+    # Breaks and reloads of each solved route, by worker handle (set by run_solver).
+    day_stops: dict[str, list[dict[str, Any]] | None] = field(default_factory=dict)
+    # What bound each solved route, by worker handle (set by run_solver).
+    bound_by: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def _settled(order: Order) -> bool:
@@ -198,6 +204,10 @@ def run_solver(
     spent_s = time.monotonic() - started if started is not None else 0.0
     solution = solve(built.problem, time_budget_s=_budget(settings, len(inputs.pool), spent_s),
                      seed=settings.planning.seed, processes=solver_processes(settings))
+    inputs.day_stops = {planned.vehicle_id: day_stops(built.problem, planned, built.reference_at)
+                        for planned in solution.routes}
+    inputs.bound_by = {planned.vehicle_id: binding(built.problem, planned, built.reference_at)
+                       for planned in solution.routes}
     return solution, {**built.unreachable, **dict(solution.unassigned)}, None
 
 

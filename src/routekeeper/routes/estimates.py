@@ -35,6 +35,18 @@ class StopInput:
     scheduled_after: datetime | None = None
     scheduled_at: datetime | None = None
     service_s: int = 0
+    # Alternative windows inside scheduled_after..scheduled_at: service starts in the first
+    # one still open on arrival (empty: the single window).
+    windows: tuple[tuple[datetime, datetime], ...] = ()
+
+    def service_start(self, arrive: datetime) -> datetime:
+        """When service starts for a worker arriving at ``arrive``."""
+        for after, before in self.windows:
+            if arrive <= before:
+                return max(arrive, after)
+        if self.windows:
+            return arrive
+        return max(arrive, self.scheduled_after) if self.scheduled_after else arrive
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +176,7 @@ def estimate_route(
     timings: list[tuple[datetime, datetime, datetime]] = []
     for index, stop in enumerate(stops):
         arrive = clock + timedelta(seconds=legs_s[index])
-        begin = max(arrive, stop.scheduled_after) if stop.scheduled_after else arrive
+        begin = stop.service_start(arrive)
         clock = begin + timedelta(seconds=stop.service_s)
         timings.append((arrive, begin, clock))
     if returning:

@@ -45,7 +45,7 @@ def ops_group_read(group: OpsGroup) -> OpsGroupRead:
         objective_fn=ObjectiveFn(group.objective_fn),
         default_shift_start_time=group.default_shift_start_time,
         default_shift_end_time=group.default_shift_end_time, metadata=group.metadata_,
-        created_at=group.created_at, updated_at=group.updated_at,
+        reloads=group.reloads, created_at=group.created_at, updated_at=group.updated_at,
     )
 
 
@@ -100,6 +100,10 @@ def _apply_ops_group_fields(group: OpsGroup, data: dict[str, Any]) -> None:
             group.metadata_ = value
         else:
             setattr(group, key, value)
+    if group.reloads and not group.ops_group_home:
+        # Reloads happen at the depot, and the ops group home is the depot.
+        field = "reloads" if "reloads" in data else "ops_group_home"
+        raise invalid_field("json", field, "Reloads need an ops_group_home to reload at.")
 
 
 def create_ops_group(session: Session, account_id: str, body: OpsGroupCreate) -> OpsGroup:

@@ -50,8 +50,11 @@ def free_vehicle(state: Availability) -> Vehicle:
 
 
 def _overlaps(job: Job, vehicle: Vehicle) -> bool:
-    """Whether the job's window meets the vehicle's shift at all."""
-    return job.early_s <= vehicle.end_s and job.late_s >= vehicle.start_s
+    """Whether one of the job's windows (or, for a soft one, the time after it) meets the shift."""
+    if job.lateness_cost_per_min is not None and job.opens_s <= vehicle.end_s:
+        return True
+    return any(early <= vehicle.end_s and late >= vehicle.start_s
+               for early, late in job.time_windows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +80,7 @@ def fleet(problem: Problem, states: Sequence[Availability] | None = None) -> Fle
             state.ready_s,
             state.capacity_left,
             state.distance_left_m,
+            vehicle.breaks,
         )
         groups.setdefault(key, (state, set()))[1].add(vehicle.id)
     return Fleet(tuple((state, frozenset(ids)) for state, ids in groups.values()))
@@ -113,11 +117,13 @@ def diagnose(problem: Problem, job_id: str, vehicles: Fleet | None = None) -> st
     timed = [
         (s, t)
         for s, t in timed
-        if all(stop.start_s <= job.late_s for stop, job in zip(t.stops, jobs, strict=True))
+        if all(stop.start_s <= job.hard_late_s
+               for stop, job in zip(t.job_stops, jobs, strict=True))
     ]
     if not timed:
         return reasons.UNREACHABLE_BEFORE_LATE
-    timed = [(s, t) for s, t in timed if t.end_s <= s.vehicle.end_s]
+    # Breaks count here too: a job that leaves no room for the worker's break overruns the day.
+    timed = [(s, t) for s, t in timed if t.end_s <= s.vehicle.end_s and t.violations == 0]
     if not timed:
         return reasons.EXCEEDS_SHIFT_END
     if not any(s.distance_left_m is None or t.distance_m <= s.distance_left_m for s, t in timed):
