@@ -226,6 +226,43 @@ def cmd_accounts_rotate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_webhooks_add(args: argparse.Namespace) -> int:
+    """Add an account's webhook URL (what HyperTrack users set in its dashboard) and print
+    the endpoint with its signing secret."""
+    from pydantic import ValidationError
+
+    from routekeeper.core.errors import ApiError
+    from routekeeper.db.engine import Database
+    from routekeeper.models.account import Account
+    from routekeeper.webhooks import service as webhooks
+    from routekeeper.webhooks.schemas import EndpointCreate
+
+    settings = _settings()
+    try:
+        body = EndpointCreate(url=args.url, description=args.description,
+                              event_types=args.event_type or None)
+    except ValidationError as exc:
+        problems = "; ".join(str(e.get("msg", "")).removeprefix("Value error, ")
+                             for e in exc.errors())
+        raise CliError(f"invalid webhook: {problems}", status=2) from exc
+    db = Database(settings.database)
+    try:
+        with db.write() as session:
+            if session.get(Account, args.account) is None:
+                raise CliError(f"no account {args.account}")
+            try:
+                created = webhooks.create_endpoint(session, args.account, body,
+                                                   settings.webhooks)
+            except ApiError as exc:
+                raise CliError(f"refused: {json.dumps(exc.body.get('detail'))}",
+                               status=2) from exc
+    finally:
+        db.dispose()
+    _print({"endpoint_id": created.id, "url": created.url, "secret": created.secret,
+            "event_types": created.event_types}, args.json)
+    return 0
+
+
 def _read_demo_credentials(path: Path) -> dict[str, str] | None:
     try:
         data = json.loads(path.read_text())
@@ -318,6 +355,17 @@ def build_parser() -> argparse.ArgumentParser:
     rotate.add_argument("account_id")
     rotate.add_argument("--json", action="store_true")
     rotate.set_defaults(func=cmd_accounts_rotate)
+
+    hooks = sub.add_parser("webhooks", help="webhook endpoints of an account")
+    hooks_sub = hooks.add_subparsers(dest="webhooks_command", required=True)
+    add = hooks_sub.add_parser("add", help="send an account's events to a URL")
+    add.add_argument("--account", required=True, help="the AccountID")
+    add.add_argument("url", help="the receiving URL (https://...)")
+    add.add_argument("--event-type", action="append", metavar="TYPE",
+                     help="only these types or values (order, order.completed); repeatable")
+    add.add_argument("--description", default=None)
+    add.add_argument("--json", action="store_true")
+    add.set_defaults(func=cmd_webhooks_add)
 
     roads = sub.add_parser("roads", help="road network commands")
     roads_sub = roads.add_subparsers(dest="roads_command", required=True)

@@ -55,6 +55,9 @@ def by_ids(session: Session, account_id: str, ids: Iterable[str]) -> dict[str, P
 
 def get_place(session: Session, account_id: str, handle: str) -> Place:
     """One place, or a 404."""
+    if "\x00" in handle:
+        # No stored handle has one, and PostgreSQL refuses NUL in a parameter.
+        raise not_found("Place", handle.replace("\x00", ""))
     place = repository.by_handle(session, account_id, handle)
     if place is None:
         raise not_found("Place", handle)
@@ -249,6 +252,8 @@ def list_places(session: Session, account_id: str, filters: PlaceFilters, *,
 def history_page(session: Session, account_id: str, handle: str, query: HistoryQuery, *,
                  secret: str) -> tuple[str, list[PlaceHistory], str | None]:
     """The place's id, one page of its audited changes (newest first) and the next token."""
+    if "\x00" in handle:
+        raise not_found("Place", handle.replace("\x00", ""))
     entries = repository.history(session, account_id, handle)
     place = repository.by_handle(session, account_id, handle)
     if place is None and not entries:

@@ -55,12 +55,13 @@ def route_wire(
     estimate = route.estimate
     if estimate is not None and not full and not planned:
         estimate = {k: estimate.get(k) for k in ("start_by", "distance", "duration")}
+    signed = embed_url(route, public_url)
     data: dict[str, Any] = {
         "route_handle": route.route_handle,
         "status": route.status,
         "version": route.version,
-        "orders": [order_wire(o, public_url) if full or planned else _list_order(o)
-                   for o in orders],
+        "orders": [order_wire(o, public_url, embed_url=signed) if full or planned
+                   else _list_order(o) for o in orders],
         "ops_group_handle": route.ops_group_handle,
         "track_mode": route.track_mode,
         "plan_mode": route.plan_mode,
@@ -75,7 +76,7 @@ def route_wire(
         "estimate": estimate,
         "distance": route.distance,
         "duration": route.duration,
-        "embed_url": embed_url(route, public_url),
+        "embed_url": signed,
         "completion_source": route.completion_source,
         "created_by": route.created_by,
     }
