@@ -100,5 +100,6 @@ def trigger_plan(plan_id: str, account: CurrentAccount, session: WriteSession,
         session, account.account_id, plan_id, mode=body.plan_mode,
         order_handles=[o.order_handle for o in body.orders] if body.orders else None,
         profile_filter=body.profile_filter,
+        replan=body.replan.value if body.replan else None,
     )
     return plan_reference(plan.plan_id)
