@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from routekeeper import __version__
 from routekeeper.api import include_routers
 from routekeeper.core.forwarded import ForwardedBase
+from routekeeper.core.guards import RefuseUnmatchableTargets
 from routekeeper.core.handlers import install_error_handlers
 from routekeeper.core.limits import BodySizeLimit
 from routekeeper.core.public_url import parse_trusted
@@ -29,6 +30,9 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings | None = None, *, run_worker: bool | None = None) -> FastAPI:
     """Build the API app; with ``run_worker`` the job runner lives in the same process."""
     settings = settings or Settings()
+    # Resolve the signing keys now: a refused key stops start-up instead of the first request,
+    # and the first start of an install without ROUTEKEEPER_SECRET_KEY generates its own key.
+    settings.signing_keys  # noqa: B018
     db = Database(settings.database)
     start_worker = settings.jobs.run_in_api if run_worker is None else run_worker
     travel = TravelRuntime(settings.routing)
@@ -46,6 +50,9 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         finally:
             if runner is not None:
                 runner.stop()
+            hub = getattr(app.state, "live_hub", None)
+            if hub is not None:
+                hub.stop()
             travel.stop()
             db.dispose()
 
@@ -77,6 +84,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     include_routers(app)
     install_osmand_port(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)
+    app.add_middleware(RefuseUnmatchableTargets)
     app.add_middleware(ForwardedBase, trusted=parse_trusted(settings.api.trusted_proxies))
 
     @app.get("/health", include_in_schema=False)

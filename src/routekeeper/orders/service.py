@@ -22,8 +22,10 @@ from routekeeper.core.errors import (
     invalid_field,
     not_found,
 )
+from routekeeper.core.fields import MAX_ORDER_METADATA_BYTES, json_size
 from routekeeper.core.ids import new_id, new_token
 from routekeeper.core.pagination import decode_token, encode_token
+from routekeeper.core.signing_keys import SigningKeys
 from routekeeper.core.timefmt import format_ts, parse_ts
 from routekeeper.geocoding.service import Geocoder
 from routekeeper.models.ops_group import OpsGroup
@@ -275,7 +277,13 @@ def _require(order: Order, action: OrderAction) -> OrderStatus:
 
 def _merge_metadata(order: Order, metadata: dict[str, Any] | None) -> None:
     if metadata:
-        order.metadata_ = {**(order.metadata_ or {}), **metadata}
+        merged = {**(order.metadata_ or {}), **metadata}
+        # Each request's metadata is bounded; merges must not grow an order past the same.
+        if json_size(merged) > MAX_ORDER_METADATA_BYTES:
+            raise invalid_field("json", "metadata",
+                                f"The order's metadata would exceed {MAX_ORDER_METADATA_BYTES} "
+                                "bytes as JSON.")
+        order.metadata_ = merged
 
 
 def _elapsed_s(order: Order, now: datetime) -> int:
@@ -539,7 +547,7 @@ def add_custom_events(session: Session, order: Order, body: CustomEvents) -> Non
 
 
 def list_orders(
-    session: Session, account_id: str, filters: OrderFilterFields, *, secret: str
+    session: Session, account_id: str, filters: OrderFilterFields, *, secret: SigningKeys
 ) -> tuple[list[Order], str | None]:
     """One page of filtered orders and the token of the next page (None at the end)."""
     fingerprint = filters.fingerprint()

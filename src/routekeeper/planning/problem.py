@@ -40,6 +40,8 @@ class WorkerSlot:
     ready_at: datetime
     # The route this worker already has in the plan (kept and extended), if any.
     route_handle: str | None = None
+    # Orders fixed first on the route (the stop under way, driven to from ``start``).
+    fixed: tuple[Order, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,7 @@ def build_problem(
     reference_at: datetime,
     travel: TravelModel,
     openings: Mapping[str, Opening] | None = None,
+    keep: Mapping[str, str] | None = None,
 ) -> BuiltProblem:
     """Build the Problem: vehicle starts first, then one location per order, then the depot
     workers reload at (when the ops group allows reloads).
@@ -116,7 +119,8 @@ def build_problem(
     picks = {
         (o.order_handle, o.type_index): o.id for o in orders if o.type == "pick"
     }
-    for order in orders:
+    keep = keep or {}
+    for order in [*orders, *(o for slot in slots for o in slot.fixed)]:
         assert order.destination_lon is not None and order.destination_lat is not None
         points.append((order.destination_lon, order.destination_lat))
         pick_id = picks.get((order.order_handle, order.type_index)) if order.type == "drop" \
@@ -147,6 +151,7 @@ def build_problem(
             pick_job=pick_id,
             windows=narrowed,
             lateness_cost_per_min=order.lateness_cost_per_minute,
+            vehicle=keep.get(order.id),
         ))
     reloads = group.reloads or {}
     depot = home_point(group) if reloads else None
@@ -168,6 +173,7 @@ def build_problem(
             reload_locations=reload_at,
             max_reloads=reloads.get("max_reloads"),
             reload_s=int(reloads.get("service_time") or 0),
+            fixed_jobs=tuple(o.id for o in slot.fixed),
         )
         for index, slot in enumerate(slots)
     )
@@ -180,6 +186,8 @@ def build_problem(
             closed.update((job.id, job.pick_job))
     closed -= cut_off
     cut_off |= closed
+    # A stop under way is a fact, whatever the road data or the place's hours say.
+    cut_off -= {o.id for slot in slots for o in slot.fixed}
     problem = Problem(
         distance_m=matrix.distance_m,
         duration_s=matrix.duration_s,

@@ -12,12 +12,17 @@ from zoneinfo import available_timezones
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from routekeeper.core.fields import check_json_size
 from routekeeper.core.geojson import PointGeometry
 from routekeeper.core.timefmt import ApiDatetime
 
 # Handles travel in URL paths, so no slash, whitespace, query/fragment marks or control
 # characters (PostgreSQL text cannot hold NUL at all).
-HANDLE_PATTERN = r"^[^/\s?#\x00-\x1f\x7f]+$"
+# Not "." or "..": clients and proxies resolve those path segments away (/workers/.. is
+# /), so such a worker could never be addressed. Written without look-ahead so OpenAPI
+# clients and pydantic's regex engine read the same pattern.
+HANDLE_PATTERN = (r"^(?:[^/\s?#\x00-\x1f\x7f]*[^/\s?#\x00-\x1f\x7f.][^/\s?#\x00-\x1f\x7f]*"
+                  r"|\.{3,})$")
 HANDLE_MAX = 200
 _HANDLE = re.compile(HANDLE_PATTERN)
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -43,9 +48,14 @@ def check_hhmm(value: str | None) -> str | None:
     return value
 
 
+# Files of the system's tz directory that are no IANA zone: "localtime" is whatever the host
+# is set to, so a plan's times would change with the machine it runs on.
+_NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})
+
+
 @cache
 def _zones() -> frozenset[str]:
-    return frozenset(available_timezones())
+    return frozenset(available_timezones()) - _NOT_ZONES
 
 
 def check_timezone(value: str | None) -> str | None:
@@ -86,6 +96,8 @@ class _Body(BaseModel):
     @classmethod
     def _storable(cls, value: Any) -> Any:
         _check_storable(value)
+        if isinstance(value, dict):
+            check_json_size(value)  # free-form JSON (metadata, profile): bounded per field
         return value
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from routekeeper.core.clock import utcnow
 from routekeeper.core.errors import CodedError, conflict, invalid_field, not_found
 from routekeeper.core.pagination import decode_token, encode_token
+from routekeeper.core.signing_keys import SigningKeys
 from routekeeper.models.ops_group import OpsGroup
 from routekeeper.models.worker import Worker
 from routekeeper.workers.schemas import (
@@ -136,7 +137,7 @@ def update_ops_group(
 
 
 def list_ops_groups(
-    session: Session, account_id: str, *, limit: int, token: str | None, secret: str
+    session: Session, account_id: str, *, limit: int, token: str | None, secret: SigningKeys
 ) -> tuple[list[OpsGroup], str | None]:
     """A page of ops groups by handle."""
     filters: dict[str, Any] = {"kind": "ops_groups", "account": account_id}
@@ -235,7 +236,7 @@ def delete_worker(session: Session, account_id: str, handle: str) -> None:
     worker.updated_at = worker.deleted_at
 
 
-def _after(secret: str, token: str, filters: dict[str, Any]) -> str:
+def _after(secret: SigningKeys, token: str, filters: dict[str, Any]) -> str:
     key = decode_token(secret, token, filters)
     if len(key) != 1 or not isinstance(key[0], str):
         raise invalid_field("query", "pagination_token", "Not a valid pagination token.")
@@ -256,7 +257,7 @@ def list_workers(
     search_term: str | None,
     limit: int,
     token: str | None,
-    secret: str,
+    secret: SigningKeys,
 ) -> tuple[list[Worker], str | None]:
     """A page of live workers by handle, filtered by ops groups and a search term on the
     handle, the name and the profile."""

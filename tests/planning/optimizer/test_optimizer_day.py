@@ -234,3 +234,22 @@ def test_explain_names_the_shift_end_and_the_closing_window() -> None:
     assert (route.start_s, route.stops[0].start_s) == (5, 15)
     found = explain(problem, route)
     assert (found.start_reason, found.start_job) == ("window_closes", "c1")
+
+
+def test_a_job_kept_with_its_vehicle_goes_nowhere_else() -> None:
+    """A job next to vehicle "near" but kept with vehicle "far" is served by "far"; when
+    "far" cannot reach it in time it is unassigned rather than moved; an unknown vehicle is
+    refused."""
+    job = Job(id="kept", location=1, late_s=1000, vehicle="far")
+    vans = [Vehicle(id="near", start_location=0), Vehicle(id="far", start_location=2)]
+    problem = line_problem([0, 10, 500], [job], vans)
+    solution = solve(problem, time_budget_s=BUDGET_S, seed=1)
+    assert check(problem, solution) == [] and served(solution) == {"kept": "far"}
+    hurried = line_problem([0, 10, 500], [replace(job, late_s=100)], vans)
+    solution = solve(hurried, time_budget_s=BUDGET_S, seed=1)
+    assert solution.unassigned == {"kept": UNREACHABLE_BEFORE_LATE}
+    route = plan_route(problem, vans[0], [0])
+    assert any("belongs to" in v for v in check(problem, Solution(routes=(route,),
+                                                                   unassigned={})))
+    with pytest.raises(ValueError, match="unknown vehicle"):
+        line_problem([0, 10], [replace(job, vehicle="ghost")], vans[:1])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -24,7 +26,7 @@ SKILLS = ("a", "b")
 @st.composite
 def problems(draw: st.DrawFn) -> Problem:
     """A random problem with windows (several, soft), capacities, skills, shifts, breaks,
-    reloads, limits, pairs and prefixes."""
+    reloads, limits, pairs, prefixes and jobs kept with a vehicle."""
     num_jobs = draw(st.integers(0, 7))
     num_places = draw(st.integers(1, num_jobs + 2))
     xs = draw(st.lists(st.integers(0, 100), min_size=num_places, max_size=num_places))
@@ -95,6 +97,15 @@ def problems(draw: st.DrawFn) -> Problem:
                 fixed_jobs=tuple(prefix),
             )
         )
+    # Some jobs that no route holds fixed are kept with one vehicle (a re-plan's
+    # keep_with_worker).
+    fixed = {job_id for vehicle in vehicles for job_id in vehicle.fixed_jobs}
+    if vehicles:
+        jobs = [
+            replace(job, vehicle=draw(st.sampled_from([v.id for v in vehicles])))
+            if job.id not in fixed and draw(st.integers(0, 3)) == 0 else job
+            for job in jobs
+        ]
     return Problem(
         distance_m=distance,
         duration_s=duration,

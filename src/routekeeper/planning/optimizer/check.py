@@ -86,6 +86,8 @@ def route_violations(
                 f"{name}: job {job.id!r} starts at {stop.start_s}, after its window closes "
                 f"at {job.closes_s}"
             )
+        if job.vehicle is not None and job.vehicle != vehicle.id:
+            problems.append(f"{name}: job {job.id!r} belongs to vehicle {job.vehicle!r}")
         if not job.skills <= vehicle.skills:
             missing = sorted(job.skills - vehicle.skills)
             problems.append(f"{name}: lacks skills {missing} for job {job.id!r}")

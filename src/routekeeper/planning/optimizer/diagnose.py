@@ -20,7 +20,7 @@ def serving_unit(problem: Problem, job_id: str) -> tuple[list[int], str | None]:
     """The jobs that must be planned together with this one, and the only vehicle that may.
 
     The unit leaves out jobs already fixed; when the pick of a pair is fixed on a vehicle, the
-    drop can only go on that vehicle.
+    drop can only go on that vehicle, and a job that names its ``vehicle`` only on that one.
     """
     job = problem.job(job_id)
     partner = problem.partner_of(job_id)
@@ -30,6 +30,8 @@ def serving_unit(problem: Problem, job_id: str) -> tuple[list[int], str | None]:
         pick_id = job.pick_job if job.pick_job is not None else job_id
         members = [pick_id, problem.drop_of(pick_id) or job_id]
     bound = next((v for m in members if (v := problem.fixed_vehicle(m)) is not None), None)
+    if bound is None:
+        bound = next((v for m in members if (v := problem.job(m).vehicle) is not None), None)
     unfixed = [problem.job_index(m) for m in members if problem.fixed_vehicle(m) is None]
     return unfixed, bound
 

@@ -71,6 +71,8 @@ class Job:
     pick_job: str | None = None
     windows: tuple[tuple[int, int], ...] = ()
     lateness_cost_per_min: int | None = None
+    # Only this vehicle may serve the job (a re-plan that keeps orders with their worker).
+    vehicle: str | None = None
 
     @property
     def time_windows(self) -> tuple[tuple[int, int], ...]:
@@ -250,6 +252,13 @@ class Problem:
                         "before it on the same route"
                     )
         object.__setattr__(self, "_fixed_on", fixed_on)
+        ids = {vehicle.id for vehicle in self.vehicles}
+        for job in self.jobs:
+            if job.vehicle is not None and job.vehicle not in ids:
+                raise ValueError(f"job {job.id!r}: unknown vehicle {job.vehicle!r}")
+            pinned = self._fixed_on.get(job.id)
+            if job.vehicle is not None and pinned is not None and pinned != job.vehicle:
+                raise ValueError(f"job {job.id!r} is fixed on another vehicle than its own")
 
     def _validate_day(self, vehicle: Vehicle) -> None:
         """Check a vehicle's breaks and reload depots."""

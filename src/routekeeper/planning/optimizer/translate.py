@@ -246,6 +246,8 @@ def translate(
             max_prize = max(max_prize, prize)
             pick_where = builder.place(unit.jobs[0])
             drop_where = builder.place(unit.jobs[1])
+            if unit.bound_vehicle is not None:
+                bound_to[pick_where] = bound_to[drop_where] = unit.bound_vehicle
             (pick_early, pick_late) = shipment_window(pick, ready_s)
             (drop_early, drop_late) = shipment_window(drop, max(ready_s, pick_early))
             # PyVRP refuses a drop that must happen before its pick may; a soft drop may be
