@@ -77,7 +77,7 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
     return base.model_copy(
         update={
             "environment": Environment.TEST,
-            "secret_key": "test-secret-key",
+            "secret_key": secrets.token_urlsafe(32),
             "configured_public_url": "http://testserver",
             "database": DatabaseSettings(url=database_url),
             "jobs": JobSettings(run_in_api=False, poll_interval_s=0.05, lease_s=5.0,

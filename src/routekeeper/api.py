@@ -11,6 +11,7 @@ from routekeeper.exports.endpoints import router as exports_router
 from routekeeper.ops.endpoints import router as ops_router
 from routekeeper.order_tasks.endpoints import router as tasks_router
 from routekeeper.orders.endpoints import router as orders_router
+from routekeeper.places.endpoints import router as places_router
 from routekeeper.planning.endpoints import router as planning_router
 from routekeeper.routes.endpoints import router as routes_router
 from routekeeper.tracking.endpoints import public_router as tracking_public_router
@@ -35,6 +36,7 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(tracking_public_router)
     app.include_router(tasks_router)
     app.include_router(orders_router)
+    app.include_router(places_router)
     install_views(app)
     app.include_router(console_router)
     anchor_paths_at_end(app.router.routes)

@@ -13,6 +13,7 @@ from routekeeper import __version__
 from routekeeper.accounts.limits import Guard
 from routekeeper.api import include_routers
 from routekeeper.core.forwarded import ForwardedBase
+from routekeeper.core.guards import RefuseUnmatchableTargets
 from routekeeper.core.handlers import install_error_handlers
 from routekeeper.core.limits import BodySizeLimit
 from routekeeper.core.observe import RequestObserver
@@ -32,6 +33,9 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings | None = None, *, run_worker: bool | None = None) -> FastAPI:
     """Build the API app; with ``run_worker`` the job runner lives in the same process."""
     settings = settings or Settings()
+    # Resolve the signing keys now: a refused key stops start-up instead of the first request,
+    # and the first start of an install without ROUTEKEEPER_SECRET_KEY generates its own key.
+    settings.signing_keys  # noqa: B018
     db = Database(settings.database)
     start_worker = settings.jobs.run_in_api if run_worker is None else run_worker
     travel = TravelRuntime(settings.routing)
@@ -49,6 +53,9 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         finally:
             if runner is not None:
                 runner.stop()
+            hub = getattr(app.state, "live_hub", None)
+            if hub is not None:
+                hub.stop()
             travel.stop()
             db.dispose()
 
@@ -81,6 +88,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     include_routers(app)
     install_osmand_port(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)
+    app.add_middleware(RefuseUnmatchableTargets)
     # Outside the body limit: every answer (a 413 included) gets a request id, a log line and
     # its metrics.
     app.add_middleware(RequestObserver)

@@ -19,6 +19,7 @@ from tests.geocoding.helpers import (
     post_orders,
 )
 from tests.orders.helpers import handle
+from tests.shapes import messages_at
 
 
 def test_address_only_orders_get_the_right_house_and_a_region(geo: Tenant) -> None:
@@ -62,7 +63,7 @@ def test_unknown_address_is_422_and_stores_nothing(geo: Tenant, db: Database) ->
     assert response.status_code == 422, response.text
     body = response.json()
     assert body["message"] == "Validation error"
-    [message] = body["detail"]["json"]["orders.1.destination.address"]
+    [message] = messages_at(body["detail"], "json", "orders.1.destination.address")
     assert bad in message and UNKNOWN in message
     assert listed(geo.client) == []
     with db.read() as session:

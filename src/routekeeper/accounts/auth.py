@@ -118,7 +118,7 @@ def _authenticate(request: Request) -> Principal:
         return _principal(account)
     if scheme == "bearer":
         token = header.split(" ", 1)[1].strip() if " " in header else ""
-        claims = read_token(get_settings(request).secret_key, token)
+        claims = read_token(get_settings(request).signing_keys, token)
         if claims is None:
             raise unauthorized("Invalid or expired access token.")
         with db.read() as session:

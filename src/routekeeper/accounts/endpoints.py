@@ -42,7 +42,7 @@ def issue_access_token(
         raise unauthorized("Invalid client_id or client_secret.")
     ttl = settings.api.token_ttl_s
     token = issue_token(
-        settings.secret_key,
+        settings.signing_keys.current,
         TokenClaims(account.account_id, account.secret_version, now_s() + ttl),
     )
     # RFC 6749 5.1: responses carrying tokens must not be cached.

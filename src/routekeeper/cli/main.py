@@ -1,5 +1,5 @@
 """``routekeeper``: serve, worker, db upgrade/check, accounts create/list/rotate-secret, roads
-prepare, demo, geocoder build/serve/check/drop."""
+prepare, demo, geocoder build/serve/check/drop, keys rotate."""
 
 from __future__ import annotations
 
@@ -31,13 +31,21 @@ class CliError(Exception):
         self.status = status
 
 
-def _settings() -> Settings:
+def _settings(*, signing: bool = False) -> Settings:
+    """The settings from the environment; with ``signing``, their signing keys are checked
+    (and generated on first start), for the commands that sign or verify tokens."""
     from pydantic import ValidationError
 
+    from routekeeper.core.signing_keys import SigningKeyError
     from routekeeper.settings import Settings
 
     try:
-        return Settings()
+        settings = Settings()
+        if signing:
+            settings.signing_keys  # noqa: B018 - refuse a bad key or key file before serving
+        return settings
+    except SigningKeyError as exc:
+        raise CliError(f"invalid settings: {exc}", status=2) from exc
     except ValidationError as exc:
         problems = "; ".join(
             str(error.get("msg", "invalid value")).removeprefix("Value error, ")
@@ -61,7 +69,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from routekeeper.db import migrate
     from routekeeper.travel.runtime import TravelRuntime
 
-    settings = _settings()
+    settings = _settings(signing=True)
     # A missing dataset or OSRM install is reported in one line before anything starts.
     _travel_runtime(TravelRuntime, settings).stop()
     migrate.upgrade(settings.database.url)
@@ -110,7 +118,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from routekeeper.travel.runtime import TravelRuntime
     from routekeeper.worker import start_runner
 
-    settings = _settings()
+    settings = _settings(signing=True)
     _configure_logging(settings)
     db = Database(settings.database)
     stop = threading.Event()
@@ -238,6 +246,43 @@ def cmd_accounts_rotate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_webhooks_add(args: argparse.Namespace) -> int:
+    """Add an account's webhook URL (what HyperTrack users set in its dashboard) and print
+    the endpoint with its signing secret."""
+    from pydantic import ValidationError
+
+    from routekeeper.core.errors import ApiError
+    from routekeeper.db.engine import Database
+    from routekeeper.models.account import Account
+    from routekeeper.webhooks import service as webhooks
+    from routekeeper.webhooks.schemas import EndpointCreate
+
+    settings = _settings()
+    try:
+        body = EndpointCreate(url=args.url, description=args.description,
+                              event_types=args.event_type or None)
+    except ValidationError as exc:
+        problems = "; ".join(str(e.get("msg", "")).removeprefix("Value error, ")
+                             for e in exc.errors())
+        raise CliError(f"invalid webhook: {problems}", status=2) from exc
+    db = Database(settings.database)
+    try:
+        with db.write() as session:
+            if session.get(Account, args.account) is None:
+                raise CliError(f"no account {args.account}")
+            try:
+                created = webhooks.create_endpoint(session, args.account, body,
+                                                   settings.webhooks)
+            except ApiError as exc:
+                raise CliError(f"refused: {json.dumps(exc.body.get('detail'))}",
+                               status=2) from exc
+    finally:
+        db.dispose()
+    _print({"endpoint_id": created.id, "url": created.url, "secret": created.secret,
+            "event_types": created.event_types}, args.json)
+    return 0
+
+
 def _read_demo_credentials(path: Path) -> dict[str, str] | None:
     try:
         data = json.loads(path.read_text())
@@ -289,6 +334,26 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    """Replace the generated signing key; the old one verifies for --grace-s more seconds."""
+    from routekeeper.core.clock import utcnow
+    from routekeeper.core.signing_keys import KEY_FILE_NAME, rotate_file
+
+    settings = _settings(signing=True)
+    if settings.secret_key is not None:
+        raise CliError("ROUTEKEEPER_SECRET_KEY is set: rotate by moving it to "
+                       "ROUTEKEEPER_PREVIOUS_SECRET_KEY (with "
+                       "ROUTEKEEPER_PREVIOUS_SECRET_KEY_UNTIL) and setting a new "
+                       "ROUTEKEEPER_SECRET_KEY", status=2)
+    path = settings.data_directory / KEY_FILE_NAME
+    rotated = rotate_file(path, grace_s=args.grace_s, now=utcnow())
+    until = rotated.previous_until.isoformat() if rotated.previous_until else None
+    _print({"key_file": str(path), "previous_accepted_until": until}, args.json)
+    print("routekeeper: restart every API and worker process to sign with the new key",
+          file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     from routekeeper.travel.dataset import SMALL_COMPONENT_SIZE
@@ -331,6 +396,17 @@ def build_parser() -> argparse.ArgumentParser:
     rotate.add_argument("--json", action="store_true")
     rotate.set_defaults(func=cmd_accounts_rotate)
 
+    hooks = sub.add_parser("webhooks", help="webhook endpoints of an account")
+    hooks_sub = hooks.add_subparsers(dest="webhooks_command", required=True)
+    add = hooks_sub.add_parser("add", help="send an account's events to a URL")
+    add.add_argument("--account", required=True, help="the AccountID")
+    add.add_argument("url", help="the receiving URL (https://...)")
+    add.add_argument("--event-type", action="append", metavar="TYPE",
+                     help="only these types or values (order, order.completed); repeatable")
+    add.add_argument("--description", default=None)
+    add.add_argument("--json", action="store_true")
+    add.set_defaults(func=cmd_webhooks_add)
+
     roads = sub.add_parser("roads", help="road network commands")
     roads_sub = roads.add_subparsers(dest="roads_command", required=True)
     prep = roads_sub.add_parser("prepare", help="build an OSRM dataset from an OSM extract")
@@ -340,6 +416,14 @@ def build_parser() -> argparse.ArgumentParser:
     prep.add_argument("--small-component-size", type=int, default=SMALL_COMPONENT_SIZE,
                       help="road parts with fewer nodes are not snapped to (osrm-extract)")
     prep.set_defaults(func=cmd_roads_prepare)
+
+    keys = sub.add_parser("keys", help="server signing key commands")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    rotate_key = keys_sub.add_parser("rotate", help="replace the generated signing key")
+    # One week by default: the longest-lived signed thing is an export download link.
+    rotate_key.add_argument("--grace-s", type=float, default=7 * 24 * 3600.0)
+    rotate_key.add_argument("--json", action="store_true")
+    rotate_key.set_defaults(func=cmd_keys_rotate)
 
     demo = sub.add_parser("demo", help="create the demo account once and print it")
     demo.add_argument("--credentials-file", default="./var/demo-credentials.json")

@@ -40,13 +40,13 @@ class Operator:
 
 def session_token(settings: Settings, account: Account) -> str:
     """A signed console session for the account's current secret."""
-    return issue_token(settings.secret_key, TokenClaims(
+    return issue_token(settings.signing_keys.current, TokenClaims(
         account.account_id, account.secret_version, now_s() + SESSION_S, scope=SCOPE))
 
 
 def form_token(settings: Settings, session: str) -> str:
     """The anti-forgery token of a session (forms echo it; another site cannot read it)."""
-    mac = hmac.new(settings.secret_key.encode(), b"console-form:" + session.encode(),
+    mac = hmac.new(settings.signing_keys.current.encode(), b"console-form:" + session.encode(),
                    hashlib.sha256)
     return mac.hexdigest()[:40]
 
@@ -67,7 +67,7 @@ def operator(request: Request) -> Operator:
     the account's ``console`` rate limit."""
     settings = get_settings(request)
     cookie = request.cookies.get(COOKIE, "")
-    claims = read_token(settings.secret_key, cookie, scope=SCOPE) if cookie else None
+    claims = read_token(settings.signing_keys, cookie, scope=SCOPE) if cookie else None
     if claims is None:
         raise _to_login()
     with get_db(request).read() as session:

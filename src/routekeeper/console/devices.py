@@ -14,6 +14,7 @@ from routekeeper.console.auth import Form, Operator, SignedIn
 from routekeeper.console.render import page, see_other
 from routekeeper.console.webhooks import error_text
 from routekeeper.core.errors import ApiError
+from routekeeper.core.pagination import page_keys
 from routekeeper.dependencies import get_db, get_settings
 from routekeeper.tracking import devices
 from routekeeper.tracking.schemas import DeviceCreate
@@ -41,7 +42,9 @@ def _list_context(request: Request, operator: Operator) -> dict[str, Any]:
     settings = get_settings(request)
     with get_db(request).read() as session:
         rows, _ = devices.list_devices(session, operator.account_id, limit=200, token=None,
-                                       worker_handle=None, secret=settings.secret_key)
+                                       worker_handle=None,
+                                       secret=page_keys(settings.signing_keys, "devices",
+                                                        operator.account_id))
         listed = [devices.device_read(row) for row in rows]
     return {"account": operator, "csrf": operator.csrf, "devices": listed,
             "device_id": "", "worker_handle": ""}

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from routekeeper.console.auth import Form, Operator, SignedIn
 from routekeeper.console.render import page, see_other
 from routekeeper.core.errors import ApiError
+from routekeeper.core.pagination import page_keys
 from routekeeper.dependencies import get_db, get_settings
 from routekeeper.webhooks import service
 from routekeeper.webhooks.schemas import EndpointCreate, EndpointUpdate, ReplayRequest
@@ -39,8 +40,10 @@ def error_text(exc: ApiError | ValidationError) -> str:
 def _list_context(request: Request, operator: Operator) -> dict[str, Any]:
     settings = get_settings(request)
     with get_db(request).read() as session:
-        endpoints = service.list_endpoints(session, operator.account_id, limit=100, token=None,
-                                           secret=settings.secret_key).endpoints
+        endpoints = service.list_endpoints(
+            session, operator.account_id, limit=100, token=None,
+            secret=page_keys(settings.signing_keys, "webhook_endpoints",
+                             operator.account_id)).endpoints
     return {"account": operator, "csrf": operator.csrf, "endpoints": endpoints}
 
 
@@ -80,7 +83,9 @@ def _endpoint_page(request: Request, operator: Operator, endpoint_id: str, *,
                                                               endpoint_id))
         deliveries = service.list_deliveries(
             session, operator.account_id, endpoint_id, status=None, event_id=None,
-            limit=RECENT_DELIVERIES, token=None, secret=settings.secret_key).deliveries
+            limit=RECENT_DELIVERIES, token=None,
+            secret=page_keys(settings.signing_keys, "webhook_deliveries",
+                             operator.account_id)).deliveries
     return page(request, "webhook.html", {
         "account": operator, "csrf": operator.csrf, "endpoint": endpoint,
         "deliveries": deliveries, "secret": secret, "notice": notice, "error": error,

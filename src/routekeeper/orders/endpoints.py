@@ -12,6 +12,7 @@ from fastapi import Body, Depends, Query, Request
 
 from routekeeper.accounts.auth import CurrentAccount
 from routekeeper.core.errors import invalid_field
+from routekeeper.core.pagination import page_keys
 from routekeeper.core.responses import (
     ERRORS_401_404_422,
     ERRORS_401_422,
@@ -95,7 +96,8 @@ def list_orders(
     if filters.region_filter:
         require_for_region_filter(geocoder, "query")
     rows, token = service.list_orders(
-        session, account.account_id, filters, secret=settings.secret_key
+        session, account.account_id, filters,
+        secret=page_keys(settings.signing_keys, "orders", account.account_id),
     )
     # send_outage asks for the outage summary, which is part of the aggregate block.
     aggregate = repository.aggregate(session, account.account_id, filters) \

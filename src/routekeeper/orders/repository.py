@@ -30,6 +30,7 @@ from routekeeper.orders.filters import (
     TIME_FIELDS,
     OrderFilterFields,
 )
+from routekeeper.orders.states import TERMINAL
 
 
 def find_attempts(session: Session, account_id: str, order_handle: str) -> list[Order]:
@@ -274,6 +275,15 @@ def aggregate(session: Session, account_id: str, filters: OrderFilterFields) -> 
     row = session.execute(select(*columns)).one()._mapping
     return {"orders": {name: int(row[name]) for name in counts},
             **{name: int(row[name]) for name in sums}}
+
+
+def open_at_place(session: Session, account_id: str, place_handle: str) -> list[Order]:
+    """The account's non-terminal orders whose destination names this place."""
+    return list(session.scalars(select(Order).where(
+        Order.account_id == account_id,
+        Order.destination["place_handle"].as_string() == place_handle,
+        Order.status.not_in([s.value for s in TERMINAL]),
+    ).order_by(Order.id)))
 
 
 def outage_summaries(session: Session, account_id: str, filters: OrderFilterFields

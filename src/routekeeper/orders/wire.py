@@ -23,8 +23,10 @@ def share_url(order: Order, public_url: str) -> str | None:
     return f"{public_url.rstrip('/')}/t/{order.tracking_id}"
 
 
-def order_wire(order: Order, public_url: str) -> dict[str, Any]:
-    """The ``Order`` shape (lists, routes, track)."""
+def order_wire(order: Order, public_url: str, *, embed_url: str | None = None
+               ) -> dict[str, Any]:
+    """The ``Order`` shape (lists, routes, track); ``embed_url`` is its route's, when the
+    caller has it signed already (every order of a route shares it)."""
     data: dict[str, Any] = {
         "order_handle": order.order_handle,
         "fulfillment_attempt": order.fulfillment_attempt,
@@ -57,14 +59,21 @@ def order_wire(order: Order, public_url: str) -> dict[str, Any]:
         "duration": order.duration,
         "tracking_rate": order.tracking_rate,
         "outage_summary": order.outage_summary,
+        # Keys of the contract's Order Routekeeper has no value for; present (null) so every
+        # answer carries the same keys, also those rendered without a response model.
+        "driver_name": None, "worker_profile": None, "tracked_service_time": None,
+        "time_to_first_event": None, "time_to_first_location": None, "tasks": None,
         "share_url": share_url(order, public_url),
-        "embed_url": (
+        "embed_url": embed_url or (
             sign_embed_url(f"{public_url.rstrip('/')}/embed/routes/{order.route_handle}", order)
             if order.route_handle else None
         ),
         "timezone": order.timezone,
         "cancellation_source": order.cancellation_source,
         "created_by": order.created_by,
+        # Extension fields (docs/compatibility.md): several windows, a soft window's cost.
+        "time_windows": order.time_windows,
+        "lateness_cost_per_minute": order.lateness_cost_per_minute,
     }
     for stamp in _STAMPS:
         data[stamp] = getattr(order, stamp)

@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Select, String, any_, bindparam, case, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import InstrumentedAttribute, Session, load_only
+from sqlalchemy.orm import InstrumentedAttribute, Session, defer, load_only
 
 from routekeeper.core.pagination import keyset_page
 from routekeeper.models.order import Order
@@ -182,3 +182,42 @@ def unplanned_rows(
     return _by_plan(session, _unplanned_of(session, account_id, plan_ids), plan_ids)
 
 
+
+
+# What a plan's routes and their orders do not show: the tracked paths and the tracking state
+# (JSON that can be large), never read when listing plans; touching them raises.
+_ROUTE_UNSHOWN = (Route.polyline, Route.start_location, Route.end_location, Route.track_state)
+_ORDER_UNSHOWN = (Order.polyline, Order.start_location, Order.end_location,
+                  Order.previous_fulfillments, Order.attachments)
+
+
+def plan_routes_shown(
+    session: Session, account_id: str, plan_ids: list[str]
+) -> dict[str, list[Route]]:
+    """The routes of several plans by plan id, without what plans do not show."""
+    query = _routes_of(session, account_id, plan_ids).options(
+        *(defer(column, raiseload=True) for column in _ROUTE_UNSHOWN))
+    return _by_plan(session, query, plan_ids)
+
+
+def route_orders_shown(
+    session: Session, account_id: str, routes: list[Route]
+) -> dict[str, list[Any]]:
+    """The orders of several routes by route handle, in sequence, as plain rows of the
+    columns plans show (one query): a thousand ORM objects with their change tracking cost
+    more than the page's whole SQL. The rows have the ``Order`` attribute names that
+    ``orders.wire.order_wire`` reads."""
+    grouped: dict[str, list[Any]] = {r.route_handle: [] for r in routes}
+    if not routes:
+        return grouped
+    unshown = {column.key for column in _ORDER_UNSHOWN}
+    columns = [attr for attr in Order.__mapper__.column_attrs if attr.key not in unshown]
+    query = (
+        select(*(getattr(Order, attr.key) for attr in columns))
+        .where(Order.account_id == account_id,
+               _among(session, Order.route_handle, list(grouped)))
+        .order_by(Order.route_sequence, Order.created_at)
+    )
+    for row in session.execute(query):
+        grouped[row.route_handle].append(row)
+    return grouped

@@ -10,6 +10,7 @@ from sqlalchemy import (
     and_,
     exists,
     false,
+    func,
     literal,
     select,
 )
@@ -18,6 +19,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from routekeeper.core.pagination import keyset_page
 from routekeeper.db.filters import json_match, text_search
+from routekeeper.models.device import Device
 from routekeeper.models.order import Order
 from routekeeper.models.route import Route
 from routekeeper.orders.conditions import order_conditions, tracked, workers_with_profile
@@ -164,3 +166,12 @@ def page(
     """One keyset page ordered by (created_at, route_handle)."""
     return keyset_page(session, query, (Route.created_at, Route.route_handle),
                        descending=descending, after=after, limit=limit)
+
+
+def worker_devices(session: Session, account_id: str, worker_handle: str) -> list[Device]:
+    """The devices registered to a worker, the one last heard from first (then the newest)."""
+    return list(session.scalars(
+        select(Device)
+        .where(Device.account_id == account_id, Device.worker_handle == worker_handle)
+        .order_by(func.coalesce(Device.last_received_at, Device.created_at).desc(),
+                  Device.device_id)))

@@ -7,7 +7,7 @@ from typing import Any
 
 from routekeeper.core.clock import utcnow
 from routekeeper.core.errors import CodedError, invalid_field
-from routekeeper.core.pagination import decode_token, encode_token
+from routekeeper.core.pagination import decode_token, encode_token, page_keys
 from routekeeper.core.timefmt import format_ts, parse_ts
 from routekeeper.geocoding.service import Geocoder
 from routekeeper.models.order import Order
@@ -15,6 +15,7 @@ from routekeeper.models.route import Route
 from routekeeper.orders import service as orders
 from routekeeper.orders.states import TERMINAL, OrderStatus
 from routekeeper.routes import repository
+from routekeeper.routes.devices import choose_device
 from routekeeper.routes.estimates import estimate_route, first_leg_s
 from routekeeper.routes.filters import RouteFilterFields
 from routekeeper.routes.locations import returns_to_start, start_location
@@ -59,17 +60,26 @@ def start_route(ctx: RouteContext, route: Route, *, track_mode: str,
     if route.worker_handle is None and device_id is None and route.device_id is None:
         raise _track_error("Route can not be tracked")
     now = utcnow()
+    sequence = repository.route_orders(ctx.session, route)
     if device_id is not None:
         worker = worker_for_device(ctx, device_id)
         if route.worker_handle not in (None, worker.worker_handle):
             raise _track_error("Route can not be tracked")
         route.worker_handle = worker.worker_handle
         route.device_id = device_id
+    elif route.worker_handle is not None:
+        # Tracked by worker: their linked device as the switch mode says (routes/devices),
+        # also one registered after the route was planned.
+        destination = next(((o.destination_lon, o.destination_lat) for o in sequence
+                            if o.status not in TERMINAL and o.destination_lon is not None
+                            and o.destination_lat is not None), None)
+        route.device_id = choose_device(
+            repository.worker_devices(ctx.session, ctx.account_id, route.worker_handle),
+            mode=device_switch_mode, current=route.device_id, destination=destination)
     route.status = "tracking"
     route.track_mode = track_mode
     route.started_at = now
     route.assigned_at = route.assigned_at or now
-    sequence = repository.route_orders(ctx.session, route)
     for order in sequence:
         if order.status in TERMINAL or order.status == OrderStatus.DISABLED.value:
             continue
@@ -131,6 +141,7 @@ def track(ctx: RouteContext, body: TrackRequest, *, geocoder: Geocoder | None = 
         route_handle=spec.route_handle if spec else None,
     )
     return start_route(ctx, route, track_mode=body.track_mode.value,
+                       device_id=body.device_id,
                        device_switch_mode=body.device_switch_mode.value, created=True)
 
 
@@ -220,7 +231,7 @@ def list_routes(
 ) -> tuple[list[Route], str | None]:
     """One page of filtered routes and the next page's token."""
     fingerprint = filters.fingerprint()
-    secret = ctx.settings.secret_key
+    secret = page_keys(ctx.settings.signing_keys, "routes", ctx.account_id)
     after = None
     if filters.pagination_token:
         key = decode_token(secret, filters.pagination_token, fingerprint)

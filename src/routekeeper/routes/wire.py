@@ -7,6 +7,7 @@ from typing import Any
 from routekeeper.models.order import Order
 from routekeeper.models.route import Route
 from routekeeper.orders.wire import order_wire
+from routekeeper.routes.daystops import day_stops_wire
 from routekeeper.views.tokens import sign_embed_url
 
 _STAMPS = ("created_at", "planned_at", "assigned_at", "started_at", "completed_at",
@@ -34,6 +35,17 @@ def _list_order(order: Order) -> dict[str, Any]:
     }
 
 
+def bound_by_wire(route: Route, orders: list[Order]) -> dict[str, Any] | None:
+    """What bound the route when it was last planned, with order handles (None: not planned
+    by a planning run)."""
+    if route.bound_by is None:
+        return None
+    handles = {order.id: order.order_handle for order in orders}
+    start = dict(route.bound_by["start"])
+    start["order_handle"] = handles.get(start.pop("order_id", None) or "")
+    return {"start": start, "end": route.bound_by["end"]}
+
+
 def route_wire(
     route: Route, orders: list[Order], public_url: str, *, full: bool = True,
     include_summary: bool = True, planned: bool = False,
@@ -43,12 +55,13 @@ def route_wire(
     estimate = route.estimate
     if estimate is not None and not full and not planned:
         estimate = {k: estimate.get(k) for k in ("start_by", "distance", "duration")}
+    signed = embed_url(route, public_url)
     data: dict[str, Any] = {
         "route_handle": route.route_handle,
         "status": route.status,
         "version": route.version,
-        "orders": [order_wire(o, public_url) if full or planned else _list_order(o)
-                   for o in orders],
+        "orders": [order_wire(o, public_url, embed_url=signed) if full or planned
+                   else _list_order(o) for o in orders],
         "ops_group_handle": route.ops_group_handle,
         "track_mode": route.track_mode,
         "plan_mode": route.plan_mode,
@@ -63,12 +76,14 @@ def route_wire(
         "estimate": estimate,
         "distance": route.distance,
         "duration": route.duration,
-        "embed_url": embed_url(route, public_url),
+        "embed_url": signed,
         "completion_source": route.completion_source,
         "created_by": route.created_by,
     }
     for stamp in _STAMPS:
         data[stamp] = getattr(route, stamp)
+    # Extension (docs/compatibility.md): the breaks and reloads planned between the orders.
+    data.update(day_stops_wire(route, orders))
     if full:
         data["completion_type"] = route.completion_type
         if include_summary:

@@ -39,6 +39,7 @@ from routekeeper.tracking.engine.pipeline import process_fixes
 from routekeeper.tracking.routeorders import RouteOrders
 from routekeeper.tracking.routestate import load
 from routekeeper.tracking.schemas import IngestResult, Rejection
+from routekeeper.tracking.switch import switch_device
 from routekeeper.travel.base import TravelModel
 
 log = logging.getLogger(__name__)
@@ -131,6 +132,8 @@ def _feed_route(env: Env, route: Route, device: DeviceRef, fixes: list[Fix], *,
     stored = load(route, orders.rows, now=now)
     if device.device_id not in stored.devices:
         stored.devices.append(device.device_id)
+    switch_device(route, orders, device.device_id, worker_handle=device.worker_handle,
+                  at=fixes[0].recorded_at if fixes else now, public_url=env.settings.public_url)
     close_finished(session, route, stored, orders, env.settings.tracking)
     # screen() already applied the static checks to these fixes.
     state, events = process_fixes(stored.pipeline, fixes, now=now, travel=travel,

@@ -9,6 +9,8 @@ EXCEEDS_CAPACITY = "Assigning this order would exceed route or Worker capacity."
 UNREACHABLE_BEFORE_LATE = "No Worker can reach this order before scheduled_at."
 EXCEEDS_SHIFT_END = "Assigning this order would exceed the Worker's shift end time."
 EXCEEDS_MAX_DISTANCE = "Assigning this order would exceed the configured maximum route distance."
+# An order at a place that is closed on the plan's day, or open only outside its window.
+PLACE_CLOSED = "Automated planning could not assign this order with the provided constraints."
 DROPPED_FOR_PLAN = (
     "The optimizer dropped this order to satisfy planning constraints for the overall plan."
 )

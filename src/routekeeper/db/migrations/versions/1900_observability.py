@@ -1,7 +1,7 @@
 """request ids on jobs; rate-limit buckets
 
 Revision ID: 1900
-Revises: 1500
+Revises: 1800
 Create Date: 2026-12-04 18:30:00.000000
 
 Written by hand. The bucket table is UNLOGGED on PostgreSQL: limits are soft state that a
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "1900"
-down_revision = "1500"
+down_revision = "1800"
 branch_labels = None
 depends_on = None
 
