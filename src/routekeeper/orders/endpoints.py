@@ -19,6 +19,8 @@ from routekeeper.core.responses import (
     ERRORS_ALL,
     R400,
     R401,
+    R404_CODED,
+    R404_EITHER,
     R409,
     R422,
 )
@@ -53,9 +55,15 @@ from routekeeper.tracking.engine.outages import merge as merge_outages
 
 router = Router(tags=["Orders"])
 
-# Built item by item: core.responses types its parts with int keys only.
+# Built item by item: core.responses types its parts with int keys only. The coded 404 is an
+# unknown geofence_id in a destination (geofence_not_found).
 CREATE_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: doc for part in (R400, R401, R409, R422) for code, doc in part.items()
+    code: doc for part in (R400, R401, R404_CODED, R409, R422) for code, doc in part.items()
+}
+# A PATCH names the order in its path (HTTPError 404) and may name a geofence in its body
+# (Error 404).
+PATCH_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: doc for part in (R400, R401, R404_EITHER, R409, R422) for code, doc in part.items()
 }
 
 
@@ -170,7 +178,7 @@ def get_order(
     return data
 
 
-@router.patch(ORDER, response_model=OrderDetail, responses=ERRORS_ALL)
+@router.patch(ORDER, response_model=OrderDetail, responses=PATCH_ERRORS)
 def update_order(
     request: Request, order_handle: str, body: OrderUpdate, account: CurrentAccount,
     session: WriteSession, settings: SettingsDep, selector: SelectorDep,
