@@ -11,6 +11,7 @@ from routekeeper.exports.endpoints import router as exports_router
 from routekeeper.ops.endpoints import router as ops_router
 from routekeeper.order_tasks.endpoints import router as tasks_router
 from routekeeper.orders.endpoints import router as orders_router
+from routekeeper.orders.paths import document_unreachable_handles
 from routekeeper.places.endpoints import router as places_router
 from routekeeper.planning.endpoints import router as planning_router
 from routekeeper.routes.endpoints import router as routes_router
@@ -23,6 +24,8 @@ from routekeeper.workers.endpoints import router as workers_router
 
 def include_routers(app: FastAPI) -> None:
     """Mount every domain's endpoints in precedence order."""
+    for router in (tasks_router, webhooks_router, orders_router):
+        document_unreachable_handles(router.routes)
     app.include_router(ops_router)
     app.include_router(auth_router)
     app.include_router(workers_router)
