@@ -185,7 +185,8 @@ def start_server(db_url: str, *, workers: int, gc_freeze: bool) -> Server:
     """Serve the app on a free port; wait until /health answers."""
     port = free_port()
     env = {**os.environ, "ROUTEKEEPER_DATABASE__URL": db_url,
-           "ROUTEKEEPER_SECRET_KEY": "bench-secret", "PYTHONPATH": str(REPO_ROOT / "src"),
+           "ROUTEKEEPER_SECRET_KEY": secrets.token_urlsafe(32),
+           "PYTHONPATH": str(REPO_ROOT / "src"),
            "RK_BENCH_GC_FREEZE": "1" if gc_freeze else "0"}
     command = [sys.executable, "-m", "uvicorn", "ingest:server_app", "--factory",
                "--app-dir", str(REPO_ROOT / "bench"), "--host", "127.0.0.1",

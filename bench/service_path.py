@@ -26,6 +26,7 @@ is re-checked against the untouched instance by the benchmark.
 
 from __future__ import annotations
 
+import secrets
 import tempfile
 import time
 from collections.abc import Sequence
@@ -141,7 +142,7 @@ class ServicePath:
         migrate.upgrade(url)
         base = Settings(_env_file=None)
         self.settings = base.model_copy(update={
-            "secret_key": "planner-benchmark",
+            "secret_key": secrets.token_urlsafe(32),
             "configured_public_url": "http://bench",
             "database": DatabaseSettings(url=url),
             "jobs": JobSettings(run_in_api=False),

@@ -18,7 +18,14 @@ from routekeeper.accounts.service import create_account
 from routekeeper.app import create_app
 from routekeeper.db import migrate
 from routekeeper.db.engine import Database
-from routekeeper.settings import DatabaseSettings, Environment, JobSettings, Settings
+from routekeeper.settings import (
+    DatabaseSettings,
+    Environment,
+    JobSettings,
+    LimitSettings,
+    RateRule,
+    Settings,
+)
 
 PG_ENV = "ROUTEKEEPER_TEST_DATABASE_URL"
 
@@ -70,7 +77,7 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
     return base.model_copy(
         update={
             "environment": Environment.TEST,
-            "secret_key": "test-secret-key",
+            "secret_key": secrets.token_urlsafe(32),
             "configured_public_url": "http://testserver",
             "database": DatabaseSettings(url=database_url),
             "jobs": JobSettings(run_in_api=False, poll_interval_s=0.05, lease_s=5.0,
@@ -79,6 +86,13 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
                 update={"local_dir": tmp_path_factory.mktemp("exports")}
             ),
             "webhooks": base.webhooks.model_copy(update={"allow_private_targets": True}),
+            # Limits stay on (every request goes through them) but far above what any test
+            # sends; tests of the limits build apps with tight ones (tests/ops).
+            "limits": LimitSettings(
+                requests={name: RateRule(per_s=10_000.0, burst=100_000)
+                          for name in base.limits.requests},
+                failures_per_address=RateRule(per_s=10_000.0, burst=100_000),
+                failures_per_account=RateRule(per_s=10_000.0, burst=100_000)),
         }
     )
 

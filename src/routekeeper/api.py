@@ -5,10 +5,13 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from routekeeper.accounts.endpoints import router as auth_router
+from routekeeper.console.endpoints import router as console_router
 from routekeeper.core.routing import anchor_paths_at_end
 from routekeeper.exports.endpoints import router as exports_router
+from routekeeper.ops.endpoints import router as ops_router
 from routekeeper.order_tasks.endpoints import router as tasks_router
 from routekeeper.orders.endpoints import router as orders_router
+from routekeeper.orders.paths import document_unreachable_handles
 from routekeeper.places.endpoints import router as places_router
 from routekeeper.planning.endpoints import router as planning_router
 from routekeeper.routes.endpoints import router as routes_router
@@ -21,6 +24,9 @@ from routekeeper.workers.endpoints import router as workers_router
 
 def include_routers(app: FastAPI) -> None:
     """Mount every domain's endpoints in precedence order."""
+    for router in (tasks_router, webhooks_router, orders_router):
+        document_unreachable_handles(router.routes)
+    app.include_router(ops_router)
     app.include_router(auth_router)
     app.include_router(workers_router)
     # Domains with literal paths under /orders/ (plans, routes, track, export, estimate)
@@ -35,4 +41,5 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(orders_router)
     app.include_router(places_router)
     install_views(app)
+    app.include_router(console_router)
     anchor_paths_at_end(app.router.routes)

@@ -10,11 +10,15 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from routekeeper import __version__
+from routekeeper.accounts.limits import Guard
 from routekeeper.api import include_routers
 from routekeeper.core.forwarded import ForwardedBase
+from routekeeper.core.guards import RefuseUnmatchableTargets
 from routekeeper.core.handlers import install_error_handlers
 from routekeeper.core.limits import BodySizeLimit
+from routekeeper.core.observe import RequestObserver
 from routekeeper.core.public_url import parse_trusted
+from routekeeper.core.ratelimit import bucket_store
 from routekeeper.db.engine import Database
 from routekeeper.geocoding.service import geocoder_from_settings
 from routekeeper.settings import Settings
@@ -29,6 +33,9 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings | None = None, *, run_worker: bool | None = None) -> FastAPI:
     """Build the API app; with ``run_worker`` the job runner lives in the same process."""
     settings = settings or Settings()
+    # Resolve the signing keys now: a refused key stops start-up instead of the first request,
+    # and the first start of an install without ROUTEKEEPER_SECRET_KEY generates its own key.
+    settings.signing_keys  # noqa: B018
     db = Database(settings.database)
     start_worker = settings.jobs.run_in_api if run_worker is None else run_worker
     travel = TravelRuntime(settings.routing)
@@ -46,6 +53,9 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         finally:
             if runner is not None:
                 runner.stop()
+            hub = getattr(app.state, "live_hub", None)
+            if hub is not None:
+                hub.stop()
             travel.stop()
             db.dispose()
 
@@ -63,6 +73,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     app.state.settings = settings
     app.state.db = db
     app.state.runner = None
+    app.state.guard = Guard(bucket_store(db, settings.limits.backend), settings.limits)
     app.state.travel = travel.model
     app.state.travel_runtime = travel
     app.state.geocoder = geocoder_from_settings(settings.geocoding)
@@ -77,6 +88,10 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     include_routers(app)
     install_osmand_port(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)
+    app.add_middleware(RefuseUnmatchableTargets)
+    # Outside the body limit: every answer (a 413 included) gets a request id, a log line and
+    # its metrics.
+    app.add_middleware(RequestObserver)
     app.add_middleware(ForwardedBase, trusted=parse_trusted(settings.api.trusted_proxies))
 
     @app.get("/health", include_in_schema=False)

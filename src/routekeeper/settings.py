@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -10,8 +11,7 @@ from pydantic import AliasChoices, BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from routekeeper.core.public_url import forwarded_base, parse_trusted
-
-DEVELOPMENT_SECRET = "development-secret-do-not-use-in-production"
+from routekeeper.core.signing_keys import KEY_FILE_NAME, SigningKeys, check_key, load_or_create
 
 
 class Environment(StrEnum):
@@ -155,6 +155,56 @@ class ViewSettings(BaseModel):
     tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     tile_attribution: str = "&copy; OpenStreetMap contributors"
     embed_token_ttl_s: int = 24 * 3600
+    # Live streams (views/live.py): caps per view, per client address and per process.
+    max_streams_per_view: int = 200
+    max_streams_per_client: int = 50
+    max_streams: int = 4000
+
+
+class LogFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+class LogSettings(BaseModel):
+    format: LogFormat = LogFormat.TEXT
+    level: str = "INFO"
+
+
+class MetricsSettings(BaseModel):
+    # /metrics answers only a request bearing this token; unset, the endpoint is off (404).
+    token: str | None = None
+
+
+class RateRule(BaseModel):
+    """A token bucket: ``burst`` requests at once, refilled at ``per_s`` a second."""
+
+    per_s: float = Field(gt=0)
+    burst: int = Field(ge=1)
+
+
+def _default_request_rules() -> dict[str, RateRule]:
+    return {
+        "read": RateRule(per_s=50.0, burst=200),
+        "write": RateRule(per_s=20.0, burst=100),
+        "ingest": RateRule(per_s=50.0, burst=200),
+        "plan": RateRule(per_s=2.0, burst=20),
+        "export": RateRule(per_s=0.2, burst=10),
+        "console": RateRule(per_s=10.0, burst=60),
+    }
+
+
+class LimitSettings(BaseModel):
+    enabled: bool = True
+    # "auto": the database on PostgreSQL (shared by every process), memory on SQLite.
+    backend: str = "auto"
+    requests: dict[str, RateRule] = Field(default_factory=_default_request_rules)
+    # Failed authentications (Basic, /oauth/token, ingest keys): per source address and per
+    # account. A refused guess does not consume, so the owner waits at most 1 / per_s.
+    failures_per_address: RateRule = Field(
+        default_factory=lambda: RateRule(per_s=1.0, burst=20))
+    failures_per_account: RateRule = Field(
+        default_factory=lambda: RateRule(per_s=2.0, burst=40))
 
 
 class Settings(BaseSettings):
@@ -168,7 +218,14 @@ class Settings(BaseSettings):
     )
 
     environment: Environment = Environment.DEVELOPMENT
-    secret_key: str = DEVELOPMENT_SECRET
+    # Unset: a random key generated on first start and kept in data_dir (core/signing_keys.py).
+    secret_key: str | None = None
+    # Rotation: the key before ROUTEKEEPER_SECRET_KEY, still accepted until the given instant.
+    previous_secret_key: str | None = None
+    previous_secret_key_until: datetime | None = None
+    # Where the service keeps its own files (the generated signing key); unset: the SQLite
+    # file's directory, or ./var with another database.
+    data_dir: Path | None = None
     # ROUTEKEEPER_PUBLIC_URL; unset, links use a trusted proxy's X-Forwarded-* or the
     # address `serve` bound (``bound_url``, which `serve` sets): see ``public_url``.
     configured_public_url: str | None = Field(
@@ -189,15 +246,50 @@ class Settings(BaseSettings):
     exports: ExportSettings = Field(default_factory=ExportSettings)
     mail: MailSettings = Field(default_factory=MailSettings)
     views: ViewSettings = Field(default_factory=ViewSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
 
     @model_validator(mode="after")
     def _resolve(self) -> Settings:
         parse_trusted(self.api.trusted_proxies)  # a typo fails at start, not per request
         if self.database_url and self.database.url == DatabaseSettings().url:
             self.database.url = self.database_url
-        if self.environment == Environment.PRODUCTION and self.secret_key == DEVELOPMENT_SECRET:
-            raise ValueError("ROUTEKEEPER_SECRET_KEY must be set outside development")
+        if self.secret_key is not None:
+            check_key(self.secret_key)
+        if self.previous_secret_key is not None:
+            check_key(self.previous_secret_key, name="ROUTEKEEPER_PREVIOUS_SECRET_KEY")
+            if self.secret_key is None or self.previous_secret_key_until is None:
+                raise ValueError("ROUTEKEEPER_PREVIOUS_SECRET_KEY needs ROUTEKEEPER_SECRET_KEY "
+                                 "and ROUTEKEEPER_PREVIOUS_SECRET_KEY_UNTIL (end of its grace)")
         return self
+
+    @property
+    def signing_keys(self) -> SigningKeys:
+        """The keys that sign and verify tokens and links (checked again: copies skip the
+        validator)."""
+        if self.secret_key is None:
+            return load_or_create(self.data_directory / KEY_FILE_NAME)
+        current = check_key(self.secret_key)
+        if self.previous_secret_key is None or self.previous_secret_key_until is None:
+            return SigningKeys(current)
+        until = self.previous_secret_key_until
+        if until.tzinfo is None:
+            until = until.replace(tzinfo=UTC)
+        return SigningKeys(current, check_key(self.previous_secret_key,
+                                              name="ROUTEKEEPER_PREVIOUS_SECRET_KEY"), until)
+
+    @property
+    def data_directory(self) -> Path:
+        """Where the service's own files live (``data_dir``, else next to the SQLite file)."""
+        if self.data_dir is not None:
+            return self.data_dir
+        url = self.database.url
+        if url.startswith("sqlite:///"):
+            path = url.removeprefix("sqlite:///").split("?", 1)[0]
+            if path and path != ":memory:":
+                return Path(path).parent
+        return Path("./var")
 
     @property
     def public_url(self) -> str:

@@ -16,6 +16,7 @@ from routekeeper.travel.base import TravelModel
 TASK_MODULES: tuple[str, ...] = (
     "routekeeper.core.jobs",
     "routekeeper.exports.tasks",
+    "routekeeper.ops.tasks",
     "routekeeper.orders.regions",
     "routekeeper.planning.tasks",
     "routekeeper.tracking.tasks",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import stat
 import subprocess
 import sys
@@ -46,7 +47,7 @@ def migrated(db_url: str, capsys: pytest.CaptureFixture[str]) -> str:
 def client_for(migrated: str) -> Iterator[TestClient]:
     """An API client over the CLI's database (no credentials of its own)."""
     settings = Settings(_env_file=None).model_copy(update={
-        "environment": Environment.TEST, "secret_key": "cli-test-secret",
+        "environment": Environment.TEST, "secret_key": secrets.token_urlsafe(32),
         "database": DatabaseSettings(url=migrated),
     })
     with TestClient(create_app(settings, run_worker=False)) as client:
@@ -186,11 +187,14 @@ def test_commands_on_an_unmigrated_database_fail_cleanly(
 def test_production_with_the_default_secret_is_refused(
     db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """In production the CLI refuses to start with the development secret key."""
+    """In any environment the CLI refuses to start with the old development secret key or a
+    short one, and accepts a long random one."""
     monkeypatch.setenv("ROUTEKEEPER_ENVIRONMENT", "production")
-    assert main(["db", "upgrade"]) == 2
-    assert "ROUTEKEEPER_SECRET_KEY" in capsys.readouterr().err
-    monkeypatch.setenv("ROUTEKEEPER_SECRET_KEY", "a-real-production-secret")
+    for refused in ("development-secret-do-not-use-in-production", "a-real-production-secret"):
+        monkeypatch.setenv("ROUTEKEEPER_SECRET_KEY", refused)
+        assert main(["db", "upgrade"]) == 2
+        assert "ROUTEKEEPER_SECRET_KEY" in capsys.readouterr().err
+    monkeypatch.setenv("ROUTEKEEPER_SECRET_KEY", secrets.token_urlsafe(32))
     assert main(["db", "upgrade"]) == 0
 
 

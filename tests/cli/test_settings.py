@@ -3,13 +3,14 @@ the development secret in production."""
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
 from routekeeper.cli.main import main
-from routekeeper.settings import DEVELOPMENT_SECRET, Environment, Settings
+from routekeeper.settings import Environment, Settings
 
 _FOREIGN_ENV = ("ROUTEKEEPER_DATABASE_URL", "ROUTEKEEPER_DATABASE__URL",
                 "ROUTEKEEPER_ENVIRONMENT", "ROUTEKEEPER_SECRET_KEY", "DATABASE_URL")
@@ -63,13 +64,16 @@ def test_an_unprefixed_database_url_is_ignored(
     assert not Settings().database.url.endswith("foreign.db")
 
 
-def test_production_refuses_the_default_secret(monkeypatch: pytest.MonkeyPatch) -> None:
-    """ROUTEKEEPER_ENVIRONMENT=production with the development secret key is an error."""
-    monkeypatch.setenv("ROUTEKEEPER_ENVIRONMENT", "production")
-    with pytest.raises(ValidationError, match="ROUTEKEEPER_SECRET_KEY"):
-        Settings()
-    monkeypatch.setenv("ROUTEKEEPER_SECRET_KEY", DEVELOPMENT_SECRET)
-    with pytest.raises(ValidationError, match="ROUTEKEEPER_SECRET_KEY"):
-        Settings()
-    monkeypatch.setenv("ROUTEKEEPER_SECRET_KEY", "a-real-secret")
-    assert Settings().environment == Environment.PRODUCTION
+@pytest.mark.parametrize("environment", ["development", "test", "production"])
+def test_every_environment_refuses_published_and_short_keys(
+    monkeypatch: pytest.MonkeyPatch, environment: str
+) -> None:
+    """The old development secret, a short key and a typed one are refused everywhere."""
+    monkeypatch.setenv("ROUTEKEEPER_ENVIRONMENT", environment)
+    for refused in ("development-secret-do-not-use-in-production", "a-real-secret",
+                    "a" * 64, "changemechangemechangemechangeme"):
+        monkeypatch.setenv("ROUTEKEEPER_SECRET_KEY", refused)
+        with pytest.raises(ValidationError, match="ROUTEKEEPER_SECRET_KEY"):
+            Settings()
+    monkeypatch.setenv("ROUTEKEEPER_SECRET_KEY", secrets.token_urlsafe(32))
+    assert Settings().environment == Environment(environment)

@@ -204,17 +204,17 @@ from routekeeper.db.engine import Database
 from routekeeper.exports import repository, tasks
 from routekeeper.settings import DatabaseSettings, ExportSettings, JobSettings, Settings
 
-url, export_dir, job_id = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
+url, export_dir, job_id, secret_key = sys.argv[1], Path(sys.argv[2]), sys.argv[3], sys.argv[4]
 settings = Settings(_env_file=None).model_copy(update={
-    "secret_key": "test-secret-key", "configured_public_url": "http://testserver",
+    "secret_key": secret_key, "configured_public_url": "http://testserver",
     "database": DatabaseSettings(url=url),
     "jobs": JobSettings(lease_s=1.0),
     "exports": ExportSettings(local_dir=export_dir, batch_rows=2),
 })
 original = repository.set_progress
 
-def progress_then_hang(session, export_id, rows):
-    original(session, export_id, rows)
+def progress_then_hang(session, account_id, export_id, rows):
+    original(session, account_id, export_id, rows)
     if export_id == job_id:
         session.commit()
         print("first batch written", flush=True)
@@ -242,7 +242,7 @@ def test_sigkilled_worker_process_is_taken_over_after_its_lease(
         [str(Path(__file__).resolve().parents[2] / "src"), os.environ.get("PYTHONPATH", "")])}
     worker = subprocess.Popen(
         [sys.executable, "-c", _WORKER, settings.database.url, str(settings.exports.local_dir),
-         job_id],
+         job_id, settings.signing_keys.current],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )
     try:

@@ -39,14 +39,18 @@ def test_a_place_at_an_unknown_address_is_422(geo: Tenant) -> None:
 
 
 def test_orders_at_an_address_only_place_in_a_track(geo: Tenant) -> None:
-    """A place made from an address serves as a destination of /orders/track."""
+    """/orders/track takes a place made from an address, and an address-only destination."""
     geo.client.post("/workers/", json={"worker_handle": "w-geo"})
     place = geo.client.post("/places/v1/", json=_address_only("Annankatu 14, Helsinki")).json()
     response = geo.client.post("/orders/track", json={
         "track_mode": "on_time", "worker_handle": "w-geo",
         "orders": [{"order_handle": "at-place",
-                    "destination": {"place_handle": place["place_handle"]}}]})
+                    "destination": {"place_handle": place["place_handle"]}},
+                   {"order_handle": "at-address",
+                    "destination": {"address": "Mikonkatu 19, Helsinki"}}]})
     assert response.status_code == 201, response.text
-    [order] = response.json()["orders"]
-    assert order["destination"]["geometry"] == place["geometry"]
-    assert order["region"]["city"] == "Helsinki"
+    by_handle = {o["order_handle"]: o for o in response.json()["orders"]}
+    assert by_handle["at-place"]["destination"]["geometry"] == place["geometry"]
+    assert by_handle["at-place"]["region"]["city"] == "Helsinki"
+    found = tuple(by_handle["at-address"]["destination"]["geometry"]["coordinates"])
+    assert distance_m(found, ADDRESSES["Mikonkatu 19, Helsinki"]) < 60

@@ -89,3 +89,24 @@ def test_nominatim_dsn_from_a_postgresql_url() -> None:
         "pgsql:dbname=geo;host=127.0.0.1;port=5432;user=postgres")
     assert nominatim_dsn("postgresql+psycopg://u:p%40ss@db/x", "geo") == (
         "pgsql:dbname=geo;host=db;user=u;password=p@ss")
+
+
+def test_geocoder_check_says_what_is_missing(capsys: pytest.CaptureFixture[str]) -> None:
+    """`routekeeper geocoder check` exits 3 and names the problem when it cannot build."""
+    from routekeeper.cli.main import main
+
+    status = main(["geocoder", "check", "--pg-url",
+                   f"postgresql://postgres@127.0.0.1:{free_port()}/postgres"])
+    assert status == 3
+    out = capsys.readouterr().out
+    assert "geocoder cannot be built here" in out and "cannot be reached" in out
+
+
+def test_geocoder_build_refuses_a_missing_extract(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Building from an extract that does not exist fails with a one-line reason."""
+    from routekeeper.cli.main import main
+
+    status = main(["geocoder", "build", "--no-serve", "--home", str(tmp_path),
+                   "--pbf", str(tmp_path / "missing.osm.pbf")])
+    assert status == 3
+    assert "missing.osm.pbf does not exist" in capsys.readouterr().err

@@ -99,7 +99,7 @@ BAD_BODIES: list[tuple[str, dict[str, Any], str]] = [
     ("negative radius", _geometry(POINT, radius=-5), "orders.0.destination.radius"),
     ("zero radius", _geometry(POINT, radius=0), "orders.0.destination.radius"),
     ("radius on a polygon", _geometry({"type": "Polygon", "coordinates": [
-        [[0, 0], [1, 0], [1, 1], [0, 0]]]}, radius=10), "orders.0.destination"),
+        [[0, 0], [0.001, 0], [0.001, 0.001], [0, 0]]]}, radius=10), "orders.0.destination"),
 ]
 
 

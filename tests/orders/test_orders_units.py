@@ -17,6 +17,7 @@ from routekeeper.core.errors import RequestValidationFailed, nest_errors
 from routekeeper.core.fields import check_handle, check_json
 from routekeeper.core.handlers import field_path, install_error_handlers, validation_body
 from routekeeper.core.pagination import decode_token, encode_token
+from routekeeper.core.signing_keys import SigningKeys, new_key
 from routekeeper.core.timefmt import (
     format_ts,
     parse_query_date,
@@ -32,6 +33,9 @@ offsets = st.integers(min_value=-14 * 60, max_value=14 * 60).map(
 # Hypothesis bounds are naive wall-clock times; the zone comes from ``timezones``.
 instants = st.datetimes(min_value=datetime(2, 1, 1), max_value=datetime(9998, 12, 31),  # noqa: DTZ001
                         timezones=offsets)
+
+_KEYS = SigningKeys(new_key())
+_OTHER_KEYS = SigningKeys(new_key())
 
 
 @given(instants)
@@ -144,19 +148,19 @@ def test_a_key_with_a_dot_stays_one_key() -> None:
        filters=st.dictionaries(st.text(max_size=8), st.text(max_size=8), max_size=3))
 def test_tokens_round_trip_for_their_filters(key: list[Any], filters: dict[str, str]) -> None:
     """A token decodes to its position with the filters it was made for."""
-    token = encode_token("secret", key, filters)
+    token = encode_token(_KEYS, key, filters)
     assert re.fullmatch(r"[A-Za-z0-9_-]+", token)
-    assert decode_token("secret", token, filters) == key
+    assert decode_token(_KEYS, token, filters) == key
 
 
 def test_tokens_refuse_other_filters_secrets_and_tampering() -> None:
     """Another filter set, another server secret or a changed byte: a 422."""
-    token = encode_token("secret", ["2031-01-01T00:00:00+00:00", "id"], {"status": "unplanned"})
+    token = encode_token(_KEYS, ["2031-01-01T00:00:00+00:00", "id"], {"status": "unplanned"})
     for secret, candidate, filters in (
-        ("secret", token, {"status": "cancelled"}),
-        ("other", token, {"status": "unplanned"}),
-        ("secret", token[:-2] + ("AA" if token[-2:] != "AA" else "BB"), {"status": "unplanned"}),
-        ("secret", "not-a-token", {"status": "unplanned"}),
+        (_KEYS, token, {"status": "cancelled"}),
+        (_OTHER_KEYS, token, {"status": "unplanned"}),
+        (_KEYS, token[:-2] + ("AA" if token[-2:] != "AA" else "BB"), {"status": "unplanned"}),
+        (_KEYS, "not-a-token", {"status": "unplanned"}),
     ):
         with pytest.raises(RequestValidationFailed) as caught:
             decode_token(secret, candidate, filters)

@@ -116,3 +116,20 @@ def test_update_associated_orders_moves_open_orders_only(api: TestClient) -> Non
     destination = api.get(f"/orders/{open_}").json()["destination"]
     assert destination["geometry"] == MOVED and destination["radius"] == 55
     assert api.get(f"/orders/{done}").json()["destination"]["geometry"] == POINT
+
+
+def test_places_sort_by_order_count(api: TestClient) -> None:
+    """sort_by=order_count ranks places by the orders destined for them, pages included."""
+    busy, quiet, idle = (create_place(api) for _ in range(3))
+    api.post("/orders/", json=create_orders_body(
+        *[place_order({"place_handle": busy["place_handle"]}) for _ in range(3)],
+        place_order({"place_handle": quiet["place_handle"]})))
+    first = api.get("/places/v1/", params={"sort_by": "order_count", "limit": 2}).json()
+    assert [(p["place_handle"], p["order_count"]) for p in first["places"]] == [
+        (busy["place_handle"], 3), (quiet["place_handle"], 1)]
+    rest = api.get("/places/v1/", params={"sort_by": "order_count", "limit": 2,
+                                          "pagination_token": first["pagination_token"]})
+    assert [p["place_handle"] for p in rest.json()["places"]] == [idle["place_handle"]]
+    ascending = api.get("/places/v1/", params={"sort_by": "order_count",
+                                               "sort_direction": "asc"}).json()
+    assert ascending["places"][0]["place_handle"] == idle["place_handle"]

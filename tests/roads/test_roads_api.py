@@ -37,8 +37,8 @@ def test_manual_route_in_helsinki_is_measured_on_the_roads(
     route = create_route(road_api, handles, ops_group_handle="hki")
     estimate = route["estimate"]
     expected = osrm_route(helsinki.url, [CENTRAL_STATION, *stops])
-    assert within(estimate["distance"], expected["distance"], 0.02)  # type: ignore[arg-type]
-    assert within(estimate["duration"], expected["duration"], 0.02)  # type: ignore[arg-type]
+    assert within(estimate["distance"], expected["distance"], 0.005)  # type: ignore[arg-type]
+    assert within(estimate["duration"], expected["duration"], 0.005)  # type: ignore[arg-type]
     assert estimate["straight_line_legs"] == [] and estimate["unreachable_legs"] == []
     line = coordinates(route)
     assert len(line) >= 10 * len(stops)
@@ -85,8 +85,8 @@ def test_plan_in_helsinki_matches_osrm_routes(
         stops = [tuple(o["destination"]["geometry"]["coordinates"]) for o in route["orders"]]
         start = tuple(route["estimate"]["start_location"]["coordinates"])
         expected = osrm_route(helsinki.url, [start, *stops])
-        assert within(route["estimate"]["distance"], expected["distance"], 0.03)  # type: ignore[arg-type]
-        assert within(route["estimate"]["duration"], expected["duration"], 0.03)  # type: ignore[arg-type]
+        assert within(route["estimate"]["distance"], expected["distance"], 0.005)  # type: ignore[arg-type]
+        assert within(route["estimate"]["duration"], expected["duration"], 0.005)  # type: ignore[arg-type]
         assert len(coordinates(route)) > 5 * len(stops)
 
 

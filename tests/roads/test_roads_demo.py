@@ -79,8 +79,8 @@ def test_demo_day_is_planned_on_the_streets_and_drawn(
         assert len(line) >= 4 * len(stops)
         expected = osrm_route(helsinki.url, [tuple(estimate["start_location"]["coordinates"]),
                                              *stops])
-        assert abs(estimate["distance"] - expected["distance"]) <= 0.03 * expected["distance"]  # type: ignore[operator]
-        assert abs(estimate["duration"] - expected["duration"]) <= 0.03 * expected["duration"]  # type: ignore[operator]
+        assert abs(estimate["distance"] - expected["distance"]) <= 0.005 * expected["distance"]  # type: ignore[operator]
+        assert abs(estimate["duration"] - expected["duration"]) <= 0.005 * expected["duration"]  # type: ignore[operator]
         assert estimate["straight_line_legs"] == [] and estimate["unreachable_legs"] == []
 
     contexts: list[Any] = []

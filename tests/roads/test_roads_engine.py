@@ -25,11 +25,9 @@ def road(url: str, **options: object) -> RoadModel:
 
 
 def osrm_route(url: str, points: list[Point]) -> dict[str, object]:
-    """OSRM's own /route answer through points, free to turn round at each stop (a driver
-    who stopped may leave either way; the car profile's default forbids it at via points)."""
+    """OSRM's own /route answer through points, with the server's defaults."""
     coords = ";".join(f"{lon},{lat}" for lon, lat in points)
-    body = httpx.get(f"{url}/route/v1/driving/{coords}?overview=false"
-                     "&continue_straight=false").json()
+    body = httpx.get(f"{url}/route/v1/driving/{coords}?overview=false").json()
     assert body["code"] == "Ok", body
     route: dict[str, object] = body["routes"][0]
     return route
@@ -174,3 +172,15 @@ def test_the_supervisor_restarts_a_dead_osrm_routed(helsinki: Engine) -> None:
         supervisor.stop()
     assert not supervisor.running()
 
+
+
+def test_a_big_square_table_in_two_halves_equals_the_blocks(helsinki: Engine) -> None:
+    """450 points: asked as two concurrent halves or as blocks of a 400-point limit, the same."""
+    rng = np.random.default_rng(7)
+    points = [(float(lon), float(lat)) for lon, lat in zip(
+        rng.uniform(24.9355, 24.9535, 450), rng.uniform(60.1645, 60.1790, 450), strict=True)]
+    halves = OsrmModel(helsinki.url, max_table_size=2000).table(points, points)
+    blocks = OsrmModel(helsinki.url, max_table_size=400).table(points, points)
+    assert np.array_equal(halves.duration_s, blocks.duration_s, equal_nan=True)
+    assert np.array_equal(halves.distance_m, blocks.distance_m, equal_nan=True)
+    assert np.array_equal(halves.origin_snap_m, blocks.origin_snap_m)

@@ -223,3 +223,37 @@ def test_concurrent_uploads_lose_nothing(road: Road) -> None:
     state = stored.pipeline
     assert state.fixes_accepted + state.fixes_late + state.fixes_rejected == len(fixes)
     assert sorted(stored.devices) == ["phone", "tablet"]
+
+
+def test_batches_in_reverse_order_still_make_every_stop_arrive_once(road: Road) -> None:
+    """Three batches of one drive past P and Q uploaded newest first (a retried upload, two
+    racing ones): each stop's whole visit came late and none arrived; now both arrive and
+    exit exactly once, at their true times, and a resent batch changes nothing."""
+    to_p = road.drive(0, 100, 0, 1000) + road.drive(110, 170, 1000, 1000) \
+        + road.drive(180, 260, 1100, 1500)
+    to_q = road.drive(270, 370, 1550, 2000) + road.drive(380, 440, 2000, 2000) \
+        + road.drive(450, 550, 2100, 2500)
+    beyond = road.drive(560, 660, 2550, 3000)
+    now = road.started_at + timedelta(seconds=700)
+    for batch in (beyond, to_q, to_p):
+        result = road.upload(*batch, now=now)
+        assert result["rejected"] == 0, result
+    for name, window in (("P", (100, 170)), ("Q", (370, 440))):
+        order = road.order(name)
+        assert order["arrived_at"] is not None, name
+        arrived = datetime.fromisoformat(order["arrived_at"].replace("Z", "+00:00"))
+        exited = datetime.fromisoformat(order["exited_at"].replace("Z", "+00:00"))
+        assert road.started_at + timedelta(seconds=window[0] - 10) <= arrived \
+            <= road.started_at + timedelta(seconds=window[1]), (name, arrived)
+        assert arrived < exited <= road.started_at + timedelta(seconds=window[1] + 90)
+        for value in ("arrived", "exited"):
+            sent = outbox(road.db, road.account_id, order_handle=road.handles[name],
+                          value=value)
+            assert len(sent) == 1, (name, value, sent)
+        # The webhook carries the true time of the visit, not the upload's.
+        assert outbox(road.db, road.account_id, order_handle=road.handles[name],
+                      value="arrived")[0]["recorded_at"] == order["arrived_at"]
+    resent = road.upload(*to_p, now=now + timedelta(seconds=5))
+    assert resent["duplicates"] == len(to_p)
+    assert len(outbox(road.db, road.account_id, order_handle=road.handles["P"],
+                      value="arrived")) == 1

@@ -129,7 +129,7 @@ def _forged(settings: Settings, tenant: Tenant, route_handle: str, **changes: An
                               "expires_at": now_s() + 3600, "scope": EMBED_SCOPE,
                               "subject": route_handle}
     claims.update(changes)
-    secret = claims.pop("secret", settings.secret_key)
+    secret = claims.pop("secret", settings.signing_keys.current)
     return issue_token(secret, TokenClaims(**claims))
 
 

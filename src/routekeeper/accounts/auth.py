@@ -11,6 +11,7 @@ from fastapi import Depends, Request, Security
 from fastapi.openapi.models import HTTPBase as HTTPBaseModel
 from fastapi.security.base import SecurityBase
 
+from routekeeper.accounts.limits import client_address, guard, route_class
 from routekeeper.accounts.secrets import read_token
 from routekeeper.accounts.service import authenticate
 from routekeeper.core.errors import HttpError
@@ -77,7 +78,31 @@ def current_account(
     _basic: Annotated[None, Security(BASIC_AUTH)],
     _token: Annotated[None, Security(TOKEN_AUTH)],
 ) -> Principal:
-    """Resolve the request's account from Basic credentials or a Bearer token, else 401."""
+    """Resolve the request's account from Basic credentials or a Bearer token, else 401;
+    then charge the request to the account's rate limit of its class (else 429)."""
+    principal = _authenticate(request)
+    route = getattr(request.scope.get("route"), "path", request.url.path)
+    guard(request).charge(principal.account_id, route_class(request.method, str(route)))
+    return principal
+
+
+def check_basic(request: Request, account_id: str, secret: str) -> Account | None:
+    """The account of Basic-style credentials, with failures limited per address and account
+    (a 429 while limited, before the secret is even checked)."""
+    limits, address = guard(request), client_address(request)
+    trusted_until = limits.check_attempt(address, account_id)
+    with get_db(request).read() as session:
+        account = authenticate(session, account_id, secret)
+        if account is not None:
+            session.expunge(account)
+    if account is None:
+        limits.failed(address, account_id)
+    else:
+        limits.succeeded(address, account_id, trusted_until)
+    return account
+
+
+def _authenticate(request: Request) -> Principal:
     header = request.headers.get("authorization")
     if not header:
         raise unauthorized("Missing Authorization header: use Basic AccountID:SecretKey.")
@@ -87,14 +112,13 @@ def current_account(
         credentials = parse_basic(header)
         if credentials is None:
             raise unauthorized("Malformed Basic credentials.")
-        with db.read() as session:
-            account = authenticate(session, *credentials)
-            if account is None:
-                raise unauthorized("Invalid AccountID or SecretKey.")
-            return _principal(account)
+        account = check_basic(request, *credentials)
+        if account is None:
+            raise unauthorized("Invalid AccountID or SecretKey.")
+        return _principal(account)
     if scheme == "bearer":
         token = header.split(" ", 1)[1].strip() if " " in header else ""
-        claims = read_token(get_settings(request).secret_key, token)
+        claims = read_token(get_settings(request).signing_keys, token)
         if claims is None:
             raise unauthorized("Invalid or expired access token.")
         with db.read() as session:

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Response
+from fastapi import APIRouter, Form, Request, Response
 from pydantic import BaseModel
 
-from routekeeper.accounts.auth import unauthorized
+from routekeeper.accounts.auth import check_basic, unauthorized
 from routekeeper.accounts.secrets import TokenClaims, issue_token, now_s
-from routekeeper.accounts.service import authenticate
 from routekeeper.core.errors import invalid_field
 from routekeeper.core.responses import ERRORS_401_422
-from routekeeper.dependencies import ReadSession, SettingsDep
+from routekeeper.dependencies import SettingsDep
 
 router = APIRouter(tags=["Auth"])
 
@@ -27,8 +26,8 @@ class AccessToken(BaseModel):
 
 @router.post("/oauth/token", response_model=AccessToken, responses=ERRORS_401_422)
 def issue_access_token(
+    request: Request,
     response: Response,
-    session: ReadSession,
     settings: SettingsDep,
     grant_type: Annotated[str, Form()],
     client_id: Annotated[str, Form()],
@@ -38,12 +37,12 @@ def issue_access_token(
     """Exchange AccountID (client_id) and SecretKey (client_secret) for a Bearer token."""
     if grant_type != "client_credentials":
         raise invalid_field("form", "grant_type", "Must be one of: client_credentials.")
-    account = authenticate(session, client_id, client_secret)
+    account = check_basic(request, client_id, client_secret)
     if account is None:
         raise unauthorized("Invalid client_id or client_secret.")
     ttl = settings.api.token_ttl_s
     token = issue_token(
-        settings.secret_key,
+        settings.signing_keys.current,
         TokenClaims(account.account_id, account.secret_version, now_s() + ttl),
     )
     # RFC 6749 5.1: responses carrying tokens must not be cached.

@@ -17,6 +17,7 @@ import secrets
 from dataclasses import dataclass
 
 from routekeeper.core.clock import utcnow
+from routekeeper.core.signing_keys import SigningKeys
 
 
 def now_s() -> int:
@@ -74,11 +75,13 @@ def issue_token(server_secret: str, claims: TokenClaims) -> str:
     return f"{body}.{_sign(server_secret, body.encode())}"
 
 
-def read_token(server_secret: str, token: str, *, scope: str = "api") -> TokenClaims | None:
-    """Decode a bearer token; None when forged, expired or of another scope."""
+def read_token(keys: SigningKeys, token: str, *, scope: str = "api") -> TokenClaims | None:
+    """Decode a bearer token signed with any of ``keys``; None when forged, expired or of
+    another scope."""
     try:
         body, signature = token.split(".", 1)
-        if not hmac.compare_digest(signature, _sign(server_secret, body.encode())):
+        if not any(hmac.compare_digest(signature, _sign(key, body.encode()))
+                   for key in keys.verifying(utcnow())):
             return None
         data = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
         claims = TokenClaims(

@@ -20,6 +20,10 @@ def _local(args: argparse.Namespace) -> LocalNominatim:
     return LocalNominatim(Path(args.home))
 
 
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
 def _serve(args: argparse.Namespace) -> int:
     from routekeeper.geocoding.local import main_log, stop, wait_ready
 
@@ -29,7 +33,9 @@ def _serve(args: argparse.Namespace) -> int:
         wait_ready(url, process=process)
         main_log(f"geocoder: serving at {url}; point Routekeeper at it with\n"
                  f"  ROUTEKEEPER_GEOCODING__URL={url}\n(Ctrl-C stops it)")
-        signal.signal(signal.SIGTERM, lambda *_: stop(process))
+        # SIGTERM ends the wait like Ctrl-C; the finally below stops the server (stopping it
+        # inside the handler would wait on the child from within its own wait).
+        signal.signal(signal.SIGTERM, _interrupt)
         return process.wait()
     except KeyboardInterrupt:
         return 0

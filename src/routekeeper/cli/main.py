@@ -1,5 +1,5 @@
 """``routekeeper``: serve, worker, db upgrade/check, accounts create/list/rotate-secret, roads
-prepare, demo, geocoder build/serve/check/drop."""
+prepare, demo, geocoder build/serve/check/drop, keys rotate."""
 
 from __future__ import annotations
 
@@ -31,19 +31,33 @@ class CliError(Exception):
         self.status = status
 
 
-def _settings() -> Settings:
+def _settings(*, signing: bool = False) -> Settings:
+    """The settings from the environment; with ``signing``, their signing keys are checked
+    (and generated on first start), for the commands that sign or verify tokens."""
     from pydantic import ValidationError
 
+    from routekeeper.core.signing_keys import SigningKeyError
     from routekeeper.settings import Settings
 
     try:
-        return Settings()
+        settings = Settings()
+        if signing:
+            settings.signing_keys  # noqa: B018 - refuse a bad key or key file before serving
+        return settings
+    except SigningKeyError as exc:
+        raise CliError(f"invalid settings: {exc}", status=2) from exc
     except ValidationError as exc:
         problems = "; ".join(
             str(error.get("msg", "invalid value")).removeprefix("Value error, ")
             for error in exc.errors()
         )
         raise CliError(f"invalid settings: {problems}", status=2) from exc
+
+
+def _configure_logging(settings: Settings) -> None:
+    from routekeeper.core.logs import configure
+
+    configure(settings.log)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -55,7 +69,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from routekeeper.db import migrate
     from routekeeper.travel.runtime import TravelRuntime
 
-    settings = _settings()
+    settings = _settings(signing=True)
     # A missing dataset or OSRM install is reported in one line before anything starts.
     _travel_runtime(TravelRuntime, settings).stop()
     migrate.upgrade(settings.database.url)
@@ -68,6 +82,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     bound = bound_url(args.host, sock.getsockname()[1])
     settings = settings.model_copy(update={"bound_url": bound})
     print(f"listening on {bound}; links use {settings.public_url}", flush=True)
+    # From here on every line is the service's own format (text or JSON, redacted).
+    _configure_logging(settings)
     catcher = None
     if args.mail_catcher:
         from routekeeper.cli.mailcatcher import MailCatcher
@@ -84,7 +100,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # collector's full passes, which otherwise walk it again and again while a planning
     # run or an export allocates millions of objects.
     gc.freeze()
-    server = uvicorn.Server(uvicorn.Config(app, log_level=args.log_level))
+    # Logging is ours (one structured line per request, redacted): uvicorn's own access
+    # log and its logging config are off.
+    server = uvicorn.Server(uvicorn.Config(app, log_level=args.log_level, log_config=None,
+                                           access_log=False))
     try:
         server.run(sockets=[sock])
     finally:
@@ -99,7 +118,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from routekeeper.travel.runtime import TravelRuntime
     from routekeeper.worker import start_runner
 
-    settings = _settings()
+    settings = _settings(signing=True)
+    _configure_logging(settings)
     db = Database(settings.database)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -314,6 +334,26 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    """Replace the generated signing key; the old one verifies for --grace-s more seconds."""
+    from routekeeper.core.clock import utcnow
+    from routekeeper.core.signing_keys import KEY_FILE_NAME, rotate_file
+
+    settings = _settings(signing=True)
+    if settings.secret_key is not None:
+        raise CliError("ROUTEKEEPER_SECRET_KEY is set: rotate by moving it to "
+                       "ROUTEKEEPER_PREVIOUS_SECRET_KEY (with "
+                       "ROUTEKEEPER_PREVIOUS_SECRET_KEY_UNTIL) and setting a new "
+                       "ROUTEKEEPER_SECRET_KEY", status=2)
+    path = settings.data_directory / KEY_FILE_NAME
+    rotated = rotate_file(path, grace_s=args.grace_s, now=utcnow())
+    until = rotated.previous_until.isoformat() if rotated.previous_until else None
+    _print({"key_file": str(path), "previous_accepted_until": until}, args.json)
+    print("routekeeper: restart every API and worker process to sign with the new key",
+          file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     from routekeeper.travel.dataset import SMALL_COMPONENT_SIZE
@@ -376,6 +416,14 @@ def build_parser() -> argparse.ArgumentParser:
     prep.add_argument("--small-component-size", type=int, default=SMALL_COMPONENT_SIZE,
                       help="road parts with fewer nodes are not snapped to (osrm-extract)")
     prep.set_defaults(func=cmd_roads_prepare)
+
+    keys = sub.add_parser("keys", help="server signing key commands")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    rotate_key = keys_sub.add_parser("rotate", help="replace the generated signing key")
+    # One week by default: the longest-lived signed thing is an export download link.
+    rotate_key.add_argument("--grace-s", type=float, default=7 * 24 * 3600.0)
+    rotate_key.add_argument("--json", action="store_true")
+    rotate_key.set_defaults(func=cmd_keys_rotate)
 
     demo = sub.add_parser("demo", help="create the demo account once and print it")
     demo.add_argument("--credentials-file", default="./var/demo-credentials.json")

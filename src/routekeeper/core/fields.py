@@ -7,12 +7,31 @@ all three and the response encoder refuses the first, so they are rejected at th
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field
 
 MAX_JSON_DEPTH = 32
+# Free-form JSON (metadata) is stored per row and sent back in every list: a field holds at
+# most this much, as compact JSON, so a page of 1,000 rows stays within tens of megabytes.
+MAX_JSON_BYTES = 16 * 1024
+# What all of one order's metadata may add up to after merges (complete, cancel, events).
+MAX_ORDER_METADATA_BYTES = 16 * 1024
+
+
+def json_size(value: Any) -> int:
+    """The size of ``value`` as compact UTF-8 JSON (what a response carries)."""
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False,
+                          default=str).encode("utf-8", "surrogatepass"))
+
+
+def check_json_size(value: Any, limit: int = MAX_JSON_BYTES) -> Any:
+    """Refuse free-form JSON larger than ``limit`` bytes."""
+    if value is not None and json_size(value) > limit:
+        raise ValueError(f"Must be at most {limit} bytes as JSON.")
+    return value
 
 
 def check_text(value: str) -> str:
@@ -61,4 +80,7 @@ Handle = Annotated[
     str, Field(min_length=1, max_length=200, pattern=r"^[^/\s?#]+$"),
     AfterValidator(check_handle),
 ]
-JsonObject = Annotated[dict[str, Any], AfterValidator(check_json)]
+JsonObject = Annotated[
+    dict[str, Any], AfterValidator(check_json), AfterValidator(check_json_size),
+    Field(description=f"Free-form JSON object, at most {MAX_JSON_BYTES} bytes."),
+]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 def check_position(position: list[float]) -> list[float]:
@@ -44,19 +44,43 @@ class PointGeometry(BaseModel):
         return self.coordinates[1]
 
 
+# A destination or geofence polygon outlines one site. Every fix near it is tested against
+# every edge, so the vertex count bounds the work of an upload (1,000 fixes x 500 edges is
+# a fraction of a second); the area bounds what "arrived" can mean.
+MAX_POLYGON_VERTICES = 500
+MAX_POLYGON_AREA_M2 = 100e6  # 100 km2, e.g. 10 km x 10 km
+_EARTH_RADIUS_M = 6_371_008.8
+
+
+def ring_area_m2(ring: list[list[float]]) -> float:
+    """The area of a ring in square metres (equirectangular about its first vertex: within
+    a few per cent for rings of the size allowed)."""
+    lon0, lat0 = ring[0][0], ring[0][1]
+    scale_x = math.radians(1.0) * _EARTH_RADIUS_M * math.cos(math.radians(lat0))
+    scale_y = math.radians(1.0) * _EARTH_RADIUS_M
+    xy = [((p[0] - lon0) * scale_x, (p[1] - lat0) * scale_y) for p in ring]
+    twice = sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(xy, xy[1:] + xy[:1],
+                                                                  strict=True))
+    return abs(twice) / 2.0
+
+
 class PolygonGeometry(BaseModel):
     """A GeoJSON Polygon: closed rings of at least four positions, the first the outer one."""
 
     model_config = ConfigDict(extra="forbid")
 
     type: Literal["Polygon"]
-    coordinates: list[list[list[float]]]
+    coordinates: list[list[list[float]]] = Field(
+        description=f"Closed rings, at most {MAX_POLYGON_VERTICES} positions in all, the outer "
+                    f"ring covering at most {MAX_POLYGON_AREA_M2 / 1e6:.0f} km2.")
 
     @field_validator("coordinates")
     @classmethod
     def _check(cls, rings: list[list[list[float]]]) -> list[list[list[float]]]:
         if not rings:
             raise ValueError("A polygon needs at least one ring.")
+        if sum(len(ring) for ring in rings) > MAX_POLYGON_VERTICES:
+            raise ValueError(f"A polygon may have at most {MAX_POLYGON_VERTICES} positions.")
         for ring in rings:
             if len(ring) < 4:
                 raise ValueError("A polygon ring needs at least four positions.")
@@ -64,6 +88,10 @@ class PolygonGeometry(BaseModel):
                 check_position(position)
             if ring[0][:2] != ring[-1][:2]:
                 raise ValueError("A polygon ring must be closed (first position = last).")
+            if max(abs(p[0] - ring[0][0]) for p in ring) > 180.0:
+                raise ValueError("A polygon ring must not cross the antimeridian.")
+        if ring_area_m2(rings[0]) > MAX_POLYGON_AREA_M2:
+            raise ValueError(f"A polygon may cover at most {MAX_POLYGON_AREA_M2 / 1e6:.0f} km2.")
         return rings
 
     def centroid(self) -> tuple[float, float]:

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from routekeeper.core.errors import SCHEMA_KEY, ApiError, put_error
@@ -186,6 +186,35 @@ async def _integrity_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=409)
 
 
+# PostgreSQL's retryable contention: lock_not_available, deadlock_detected,
+# serialization_failure, query_canceled (statement_timeout / lock_timeout).
+_RETRYABLE_SQLSTATES = frozenset({"55P03", "40P01", "40001", "57014"})
+RETRY_AFTER_S = 1
+
+
+def is_contention(exc: OperationalError) -> bool:
+    """Whether ``exc`` is the database being busy (SQLite's lock wait ran out, PostgreSQL's
+    lock or serialization conflicts), which a retry can get past."""
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate is not None:
+        return sqlstate in _RETRYABLE_SQLSTATES
+    text = str(exc.orig).lower()
+    return "database is locked" in text or "database table is locked" in text
+
+
+async def _operational_error(request: Request, exc: Exception) -> JSONResponse:
+    # Another writer held the database past the busy timeout: the request did nothing
+    # (its transaction rolled back), so it is safe to retry; say so instead of a 500.
+    assert isinstance(exc, OperationalError)
+    if not is_contention(exc):
+        return await _unexpected(request, exc)
+    log.warning("database busy, answered 503: %s", exc.orig)
+    return JSONResponse(
+        {"detail": {"description": "The database is busy; retry shortly."},
+         "message": "Service unavailable"},
+        status_code=503, headers={"Retry-After": str(RETRY_AFTER_S)})
+
+
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", exc_info=exc)
     return JSONResponse(
@@ -199,4 +228,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_exception)
     app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(OperationalError, _operational_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -26,7 +26,9 @@ from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from routekeeper.core import metrics
 from routekeeper.core.clock import utcnow
+from routekeeper.core.context import bound_request_id, current_request_id
 from routekeeper.core.ids import new_id
 from routekeeper.db.engine import Database
 from routekeeper.models.job import Job
@@ -67,6 +69,8 @@ class JobContext:
     # Shared objects of the runner (settings, travel model...), set by whoever builds it.
     env: dict[str, Any] = field(default_factory=dict)
     completed: bool = False
+    # The request that asked for the job: its log lines and webhook deliveries carry it.
+    request_id: str | None = None
 
     def _fence(self) -> Any:
         return and_(
@@ -155,7 +159,7 @@ def enqueue(
     job = Job(
         id=new_id(), account_id=account_id, task=task, payload=payload or {}, status="queued",
         attempts=0, max_attempts=max_attempts, run_at=run_at or now, dedupe_key=dedupe_key,
-        created_at=now, updated_at=now,
+        created_at=now, updated_at=now, request_id=current_request_id(),
     )
     session.add(job)
     return job
@@ -225,12 +229,12 @@ class JobRunner:
                     )
                     .returning(
                         Job.id, Job.task, Job.payload, Job.account_id, Job.attempts,
-                        Job.max_attempts,
+                        Job.max_attempts, Job.request_id,
                     )
                 ).first()
                 if row is None:
                     return None
-                job_id, task, payload, account_id, attempts, max_attempts = row
+                job_id, task, payload, account_id, attempts, max_attempts, request_id = row
                 spec = self.tasks.get(task)
                 if spec and spec.max_attempts is not None and spec.max_attempts != max_attempts:
                     # The task's registered limit is its policy; the process that enqueued
@@ -254,7 +258,7 @@ class JobRunner:
             return JobContext(
                 job_id=job_id, task=task, payload=dict(payload or {}), account_id=account_id,
                 attempt=attempts, max_attempts=max_attempts, worker_id=owner, db=self.db,
-                lease_s=self.settings.lease_s, env=self.context,
+                lease_s=self.settings.lease_s, env=self.context, request_id=request_id,
             )
 
     def run_one(self) -> bool:
@@ -268,7 +272,19 @@ class JobRunner:
 
     def execute(self, ctx: JobContext) -> None:
         """Run a claimed job's handler with a heartbeat, then record its outcome (fenced)."""
+        started = time.perf_counter()
+        with bound_request_id(ctx.request_id):
+            outcome = self._execute(ctx)
+            elapsed = time.perf_counter() - started
+            metrics.JOB_SECONDS.labels(ctx.task, outcome).observe(elapsed)
+            log.info("job %s (%s) %s", ctx.job_id, ctx.task, outcome, extra={
+                "event": "job", "job_id": ctx.job_id, "task": ctx.task, "outcome": outcome,
+                "attempt": ctx.attempt, "account_id": ctx.account_id,
+                "duration_ms": round(elapsed * 1000, 2)})
+
+    def _execute(self, ctx: JobContext) -> str:
         spec = self.tasks.get(ctx.task)
+        outcome = "succeeded"
         stop_beat = threading.Event()
         beat = threading.Thread(target=self._heartbeat_loop, args=(ctx, stop_beat), daemon=True)
         beat.start()
@@ -280,15 +296,19 @@ class JobRunner:
                 with self.db.write() as session:
                     ctx.complete(session)
         except LeaseLost:
+            outcome = "lease_lost"
             log.warning("job %s: lease lost, leaving it to its new owner", ctx.job_id)
         except Retry as retry:
+            outcome = "retry"
             self._reschedule(ctx, retry.delay_s, retry.reason, count_failure=False)
         except Exception as exc:
+            outcome = "failed"
             log.exception("job %s (%s) failed", ctx.job_id, ctx.task)
             self._reschedule(ctx, backoff_s(ctx.attempt, self.settings), repr(exc)[:2000])
         finally:
             stop_beat.set()
             beat.join()
+        return outcome
 
     def _heartbeat_loop(self, ctx: JobContext, stop: threading.Event) -> None:
         interval = max(0.05, self.settings.lease_s / 3)
@@ -339,6 +359,10 @@ class JobRunner:
                                 max_attempts=spec.max_attempts or 1)
             except IntegrityError:
                 pass  # another runner enqueued this slot first
+
+    def alive_threads(self) -> int:
+        """How many of the started worker threads are still running."""
+        return sum(1 for thread in self._threads if thread.is_alive())
 
     def wake(self) -> None:
         """Ask idle threads to poll now (after this process enqueued a job)."""

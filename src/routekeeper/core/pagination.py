@@ -13,7 +13,9 @@ from sqlalchemy import Select, literal, tuple_
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from routekeeper.core.clock import utcnow
 from routekeeper.core.errors import invalid_field
+from routekeeper.core.signing_keys import SigningKeys
 
 _Row = TypeVar("_Row")
 
@@ -25,20 +27,29 @@ def _filters_digest(filters: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-def encode_token(secret: str, key: list[Any], filters: dict[str, Any]) -> str:
+def _mac(secret: str, body: bytes) -> bytes:
+    return hmac.new(secret.encode(), body, hashlib.sha256).digest()[:12]
+
+
+def page_keys(keys: SigningKeys, resource: str, account_id: str) -> SigningKeys:
+    """The keys of one list's tokens: a token made on one resource or for one account is
+    refused by every other list (it would resume at a position of another ordering)."""
+    return keys.derive(f"pagination\x1f{resource}\x1f{account_id}")
+
+
+def encode_token(secret: SigningKeys, key: list[Any], filters: dict[str, Any]) -> str:
     """Make a token that resumes after ``key`` for exactly these ``filters``."""
     body = json.dumps({"k": key, "f": _filters_digest(filters)}, separators=(",", ":"))
-    mac = hmac.new(secret.encode(), body.encode(), hashlib.sha256).digest()[:12]
+    mac = _mac(secret.current, body.encode())
     return base64.urlsafe_b64encode(mac + body.encode()).decode().rstrip("=")
 
 
-def decode_token(secret: str, token: str, filters: dict[str, Any]) -> list[Any]:
+def decode_token(secret: SigningKeys, token: str, filters: dict[str, Any]) -> list[Any]:
     """Return the keyset position of a token; a forged token or other filters is a 422."""
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         mac, body = raw[:12], raw[12:]
-        expected = hmac.new(secret.encode(), body, hashlib.sha256).digest()[:12]
-        if not hmac.compare_digest(mac, expected):
+        if not any(hmac.compare_digest(mac, _mac(key, body)) for key in secret.verifying(utcnow())):
             raise ValueError("bad signature")
         data = json.loads(body)
         key = data["k"]

@@ -86,13 +86,13 @@ def download_export(
     signature: str | None = None,
 ) -> FileResponse:
     """Serve a finished local export file to whoever holds its signed, unexpired link."""
-    if not verify_download(settings.secret_key, job_id, expires, signature):
+    if not verify_download(settings.signing_keys, job_id, expires, signature):
         raise _forbidden()
     export = repository.find_by_id(session, job_id)
     if (export is None or export.status != ExportStatus.COMPLETED
             or export.storage != LOCAL or not export.storage_key):
         raise HttpError(404, "Export file not found")
-    storage = LocalStorage(settings.exports.local_dir, secret=settings.secret_key,
+    storage = LocalStorage(settings.exports.local_dir, secret=settings.signing_keys.current,
                            public_url=settings.public_url)
     path = storage.path(export.storage_key)
     if not path.is_file():

@@ -37,6 +37,13 @@ def find_by_id(session: Session, export_id: str) -> OrderExport | None:
     return session.scalar(select(OrderExport).where(OrderExport.id == export_id))
 
 
+def recent(session: Session, account_id: str, *, limit: int) -> list[OrderExport]:
+    """The account's newest exports."""
+    return list(session.scalars(
+        select(OrderExport).where(OrderExport.account_id == account_id)
+        .order_by(OrderExport.created_at.desc(), OrderExport.id.desc()).limit(limit)))
+
+
 def find_by_key(session: Session, account_id: str, key: str) -> OrderExport | None:
     """The account's export made with this Idempotency-Key."""
     return session.scalar(
@@ -46,11 +53,11 @@ def find_by_key(session: Session, account_id: str, key: str) -> OrderExport | No
     )
 
 
-def set_progress(session: Session, export_id: str, rows: int) -> None:
+def set_progress(session: Session, account_id: str, export_id: str, rows: int) -> None:
     """Record how many rows the running job has written."""
     session.execute(
         update(OrderExport)
-        .where(OrderExport.id == export_id)
+        .where(OrderExport.account_id == account_id, OrderExport.id == export_id)
         .values(rows_processed=rows, updated_at=utcnow())
     )
 

@@ -114,6 +114,11 @@ def _replay(existing: OrderExport, digest: str) -> OrderExport:
     return existing
 
 
+def recent_exports(session: Session, account_id: str, *, limit: int = 20) -> list[OrderExport]:
+    """The account's newest exports, newest first."""
+    return repository.recent(session, account_id, limit=limit)
+
+
 def get_export(session: Session, account_id: str, export_id: str) -> OrderExport:
     """The account's export, or a 404 ``export_not_found``."""
     export = repository.find(session, account_id, export_id)
@@ -169,9 +174,9 @@ def created_message(export: OrderExport, *, mail_configured: bool = True) -> str
     return "Export job created; poll GET /orders/export/{job_id} for the download link."
 
 
-def begin_run(session: Session, export_id: str) -> OrderExport | None:
+def begin_run(session: Session, account_id: str, export_id: str) -> OrderExport | None:
     """Mark the export processing for a (re)started run; None if it needs no run."""
-    export = repository.find_by_id(session, export_id)
+    export = repository.find(session, account_id, export_id)
     if export is None or export.status in FINAL_STATUSES:
         return None
     now = utcnow()
@@ -201,6 +206,7 @@ def _finish(session: Session, export: OrderExport, settings: Settings) -> None:
 
 def complete(
     session: Session,
+    account_id: str,
     export_id: str,
     *,
     storage: str,
@@ -210,7 +216,7 @@ def complete(
     settings: Settings,
 ) -> OrderExport:
     """Record a finished file: completed, its link's expiry, event and email."""
-    export = repository.find_by_id(session, export_id)
+    export = repository.find(session, account_id, export_id)
     assert export is not None, "an export row outlives its running job"
     now = utcnow()
     export.status = ExportStatus.COMPLETED.value
@@ -244,11 +250,11 @@ def outcome(export: OrderExport, settings: Settings) -> ExportOutcome:
 
 
 def set_mail_state(
-    session: Session, export_id: str, status: MailStatus, *, error: str | None,
-    attempts: int | None = None,
+    session: Session, account_id: str, export_id: str, status: MailStatus, *,
+    error: str | None, attempts: int | None = None,
 ) -> None:
     """Record the state of the export's email."""
-    export = repository.find_by_id(session, export_id)
+    export = repository.find(session, account_id, export_id)
     if export is None:
         return
     export.mail_status = status.value

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from urllib.parse import urlencode
 
 from routekeeper.core.clock import utcnow
+from routekeeper.core.signing_keys import SigningKeys
 from routekeeper.exports.writer import fsync_directory
 from routekeeper.settings import ExportSettings, Settings
 
@@ -73,13 +74,15 @@ def sign_download(secret: str, export_id: str, expires: int) -> str:
 
 
 def verify_download(
-    secret: str, export_id: str, expires: str | None, signature: str | None
+    keys: SigningKeys, export_id: str, expires: str | None, signature: str | None
 ) -> bool:
-    """True when the link is untampered and not yet expired."""
-    if not expires or not signature or not expires.isdigit() or len(expires) > 12:
+    """True when the link is untampered (signed with any of ``keys``) and not yet expired."""
+    if not expires or not signature or not expires.isascii() or not expires.isdigit() \
+            or len(expires) > 12:
         return False
-    expected = sign_download(secret, export_id, int(expires))
-    if not hmac.compare_digest(expected.encode(), signature.encode()):
+    if not any(hmac.compare_digest(sign_download(key, export_id, int(expires)).encode(),
+                                   signature.encode())
+               for key in keys.verifying(utcnow())):
         return False
     return int(expires) > int(utcnow().timestamp())
 
@@ -184,7 +187,7 @@ def storage_named(name: str, settings: Settings) -> ExportStorage:
     if name == S3:
         return S3Storage(settings.exports)
     if name == LOCAL:
-        return LocalStorage(settings.exports.local_dir, secret=settings.secret_key,
+        return LocalStorage(settings.exports.local_dir, secret=settings.signing_keys.current,
                             public_url=settings.public_url)
     raise ValueError(f"unknown export storage {name!r}; use 'local' or 's3'")
 

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from routekeeper.core import metrics
 from routekeeper.core.clock import utcnow
 from routekeeper.core.jobs import JobContext, LeaseLost, Retry, backoff_s, registry
 from routekeeper.exports import repository, service
@@ -57,13 +58,14 @@ def generate_export(ctx: JobContext) -> None:
     settings: Settings = ctx.env["settings"]
     export_id = str(ctx.payload["export_id"])
     with ctx.db.write() as session:
-        export = service.begin_run(session, export_id)
+        export = service.begin_run(session, _account(ctx), export_id)
         if export is None:
             ctx.complete(session)  # already final (or gone): nothing to redo
             return
         plan = _Plan(export.id, export.account_id, dict(export.filters))
     storage = configured_storage(settings)
     key = export_key(plan.account_id, plan.export_id, ctx.attempt)
+    started = time.monotonic()
     try:
         _discard_earlier_attempts(storage, plan, ctx.attempt)
         rows, size = _write_and_publish(ctx, settings, storage, plan, key)
@@ -76,20 +78,29 @@ def generate_export(ctx: JobContext) -> None:
             raise  # the runner retries it with backoff
         log.exception("export %s failed for good", plan.export_id)
         with ctx.db.write() as session:
-            export = repository.find_by_id(session, plan.export_id)
+            export = repository.find(session, plan.account_id, plan.export_id)
             assert export is not None
             service.fail(session, export, _failure_reason(exc, ctx.attempt), settings)
             ctx.complete(session)
         return
     try:
         with ctx.db.write() as session:
-            service.complete(session, plan.export_id, storage=storage.name, key=key, rows=rows,
-                             size_bytes=size, settings=settings)
+            service.complete(session, plan.account_id, plan.export_id, storage=storage.name,
+                             key=key, rows=rows, size_bytes=size, settings=settings)
             ctx.complete(session)
+        elapsed = max(time.monotonic() - started, 1e-6)
+        metrics.EXPORT_ROWS.inc(rows)
+        metrics.EXPORT_ROWS_PER_S.observe(rows / elapsed)
     except LeaseLost:
         # Another worker owns the export now; the file it commits is the one to keep.
         _clean_up(storage, key)
         raise
+
+
+def _account(ctx: JobContext) -> str:
+    # Export jobs are always enqueued for an account; every query of theirs names it.
+    assert ctx.account_id is not None, f"export job {ctx.job_id} has no account"
+    return ctx.account_id
 
 
 def _clean_up(storage: ExportStorage, key: str) -> None:
@@ -151,7 +162,8 @@ def _write_and_publish(
                 if reported_at is None or now - reported_at >= PROGRESS_EVERY_S:
                     ctx.heartbeat()
                     with ctx.db.write() as progress:
-                        repository.set_progress(progress, plan.export_id, rows)
+                        repository.set_progress(progress, plan.account_id, plan.export_id,
+                                                rows)
                     reported_at = now
             size = writer.close()
     ctx.heartbeat()
@@ -165,7 +177,7 @@ def mail_export(ctx: JobContext) -> None:
     settings: Settings = ctx.env["settings"]
     export_id = str(ctx.payload["export_id"])
     with ctx.db.read() as session:
-        export = repository.find_by_id(session, export_id)
+        export = repository.find(session, _account(ctx), export_id)
         pending = (MailStatus.QUEUED.value, MailStatus.RETRYING.value)
         if export is None or export.mail_status not in pending:
             export = None  # sent, given up or gone: nothing to do
@@ -193,8 +205,8 @@ def mail_export(ctx: JobContext) -> None:
             _mail_done(ctx, export_id, MailStatus.FAILED, reason, attempts)
             return
         with ctx.db.write() as session:
-            service.set_mail_state(session, export_id, MailStatus.RETRYING, error=reason,
-                                   attempts=attempts)
+            service.set_mail_state(session, _account(ctx), export_id, MailStatus.RETRYING,
+                                   error=reason, attempts=attempts)
         raise Retry(backoff_s(attempts, settings.jobs), reason) from exc
     error = "; ".join(f"refused {a}: {why}" for a, why in refused.items()) or None
     _mail_done(ctx, export_id, MailStatus.SENT, error, attempts + 1)
@@ -205,7 +217,8 @@ def _mail_done(
     attempts: int | None = None,
 ) -> None:
     with ctx.db.write() as session:
-        service.set_mail_state(session, export_id, status, error=error, attempts=attempts)
+        service.set_mail_state(session, _account(ctx), export_id, status, error=error,
+                               attempts=attempts)
         ctx.complete(session)
 
 
@@ -219,13 +232,13 @@ def sweep_exports(ctx: JobContext) -> None:
             service.fail(session, export, "The export job stopped before finishing; "
                                           "please request a new export.", settings)
     with ctx.db.read() as session:
-        expired = [(e.id, e.storage, e.storage_key)
+        expired = [(e.account_id, e.id, e.storage, e.storage_key)
                    for e in repository.expired_files(session, utcnow())]
-    for export_id, storage_name, key in expired:
+    for account_id, export_id, storage_name, key in expired:
         if storage_name and key:
             storage_named(storage_name, settings).delete(key)
         with ctx.db.write() as session:
-            expired_export = repository.find_by_id(session, export_id)
+            expired_export = repository.find(session, account_id, export_id)
             if expired_export is not None:
                 expired_export.storage_key = None
     with ctx.db.write() as session:

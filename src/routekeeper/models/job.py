@@ -36,3 +36,5 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The X-Request-ID of the request that enqueued the job (None for periodic jobs).
+    request_id: Mapped[str | None] = mapped_column(String(128))

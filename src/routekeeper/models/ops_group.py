@@ -31,6 +31,9 @@ class OpsGroup(Base):
     objective_fn: Mapped[str] = mapped_column(String(32), default="minimise_time")
     default_shift_start_time: Mapped[str | None] = mapped_column(String(5))
     default_shift_end_time: Mapped[str | None] = mapped_column(String(5))
+    # Extension: {"max_reloads": int | None, "service_time": s}: workers may go back to the
+    # ops group home to reload; None when they may not.
+    reloads: Mapped[dict[str, Any] | None] = mapped_column(PortableJSON)
     metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", PortableJSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

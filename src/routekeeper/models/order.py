@@ -65,6 +65,10 @@ class Order(Base):
     device_id: Mapped[str | None] = mapped_column(String(200))
     scheduled_after: Mapped[datetime | None] = mapped_column(UTCDateTime())
     scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Extension: alternative windows [{"after", "before"}] (ISO UTC) inside scheduled_after..
+    # scheduled_at, and the cost of a minute late (a soft window) when set.
+    time_windows: Mapped[list[dict[str, str]] | None] = mapped_column(PortableJSON)
+    lateness_cost_per_minute: Mapped[int | None] = mapped_column(Integer)
     expected_service_time: Mapped[int | None] = mapped_column(Integer)
     actual_service_time: Mapped[int | None] = mapped_column(Integer)
     capacity_used: Mapped[int] = mapped_column(Integer, default=1)

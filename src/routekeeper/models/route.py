@@ -50,6 +50,10 @@ class Route(Base):
     track_state: Mapped[dict[str, Any] | None] = mapped_column(PortableJSON)
     created_by: Mapped[dict[str, Any] | None] = mapped_column(PortableJSON)
     scheduled_start_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Breaks and reloads the plan put between the route's orders (planning/daystops.py).
+    day_stops: Mapped[list[dict[str, Any]] | None] = mapped_column(PortableJSON)
+    # What bound the route when it was last planned (planning/binding.py), shown on request.
+    bound_by: Mapped[dict[str, Any] | None] = mapped_column(PortableJSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     planned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

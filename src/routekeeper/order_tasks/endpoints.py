@@ -8,6 +8,7 @@ from fastapi import Query, Response
 
 from routekeeper.accounts.auth import CurrentAccount
 from routekeeper.core.fields import Text
+from routekeeper.core.pagination import page_keys
 from routekeeper.core.responses import R400, R401, R404, R404_CODED, R422, Responses
 from routekeeper.core.routing import Router
 from routekeeper.dependencies import ReadSession, SettingsDep, WriteSession
@@ -94,7 +95,7 @@ def list_task_definitions(
     rows, token = service.list_definitions(
         session, account.account_id, search_term=search_term,
         ops_group_handle=ops_group_handle, limit=limit, pagination_token=pagination_token,
-        secret=settings.secret_key,
+        secret=page_keys(settings.signing_keys, "task_definitions", account.account_id),
     )
     return {"task_definitions": [service.definition_wire(d) for d in rows],
             "pagination_token": token}

@@ -12,6 +12,7 @@ from routekeeper.core.clock import utcnow
 from routekeeper.core.errors import ApiError, CodedError, invalid_field, not_found
 from routekeeper.core.ids import new_id
 from routekeeper.core.pagination import decode_token, encode_token
+from routekeeper.core.signing_keys import SigningKeys
 from routekeeper.models.ops_group import OpsGroup
 from routekeeper.models.order import Order
 from routekeeper.models.order_task import OrderTask
@@ -203,7 +204,7 @@ def list_definitions(
     ops_group_handle: str | None,
     limit: int,
     pagination_token: str | None,
-    secret: str,
+    secret: SigningKeys,
 ) -> tuple[list[TaskDefinition], str | None]:
     """One page of definitions, newest first, and the next page's token."""
     fingerprint = {"search_term": search_term, "ops_group_handle": ops_group_handle}

@@ -12,12 +12,15 @@ from fastapi import Body, Depends, Query, Request
 
 from routekeeper.accounts.auth import CurrentAccount
 from routekeeper.core.errors import invalid_field
+from routekeeper.core.pagination import page_keys
 from routekeeper.core.responses import (
     ERRORS_401_404_422,
     ERRORS_401_422,
     ERRORS_ALL,
     R400,
     R401,
+    R404_CODED,
+    R404_EITHER,
     R409,
     R422,
 )
@@ -52,9 +55,15 @@ from routekeeper.tracking.engine.outages import merge as merge_outages
 
 router = Router(tags=["Orders"])
 
-# Built item by item: core.responses types its parts with int keys only.
+# Built item by item: core.responses types its parts with int keys only. The coded 404 is an
+# unknown geofence_id in a destination (geofence_not_found).
 CREATE_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: doc for part in (R400, R401, R409, R422) for code, doc in part.items()
+    code: doc for part in (R400, R401, R404_CODED, R409, R422) for code, doc in part.items()
+}
+# A PATCH names the order in its path (HTTPError 404) and may name a geofence in its body
+# (Error 404).
+PATCH_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: doc for part in (R400, R401, R404_EITHER, R409, R422) for code, doc in part.items()
 }
 
 
@@ -95,7 +104,8 @@ def list_orders(
     if filters.region_filter:
         require_for_region_filter(geocoder, "query")
     rows, token = service.list_orders(
-        session, account.account_id, filters, secret=settings.secret_key
+        session, account.account_id, filters,
+        secret=page_keys(settings.signing_keys, "orders", account.account_id),
     )
     # send_outage asks for the outage summary, which is part of the aggregate block.
     aggregate = repository.aggregate(session, account.account_id, filters) \
@@ -168,7 +178,7 @@ def get_order(
     return data
 
 
-@router.patch(ORDER, response_model=OrderDetail, responses=ERRORS_ALL)
+@router.patch(ORDER, response_model=OrderDetail, responses=PATCH_ERRORS)
 def update_order(
     request: Request, order_handle: str, body: OrderUpdate, account: CurrentAccount,
     session: WriteSession, settings: SettingsDep, selector: SelectorDep,

@@ -91,6 +91,47 @@ def check_window(
 
 
 ProductTypes = list[Annotated[Text, Field(min_length=1, max_length=100)]]
+# The cost of a minute late is in the ops group objective's units (a second of working time,
+# or a metre): capped so that the planner's integer arithmetic stays exact.
+MAX_LATENESS_COST_PER_MINUTE = 1000
+
+
+class TimeWindowIn(BaseModel):
+    """One of several windows an order may be served in (an extension field)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    after: ApiDatetime
+    before: ApiDatetime
+
+
+def check_time_windows(
+    windows: list[TimeWindowIn] | None, info: ValidationInfo
+) -> list[TimeWindowIn] | None:
+    """Windows are sorted, disjoint, and lie within ``scheduled_after``..``scheduled_at``."""
+    if not windows:
+        return windows
+    previous = None
+    for window in windows:
+        if window.after > window.before:
+            raise ValueError("Each time window's after must not be later than its before.")
+        if previous is not None and window.after <= previous.before:
+            raise ValueError("Time windows must be sorted and must not overlap.")
+        previous = window
+    first_after = info.data.get("scheduled_after")
+    last_at = info.data.get("scheduled_at")
+    if (first_after is not None and windows[0].after < first_after) or (
+        last_at is not None and windows[-1].before > last_at
+    ):
+        raise ValueError("Time windows must lie within scheduled_after and scheduled_at.")
+    return windows
+
+
+def stored_windows(windows: list[TimeWindowIn] | None) -> list[dict[str, str]] | None:
+    """Windows as stored and returned (ISO UTC), None for the single-window case."""
+    if not windows:
+        return None
+    return [window.model_dump(mode="json") for window in windows]
 
 
 class AddressComponents(BaseModel):
@@ -159,8 +200,12 @@ class OrderIn(BaseModel):
     type_index: int = Field(default=0, ge=0, le=10_000)
     priority: Priority | None = None
     capacity_used: int = Field(default=1, ge=0, le=1_000_000)
+    time_windows: list[TimeWindowIn] | None = Field(default=None, max_length=24)
+    lateness_cost_per_minute: int | None = Field(default=None, ge=0,
+                                                 le=MAX_LATENESS_COST_PER_MINUTE)
 
     _window = field_validator("scheduled_after")(check_window)
+    _windows = field_validator("time_windows")(check_time_windows)
 
 
 class OrdersCreate(BaseModel):
@@ -195,8 +240,12 @@ class OrderUpdate(BaseModel):
     capacity_used: int | None = Field(default=None, ge=0, le=1_000_000)
     priority: Priority | None = None
     ops_group_handle: Handle | None = None
+    time_windows: list[TimeWindowIn] | None = Field(default=None, max_length=24)
+    lateness_cost_per_minute: int | None = Field(default=None, ge=0,
+                                                 le=MAX_LATENESS_COST_PER_MINUTE)
 
     _window = field_validator("scheduled_after")(check_window)
+    _windows = field_validator("time_windows")(check_time_windows)
 
 
 class OrderActionBody(BaseModel):
@@ -307,6 +356,8 @@ class OrderRead(BaseModel):
     created_by: dict[str, Any] | None = None
     outage_summary: list[dict[str, Any]] | None = None
     tasks: list[dict[str, Any]] | None = None
+    time_windows: list[dict[str, str]] | None = None
+    lateness_cost_per_minute: int | None = None
 
 
 class TimelineEvent(BaseModel):

@@ -22,9 +22,11 @@ from routekeeper.core.errors import (
     invalid_field,
     not_found,
 )
+from routekeeper.core.fields import MAX_ORDER_METADATA_BYTES, json_size
 from routekeeper.core.ids import new_id, new_token
 from routekeeper.core.pagination import decode_token, encode_token
-from routekeeper.core.timefmt import format_ts
+from routekeeper.core.signing_keys import SigningKeys
+from routekeeper.core.timefmt import format_ts, parse_ts
 from routekeeper.geocoding.service import Geocoder
 from routekeeper.models.ops_group import OpsGroup
 from routekeeper.models.order import Order
@@ -41,6 +43,7 @@ from routekeeper.orders.schemas import (
     OrdersCreate,
     OrderUpdate,
     Reschedule,
+    stored_windows,
 )
 from routekeeper.orders.states import TERMINAL, OrderAction, OrderStatus, can, target
 from routekeeper.orders.wire import share_url
@@ -140,6 +143,8 @@ def new_order(
         region=resolved.region,
         ops_group_handle=group.ops_group_handle, plan_mode=plan_mode,
         scheduled_after=item.scheduled_after, scheduled_at=item.scheduled_at,
+        time_windows=stored_windows(item.time_windows),
+        lateness_cost_per_minute=item.lateness_cost_per_minute,
         expected_service_time=(item.expected_service_time
                                if item.expected_service_time is not None
                                else resolved.expected_service_time),
@@ -272,7 +277,13 @@ def _require(order: Order, action: OrderAction) -> OrderStatus:
 
 def _merge_metadata(order: Order, metadata: dict[str, Any] | None) -> None:
     if metadata:
-        order.metadata_ = {**(order.metadata_ or {}), **metadata}
+        merged = {**(order.metadata_ or {}), **metadata}
+        # Each request's metadata is bounded; merges must not grow an order past the same.
+        if json_size(merged) > MAX_ORDER_METADATA_BYTES:
+            raise invalid_field("json", "metadata",
+                                f"The order's metadata would exceed {MAX_ORDER_METADATA_BYTES} "
+                                "bytes as JSON.")
+        order.metadata_ = merged
 
 
 def _elapsed_s(order: Order, now: datetime) -> int:
@@ -396,6 +407,8 @@ def reschedule_order(
         order.status = OrderStatus.UNPLANNED.value
         order.scheduled_at = body.scheduled_at
         order.scheduled_after = body.scheduled_after
+        # The new window replaces the alternatives too (they may lie outside it).
+        order.time_windows = None
         order.rescheduled_marked_at = now
         order.planning_failure_reason = None
         order.updated_at = now
@@ -421,6 +434,7 @@ def reschedule_order(
         destination_lat=order.destination_lat, region=order.region,
         ops_group_handle=order.ops_group_handle, plan_mode=order.plan_mode,
         scheduled_after=body.scheduled_after, scheduled_at=body.scheduled_at,
+        lateness_cost_per_minute=order.lateness_cost_per_minute,
         expected_service_time=order.expected_service_time, capacity_used=order.capacity_used,
         product_type=order.product_type, priority=order.priority, metadata_=order.metadata_,
         attachments=[], risk_status=False,
@@ -436,6 +450,19 @@ def reschedule_order(
                  destination_location=order.destination.get("geometry"))
     session.flush()
     return successor
+
+
+WINDOWS_OUTSIDE = "Time windows must lie within scheduled_after and scheduled_at."
+
+
+def windows_within(order: Order) -> bool:
+    """Whether the order's time windows lie within its scheduled_after..scheduled_at."""
+    if not order.time_windows:
+        return True
+    first = parse_ts(order.time_windows[0]["after"])
+    last = parse_ts(order.time_windows[-1]["before"])
+    return not ((order.scheduled_after is not None and first < order.scheduled_after)
+                or (order.scheduled_at is not None and last > order.scheduled_at))
 
 
 def update_order(
@@ -489,6 +516,14 @@ def update_order(
             and order.scheduled_after > order.scheduled_at):
         field = "scheduled_after" if "scheduled_after" in sent else "scheduled_at"
         raise invalid_field("json", field, WINDOW_ERROR)
+    if "time_windows" in sent:
+        order.time_windows = stored_windows(body.time_windows)
+    if "lateness_cost_per_minute" in sent:
+        order.lateness_cost_per_minute = body.lateness_cost_per_minute
+    if not windows_within(order):
+        field = "time_windows" if "time_windows" in sent else (
+            "scheduled_after" if "scheduled_after" in sent else "scheduled_at")
+        raise invalid_field("json", field, WINDOWS_OUTSIDE)
     if not sent:
         return order
     order.updated_at = now
@@ -512,7 +547,7 @@ def add_custom_events(session: Session, order: Order, body: CustomEvents) -> Non
 
 
 def list_orders(
-    session: Session, account_id: str, filters: OrderFilterFields, *, secret: str
+    session: Session, account_id: str, filters: OrderFilterFields, *, secret: SigningKeys
 ) -> tuple[list[Order], str | None]:
     """One page of filtered orders and the token of the next page (None at the end)."""
     fingerprint = filters.fingerprint()

@@ -71,6 +71,9 @@ def order_wire(order: Order, public_url: str, *, embed_url: str | None = None
         "timezone": order.timezone,
         "cancellation_source": order.cancellation_source,
         "created_by": order.created_by,
+        # Extension fields (docs/compatibility.md): several windows, a soft window's cost.
+        "time_windows": order.time_windows,
+        "lateness_cost_per_minute": order.lateness_cost_per_minute,
     }
     for stamp in _STAMPS:
         data[stamp] = getattr(order, stamp)

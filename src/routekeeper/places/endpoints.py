@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import Query, Request
 
 from routekeeper.accounts.auth import CurrentAccount
+from routekeeper.core.pagination import page_keys
 from routekeeper.core.responses import ERRORS_401_404_422, ERRORS_401_422, ERRORS_ALL
 from routekeeper.core.routing import Router
 from routekeeper.dependencies import GeocoderDep, ReadSession, SettingsDep, WriteSession
@@ -33,7 +34,8 @@ def list_places(filters: Annotated[PlaceFilters, Query()], account: CurrentAccou
                 session: ReadSession, settings: SettingsDep) -> dict[str, Any]:
     """List places (newest first by default) with cursor pagination."""
     rows, token, counts, aggregate = service.list_places(
-        session, account.account_id, filters, secret=settings.secret_key)
+        session, account.account_id, filters,
+        secret=page_keys(settings.signing_keys, "places", account.account_id))
     return {"places": [service.place_wire(p, counts.get(p.place_handle, 0)) for p in rows],
             "pagination_token": token, "aggregate": aggregate}
 
@@ -96,7 +98,8 @@ def place_history(place_handle: str, query: Annotated[HistoryQuery, Query()],
                   settings: SettingsDep) -> dict[str, Any]:
     """The audited changes of a place, newest first."""
     place_id, entries, token = service.history_page(
-        session, account.account_id, place_handle, query, secret=settings.secret_key)
+        session, account.account_id, place_handle, query,
+        secret=page_keys(settings.signing_keys, "place_history", account.account_id))
     return {"place_id": place_id, "place_handle": place_handle, "pagination_token": token,
             "history": [{"audit_id": e.audit_id, "changed_at": e.changed_at,
                          "changed_by": e.changed_by, "operation": e.operation,

@@ -193,16 +193,16 @@ class PlaceFilters(BaseModel):
     place_handles: Text | None = Field(default=None, max_length=20_000)
     search_term: Text | None = Field(default=None, max_length=200)
     name: Text | None = Field(default=None, max_length=500)
-    lat: float | None = Field(default=None, ge=-90, le=90)
-    lon: float | None = Field(default=None, ge=-180, le=180)
-    radius: float | None = Field(default=None, gt=0, le=1_000_000)
+    lat: float | None = Field(default=None, ge=-90, le=90, allow_inf_nan=False)
+    lon: float | None = Field(default=None, ge=-180, le=180, allow_inf_nan=False)
+    radius: float | None = Field(default=None, gt=0, le=1_000_000, allow_inf_nan=False)
     metadata: Text | None = None
     sort_by: SortBy | None = None
-    sort_direction: str = "desc"
-    geofence_type: str | None = None
+    sort_direction: Text = "desc"
+    geofence_type: Text | None = None
     aggregate: bool = False
     limit: int = Field(default=50, ge=0, le=100)
-    pagination_token: str | None = Field(default=None, max_length=2000)
+    pagination_token: Text | None = Field(default=None, max_length=2000)
 
     @field_validator("sort_direction")
     @classmethod

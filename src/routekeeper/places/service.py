@@ -16,6 +16,7 @@ from routekeeper.core.clock import utcnow
 from routekeeper.core.errors import conflict, invalid_field, not_found
 from routekeeper.core.ids import new_id
 from routekeeper.core.pagination import decode_token, encode_token
+from routekeeper.core.signing_keys import SigningKeys
 from routekeeper.core.timefmt import format_ts
 from routekeeper.geocoding.nominatim import AddressQuery, GeocoderUnavailable
 from routekeeper.geocoding.service import Geocoder, not_configured, unavailable
@@ -55,6 +56,9 @@ def by_ids(session: Session, account_id: str, ids: Iterable[str]) -> dict[str, P
 
 def get_place(session: Session, account_id: str, handle: str) -> Place:
     """One place, or a 404."""
+    if "\x00" in handle:
+        # No stored handle has one, and PostgreSQL refuses NUL in a parameter.
+        raise not_found("Place", handle.replace("\x00", ""))
     place = repository.by_handle(session, account_id, handle)
     if place is None:
         raise not_found("Place", handle)
@@ -213,7 +217,7 @@ PlaceListing = tuple[list[Place], str | None, dict[str, int], dict[str, Any] | N
 
 
 def list_places(session: Session, account_id: str, filters: PlaceFilters, *,
-                secret: str) -> PlaceListing:
+                secret: SigningKeys) -> PlaceListing:
     """One page of places, the next page's token, their order counts and the aggregate."""
     filters.check_around()
     fingerprint = filters.model_dump(mode="json", exclude_none=True,
@@ -247,8 +251,10 @@ def list_places(session: Session, account_id: str, filters: PlaceFilters, *,
 
 
 def history_page(session: Session, account_id: str, handle: str, query: HistoryQuery, *,
-                 secret: str) -> tuple[str, list[PlaceHistory], str | None]:
+                 secret: SigningKeys) -> tuple[str, list[PlaceHistory], str | None]:
     """The place's id, one page of its audited changes (newest first) and the next token."""
+    if "\x00" in handle:
+        raise not_found("Place", handle.replace("\x00", ""))
     entries = repository.history(session, account_id, handle)
     place = repository.by_handle(session, account_id, handle)
     if place is None and not entries:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from routekeeper.models.ops_group import OpsGroup
@@ -13,11 +14,21 @@ _DAYS = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SU
 
 
 @dataclass(frozen=True, slots=True)
+class BreakWindow:
+    """A break in a shift: ``duration_s`` long, from ``after_at`` on, over by ``before_at``."""
+
+    after_at: datetime
+    before_at: datetime
+    duration_s: int
+
+
+@dataclass(frozen=True, slots=True)
 class Shift:
-    """A worker's working time on a day, as aware UTC instants."""
+    """A worker's working time on a day, as aware UTC instants, with its breaks."""
 
     start_at: datetime
     end_at: datetime
+    breaks: tuple[BreakWindow, ...] = ()
 
 
 def day_start(day: date, timezone: str) -> datetime:
@@ -44,12 +55,30 @@ def _span(day: date, start: str, end: str, timezone: str) -> Shift:
     return Shift(start_at, end_at)
 
 
+def _minutes(hhmm: str) -> int:
+    hours, minutes = (int(part) for part in hhmm.split(":"))
+    return hours * 60 + minutes
+
+
+def _breaks(entry: dict[str, Any], shift: Shift) -> list[BreakWindow]:
+    """An entry's breaks as instants, counted from its shift's start (so past midnight too)."""
+    start = _minutes(str(entry["start_time"]))
+    found = []
+    for rest in entry.get("breaks") or []:
+        after = (_minutes(rest["after"]) - start) % 1440
+        before = (_minutes(rest["before"]) - start) % 1440
+        found.append(BreakWindow(shift.start_at + timedelta(minutes=after),
+                                 shift.start_at + timedelta(minutes=before),
+                                 int(rest["duration"])))
+    return found
+
+
 def shift_on(worker: Worker, group: OpsGroup, day: date) -> Shift | None:
     """The worker's shift on ``day``, or None when the worker does not work that day.
 
     Dated entries win over recurring ones; several entries give one shift from the
-    earliest start to the latest end. Without any schedule the ops group's default shift
-    applies, and without that the whole day.
+    earliest start to the latest end, with the breaks of all of them. Without any schedule
+    the ops group's default shift applies, and without that the whole day.
     """
     if not worker.available or worker.deleted_at is not None:
         return None
@@ -65,7 +94,10 @@ def shift_on(worker: Worker, group: OpsGroup, day: date) -> Shift | None:
     chosen = dated or weekly
     if chosen:
         spans = [_span(day, e["start_time"], e["end_time"], tz) for e in chosen]
-        return Shift(min(s.start_at for s in spans), max(s.end_at for s in spans))
+        breaks = sorted((b for e, s in zip(chosen, spans, strict=True) for b in _breaks(e, s)),
+                        key=lambda b: (b.after_at, b.before_at))
+        return Shift(min(s.start_at for s in spans), max(s.end_at for s in spans),
+                     tuple(breaks))
     if entries:
         return None  # has a schedule, but not on this day
     if group.default_shift_start_time and group.default_shift_end_time:

@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from routekeeper.accounts.auth import CurrentAccount
 from routekeeper.core.errors import invalid_field
-from routekeeper.core.pagination import decode_token, encode_token
+from routekeeper.core.pagination import decode_token, encode_token, page_keys
 from routekeeper.core.responses import ERRORS_401_404_422, ERRORS_ALL
 from routekeeper.core.routing import Router
 from routekeeper.core.timefmt import format_ts, parse_ts
@@ -40,9 +40,10 @@ def list_plans(filters: Annotated[PlanFilters, Query()], account: CurrentAccount
                session: ReadSession, settings: SettingsDep) -> Response:
     """List plans, newest first by default, with summaries on request."""
     fingerprint = filters.fingerprint()
+    keys = page_keys(settings.signing_keys, "plans", account.account_id)
     after = None
     if filters.pagination_token:
-        key = decode_token(settings.secret_key, filters.pagination_token, fingerprint)
+        key = decode_token(keys, filters.pagination_token, fingerprint)
         try:
             after = (parse_ts(key[0]), str(key[1]))
         except (ValueError, IndexError) as exc:
@@ -57,7 +58,7 @@ def list_plans(filters: Annotated[PlanFilters, Query()], account: CurrentAccount
     token = None
     if len(rows) > filters.limit:
         rows = rows[: filters.limit]
-        token = encode_token(settings.secret_key,
+        token = encode_token(keys,
                              [format_ts(rows[-1].created_at), rows[-1].plan_id], fingerprint)
     ids = [p.plan_id for p in rows]
     # Each route in full, as the contract's example shows plans (issue 15): the routes, then
@@ -99,5 +100,6 @@ def trigger_plan(plan_id: str, account: CurrentAccount, session: WriteSession,
         session, account.account_id, plan_id, mode=body.plan_mode,
         order_handles=[o.order_handle for o in body.orders] if body.orders else None,
         profile_filter=body.profile_filter,
+        replan=body.replan.value if body.replan else None,
     )
     return plan_reference(plan.plan_id)

@@ -8,6 +8,7 @@ from datetime import datetime
 
 import numpy as np
 
+from routekeeper.core.timefmt import parse_ts
 from routekeeper.models.ops_group import OpsGroup
 from routekeeper.models.order import Order
 from routekeeper.models.worker import Worker
@@ -17,6 +18,7 @@ from routekeeper.planning.optimizer import (
     MAX_TIME_S,
     UNLIMITED_CAPACITY,
     UNREACHABLE_BEFORE_LATE,
+    Break,
     Job,
     Objective,
     Priority,
@@ -38,6 +40,8 @@ class WorkerSlot:
     ready_at: datetime
     # The route this worker already has in the plan (kept and extended), if any.
     route_handle: str | None = None
+    # Orders fixed first on the route (the stop under way, driven to from ``start``).
+    fixed: tuple[Order, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,31 @@ def _seconds(instant: datetime | None, reference: datetime, default: int) -> int
     return max(0, int((instant - reference).total_seconds()))
 
 
+def _windows(order: Order, reference: datetime) -> tuple[tuple[int, int], ...]:
+    """An order's alternative windows in seconds from ``reference`` (empty: the single one)."""
+    return tuple(
+        (_seconds(parse_ts(w["after"]), reference, 0),
+         _seconds(parse_ts(w["before"]), reference, 0))
+        for w in order.time_windows or []
+    )
+
+
+def _breaks(slot: WorkerSlot, reference: datetime) -> tuple[Break, ...]:
+    """The worker's breaks on this shift, in seconds from ``reference``."""
+    return tuple(
+        Break(id=f"break-{number}", early_s=_seconds(rest.after_at, reference, 0),
+              late_s=_seconds(rest.before_at, reference, 0), duration_s=rest.duration_s)
+        for number, rest in enumerate(slot.shift.breaks, start=1)
+    )
+
+
+def home_point(group: OpsGroup) -> LonLat | None:
+    """The ops group home (the depot workers reload at), if it has one."""
+    home = group.ops_group_home or {}
+    coordinates = (home.get("geometry") or {}).get("coordinates")
+    return (float(coordinates[0]), float(coordinates[1])) if coordinates else None
+
+
 def _capacity(worker: Worker, group: OpsGroup) -> int:
     # route_capacity caps the sum of capacity_used on a route (with the default
     # capacity_used of 1, that is a number of orders); a worker's own capacity caps it too.
@@ -73,13 +102,15 @@ def build_problem(
     reference_at: datetime,
     travel: TravelModel,
     openings: Mapping[str, Opening] | None = None,
+    keep: Mapping[str, str] | None = None,
 ) -> BuiltProblem:
-    """Build the Problem: vehicle starts first, then one location per order.
+    """Build the Problem: vehicle starts first, then one location per order, then the depot
+    workers reload at (when the ops group allows reloads).
 
     ``openings``: by order id, when the order's place takes visits that day (see
-    :mod:`routekeeper.planning.openings`); the order's window is narrowed to it, and an
-    order at a place closed that day (or open only outside the order's window) is reported
-    unplanned instead of being handed to the solver.
+    :mod:`routekeeper.planning.openings`); the order's window (each of its time windows) is
+    narrowed to it, and an order at a place closed that day (or open only outside the order's
+    windows) is reported unplanned instead of being handed to the solver.
     """
     openings = openings or {}
     closed: set[str] = set()
@@ -88,7 +119,8 @@ def build_problem(
     picks = {
         (o.order_handle, o.type_index): o.id for o in orders if o.type == "pick"
     }
-    for order in orders:
+    keep = keep or {}
+    for order in [*orders, *(o for slot in slots for o in slot.fixed)]:
         assert order.destination_lon is not None and order.destination_lat is not None
         points.append((order.destination_lon, order.destination_lat))
         pick_id = picks.get((order.order_handle, order.type_index)) if order.type == "drop" \
@@ -104,6 +136,11 @@ def build_problem(
             if late_s < early_s:
                 closed.add(order.id)
                 late_s = early_s
+        windows = _windows(order, reference_at)
+        narrowed = tuple((max(e, early_s), min(late, late_s)) for e, late in windows
+                         if max(e, early_s) <= min(late, late_s))
+        if windows and not narrowed:
+            closed.add(order.id)
         jobs.append(Job(
             id=order.id, location=len(points) - 1,
             service_s=order.expected_service_time or 0,
@@ -112,7 +149,16 @@ def build_problem(
             demand=order.capacity_used, skills=frozenset(order.product_type or []),
             priority=Priority(order.priority or "medium"),
             pick_job=pick_id,
+            windows=narrowed,
+            lateness_cost_per_min=order.lateness_cost_per_minute,
+            vehicle=keep.get(order.id),
         ))
+    reloads = group.reloads or {}
+    depot = home_point(group) if reloads else None
+    reload_at: tuple[int, ...] = ()
+    if depot is not None:
+        points.append(depot)
+        reload_at = (len(points) - 1,)
     returns = group.route_completion_type == "return_to_start_location"
     vehicles = tuple(
         Vehicle(
@@ -123,6 +169,11 @@ def build_problem(
             capacity=_capacity(slot.worker, group),
             skills=frozenset(slot.worker.product_types or []),
             max_distance_m=group.route_max_distance,
+            breaks=_breaks(slot, reference_at),
+            reload_locations=reload_at,
+            max_reloads=reloads.get("max_reloads"),
+            reload_s=int(reloads.get("service_time") or 0),
+            fixed_jobs=tuple(o.id for o in slot.fixed),
         )
         for index, slot in enumerate(slots)
     )
@@ -135,6 +186,8 @@ def build_problem(
             closed.update((job.id, job.pick_job))
     closed -= cut_off
     cut_off |= closed
+    # A stop under way is a fact, whatever the road data or the place's hours say.
+    cut_off -= {o.id for slot in slots for o in slot.fixed}
     problem = Problem(
         distance_m=matrix.distance_m,
         duration_s=matrix.duration_s,

@@ -74,6 +74,14 @@ class TriggerOrder(BaseModel):
     order_handle: str = Field(min_length=1)
 
 
+class ReplanMode(StrEnum):
+    """How far a re-plan of the rest of the day may change routes being driven (extension)."""
+
+    KEEP_WITH_WORKER = "keep_with_worker"
+    ALLOW_MOVES = "allow_moves"
+    FREE = "free"
+
+
 class TriggerRequest(BaseModel):
     """Body of ``POST /orders/plans/{plan_id}/trigger``."""
 
@@ -82,6 +90,8 @@ class TriggerRequest(BaseModel):
     orders: list[TriggerOrder] | None = Field(default=None, min_length=1, max_length=10_000)
     plan_mode: str = Field(default="on_demand", pattern="^(scheduled|on_demand)$")
     profile_filter: dict[str, Any] | None = None
+    # Extension: include routes being driven (docs/compatibility.md).
+    replan: ReplanMode | None = None
 
 
 class PlanListRoute(BaseModel):

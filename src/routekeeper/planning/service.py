@@ -59,19 +59,19 @@ def _running(session: Session, plan: Plan) -> bool:
 
 def queue_run(
     session: Session, plan: Plan, *, mode: str, order_ids: Sequence[str] | None = None,
-    profile_filter: dict[str, object] | None = None,
+    profile_filter: dict[str, object] | None = None, replan: str | None = None,
 ) -> None:
     """Queue a planning run of ``plan`` unless one is already queued and not started."""
     if plan.pending_job_id is not None:
         pending = session.get(Job, plan.pending_job_id)
         if (pending is not None and pending.status == "queued"
-                and order_ids is None and profile_filter is None):
+                and order_ids is None and profile_filter is None and replan is None):
             return
     job = enqueue(
         session, PLAN_TASK,
         {"plan_id": plan.plan_id, "mode": mode,
          "order_ids": list(order_ids) if order_ids is not None else None,
-         "profile_filter": profile_filter},
+         "profile_filter": profile_filter, "replan": replan},
         account_id=plan.account_id, max_attempts=3,
     )
     plan.pending_job_id = job.id
@@ -108,6 +108,7 @@ def get_plan(session: Session, account_id: str, plan_id: str, *, lock: bool = Fa
 def trigger(
     session: Session, account_id: str, plan_id: str, *, mode: str,
     order_handles: Sequence[str] | None, profile_filter: dict[str, object] | None,
+    replan: str | None = None,
 ) -> Plan:
     """Re-run planning for a plan (optionally only some of its orders, some workers)."""
     plan = get_plan(session, account_id, plan_id, lock=True)
@@ -126,5 +127,6 @@ def trigger(
             raise CodedError(404, "order_not_found", "Order Not Found",
                              {"description": f"Orders not in this plan: {', '.join(missing)}"})
         order_ids = [o.id for o in rows]
-    queue_run(session, plan, mode=mode, order_ids=order_ids, profile_filter=profile_filter)
+    queue_run(session, plan, mode=mode, order_ids=order_ids, profile_filter=profile_filter,
+              replan=replan)
     return plan

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from routekeeper.core import metrics
 from routekeeper.core.clock import utcnow
 from routekeeper.core.jobs import JobContext, registry
 from routekeeper.models.ops_group import OpsGroup
@@ -29,12 +30,14 @@ from routekeeper.models.worker import Worker
 from routekeeper.orders.states import TERMINAL
 from routekeeper.places import service as places
 from routekeeper.planning.availability import day_start, shift_on
+from routekeeper.planning.binding import binding
+from routekeeper.planning.daystops import day_stops
 from routekeeper.planning.openings import Opening, opening_on
 from routekeeper.planning.optimizer import NO_WORKER, Solution, solve
 from routekeeper.planning.problem import WorkerSlot, build_problem
 from routekeeper.planning.service import PLAN_TASK, get_plan
 from routekeeper.planning.writer import write_plan
-from routekeeper.routes.locations import start_location
+from routekeeper.routes.locations import live_location, start_location
 from routekeeper.settings import Settings
 from routekeeper.travel import TravelError, travel_model_from_settings
 from routekeeper.travel.base import TRAVEL_FAILURE_MESSAGE
@@ -66,6 +69,14 @@ class RunInputs:
     stamps: dict[str, datetime] = field(default_factory=dict)
     # When each order's place takes visits on the plan's day (orders at no place: absent).
     openings: dict[str, Opening] = field(default_factory=dict)
+    # Breaks and reloads of each solved route, by worker handle (set by run_solver).
+    day_stops: dict[str, list[dict[str, Any]] | None] = field(default_factory=dict)
+    # What bound each solved route, by worker handle (set by run_solver).
+    bound_by: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The stop under way on each route being driven, by route handle.
+    under_way: dict[str, Order] = field(default_factory=dict)
+    # Re-plan with keep_with_worker: order id -> the worker it must stay with.
+    keep: dict[str, str] = field(default_factory=dict)
 
 
 def _settled(order: Order) -> bool:
@@ -83,13 +94,15 @@ def read_inputs(session: Session, plan: Plan, payload: dict[str, Any]) -> RunInp
     mode = str(payload.get("mode") or plan.plan_mode)
     inputs = RunInputs(plan.plan_id, mode, group, date.fromisoformat(plan.fulfillment_date))
     only = set(payload["order_ids"]) if payload.get("order_ids") else None
+    # A re-plan of the rest of the day (extension) includes routes being driven.
+    replan = payload.get("replan")
     routes = session.scalars(
         select(Route).where(Route.account_id == plan.account_id, Route.plan_id == plan.plan_id,
                             Route.status != "completed")
     ).all()
     busy: set[str] = set()
     for route in routes:
-        if route.status == "tracking" and mode == "scheduled":
+        if route.status == "tracking" and mode == "scheduled" and not replan:
             # A scheduled run never changes a route that is already being driven.
             if route.worker_handle:
                 busy.add(route.worker_handle)
@@ -101,12 +114,15 @@ def read_inputs(session: Session, plan: Plan, payload: dict[str, Any]) -> RunInp
         ).all()
         settled = [o for o in route_orders if _settled(o)]
         open_orders = [o for o in route_orders if not _settled(o)]
-        if route.status == "tracking" and open_orders:
+        if route.status == "tracking" and open_orders and replan != "free":
             # The stop the worker is driving to is under way: it stays next on this route,
-            # with this worker, and the rest is planned from there.
+            # with this worker, and the rest is planned from there ("free" redirects too).
+            inputs.under_way[route.route_handle] = open_orders[0]
             settled.append(open_orders.pop(0))
         inputs.settled[route.route_handle] = settled
         inputs.pool.extend(open_orders)
+        if replan == "keep_with_worker" and route.worker_handle:
+            inputs.keep.update((o.id, route.worker_handle) for o in open_orders)
         if route.worker_handle:
             inputs.routes_by_worker[route.worker_handle] = route
     unplanned = session.scalars(
@@ -136,7 +152,16 @@ def read_inputs(session: Session, plan: Plan, payload: dict[str, Any]) -> RunInp
         start = start_location(session, group, worker)
         own_route = inputs.routes_by_worker.get(worker.worker_handle)
         settled = inputs.settled.get(own_route.route_handle, []) if own_route else []
-        if settled:
+        driving = own_route is not None and own_route.status == "tracking"
+        fix = live_location(session, worker) if driving else None
+        fixed: tuple[Order, ...] = ()
+        if fix is not None:
+            # Where the worker is now: the stop under way is driven to from there.
+            assert own_route is not None
+            start = fix
+            under = inputs.under_way.get(own_route.route_handle)
+            fixed = (under,) if under is not None else ()
+        elif settled:
             last = settled[-1]
             assert last.destination_lon is not None and last.destination_lat is not None
             start = (last.destination_lon, last.destination_lat)
@@ -147,7 +172,8 @@ def read_inputs(session: Session, plan: Plan, payload: dict[str, Any]) -> RunInp
         # earliest (for a later day, now is before every shift anyway).
         ready = max(shift.start_at, now)
         inputs.slots.append(WorkerSlot(worker=worker, shift=shift, start=start, ready_at=ready,
-                                       route_handle=own_route.route_handle if own_route else None))
+                                       route_handle=own_route.route_handle if own_route else None,
+                                       fixed=fixed))
     return inputs
 
 
@@ -189,16 +215,25 @@ def run_solver(
     if not inputs.slots:
         reason = START_UNAVAILABLE if inputs.workers_without_start else NO_WORKER
         return None, {o.id: reason for o in inputs.pool}, NO_WORKERS_AVAILABLE
+    available = {slot.worker.worker_handle for slot in inputs.slots}
+    # Orders kept with a worker who cannot work this run stay unplanned: none may take them.
+    stranded = {o.id: NO_WORKER for o in inputs.pool
+                if o.id in inputs.keep and inputs.keep[o.id] not in available}
     try:
-        built = build_problem(group=inputs.group, slots=inputs.slots, orders=inputs.pool,
+        built = build_problem(group=inputs.group, slots=inputs.slots,
+                              orders=[o for o in inputs.pool if o.id not in stranded],
                               reference_at=day_start(inputs.day, inputs.group.timezone),
-                              travel=travel, openings=inputs.openings)
+                              travel=travel, openings=inputs.openings, keep=inputs.keep)
     except TravelError:
         return None, {o.id: TRAVEL_FAILURE_MESSAGE for o in inputs.pool}, TRAVEL_FAILURE_MESSAGE
     spent_s = time.monotonic() - started if started is not None else 0.0
     solution = solve(built.problem, time_budget_s=_budget(settings, len(inputs.pool), spent_s),
                      seed=settings.planning.seed, processes=solver_processes(settings))
-    return solution, {**built.unreachable, **dict(solution.unassigned)}, None
+    inputs.day_stops = {planned.vehicle_id: day_stops(built.problem, planned, built.reference_at)
+                        for planned in solution.routes}
+    inputs.bound_by = {planned.vehicle_id: binding(built.problem, planned, built.reference_at)
+                       for planned in solution.routes}
+    return solution, {**stranded, **built.unreachable, **dict(solution.unassigned)}, None
 
 
 @registry.register(PLAN_TASK, max_attempts=3)
@@ -230,12 +265,25 @@ def solve_plan(ctx: JobContext) -> None:
         inputs = read_inputs(session, plan, ctx.payload)
         session.expunge_all()
     ctx.heartbeat()
+    solve_started = time.monotonic()
     try:
         solution, reasons, failure = run_solver(inputs, settings, travel, started=started)
     except Exception as exc:
         log.exception("planning %s failed", plan_id)
         solution, reasons, failure = None, {}, f"Planning failed: {type(exc).__name__}"
+    solve_s = time.monotonic() - solve_started
     ctx.heartbeat()
     with ctx.db.write() as session:
         write_plan(session, ctx, settings, travel, inputs, solution, reasons, failure)
         ctx.complete(session)
+    _count_run(solution, reasons, failure, solve_s)
+
+
+def _count_run(solution: Solution | None, reasons: dict[str, str], failure: str | None,
+               solve_s: float) -> None:
+    # Counted once the run's transaction committed, so a lost lease counts nothing.
+    metrics.PLANS.labels("failed" if failure else "completed").inc()
+    metrics.PLAN_SECONDS.observe(solve_s)
+    planned = sum(len(route.job_ids) for route in solution.routes) if solution else 0
+    metrics.PLAN_ORDERS.labels("planned").inc(planned)
+    metrics.PLAN_ORDERS.labels("unplanned").inc(len(reasons))

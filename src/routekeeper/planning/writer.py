@@ -153,14 +153,22 @@ def write_plan(
                 _bump(route_ctx, route, now)
                 if route.status != "tracking":
                     route.scheduled_start_at = planned_departure(inputs, planned, now)
+                route.day_stops = inputs.day_stops.get(planned.vehicle_id)
+                route.bound_by = inputs.bound_by.get(planned.vehicle_id)
                 refresh_estimates(route_ctx, route, sequence)
                 used_routes.add(route.route_handle)
             else:
-                create_route(route_ctx, route_orders,
-                             group=_group(route_ctx, plan.ops_group_handle),
-                             worker=worker, plan_mode=inputs.mode, plan_id=plan.plan_id,
-                             track_mode=None,
-                             scheduled_start_at=planned_departure(inputs, planned, now))
+                route = create_route(route_ctx, route_orders,
+                                     group=_group(route_ctx, plan.ops_group_handle),
+                                     worker=worker, plan_mode=inputs.mode, plan_id=plan.plan_id,
+                                     track_mode=None,
+                                     scheduled_start_at=planned_departure(inputs, planned, now))
+                route.bound_by = inputs.bound_by.get(planned.vehicle_id)
+                extra = inputs.day_stops.get(planned.vehicle_id)
+                if extra:
+                    # Estimated again with the breaks and reloads between the orders.
+                    route.day_stops = extra
+                    refresh_estimates(route_ctx, route, route_orders)
             served.update(o.id for o in route_orders)
     session.flush()
     for old in inputs.routes_by_worker.values():

@@ -50,7 +50,7 @@ from routekeeper.routes.service import (
     get_route,
     resolve_refs,
 )
-from routekeeper.routes.wire import route_wire
+from routekeeper.routes.wire import bound_by_wire, route_wire
 from routekeeper.tracking.engine.outages import merge as merge_outages
 from routekeeper.travel.base import TravelModel
 
@@ -147,10 +147,15 @@ def create_manual_route(body: RouteCreate, account: CurrentAccount, session: Wri
             responses=ERRORS_401_404_422)
 def get_route_detail(route_handle: str, account: CurrentAccount, session: ReadSession,
                      settings: SettingsDep, travel: Travel,
-                     include_summary: bool = True) -> dict[str, Any]:
-    """A route with its orders (and its actual path and totals with ``include_summary``)."""
+                     include_summary: bool = True, explain: bool = False) -> dict[str, Any]:
+    """A route with its orders (and its actual path and totals with ``include_summary``;
+    with ``explain``, what bound it when it was last planned)."""
     ctx = _ctx(session, account, settings, travel)
-    return _full(ctx, get_route(ctx, route_handle), include_summary=include_summary)
+    route = get_route(ctx, route_handle)
+    data = _full(ctx, route, include_summary=include_summary)
+    if explain:
+        data["bound_by"] = bound_by_wire(route, repository.route_orders(session, route))
+    return data
 
 
 @router.patch("/orders/routes/{route_handle}", response_model=RouteRead, responses=CHANGE_ERRORS)

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from routekeeper.travel.base import LonLat, TravelModel, travel_path
+from routekeeper.travel.base import DriveModel, LonLat, TravelModel, travel_path
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +35,18 @@ class StopInput:
     scheduled_after: datetime | None = None
     scheduled_at: datetime | None = None
     service_s: int = 0
+    # Alternative windows inside scheduled_after..scheduled_at: service starts in the first
+    # one still open on arrival (empty: the single window).
+    windows: tuple[tuple[datetime, datetime], ...] = ()
+
+    def service_start(self, arrive: datetime) -> datetime:
+        """When service starts for a worker arriving at ``arrive``."""
+        for after, before in self.windows:
+            if arrive <= before:
+                return max(arrive, after)
+        if self.windows:
+            return arrive
+        return max(arrive, self.scheduled_after) if self.scheduled_after else arrive
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,27 +102,40 @@ class _Legs:
     # Per point: metres to the nearest road, and whether only straight lines reach it.
     snapped_m: list[float | None] = field(default_factory=list)
     off_road: list[bool] = field(default_factory=list)
+    polyline: list[LonLat] = field(default_factory=list)
 
 
 def _legs(points: list[LonLat], travel: TravelModel) -> _Legs:
-    """Metres and seconds of each consecutive leg through ``points``, and the odd legs."""
+    """Metres and seconds of each consecutive leg through ``points``, the odd legs, the line.
+
+    A road model drives the points as its engine's route service does (the figures of
+    ``/route`` for those stops); other models give the matrix's cells and straight segments.
+    """
     if len(points) < 2:
-        return _Legs([], [], [], [], [None] * len(points), [False] * len(points))
+        return _Legs([], [], [], [], [None] * len(points), [False] * len(points), points)
     matrix = travel.matrix(points, points)
     pairs = range(len(points) - 1)
     unreachable = [i for i in pairs if matrix.is_unreachable(i, i + 1)]
+    if isinstance(travel, DriveModel):
+        drive = travel.drive(points, matrix)
+        metres, seconds, polyline = drive.metres, drive.seconds, drive.geometry
+    else:
+        metres = [int(matrix.distance_m[i, i + 1]) for i in pairs]
+        seconds = [int(matrix.duration_s[i, i + 1]) for i in pairs]
+        polyline = travel_path(travel, points)
     snaps = matrix.destination_snap_m
     snapped: list[float | None] = [None] * len(points) if snaps is None else \
         [float(v) for v in snaps]
     # A point is off the road network when even the leg to itself is a straight-line one.
     off_road = [matrix.is_straight(k, k) for k in range(len(points))]
     return _Legs(
-        metres=[0 if i in unreachable else int(matrix.distance_m[i, i + 1]) for i in pairs],
-        seconds=[0 if i in unreachable else int(matrix.duration_s[i, i + 1]) for i in pairs],
+        metres=[0 if i in unreachable else metres[i] for i in pairs],
+        seconds=[0 if i in unreachable else seconds[i] for i in pairs],
         straight=[i for i in pairs if matrix.is_straight(i, i + 1)],
         unreachable=unreachable,
         snapped_m=snapped,
         off_road=off_road,
+        polyline=polyline,
     )
 
 
@@ -118,8 +143,9 @@ def first_leg_s(travel: TravelModel, start: LonLat | None, stops: Sequence[StopI
     """Seconds from start to the first stop (0 without either, or when no road joins them)."""
     if start is None or not stops:
         return 0
-    leg = travel.leg(start, stops[0].location)
-    return 0 if leg.unreachable else int(leg.duration_s)
+    # The matrix, not leg(): only the figure is needed, not the leg's drawn geometry.
+    cell = travel.matrix([start], [stops[0].location])
+    return 0 if cell.is_unreachable(0, 0) else int(cell.duration_s[0, 0])
 
 
 def _latest_arrivals(stops: Sequence[StopInput], legs_s: list[int]) -> list[datetime | None]:
@@ -164,7 +190,7 @@ def estimate_route(
     timings: list[tuple[datetime, datetime, datetime]] = []
     for index, stop in enumerate(stops):
         arrive = clock + timedelta(seconds=legs_s[index])
-        begin = max(arrive, stop.scheduled_after) if stop.scheduled_after else arrive
+        begin = stop.service_start(arrive)
         clock = begin + timedelta(seconds=stop.service_s)
         timings.append((arrive, begin, clock))
     if returning:
@@ -189,7 +215,7 @@ def estimate_route(
         start_by=estimates[0].start_by if estimates else None,
         distance_m=sum(legs_m),
         duration_s=sum(legs_s),
-        polyline=travel_path(travel, points),
+        polyline=legs.polyline,
         start_location=origin,
         end_location=end,
         finish_at=clock,

@@ -31,6 +31,13 @@ def _point(place: dict[str, object] | None) -> LonLat | None:
     return float(coordinates[0]), float(coordinates[1])
 
 
+def live_location(session: Session, worker: Worker) -> LonLat | None:
+    """The worker's last known position (the last fix of their devices), if any."""
+    if _live_location is None:
+        return None
+    return _live_location(session, worker.account_id, worker.worker_handle)
+
+
 def start_location(
     session: Session, group: OpsGroup, worker: Worker | None
 ) -> LonLat | None:

@@ -224,6 +224,9 @@ class RouteRead(BaseModel):
     started_at: ApiDatetime | None = None
     completed_at: ApiDatetime | None = None
     scheduled_start_at: ApiDatetime | None = None
+    # Extension: breaks and reloads planned between the orders.
+    breaks: list[dict[str, Any]] = Field(default_factory=list)
+    reloads: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class RoutePage(BaseModel):

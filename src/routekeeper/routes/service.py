@@ -23,7 +23,7 @@ from routekeeper.core.clock import utcnow
 from routekeeper.core.errors import CodedError, HttpError, RequestValidationFailed, conflict
 from routekeeper.core.fields import check_text
 from routekeeper.core.ids import new_id
-from routekeeper.core.timefmt import format_ts
+from routekeeper.core.timefmt import format_ts, parse_ts
 from routekeeper.models.ops_group import OpsGroup
 from routekeeper.models.order import Order
 from routekeeper.models.route import Route
@@ -31,7 +31,7 @@ from routekeeper.models.worker import Worker
 from routekeeper.orders import service as orders
 from routekeeper.orders.states import TERMINAL, OrderStatus
 from routekeeper.orders.wire import share_url
-from routekeeper.routes import repository
+from routekeeper.routes import daystops, repository
 from routekeeper.routes.estimates import (
     RouteEstimate,
     StopEstimate,
@@ -74,6 +74,8 @@ def _stop(order: Order) -> StopInput:
         key=order.id, location=(order.destination_lon, order.destination_lat),
         scheduled_after=order.scheduled_after, scheduled_at=order.scheduled_at,
         service_s=order.expected_service_time or 0,
+        windows=tuple((parse_ts(w["after"]), parse_ts(w["before"]))
+                      for w in order.time_windows or []),
     )
 
 
@@ -279,7 +281,7 @@ def refresh_estimates(ctx: RouteContext, route: Route, route_orders: Sequence[Or
         if route.worker_handle else None
     open_orders = [o for o in route_orders if _live(o)]
     start = start_location(ctx.session, group, worker)
-    stops = [_stop(o) for o in open_orders]
+    stops = daystops.interleave(route, [_stop(o) for o in open_orders], start)
     now = utcnow()
     first_leg = first_leg_s(ctx.travel, start, stops)
     depart_at = departure(stops, scheduled_start_at=route.scheduled_start_at, now=now,
@@ -290,6 +292,7 @@ def refresh_estimates(ctx: RouteContext, route: Route, route_orders: Sequence[Or
     route.start_by = None if estimate.unreachable_legs else estimate.start_by
     # With nothing left to visit there is no drive to estimate (and no LineString to draw).
     route.estimate = estimate_wire(estimate) if stops else None
+    daystops.record(route, estimate)
     by_key = {s.key: s for s in estimate.stops}
     for order in route_orders:
         stop = by_key.get(order.id)

@@ -7,7 +7,7 @@ from typing import Any
 
 from routekeeper.core.clock import utcnow
 from routekeeper.core.errors import CodedError, invalid_field
-from routekeeper.core.pagination import decode_token, encode_token
+from routekeeper.core.pagination import decode_token, encode_token, page_keys
 from routekeeper.core.timefmt import format_ts, parse_ts
 from routekeeper.geocoding.service import Geocoder
 from routekeeper.models.order import Order
@@ -262,7 +262,7 @@ def list_routes(
 ) -> tuple[list[Route], str | None]:
     """One page of filtered routes and the next page's token."""
     fingerprint = filters.fingerprint()
-    secret = ctx.settings.secret_key
+    secret = page_keys(ctx.settings.signing_keys, "routes", ctx.account_id)
     after = None
     if filters.pagination_token:
         key = decode_token(secret, filters.pagination_token, fingerprint)

@@ -7,6 +7,7 @@ from typing import Any
 from routekeeper.models.order import Order
 from routekeeper.models.route import Route
 from routekeeper.orders.wire import order_wire
+from routekeeper.routes.daystops import day_stops_wire
 from routekeeper.views.tokens import sign_embed_url
 
 _STAMPS = ("created_at", "planned_at", "assigned_at", "started_at", "completed_at",
@@ -32,6 +33,17 @@ def _list_order(order: Order) -> dict[str, Any]:
         "actual_service_time": order.actual_service_time,
         "distance": order.distance, "duration": order.duration,
     }
+
+
+def bound_by_wire(route: Route, orders: list[Order]) -> dict[str, Any] | None:
+    """What bound the route when it was last planned, with order handles (None: not planned
+    by a planning run)."""
+    if route.bound_by is None:
+        return None
+    handles = {order.id: order.order_handle for order in orders}
+    start = dict(route.bound_by["start"])
+    start["order_handle"] = handles.get(start.pop("order_id", None) or "")
+    return {"start": start, "end": route.bound_by["end"]}
 
 
 def route_wire(
@@ -70,6 +82,8 @@ def route_wire(
     }
     for stamp in _STAMPS:
         data[stamp] = getattr(route, stamp)
+    # Extension (docs/compatibility.md): the breaks and reloads planned between the orders.
+    data.update(day_stops_wire(route, orders))
     if full:
         data["completion_type"] = route.completion_type
         if include_summary:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from routekeeper.core.clock import utcnow
 from routekeeper.core.errors import CodedError, HttpError, conflict
 from routekeeper.core.pagination import decode_token, encode_token
+from routekeeper.core.signing_keys import SigningKeys
 from routekeeper.models.device import Device
 from routekeeper.models.worker import Worker
 from routekeeper.tracking import keys, repository
@@ -169,7 +170,7 @@ def rotate_key(session: Session, account_id: str, device_id: str) -> DeviceWithK
 
 
 def list_devices(session: Session, account_id: str, *, limit: int, token: str | None,
-                 worker_handle: str | None, secret: str) -> tuple[list[Device], str | None]:
+                 worker_handle: str | None, secret: SigningKeys) -> tuple[list[Device], str | None]:
     """One page of devices by id, and the token of the next page."""
     filters: dict[str, Any] = {"kind": "devices", "worker_handle": worker_handle}
     after = None

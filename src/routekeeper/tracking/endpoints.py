@@ -7,8 +7,8 @@ so a 200 means "stored and processed".
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from typing import Annotated, Any
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, TypeVar
 from urllib.parse import parse_qsl
 
 from fastapi import Depends, Query, Request, Response, Security
@@ -25,8 +25,19 @@ from routekeeper.accounts.auth import (
     parse_basic,
     unauthorized,
 )
-from routekeeper.core.errors import invalid_field
-from routekeeper.core.responses import R400, R401, R404, R409, R413, R422
+from routekeeper.accounts.limits import client_address, guard
+from routekeeper.core.errors import ApiError, invalid_field
+from routekeeper.core.pagination import page_keys
+from routekeeper.core.responses import (
+    NO_STORE,
+    R400,
+    R401,
+    R404,
+    R404_EITHER,
+    R409,
+    R413,
+    R422,
+)
 from routekeeper.core.routing import Router
 from routekeeper.dependencies import ReadSession, SettingsDep, WriteSession, get_db, get_settings
 from routekeeper.tracking import clock, devices, keys, repository
@@ -46,6 +57,8 @@ from routekeeper.tracking.schemas import (
 from routekeeper.travel.base import TravelModel
 from routekeeper.workers.schemas import is_handle
 
+_T = TypeVar("_T")
+
 router = Router(tags=["Devices"])
 public_router = Router(tags=["Tracking"])
 
@@ -58,7 +71,8 @@ def _merge(*parts: Mapping[int | str, dict[str, Any]]) -> dict[int | str, dict[s
 
 LISTED = _merge(R401, R422)
 ONE = _merge(R401, R404, R422)
-CREATE = _merge(R400, R401, R404, R409, R422)
+# A device's worker that does not exist is a 404 in the Error shape (driver_not_found).
+CREATE = _merge(R400, R401, R404_EITHER, R409, R422)
 UPLOAD = _merge(R400, R401, R404, R413, R422)
 DEVICE_PROTOCOL = _merge(R400, R401, R413, R422)
 
@@ -68,9 +82,29 @@ def _travel(request: Request) -> TravelModel:
     return travel
 
 
+def _guarded_key(request: Request, device: Resolver, run: Callable[[], _T]) -> _T:
+    # An ingest key is a credential: failures from an address are limited like passwords.
+    limits, address = guard(request), client_address(request)
+    limits.check_attempt(address, None)
+    try:
+        return run()
+    except ApiError as exc:
+        if exc.status_code == 401:
+            limits.failed(address, None)
+        raise
+
+
 def _upload(request: Request, device: Resolver | DeviceRef, fixes: list[Fix]) -> IngestResult:
     settings = get_settings(request)
-    return ingest(get_db(request), settings, _travel(request), device, fixes)
+    # Every protocol ends here: one bound for all of them (each also checks before parsing).
+    if len(fixes) > settings.tracking.max_batch:
+        raise invalid_field("json", "locations",
+                            f"At most {settings.tracking.max_batch} locations per request.")
+
+    def run() -> IngestResult:
+        return ingest(get_db(request), settings, _travel(request), device, fixes)
+
+    return run() if isinstance(device, DeviceRef) else _guarded_key(request, device, run)
 
 
 def key_resolver(key: str | None, *, device_id: str | None = None) -> Resolver:
@@ -86,7 +120,8 @@ def key_resolver(key: str | None, *, device_id: str | None = None) -> Resolver:
     return resolve
 
 
-@router.post("/devices/", status_code=201, response_model=DeviceWithKey, responses=CREATE)
+@router.post("/devices/", status_code=201, response_model=DeviceWithKey, responses=CREATE,
+             dependencies=NO_STORE)
 def create_device(body: DeviceCreate, account: CurrentAccount, session: WriteSession
                   ) -> DeviceWithKey:
     """Register a device for a worker; the answer carries its ingest key (shown only here)."""
@@ -102,7 +137,8 @@ def list_devices(account: CurrentAccount, session: ReadSession, settings: Settin
         raise invalid_field("query", "worker_handle", "Not a valid worker handle.")
     rows, token = devices.list_devices(
         session, account.account_id, limit=limit, token=pagination_token,
-        worker_handle=worker_handle, secret=settings.secret_key)
+        worker_handle=worker_handle,
+        secret=page_keys(settings.signing_keys, "devices", account.account_id))
     return DevicePage(devices=[devices.device_read(d) for d in rows], pagination_token=token)
 
 
@@ -129,7 +165,8 @@ def delete_device(device_id: str, account: CurrentAccount, session: WriteSession
     return Response(status_code=204)
 
 
-@router.post("/devices/{device_id}/rotate-key", response_model=DeviceWithKey, responses=ONE)
+@router.post("/devices/{device_id}/rotate-key", response_model=DeviceWithKey, responses=ONE,
+             dependencies=NO_STORE)
 def rotate_key(device_id: str, account: CurrentAccount, session: WriteSession) -> DeviceWithKey:
     """Replace the device's ingest key; the old key is refused from now on."""
     return devices.rotate_key(session, account.account_id, device_id)
@@ -201,7 +238,8 @@ async def osmand_request(request: Request) -> JSONResponse:
         raw = await request.body()
         content_type = request.headers.get("content-type", "")
         if content_type.startswith("application/json"):
-            key, fixes = parse_traccar_json(_decode_json(raw))
+            key, fixes = parse_traccar_json(
+                _decode_json(raw), max_items=get_settings(request).tracking.max_batch)
             result = await run_in_threadpool(_upload, request, key_resolver(key), fixes)
             return JSONResponse(result.model_dump(mode="json"))
         # Like Traccar: a body without a JSON content type is read as a query string.
@@ -256,8 +294,11 @@ def _owntracks_device(request: Request) -> Resolver:
 
 
 def _check_key(request: Request, device: Resolver) -> None:
-    with get_db(request).read() as session:
-        device(session)
+    def run() -> None:
+        with get_db(request).read() as session:
+            device(session)
+
+    _guarded_key(request, device, run)
 
 
 @public_router.post(

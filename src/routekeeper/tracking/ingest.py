@@ -26,6 +26,7 @@ from datetime import datetime
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from routekeeper.core import metrics
 from routekeeper.db.engine import Database
 from routekeeper.models.device import Device
 from routekeeper.models.route import Route
@@ -184,6 +185,15 @@ Resolver = Callable[[Session], DeviceRef]
 the credentials name none, which rolls everything back."""
 
 
+def _count(screened: Screened, fixes: Sequence[Fix]) -> None:
+    # Lag: from the newest fix being measured to its upload being stored and processed.
+    metrics.POSITIONS.labels("accepted").inc(len(screened.accepted))
+    metrics.POSITIONS.labels("rejected").inc(len(screened.rejections))
+    if screened.accepted:
+        newest = max(fix.recorded_at for fix in screened.accepted)
+        metrics.TRACKING_LAG.observe(max(0.0, (clock.now() - newest).total_seconds()))
+
+
 def ingest(db: Database, settings: Settings, travel: TravelModel, device: Resolver | DeviceRef,
            fixes: Sequence[Fix]) -> IngestResult:
     """Screen, store and process an upload of one device; the answer counts what became of it.
@@ -206,6 +216,7 @@ def ingest(db: Database, settings: Settings, travel: TravelModel, device: Resolv
             if attempt == _ATTEMPTS or not _retryable(exc):
                 raise
             log.info("an upload was retried after %s", exc.orig)
+    _count(screened, fixes)
     return IngestResult(
         accepted=len(screened.accepted),
         duplicates=len(screened.accepted) - stored,

@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 
 from routekeeper.core.handlers import install_error_handlers
 from routekeeper.core.limits import BodySizeLimit
+from routekeeper.core.observe import RequestObserver
 from routekeeper.tracking import endpoints
 
 # All interfaces: devices connect from anywhere, as to Traccar's port 5055.
@@ -31,7 +32,8 @@ START_TIMEOUT_S = 10.0
 def osmand_app(main: FastAPI) -> FastAPI:
     """An app answering OsmAnd at ``/`` (and ``/osmand``) with ``main``'s resources."""
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None, redirect_slashes=False)
-    for name in ("settings", "db", "travel"):
+    # The guard too: failed ingest keys on this port count against the same limits.
+    for name in ("settings", "db", "travel", "guard"):
         setattr(app.state, name, getattr(main.state, name))
     install_error_handlers(app)
 
@@ -41,6 +43,7 @@ def osmand_app(main: FastAPI) -> FastAPI:
     for path in ("/", "/osmand"):
         app.add_api_route(path, handle, methods=["GET", "POST"], include_in_schema=False)
     app.add_middleware(BodySizeLimit, max_bytes=main.state.settings.api.max_body_bytes)
+    app.add_middleware(RequestObserver)
     return app
 
 

@@ -159,8 +159,9 @@ def _traccar_fix(raw: Any, field: str) -> Fix:
     )
 
 
-def parse_traccar_json(body: Any) -> tuple[str | None, list[Fix]]:
-    """Decode ``{"device_id", "location": {...}}`` (or a list of locations, as in batch sync)."""
+def parse_traccar_json(body: Any, *, max_items: int) -> tuple[str | None, list[Fix]]:
+    """Decode ``{"device_id", "location": {...}}`` (or a list of at most ``max_items``
+    locations, as in batch sync)."""
     root = _object(body, "_schema")
     key = root.get("device_id")
     if key is not None and not isinstance(key, str):
@@ -169,6 +170,8 @@ def parse_traccar_json(body: Any) -> tuple[str | None, list[Fix]]:
     if raw is None:
         raise _invalid("json", "location", "Missing data for required field.")
     items = raw if isinstance(raw, list) else [raw]
+    if len(items) > max_items:
+        raise _invalid("json", "location", f"At most {max_items} locations per request.")
     fixes = [_traccar_fix(item, f"location.{i}" if isinstance(raw, list) else "location")
              for i, item in enumerate(items)]
     return key, fixes

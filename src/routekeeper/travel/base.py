@@ -81,6 +81,24 @@ class TravelModel(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class Drive:
+    """A drive through some points: each leg's metres and seconds, and the line driven."""
+
+    metres: list[int]
+    seconds: list[int]
+    geometry: list[LonLat]
+
+
+@runtime_checkable
+class DriveModel(Protocol):
+    """A travel model that drives through several points the way its engine routes them."""
+
+    def drive(self, points: Sequence[LonLat], cells: TravelMatrix | None = None) -> Drive:
+        """Return each leg's figures and the line through points (cells: their matrix)."""
+        ...
+
+
 @runtime_checkable
 class PathModel(Protocol):
     """A travel model that can draw the line travelled through several points."""

@@ -20,7 +20,14 @@ from datetime import UTC, date, datetime
 import numpy as np
 import numpy.typing as npt
 
-from routekeeper.travel.base import UNREACHABLE, Leg, LonLat, TravelMatrix, lonlat_array
+from routekeeper.travel.base import (
+    UNREACHABLE,
+    Drive,
+    Leg,
+    LonLat,
+    TravelMatrix,
+    lonlat_array,
+)
 from routekeeper.travel.cache import DayMatrixCache
 from routekeeper.travel.osrm import OsrmModel
 from routekeeper.travel.straight import StraightLineModel
@@ -107,27 +114,40 @@ class RoadModel:
         """The leg between two points: the matrix's figures with the road's geometry."""
         cell = self.matrix([origin, destination], [origin, destination])
         return Leg(distance_m=int(cell.distance_m[0, 1]), duration_s=int(cell.duration_s[0, 1]),
-                   geometry=self._geometry([origin, destination], cell),
+                   geometry=self.drive([origin, destination], cell).geometry,
                    unreachable=cell.is_unreachable(0, 1), straight=cell.is_straight(0, 1))
 
     def path(self, points: Sequence[LonLat]) -> list[LonLat]:
         """The line through points in order: along the roads where it can, else straight."""
         if len(points) < 2:
             return [(float(p[0]), float(p[1])) for p in points]
-        return self._geometry(points, self.matrix(points, points))
+        return self.drive(points).geometry
 
-    def _geometry(self, points: Sequence[LonLat], cells: TravelMatrix) -> list[LonLat]:
-        """Road geometry for the runs of consecutive road legs, straight segments elsewhere."""
+    def drive(self, points: Sequence[LonLat], cells: TravelMatrix | None = None) -> Drive:
+        """The drive through points in order, as OSRM's route service drives it.
+
+        Runs of consecutive road legs are one route request each, so their figures and line
+        are OSRM's ``/route`` for those stops (no U-turn at a stop, as the car profile drives
+        through waypoints); other legs keep the matrix's figures and a straight segment.
+        """
         stops = [(float(p[0]), float(p[1])) for p in points]
-        line: list[LonLat] = [stops[0]]
+        if cells is None:
+            cells = self.matrix(stops, stops)
+        pairs = range(len(stops) - 1)
+        metres = [int(cells.distance_m[i, i + 1]) for i in pairs]
+        seconds = [int(cells.duration_s[i, i + 1]) for i in pairs]
+        line: list[LonLat] = stops[:1]
         run: list[int] = []  # indexes of the points of the current run of road legs
 
         def flush() -> None:
             if len(run) >= 2:
-                line.extend(self._road_line([stops[i] for i in run]))
+                figures, geometry = self._road_run([stops[i] for i in run])
+                line.extend(geometry)
+                for offset, (m, s) in enumerate(figures or []):
+                    metres[run[0] + offset], seconds[run[0] + offset] = m, s
             run.clear()
 
-        for i in range(len(stops) - 1):
+        for i in pairs:
             road = not (cells.is_unreachable(i, i + 1) or cells.is_straight(i, i + 1))
             if road and stops[i] != stops[i + 1]:
                 if not run:
@@ -138,20 +158,26 @@ class RoadModel:
             line.append(stops[i + 1])
         flush()
         # Consecutive duplicates come from joins and from stops at the same place.
-        return [p for j, p in enumerate(line) if j == 0 or p != line[j - 1]]
+        geometry = [p for j, p in enumerate(line) if j == 0 or p != line[j - 1]]
+        return Drive(metres=metres, seconds=seconds, geometry=geometry)
 
-    def _road_line(self, run: list[LonLat]) -> list[LonLat]:
-        """The road geometry through run (2+ points), ending on the run's last point."""
+    def _road_run(self, run: list[LonLat]) -> tuple[list[tuple[int, int]] | None, list[LonLat]]:
+        """OSRM's legs and line through run (2+ points), or None for the legs if it has none."""
         line: list[LonLat] = []
+        figures: list[tuple[int, int]] | None = []
         for start in range(0, len(run) - 1, _MAX_ROUTE_POINTS - 1):
             chunk = run[start:start + _MAX_ROUTE_POINTS]
             path = self.osrm.route(chunk)
             if path is None:
-                # The table found a route for each leg but the whole could not be driven in
-                # one go (e.g. a U-turn restriction at a via point): draw those legs straight.
+                # Each leg has a route (the table says so) but not all of them in one drive
+                # without turning at a stop: keep the table's figures, draw these straight.
+                figures = None
                 line.extend(chunk[1:])
                 continue
+            if figures is not None:
+                figures.extend(path.legs)
             line.extend(path.geometry)
         # The road geometry starts and ends where the points snapped; join it to the stops.
         line.append(run[-1])
-        return line
+        return figures, line
+

@@ -35,6 +35,7 @@ from routekeeper.models.account import Account
 from routekeeper.routes import repository as routes_repository
 from routekeeper.settings import Settings
 from routekeeper.views import board, service, tokens
+from routekeeper.views import repository as views_repository
 from routekeeper.views.assets import (
     STATIC_DIR,
     CachedStaticFiles,
@@ -42,7 +43,7 @@ from routekeeper.views.assets import (
     leaflet_dir,
     templates,
 )
-from routekeeper.views.live import event_stream
+from routekeeper.views.live import LiveHub, StreamRefused, event_stream
 from routekeeper.views.tokens import (
     RequestSettings,
     account_token,
@@ -52,6 +53,9 @@ from routekeeper.views.tokens import (
 )
 
 log = logging.getLogger(__name__)
+
+# A refused live stream: the browser's EventSource retries after its own delay anyway.
+LIVE_RETRY_AFTER_S = 10
 
 router = Router(tags=["Auth"])
 
@@ -84,16 +88,24 @@ def _valid_key(text: str, max_length: int) -> bool:
     return True
 
 
-def embed_handle(embed_url: str) -> str | None:
-    """The route handle of an embed URL (``.../embed/routes/<handle>``), else None."""
+def embed_handle(embed_url: str, public_url: str) -> str | None:
+    """The route handle of one of this server's embed URLs (``public_url`` followed by
+    ``/embed/routes/<handle>``, or that path alone), else None: a signed link to another
+    host or scheme (``javascript:``) would lend this server's signature to it."""
     try:
-        path = urlsplit(embed_url).path
+        url, own = urlsplit(embed_url), urlsplit(public_url)
     except ValueError:
         return None
-    prefix = "/embed/routes/"
-    if prefix not in path:
+    if (url.scheme or url.netloc) and (url.scheme.lower(), url.netloc.lower()) != (
+            own.scheme.lower(), own.netloc.lower()):
         return None
-    handle = path.split(prefix, 1)[1].rstrip("/")
+    if url.fragment:
+        return None
+    base = "" if not (url.scheme or url.netloc) else own.path.rstrip("/")
+    prefix = f"{base}/embed/routes/"
+    if not url.path.startswith(prefix):
+        return None
+    handle = url.path.removeprefix(prefix).rstrip("/")
     return handle if handle and "/" not in handle and _valid_key(handle, 200) else None
 
 
@@ -108,7 +120,7 @@ def issue_embed_token(body: EmbedTokenRequest, account: CurrentAccount, session:
     if not body.embed_url:
         raise CodedError(400, "validation_error", "Missing embed_url",
                          {"description": "embed_url is required"})
-    handle = embed_handle(body.embed_url)
+    handle = embed_handle(body.embed_url, settings.public_url)
     if handle is None:
         raise CodedError(400, "validation_error", "Not an embed URL",
                          {"description": "embed_url must be a route's embed_url "
@@ -205,6 +217,34 @@ def _api_error(error: ApiError) -> Response:
                     media_type="application/json", headers=error.headers)
 
 
+# --- live streams -------------------------------------------------------------------------
+
+def _hub(request: Request) -> LiveHub:
+    hub: LiveHub = request.app.state.live_hub
+    return hub
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _admit(request: Request, key: tuple[str, ...]) -> Response | None:
+    """None when one more stream of ``key`` fits the caps, else the 429 or 503 refusal."""
+    try:
+        _hub(request).admit(key, _client(request))
+    except StreamRefused as refused:
+        return Response(json.dumps({"detail": {"description": refused.reason},
+                                    "message": "Too many live streams"}),
+                        status_code=refused.status, media_type="application/json",
+                        headers={"Retry-After": str(LIVE_RETRY_AFTER_S)})
+    return None
+
+
+def _marks(db: Database, keys: list[Any]) -> dict[Any, Any]:
+    with db.read() as session:
+        return views_repository.change_marks(session, keys)
+
+
 # --- the route embed ----------------------------------------------------------------------
 
 def _embed_payload(db: Database, account_id: str, handle: str) -> str | None:
@@ -286,11 +326,15 @@ async def embed_events(request: Request) -> Response:
     access = await run_in_threadpool(_token_account, request, handle)
     if isinstance(access, Response):
         return access
+    key = ("embed", access, handle)
+    refused = _admit(request, key)
+    if refused is not None:
+        return refused
     build = partial(_embed_payload, request.app.state.db, access, handle)
-    first = await run_in_threadpool(build)
+    first = _hub(request).current(key) or await run_in_threadpool(build)
     if first is None:
         return _api_error(HttpError(404, "Route not found"))
-    return event_stream(build, first)
+    return event_stream(_hub(request), key, build, first, _client(request))
 
 
 # --- the share page -----------------------------------------------------------------------
@@ -333,11 +377,17 @@ async def share_state(request: Request) -> Response:
 
 async def share_events(request: Request) -> Response:
     """The share page's state as server-sent events, on every change."""
-    build = partial(_share_payload, request.app.state.db, request.path_params["tracking_id"])
-    first = await run_in_threadpool(build)
+    tracking_id = request.path_params["tracking_id"]
+    key = ("share", tracking_id)
+    # The caps come first: the link is public, so a refused stream costs no database work.
+    refused = _admit(request, key)
+    if refused is not None:
+        return refused
+    build = partial(_share_payload, request.app.state.db, tracking_id)
+    first = _hub(request).current(key) or await run_in_threadpool(build)
     if first is None:
         return _api_error(HttpError(404, "Tracking not found"))
-    return event_stream(build, first)
+    return event_stream(_hub(request), key, build, first, _client(request))
 
 
 # --- the plans board ----------------------------------------------------------------------
@@ -390,6 +440,11 @@ PAGES: list[tuple[str, Callable[[Request], Any], str]] = [
 def install(app: FastAPI) -> None:
     """Serve the views: the embed-token operation, the pages with their state and streams,
     their static files and Leaflet, and sign embed links while serving requests."""
+    views = app.state.settings.views
+    app.state.live_hub = LiveHub(partial(_marks, app.state.db),
+                                 per_view=views.max_streams_per_view,
+                                 per_client=views.max_streams_per_client,
+                                 total=views.max_streams)
     app.include_router(router)
     for path, endpoint, name in PAGES:
         app.router.add_route(path, endpoint, methods=["GET"], name=name,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -13,6 +14,7 @@ from routekeeper.models.device import Device
 from routekeeper.models.ops_group import OpsGroup
 from routekeeper.models.order import Order
 from routekeeper.models.position import Position
+from routekeeper.models.route import Route
 from routekeeper.models.worker import Worker
 
 
@@ -88,3 +90,50 @@ def earlier_stops(session: Session, order: Order) -> list[Order]:
                Order.route_sequence < order.route_sequence, Order.id != order.id)
         .order_by(Order.route_sequence)
     ))
+
+
+# A share view is keyed ("share", tracking_id), an embed view ("embed", account_id, handle).
+ViewKey = tuple[str, ...]
+_CHUNK = 500  # bound parameters per statement (SQLite allows 32,766; PostgreSQL 65,535)
+
+
+def change_marks(session: Session, keys: Sequence[ViewKey]) -> dict[ViewKey, tuple[Any, ...]]:
+    """What changes when a live view changes, for many views in a few statements: the rows'
+    ``updated_at`` and the newest fix of the worker's devices. A view whose row is gone has
+    no entry."""
+    marks: dict[ViewKey, tuple[Any, ...]] = {}
+    shares = [k[1] for k in keys if k[0] == "share"]
+    embeds = [(k[1], k[2]) for k in keys if k[0] == "embed"]
+    newest_fix = (
+        select(func.max(Device.last_recorded_at))
+        .where(Device.account_id == Order.account_id, Device.worker_handle == Order.worker_handle)
+        .scalar_subquery()
+    )
+    for start in range(0, len(shares), _CHUNK):
+        rows = session.execute(
+            select(Order.tracking_id, Order.updated_at, Route.updated_at, newest_fix)
+            .outerjoin(Route, and_(Route.account_id == Order.account_id,
+                                   Route.route_handle == Order.route_handle))
+            .where(Order.tracking_id.in_(shares[start:start + _CHUNK]))
+        )
+        for tracking_id, *rest in rows:
+            marks[("share", str(tracking_id))] = tuple(rest)
+    orders_changed = (
+        select(func.max(Order.updated_at))
+        .where(Order.account_id == Route.account_id, Order.route_handle == Route.route_handle)
+        .scalar_subquery()
+    )
+    route_fix = (
+        select(func.max(Device.last_recorded_at))
+        .where(Device.account_id == Route.account_id, Device.worker_handle == Route.worker_handle)
+        .scalar_subquery()
+    )
+    for start in range(0, len(embeds), _CHUNK):
+        rows = session.execute(
+            select(Route.account_id, Route.route_handle, Route.updated_at, orders_changed,
+                   route_fix)
+            .where(tuple_(Route.account_id, Route.route_handle).in_(embeds[start:start + _CHUNK]))
+        )
+        for account_id, handle, *rest in rows:
+            marks[("embed", str(account_id), str(handle))] = tuple(rest)
+    return marks

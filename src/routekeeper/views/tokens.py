@@ -74,7 +74,7 @@ def issue_embed_token(
     claims = TokenClaims(account_id=account_id, secret_version=secret_version,
                          expires_at=now_s() + settings.views.embed_token_ttl_s,
                          scope=EMBED_SCOPE, subject=route_handle)
-    return issue_token(settings.secret_key, claims)
+    return issue_token(settings.signing_keys.current, claims)
 
 
 def account_token(settings: Settings, account: Account, route_handle: str) -> str:
@@ -85,7 +85,7 @@ def account_token(settings: Settings, account: Account, route_handle: str) -> st
     expires_at = (now_s() + settings.views.embed_token_ttl_s) // 3600 * 3600 + 3600
     claims = TokenClaims(account_id=account.account_id, secret_version=account.secret_version,
                          expires_at=expires_at, scope=EMBED_SCOPE, subject=route_handle)
-    return issue_token(settings.secret_key, claims)
+    return issue_token(settings.signing_keys.current, claims)
 
 
 def check_embed_token(
@@ -93,7 +93,7 @@ def check_embed_token(
 ) -> str | None:
     """The account an embed token grants ``route_handle`` of; None when it is forged,
     expired, of another scope or route, or issued before the account's secret was rotated."""
-    claims = read_token(settings.secret_key, token, scope=EMBED_SCOPE)
+    claims = read_token(settings.signing_keys, token, scope=EMBED_SCOPE)
     if claims is None or claims.subject != route_handle:
         return None
     account = session.get(Account, claims.account_id)

@@ -24,6 +24,7 @@ from typing import TypeVar
 from sqlalchemy.orm import Session
 
 from routekeeper.core.clock import utcnow
+from routekeeper.core.context import current_request_id
 from routekeeper.core.ids import new_id
 from routekeeper.core.jobs import enqueue
 from routekeeper.core.timefmt import format_ts
@@ -161,14 +162,15 @@ def claim_batch(
         if endpoint is None or not endpoint.enabled:
             return None
         now = utcnow()
-        head = repository.next_claimable(session, endpoint_id, now)
+        head = repository.next_claimable(session, account_id, endpoint_id, now)
         if head is None:
             return None
         if head.batch_id is not None:
-            rows = repository.batch_members(session, head.batch_id)
+            rows = repository.batch_members(session, account_id, head.batch_id)
             batch_id, webhook_id = head.batch_id, head.webhook_id
         else:
-            rows = repository.unbatched_due(session, endpoint_id, now, settings.batch_size)
+            rows = repository.unbatched_due(session, account_id, endpoint_id, now,
+                                                settings.batch_size)
             batch_id = new_id()
             webhook_id = batch_webhook_id([row.event_id for row in rows])
         assert webhook_id is not None and rows
@@ -176,7 +178,7 @@ def claim_batch(
         for row in rows:
             row.batch_id, row.webhook_id = batch_id, webhook_id
             row.locked_by, row.locked_until = token, lease_until
-        events = repository.payloads(session, [row.event_id for row in rows])
+        events = repository.payloads(session, account_id, [row.event_id for row in rows])
         body = json.dumps(events, separators=(",", ":"), ensure_ascii=False).encode()
         return ClaimedBatch(
             account_id=account_id, endpoint_id=endpoint_id, batch_id=batch_id,
@@ -192,6 +194,10 @@ def send_batch(batch: ClaimedBatch, settings: WebhookSettings) -> AttemptResult:
     except ValueError as exc:
         return AttemptResult(Outcome.RETRY, error=f"Refused: {exc}")
     headers = signature_headers(batch.live_secrets, batch.webhook_id, int(time.time()), batch.body)
+    request_id = current_request_id()
+    if request_id:
+        # The request that caused the delivery, so both sides' logs can be matched up.
+        headers = {**headers, "X-Request-ID": request_id}
     return post_batch(target, batch.body, headers, settings)
 
 
@@ -212,7 +218,7 @@ def record_attempt(
     with db.write() as session:
         endpoint = repository.get_endpoint(session, batch.account_id, batch.endpoint_id,
                                            lock=True)
-        rows = repository.held_by(session, batch.batch_id, batch.token)
+        rows = repository.held_by(session, batch.account_id, batch.batch_id, batch.token)
         if not rows:
             return False
         now = utcnow()
@@ -299,7 +305,7 @@ def schedule_follow_up(
         repository.cancel_pending(session, account_id, endpoint_id, status="cancelled",
                                   reason="The endpoint is disabled or deleted.", now=now)
         return None
-    due = repository.next_due(session, endpoint_id, now)
+    due = repository.next_due(session, account_id, endpoint_id, now)
     if due is None:
         return None
     # The endpoint lock serialises this check-then-insert between concurrent senders.

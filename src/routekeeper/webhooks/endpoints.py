@@ -9,10 +9,12 @@ from fastapi import Query
 
 from routekeeper.accounts.auth import CurrentAccount
 from routekeeper.core.errors import invalid_field
+from routekeeper.core.pagination import page_keys
 from routekeeper.core.responses import (
     ERRORS_401_404_422,
     ERRORS_401_422,
     ERRORS_ALL,
+    NO_STORE,
     R400,
     R401,
     R404,
@@ -48,7 +50,7 @@ UPDATE_ERRORS: dict[int | str, dict[str, Any]] = {**CREATE_ERRORS, 404: R404[404
 
 @router.post(
     "/webhooks/endpoints", status_code=201, response_model=EndpointWithSecret,
-    responses=CREATE_ERRORS,
+    responses=CREATE_ERRORS, dependencies=NO_STORE,
 )
 def create_endpoint(
     body: EndpointCreate, account: CurrentAccount, session: WriteSession, settings: SettingsDep
@@ -66,8 +68,9 @@ def list_endpoints(
     pagination_token: str | None = None,
 ) -> EndpointPage:
     """List the account's endpoints, oldest first."""
+    keys = page_keys(settings.signing_keys, "webhook_endpoints", account.account_id)
     return service.list_endpoints(session, account.account_id, limit=limit,
-                                  token=pagination_token, secret=settings.secret_key)
+                                  token=pagination_token, secret=keys)
 
 
 @router.get(
@@ -102,7 +105,7 @@ def delete_endpoint(
 
 @router.post(
     "/webhooks/endpoints/{endpoint_id}/rotate-secret", response_model=EndpointWithSecret,
-    responses=ERRORS_401_404_422,
+    responses=ERRORS_401_404_422, dependencies=NO_STORE,
 )
 def rotate_secret(
     endpoint_id: str, account: CurrentAccount, session: WriteSession, settings: SettingsDep
@@ -128,7 +131,8 @@ def list_deliveries(
     """An endpoint's deliveries, newest first, with attempts and last response."""
     return service.list_deliveries(
         session, account.account_id, endpoint_id, status=status, event_id=event_id,
-        limit=limit, token=pagination_token, secret=settings.secret_key,
+        limit=limit, token=pagination_token,
+        secret=page_keys(settings.signing_keys, "webhook_deliveries", account.account_id),
     )
 
 
@@ -189,5 +193,5 @@ def order_webhooks(
         limit=limit, descending=sort_direction == SortDirection.DESC,
         pagination_token=pagination_token,
     )
-    return service.order_history(session, account.account_id, order_handle, query,
-                                 secret=settings.secret_key)
+    keys = page_keys(settings.signing_keys, "order_webhooks", account.account_id)
+    return service.order_history(session, account.account_id, order_handle, query, secret=keys)

@@ -20,7 +20,8 @@ from routekeeper.core.ids import new_id
 from routekeeper.core.timefmt import format_ts
 from routekeeper.models.order import Order
 from routekeeper.models.outbox_event import OutboxEvent
-from routekeeper.webhooks.dispatch import fan_out
+from routekeeper.models.webhook_endpoint import WebhookEndpoint
+from routekeeper.webhooks.dispatch import fan_out, kick, new_delivery
 
 EVENT_VERSION = "3.0.0"
 
@@ -40,6 +41,41 @@ def record_event(
     route_handle: str | None = None,
 ) -> OutboxEvent:
     """Add one event to the outbox; it commits or rolls back with the caller's change."""
+    event = _new_event(account_id=account_id, type=type, value=value, data=data,
+                       recorded_at=recorded_at, device_id=device_id,
+                       worker_handle=worker_handle, location=location, order=order,
+                       route_handle=route_handle)
+    session.add(event)
+    fan_out(session, event)
+    return event
+
+
+def record_test_event(session: Session, endpoint: WebhookEndpoint) -> OutboxEvent:
+    """A ``test.ping`` event for one endpoint only (the console's test delivery): it goes
+    through the same signing, delivery and history as any event, and nowhere else."""
+    event = _new_event(account_id=endpoint.account_id, type="test", value="ping",
+                       data={"endpoint_id": endpoint.id,
+                             "description": "A test delivery sent from the console."})
+    session.add(event)
+    session.flush()  # the event's seq, before the delivery points at it
+    session.add(new_delivery(endpoint, event, now=event.created_at))
+    kick(session, endpoint.account_id, endpoint.id)
+    return event
+
+
+def _new_event(
+    *,
+    account_id: str,
+    type: str,
+    value: str,
+    data: dict[str, Any],
+    recorded_at: datetime | None = None,
+    device_id: str | None = None,
+    worker_handle: str | None = None,
+    location: dict[str, Any] | None = None,
+    order: Order | None = None,
+    route_handle: str | None = None,
+) -> OutboxEvent:
     now = utcnow()
     recorded_at = recorded_at or now
     event_id = new_id()
@@ -56,16 +92,13 @@ def record_event(
         "location": location,
         "data": {"value": value, **data},
     }
-    event = OutboxEvent(
+    return OutboxEvent(
         account_id=account_id, id=event_id, type=type, value=value,
         order_handle=order.order_handle if order else data.get("order_handle"),
         order_id=order.id if order else None,
         route_handle=route_handle or data.get("route_handle"),
         recorded_at=recorded_at, created_at=now, payload=payload,
     )
-    session.add(event)
-    fan_out(session, event)
-    return event
 
 
 def record_order_event(

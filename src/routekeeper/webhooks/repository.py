@@ -84,8 +84,9 @@ def cancel_pending(
     )
 
 
-def _claimable(endpoint_id: str, now: datetime) -> ColumnElement[bool]:
+def _claimable(account_id: str, endpoint_id: str, now: datetime) -> ColumnElement[bool]:
     return and_(
+        WebhookDelivery.account_id == account_id,
         WebhookDelivery.endpoint_id == endpoint_id,
         WebhookDelivery.status == PENDING,
         WebhookDelivery.next_attempt_at <= now,
@@ -93,57 +94,66 @@ def _claimable(endpoint_id: str, now: datetime) -> ColumnElement[bool]:
     )
 
 
-def next_claimable(session: Session, endpoint_id: str, now: datetime) -> WebhookDelivery | None:
+def next_claimable(session: Session, account_id: str, endpoint_id: str, now: datetime
+                   ) -> WebhookDelivery | None:
     """The delivery of an endpoint that is due first and held by no sender."""
     return session.scalar(
         select(WebhookDelivery)
-        .where(_claimable(endpoint_id, now))
+        .where(_claimable(account_id, endpoint_id, now))
         .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.event_seq)
         .limit(1)
     )
 
 
-def batch_members(session: Session, batch_id: str) -> list[WebhookDelivery]:
+def batch_members(session: Session, account_id: str, batch_id: str) -> list[WebhookDelivery]:
     """The pending deliveries of a batch formed earlier, in event order."""
     return list(session.scalars(
         select(WebhookDelivery)
-        .where(WebhookDelivery.batch_id == batch_id, WebhookDelivery.status == PENDING)
+        .where(WebhookDelivery.account_id == account_id, WebhookDelivery.batch_id == batch_id,
+               WebhookDelivery.status == PENDING)
         .order_by(WebhookDelivery.event_seq)
     ))
 
 
 def unbatched_due(
-    session: Session, endpoint_id: str, now: datetime, limit: int
+    session: Session, account_id: str, endpoint_id: str, now: datetime, limit: int
 ) -> list[WebhookDelivery]:
     """Due deliveries never attempted yet, oldest event first, to form a new batch."""
     return list(session.scalars(
         select(WebhookDelivery)
-        .where(_claimable(endpoint_id, now), WebhookDelivery.batch_id.is_(None))
+        .where(_claimable(account_id, endpoint_id, now), WebhookDelivery.batch_id.is_(None))
         .order_by(WebhookDelivery.event_seq)
         .limit(limit)
     ))
 
 
-def held_by(session: Session, batch_id: str, token: str) -> list[WebhookDelivery]:
+def held_by(session: Session, account_id: str, batch_id: str, token: str
+            ) -> list[WebhookDelivery]:
     """The deliveries of a batch still leased to ``token`` (empty when the lease was lost)."""
     return list(session.scalars(
         select(WebhookDelivery)
-        .where(WebhookDelivery.batch_id == batch_id, WebhookDelivery.locked_by == token)
+        .where(WebhookDelivery.account_id == account_id, WebhookDelivery.batch_id == batch_id,
+               WebhookDelivery.locked_by == token)
         .order_by(WebhookDelivery.event_seq)
     ))
 
 
-def payloads(session: Session, event_ids: Sequence[str]) -> list[dict[str, Any]]:
-    """The stored envelopes of events, in outbox order."""
+def payloads(session: Session, account_id: str, event_ids: Sequence[str]
+             ) -> list[dict[str, Any]]:
+    """The stored envelopes of an account's events, in outbox order."""
     return list(session.scalars(
-        select(OutboxEvent.payload).where(OutboxEvent.id.in_(event_ids)).order_by(OutboxEvent.seq)
+        select(OutboxEvent.payload)
+        .where(OutboxEvent.account_id == account_id, OutboxEvent.id.in_(event_ids))
+        .order_by(OutboxEvent.seq)
     ))
 
 
-def next_due(session: Session, endpoint_id: str, now: datetime) -> datetime | None:
+def next_due(session: Session, account_id: str, endpoint_id: str, now: datetime
+             ) -> datetime | None:
     """When a pending delivery of the endpoint next needs a sender (a lease ends, a retry
     falls due), or None when nothing is pending."""
-    pending = and_(WebhookDelivery.endpoint_id == endpoint_id, WebhookDelivery.status == PENDING)
+    pending = and_(WebhookDelivery.account_id == account_id,
+                   WebhookDelivery.endpoint_id == endpoint_id, WebhookDelivery.status == PENDING)
     free = session.scalar(
         select(func.min(WebhookDelivery.next_attempt_at)).where(
             pending,

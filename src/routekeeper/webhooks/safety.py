@@ -55,6 +55,10 @@ def _literal(host: str) -> IPAddress | None:
 
 def parse_target(url: str) -> Target:
     """Parse and check the form of a webhook URL; ValueError says what is wrong."""
+    if any(char.isspace() or ord(char) < 0x20 or ord(char) == 0x7F for char in url):
+        # httpx percent-encodes a raw space: the URL delivered would not be the one given.
+        raise ValueError("The URL must not contain spaces or control characters; "
+                         "percent-encode them.")
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError) as exc:
@@ -69,7 +73,10 @@ def parse_target(url: str) -> Target:
         raise ValueError("The URL has no host.")
     if _literal(host) is None and not _HOSTNAME.match(host):
         raise ValueError("The URL's host is not a valid host name or IP address.")
-    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    default = 443 if parsed.scheme == "https" else 80
+    port = parsed.port if parsed.port is not None else default
+    if not 0 < port < 65536:
+        raise ValueError("The URL's port must be between 1 and 65535.")
     return Target(url=parsed, host=host, port=port)
 
 

@@ -13,13 +13,14 @@ from routekeeper.core.clock import utcnow
 from routekeeper.core.errors import conflict, invalid_field, not_found
 from routekeeper.core.ids import new_id
 from routekeeper.core.pagination import decode_token, encode_token
+from routekeeper.core.signing_keys import SigningKeys
 from routekeeper.core.timefmt import parse_ts
 from routekeeper.models.outbox_event import OutboxEvent
 from routekeeper.models.webhook_delivery import WebhookDelivery
 from routekeeper.models.webhook_endpoint import WebhookEndpoint
 from routekeeper.orders import service as orders
 from routekeeper.settings import WebhookSettings
-from routekeeper.webhooks import dispatch, repository
+from routekeeper.webhooks import dispatch, outbox, repository
 from routekeeper.webhooks.safety import UnsafeTarget, checked_addresses, parse_target
 from routekeeper.webhooks.schemas import (
     DeliveryPage,
@@ -87,7 +88,9 @@ def create_endpoint(
     return _with_secret(endpoint)
 
 
-def _page_key(secret: str, token: str | None, filters: dict[str, Any]) -> tuple[datetime, str]:
+def _page_key(
+    secret: SigningKeys, token: str | None, filters: dict[str, Any]
+) -> tuple[datetime, str]:
     assert token is not None
     key = decode_token(secret, token, filters)
     try:
@@ -96,12 +99,12 @@ def _page_key(secret: str, token: str | None, filters: dict[str, Any]) -> tuple[
         raise invalid_field("query", "pagination_token", "Not a valid pagination token.") from exc
 
 
-def _next_token(secret: str, at: datetime, tie: str, filters: dict[str, Any]) -> str:
+def _next_token(secret: SigningKeys, at: datetime, tie: str, filters: dict[str, Any]) -> str:
     return encode_token(secret, [at.isoformat(), tie], filters)
 
 
 def list_endpoints(
-    session: Session, account_id: str, *, limit: int, token: str | None, secret: str
+    session: Session, account_id: str, *, limit: int, token: str | None, secret: SigningKeys
 ) -> EndpointPage:
     """A page of the account's endpoints, oldest first."""
     filters = {"what": "webhook_endpoints"}
@@ -183,6 +186,12 @@ def rotate_secret(
     return _with_secret(endpoint)
 
 
+def send_test_event(session: Session, account_id: str, endpoint_id: str) -> str:
+    """Queue a ``test.ping`` delivery to one endpoint; the event's id."""
+    endpoint = get_endpoint(session, account_id, endpoint_id)
+    return outbox.record_test_event(session, endpoint).id
+
+
 def delivery_read(delivery: WebhookDelivery, event: OutboxEvent) -> DeliveryRead:
     """The wire shape of a delivery."""
     return DeliveryRead(
@@ -206,7 +215,7 @@ def list_deliveries(
     event_id: str | None,
     limit: int,
     token: str | None,
-    secret: str,
+    secret: SigningKeys,
 ) -> DeliveryPage:
     """A page of an endpoint's deliveries, newest first."""
     get_endpoint(session, account_id, endpoint_id)
@@ -301,7 +310,8 @@ def _history_item(delivery: WebhookDelivery, event: OutboxEvent) -> OrderWebhook
 
 
 def order_history(
-    session: Session, account_id: str, order_handle: str, query: HistoryQuery, *, secret: str
+    session: Session, account_id: str, order_handle: str, query: HistoryQuery, *,
+    secret: SigningKeys,
 ) -> OrderWebhookPage:
     """The webhooks sent (or queued) for an order's events, one entry per delivery."""
     # An unknown order (or attempt) is a 404, as on every other per-order operation.

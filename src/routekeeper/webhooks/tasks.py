@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from routekeeper.core import metrics
 from routekeeper.core.clock import utcnow
 from routekeeper.core.jobs import JobContext, registry
 from routekeeper.core.timefmt import format_ts
@@ -38,6 +39,7 @@ def deliver(ctx: JobContext) -> None:
             break
         started_at = utcnow()
         result = dispatch.send_batch(batch, settings)
+        metrics.WEBHOOK_EVENTS.labels(result.outcome.value).inc(batch.size)
         dispatch.record_attempt(ctx.db, batch, result, started_at=started_at, settings=settings)
         # Stop early (LeaseLost) when another worker has taken this job over.
         ctx.heartbeat()

@@ -8,6 +8,7 @@ from fastapi import Query, Response
 
 from routekeeper.accounts.auth import CurrentAccount
 from routekeeper.core.errors import invalid_field
+from routekeeper.core.pagination import page_keys
 from routekeeper.core.responses import R400, R401, R404, R409, R422, Responses
 from routekeeper.core.routing import Router
 from routekeeper.dependencies import ReadSession, SettingsDep, WriteSession
@@ -68,7 +69,7 @@ def list_ops_groups(
     """List the account's ops groups by handle."""
     rows, token = service.list_ops_groups(
         session, account.account_id, limit=limit, token=pagination_token,
-        secret=settings.secret_key,
+        secret=page_keys(settings.signing_keys, "ops_groups", account.account_id),
     )
     return OpsGroupPage(ops_groups=[service.ops_group_read(r) for r in rows],
                         pagination_token=token)
@@ -124,7 +125,7 @@ def list_workers(
     rows, token = service.list_workers(
         session, account.account_id, ops_group_handles=_handles(ops_group_handle),
         search_term=search_term, limit=limit, token=pagination_token,
-        secret=settings.secret_key,
+        secret=page_keys(settings.signing_keys, "workers", account.account_id),
     )
     return WorkerPage(workers=[service.worker_read(r) for r in rows], pagination_token=token)
 

@@ -12,12 +12,17 @@ from zoneinfo import available_timezones
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from routekeeper.core.fields import check_json_size
 from routekeeper.core.geojson import PointGeometry
 from routekeeper.core.timefmt import ApiDatetime
 
 # Handles travel in URL paths, so no slash, whitespace, query/fragment marks or control
 # characters (PostgreSQL text cannot hold NUL at all).
-HANDLE_PATTERN = r"^[^/\s?#\x00-\x1f\x7f]+$"
+# Not "." or "..": clients and proxies resolve those path segments away (/workers/.. is
+# /), so such a worker could never be addressed. Written without look-ahead so OpenAPI
+# clients and pydantic's regex engine read the same pattern.
+HANDLE_PATTERN = (r"^(?:[^/\s?#\x00-\x1f\x7f]*[^/\s?#\x00-\x1f\x7f.][^/\s?#\x00-\x1f\x7f]*"
+                  r"|\.{3,})$")
 HANDLE_MAX = 200
 _HANDLE = re.compile(HANDLE_PATTERN)
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -43,9 +48,14 @@ def check_hhmm(value: str | None) -> str | None:
     return value
 
 
+# Files of the system's tz directory that are no IANA zone: "localtime" is whatever the host
+# is set to, so a plan's times would change with the machine it runs on.
+_NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})
+
+
 @cache
 def _zones() -> frozenset[str]:
-    return frozenset(available_timezones())
+    return frozenset(available_timezones()) - _NOT_ZONES
 
 
 def check_timezone(value: str | None) -> str | None:
@@ -86,6 +96,8 @@ class _Body(BaseModel):
     @classmethod
     def _storable(cls, value: Any) -> Any:
         _check_storable(value)
+        if isinstance(value, dict):
+            check_json_size(value)  # free-form JSON (metadata, profile): bounded per field
         return value
 
 
@@ -107,6 +119,22 @@ class DayOfWeek(StrEnum):
     SATURDAY = "SATURDAY"
 
 
+def _minutes(hhmm: str) -> int:
+    hours, minutes = hhmm.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+class BreakEntry(_Body):
+    """A break in a shift (an extension field): ``duration`` seconds, starting no earlier
+    than ``after`` and over by ``before`` (HH:mm, the ops group's time zone)."""
+
+    after: str = Field(description="HH:mm in the ops group's time zone.")
+    before: str = Field(description="HH:mm in the ops group's time zone.")
+    duration: int = Field(ge=1, le=24 * 3600, description="Seconds.")
+
+    _hhmm = field_validator("after", "before")(check_hhmm)
+
+
 class ScheduleEntry(_Body):
     """A shift: recurring on ``day_of_week`` or on one ``date``; an end before the start
     means the shift runs past midnight."""
@@ -119,6 +147,7 @@ class ScheduleEntry(_Body):
         default=None, min_length=1, max_length=HANDLE_MAX, pattern=HANDLE_PATTERN
     )
     priority: int | None = Field(default=None, ge=-INT32_MAX, le=INT32_MAX)
+    breaks: list[BreakEntry] | None = Field(default=None, max_length=10)
 
     _hhmm = field_validator("start_time", "end_time")(check_hhmm)
 
@@ -128,6 +157,16 @@ class ScheduleEntry(_Body):
             raise ValueError("A schedule entry has either day_of_week or date.")
         if self.start_time == self.end_time:
             raise ValueError("A shift's end_time must differ from its start_time.")
+        start = _minutes(self.start_time)
+        length = (_minutes(self.end_time) - start) % 1440
+        for rest in self.breaks or []:
+            # Minutes from the shift's start, so that a shift past midnight works too.
+            after = (_minutes(rest.after) - start) % 1440
+            before = (_minutes(rest.before) - start) % 1440
+            if before > length or after >= before:
+                raise ValueError("A break's after..before must lie within the shift, after first.")
+            if rest.duration > (before - after) * 60:
+                raise ValueError("A break's duration must fit between its after and before.")
         return self
 
 
@@ -146,6 +185,17 @@ class RouteCompletionType(StrEnum):
 class ObjectiveFn(StrEnum):
     MINIMISE_TIME = "minimise_time"
     MINIMISE_DISTANCE = "minimise_distance"
+    # Extension: time, with a surcharge on routes longer than the fleet's average.
+    BALANCE_TIME = "balance_time"
+
+
+class Reloads(_Body):
+    """Extension: workers may go back to the ops group home to reload."""
+
+    max_reloads: int | None = Field(default=None, ge=1, le=100,
+                                    description="Per route; null for no limit.")
+    service_time: int = Field(default=0, ge=0, le=24 * 3600,
+                              description="Seconds each reload takes.")
 
 
 class _OpsGroupFields(_Body):
@@ -165,6 +215,7 @@ class _OpsGroupFields(_Body):
     default_shift_start_time: str | None = None
     default_shift_end_time: str | None = None
     metadata: dict[str, Any] | None = None
+    reloads: Reloads | None = None
 
     _hhmm = field_validator("default_shift_start_time", "default_shift_end_time")(check_hhmm)
     _tz = field_validator("timezone")(check_timezone)
@@ -196,6 +247,7 @@ class OpsGroupRead(BaseModel):
     default_shift_start_time: str | None
     default_shift_end_time: str | None
     metadata: dict[str, Any] | None
+    reloads: dict[str, Any] | None = None
     created_at: ApiDatetime
     updated_at: ApiDatetime
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from routekeeper.core.clock import utcnow
 from routekeeper.core.errors import CodedError, conflict, invalid_field, not_found
 from routekeeper.core.pagination import decode_token, encode_token
+from routekeeper.core.signing_keys import SigningKeys
 from routekeeper.models.ops_group import OpsGroup
 from routekeeper.models.worker import Worker
 from routekeeper.workers.schemas import (
@@ -44,7 +45,7 @@ def ops_group_read(group: OpsGroup) -> OpsGroupRead:
         objective_fn=ObjectiveFn(group.objective_fn),
         default_shift_start_time=group.default_shift_start_time,
         default_shift_end_time=group.default_shift_end_time, metadata=group.metadata_,
-        created_at=group.created_at, updated_at=group.updated_at,
+        reloads=group.reloads, created_at=group.created_at, updated_at=group.updated_at,
     )
 
 
@@ -99,6 +100,10 @@ def _apply_ops_group_fields(group: OpsGroup, data: dict[str, Any]) -> None:
             group.metadata_ = value
         else:
             setattr(group, key, value)
+    if group.reloads and not group.ops_group_home:
+        # Reloads happen at the depot, and the ops group home is the depot.
+        field = "reloads" if "reloads" in data else "ops_group_home"
+        raise invalid_field("json", field, "Reloads need an ops_group_home to reload at.")
 
 
 def create_ops_group(session: Session, account_id: str, body: OpsGroupCreate) -> OpsGroup:
@@ -132,7 +137,7 @@ def update_ops_group(
 
 
 def list_ops_groups(
-    session: Session, account_id: str, *, limit: int, token: str | None, secret: str
+    session: Session, account_id: str, *, limit: int, token: str | None, secret: SigningKeys
 ) -> tuple[list[OpsGroup], str | None]:
     """A page of ops groups by handle."""
     filters: dict[str, Any] = {"kind": "ops_groups", "account": account_id}
@@ -231,7 +236,7 @@ def delete_worker(session: Session, account_id: str, handle: str) -> None:
     worker.updated_at = worker.deleted_at
 
 
-def _after(secret: str, token: str, filters: dict[str, Any]) -> str:
+def _after(secret: SigningKeys, token: str, filters: dict[str, Any]) -> str:
     key = decode_token(secret, token, filters)
     if len(key) != 1 or not isinstance(key[0], str):
         raise invalid_field("query", "pagination_token", "Not a valid pagination token.")
@@ -252,7 +257,7 @@ def list_workers(
     search_term: str | None,
     limit: int,
     token: str | None,
-    secret: str,
+    secret: SigningKeys,
 ) -> tuple[list[Worker], str | None]:
     """A page of live workers by handle, filtered by ops groups and a search term on the
     handle, the name and the profile."""

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from routekeeper.planning.optimizer import (
     ALL_REASONS,
+    Break,
     Job,
     Objective,
     Priority,
@@ -22,7 +25,8 @@ SKILLS = ("a", "b")
 
 @st.composite
 def problems(draw: st.DrawFn) -> Problem:
-    """A random problem with windows, capacities, skills, shifts, limits, pairs and prefixes."""
+    """A random problem with windows (several, soft), capacities, skills, shifts, breaks,
+    reloads, limits, pairs, prefixes and jobs kept with a vehicle."""
     num_jobs = draw(st.integers(0, 7))
     num_places = draw(st.integers(1, num_jobs + 2))
     xs = draw(st.lists(st.integers(0, 100), min_size=num_places, max_size=num_places))
@@ -37,6 +41,12 @@ def problems(draw: st.DrawFn) -> Problem:
         early = draw(st.integers(0, 300))
         # Every other job may be the drop of the job just before it.
         pick = f"j{i - 1}" if i % 2 and draw(st.booleans()) else None
+        windows: tuple[tuple[int, int], ...] = ()
+        if draw(st.booleans()):
+            first_late = early + draw(st.integers(0, 100))
+            second_early = first_late + draw(st.integers(1, 200))
+            second_late = second_early + draw(st.integers(0, 200))
+            windows = ((early, first_late), (second_early, second_late))
         jobs.append(
             Job(
                 id=f"j{i}",
@@ -48,6 +58,8 @@ def problems(draw: st.DrawFn) -> Problem:
                 skills=draw(job_skills),
                 priority=draw(st.sampled_from(list(Priority))),
                 pick_job=pick,
+                windows=windows,
+                lateness_cost_per_min=draw(st.sampled_from([None, None, 0, 30])),
             )
         )
     drops = {job.pick_job for job in jobs if job.pick_job is not None}
@@ -61,9 +73,20 @@ def problems(draw: st.DrawFn) -> Problem:
             # Fixing a pick may carry its drop along, right after it.
             if prefix[0] in drops and draw(st.booleans()):
                 prefix.append(f"j{int(prefix[0][1:]) + 1}")
+        breaks: tuple[Break, ...] = ()
+        if draw(st.booleans()):
+            rest_early = start + draw(st.integers(0, 500))
+            rest_s = draw(st.integers(0, 60))
+            breaks = (Break(id="rest", early_s=rest_early, duration_s=rest_s,
+                            late_s=rest_early + rest_s + draw(st.integers(0, 200))),)
+        reloads = tuple(draw(st.lists(st.integers(0, num_places - 1), max_size=2, unique=True)))
         vehicles.append(
             Vehicle(
                 id=f"v{k}",
+                breaks=breaks,
+                reload_locations=reloads,
+                max_reloads=draw(st.none() | st.integers(0, 2)),
+                reload_s=draw(st.integers(0, 10)),
                 start_location=draw(st.integers(0, num_places - 1)),
                 end_location=draw(st.none() | st.integers(0, num_places - 1)),
                 start_s=start,
@@ -74,6 +97,15 @@ def problems(draw: st.DrawFn) -> Problem:
                 fixed_jobs=tuple(prefix),
             )
         )
+    # Some jobs that no route holds fixed are kept with one vehicle (a re-plan's
+    # keep_with_worker).
+    fixed = {job_id for vehicle in vehicles for job_id in vehicle.fixed_jobs}
+    if vehicles:
+        jobs = [
+            replace(job, vehicle=draw(st.sampled_from([v.id for v in vehicles])))
+            if job.id not in fixed and draw(st.integers(0, 3)) == 0 else job
+            for job in jobs
+        ]
     return Problem(
         distance_m=distance,
         duration_s=duration,

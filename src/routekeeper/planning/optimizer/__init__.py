@@ -10,6 +10,7 @@ from routekeeper.planning.optimizer.diagnose import Fleet, diagnose, fleet
 from routekeeper.planning.optimizer.model import (
     MAX_TIME_S,
     UNLIMITED_CAPACITY,
+    Break,
     Job,
     Objective,
     Priority,
@@ -17,6 +18,7 @@ from routekeeper.planning.optimizer.model import (
     Route,
     Solution,
     Stop,
+    StopKind,
     Vehicle,
 )
 from routekeeper.planning.optimizer.reasons import (
@@ -44,6 +46,7 @@ __all__ = [
     "NO_WORKER",
     "UNLIMITED_CAPACITY",
     "UNREACHABLE_BEFORE_LATE",
+    "Break",
     "Fleet",
     "Job",
     "Objective",
@@ -52,6 +55,7 @@ __all__ = [
     "Route",
     "Solution",
     "Stop",
+    "StopKind",
     "Vehicle",
     "check",
     "diagnose",

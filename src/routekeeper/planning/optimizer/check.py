@@ -9,28 +9,51 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from routekeeper.planning.optimizer.model import Problem, Route, Solution, Vehicle
+from routekeeper.planning.optimizer.model import Problem, Route, Solution, StopKind, Vehicle
 from routekeeper.planning.optimizer.reasons import ALL_REASONS
-from routekeeper.planning.optimizer.schedule import simulate
+from routekeeper.planning.optimizer.schedule import (
+    Timeline,
+    reload_slot,
+    reload_visit,
+    simulate,
+)
 
 
 def load_profile(problem: Problem, job_indices: Sequence[int]) -> list[int]:
-    """Load on board when leaving the start and after each stop.
+    """Load on board when leaving the start and after each visit.
 
-    Unpaired jobs are deliveries loaded at the start; a pair carries the pick's demand from
-    the pick to the drop.
+    Unpaired jobs are deliveries loaded at the start of their trip (the route's start, or
+    the reload before them); a pair carries the pick's demand from the pick to the drop,
+    across reloads.
     """
     jobs = problem.jobs
-    load = sum(jobs[i].demand for i in job_indices if problem.partner_of(jobs[i].id) is None)
+    carried = 0
+
+    def trip_load(first: int) -> int:
+        """Deliveries of the trip that begins at visit ``first``."""
+        total = 0
+        for index in job_indices[first:]:
+            if index < 0:
+                break
+            if problem.partner_of(jobs[index].id) is None:
+                total += jobs[index].demand
+        return total
+
+    load = trip_load(0)
     loads = [load]
-    for index in job_indices:
-        job = jobs[index]
-        if job.pick_job is not None:
-            load -= problem.job(job.pick_job).demand
-        elif problem.drop_of(job.id) is not None:
-            load += job.demand
+    for position, index in enumerate(job_indices):
+        if index < 0:
+            load = carried + trip_load(position + 1)
         else:
-            load -= job.demand
+            job = jobs[index]
+            if job.pick_job is not None:
+                load -= problem.job(job.pick_job).demand
+                carried -= problem.job(job.pick_job).demand
+            elif problem.drop_of(job.id) is not None:
+                load += job.demand
+                carried += job.demand
+            else:
+                load -= job.demand
         loads.append(load)
     return loads
 
@@ -38,9 +61,10 @@ def load_profile(problem: Problem, job_indices: Sequence[int]) -> list[int]:
 def route_violations(
     problem: Problem, vehicle: Vehicle, job_indices: Sequence[int], start_s: int
 ) -> list[str]:
-    """Violations of one route's windows, skills, shift, capacity and maximum distance.
+    """Violations of one route's windows, skills, breaks, reloads, shift, capacity and distance.
 
-    Pairing across routes is left to ``check``; within the route, a drop must follow its pick.
+    ``job_indices`` are visits (reloads as ``reload_visit``). Pairing across routes is left to
+    ``check``; within the route, a drop must follow its pick.
     """
     name = f"vehicle {vehicle.id!r}"
     problems: list[str] = []
@@ -49,23 +73,27 @@ def route_violations(
     if start_s < vehicle.start_s:
         problems.append(f"{name}: leaves at {start_s} before its shift starts at {vehicle.start_s}")
     seen: set[str] = set()
-    for index, stop in zip(job_indices, timeline.stops, strict=True):
+    jobs = [i for i in job_indices if i >= 0]
+    for index, stop in zip(jobs, timeline.job_stops, strict=True):
         job = problem.jobs[index]
         seen.add(job.id)
         if job.pick_job is not None and job.pick_job not in seen:
             problems.append(f"{name}: drop {job.id!r} is not preceded by its pick")
         if job.id in fixed:
             continue
-        if stop.start_s > job.late_s:
+        if stop.start_s > job.hard_late_s:
             problems.append(
                 f"{name}: job {job.id!r} starts at {stop.start_s}, after its window closes "
-                f"at {job.late_s}"
+                f"at {job.closes_s}"
             )
+        if job.vehicle is not None and job.vehicle != vehicle.id:
+            problems.append(f"{name}: job {job.id!r} belongs to vehicle {job.vehicle!r}")
         if not job.skills <= vehicle.skills:
             missing = sorted(job.skills - vehicle.skills)
             problems.append(f"{name}: lacks skills {missing} for job {job.id!r}")
-    if all(problem.jobs[i].id in fixed for i in job_indices):
+    if all(problem.jobs[i].id in fixed for i in jobs):
         return problems
+    problems += _day_violations(vehicle, job_indices, timeline)
     if timeline.end_s > vehicle.end_s:
         problems.append(
             f"{name}: finishes at {timeline.end_s}, after its shift ends at {vehicle.end_s}"
@@ -78,6 +106,40 @@ def route_violations(
             f"{name}: drives {timeline.distance_m} m, above its maximum {vehicle.max_distance_m} m"
         )
     return problems
+
+
+def _day_violations(vehicle: Vehicle, visits: Sequence[int], timeline: Timeline) -> list[str]:
+    """Reloads at the vehicle's own depots, within their number; breaks taken in their windows."""
+    name = f"vehicle {vehicle.id!r}"
+    problems: list[str] = []
+    reloads = [reload_slot(v) for v in visits if v < 0]
+    if any(slot >= len(vehicle.reload_locations) for slot in reloads):
+        problems.append(f"{name}: reloads where it has no reload depot")
+    if vehicle.max_reloads is not None and len(reloads) > vehicle.max_reloads:
+        problems.append(f"{name}: reloads {len(reloads)} times, above {vehicle.max_reloads}")
+    taken = {stop.job_id: stop for stop in timeline.stops if stop.kind is StopKind.BREAK}
+    for rest in vehicle.breaks:
+        stop = taken.get(rest.id)
+        if stop is None:
+            if timeline.end_s > rest.early_s:
+                problems.append(f"{name}: break {rest.id!r} is not taken")
+        elif stop.start_s < rest.early_s or stop.departure_s > rest.late_s:
+            problems.append(f"{name}: break {rest.id!r} does not fit its window")
+    return problems
+
+
+def route_visits(problem: Problem, vehicle: Vehicle, route: Route) -> list[int]:
+    """A solution route as visits (job indices, reloads as ``reload_visit``); unknown jobs out."""
+    known = {job.id for job in problem.jobs}
+    visits: list[int] = []
+    for stop in route.stops:
+        if stop.kind is StopKind.JOB and stop.job_id in known:
+            visits.append(problem.job_index(stop.job_id))
+        elif stop.kind is StopKind.RELOAD:
+            slots = vehicle.reload_locations
+            slot = slots.index(stop.location) if stop.location in slots else len(slots)
+            visits.append(reload_visit(slot))
+    return visits
 
 
 def _reported_times(
@@ -136,7 +198,7 @@ def check(problem: Problem, solution: Solution) -> list[str]:
             continue
         if route.job_ids[: len(vehicle.fixed_jobs)] != vehicle.fixed_jobs:
             problems.append(f"vehicle {vehicle.id!r}: route does not begin with its fixed jobs")
-        indices = [problem.job_index(job_id) for job_id in route.job_ids if job_id in known]
+        indices = route_visits(problem, vehicle, route)
         for position, job_id in enumerate(route.job_ids):
             where.setdefault(job_id, (vehicle.id, position))
         problems += route_violations(problem, vehicle, indices, route.start_s)

@@ -20,7 +20,7 @@ def serving_unit(problem: Problem, job_id: str) -> tuple[list[int], str | None]:
     """The jobs that must be planned together with this one, and the only vehicle that may.
 
     The unit leaves out jobs already fixed; when the pick of a pair is fixed on a vehicle, the
-    drop can only go on that vehicle.
+    drop can only go on that vehicle, and a job that names its ``vehicle`` only on that one.
     """
     job = problem.job(job_id)
     partner = problem.partner_of(job_id)
@@ -30,6 +30,8 @@ def serving_unit(problem: Problem, job_id: str) -> tuple[list[int], str | None]:
         pick_id = job.pick_job if job.pick_job is not None else job_id
         members = [pick_id, problem.drop_of(pick_id) or job_id]
     bound = next((v for m in members if (v := problem.fixed_vehicle(m)) is not None), None)
+    if bound is None:
+        bound = next((v for m in members if (v := problem.job(m).vehicle) is not None), None)
     unfixed = [problem.job_index(m) for m in members if problem.fixed_vehicle(m) is None]
     return unfixed, bound
 
@@ -50,8 +52,11 @@ def free_vehicle(state: Availability) -> Vehicle:
 
 
 def _overlaps(job: Job, vehicle: Vehicle) -> bool:
-    """Whether the job's window meets the vehicle's shift at all."""
-    return job.early_s <= vehicle.end_s and job.late_s >= vehicle.start_s
+    """Whether one of the job's windows (or, for a soft one, the time after it) meets the shift."""
+    if job.lateness_cost_per_min is not None and job.opens_s <= vehicle.end_s:
+        return True
+    return any(early <= vehicle.end_s and late >= vehicle.start_s
+               for early, late in job.time_windows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +82,7 @@ def fleet(problem: Problem, states: Sequence[Availability] | None = None) -> Fle
             state.ready_s,
             state.capacity_left,
             state.distance_left_m,
+            vehicle.breaks,
         )
         groups.setdefault(key, (state, set()))[1].add(vehicle.id)
     return Fleet(tuple((state, frozenset(ids)) for state, ids in groups.values()))
@@ -113,11 +119,13 @@ def diagnose(problem: Problem, job_id: str, vehicles: Fleet | None = None) -> st
     timed = [
         (s, t)
         for s, t in timed
-        if all(stop.start_s <= job.late_s for stop, job in zip(t.stops, jobs, strict=True))
+        if all(stop.start_s <= job.hard_late_s
+               for stop, job in zip(t.job_stops, jobs, strict=True))
     ]
     if not timed:
         return reasons.UNREACHABLE_BEFORE_LATE
-    timed = [(s, t) for s, t in timed if t.end_s <= s.vehicle.end_s]
+    # Breaks count here too: a job that leaves no room for the worker's break overruns the day.
+    timed = [(s, t) for s, t in timed if t.end_s <= s.vehicle.end_s and t.violations == 0]
     if not timed:
         return reasons.EXCEEDS_SHIFT_END
     if not any(s.distance_left_m is None or t.distance_m <= s.distance_left_m for s, t in timed):

@@ -26,6 +26,17 @@ class Objective(StrEnum):
 
     MINIMISE_TIME = "minimise_time"
     MINIMISE_DISTANCE = "minimise_distance"
+    # Total time, plus a surcharge on every second a route runs beyond the fleet's average
+    # (see translate.BALANCE_WEIGHT): work moves from long routes to short ones.
+    BALANCE_TIME = "balance_time"
+
+
+class StopKind(StrEnum):
+    """What a route stop is: serving a job, a worker's break, or reloading at a depot."""
+
+    JOB = "job"
+    BREAK = "break"
+    RELOAD = "reload"
 
 
 class Priority(StrEnum):
@@ -40,10 +51,13 @@ class Priority(StrEnum):
 class Job:
     """One order to serve: where, for how long, when service may start, and what it needs.
 
-    ``early_s``..``late_s`` bound the *start* of service. A drop job names its pick job in
-    ``pick_job``: both must then be served by the same vehicle, the pick first; the pair carries
-    the pick's ``demand`` from pick to drop. An unpaired job is a delivery: its demand is on
-    board from the start of the route until it is served.
+    ``early_s``..``late_s`` bound the *start* of service. ``windows`` replaces them with
+    several alternative windows (sorted, disjoint); service starts in the first one it can.
+    ``lateness_cost_per_min`` makes the (last) window soft: service may start after it closes,
+    at this many objective units per minute late; None keeps it hard. A drop job names its
+    pick job in ``pick_job``: both must then be served by the same vehicle, the pick first;
+    the pair carries the pick's ``demand`` from pick to drop. An unpaired job is a delivery:
+    its demand is on board from the start of the route until it is served.
     """
 
     id: str
@@ -55,6 +69,41 @@ class Job:
     skills: frozenset[str] = frozenset()
     priority: Priority = Priority.MEDIUM
     pick_job: str | None = None
+    windows: tuple[tuple[int, int], ...] = ()
+    lateness_cost_per_min: int | None = None
+    # Only this vehicle may serve the job (a re-plan that keeps orders with their worker).
+    vehicle: str | None = None
+
+    @property
+    def time_windows(self) -> tuple[tuple[int, int], ...]:
+        """The windows service may start in: ``windows``, else ``(early_s, late_s)``."""
+        return self.windows or ((self.early_s, self.late_s),)
+
+    @property
+    def opens_s(self) -> int:
+        """When the first window opens."""
+        return self.time_windows[0][0]
+
+    @property
+    def closes_s(self) -> int:
+        """When the last window closes (lateness is measured from here)."""
+        return self.time_windows[-1][1]
+
+    @property
+    def hard_late_s(self) -> int:
+        """The latest start allowed at all: the last close, or no bound for a soft window."""
+        return MAX_TIME_S if self.lateness_cost_per_min is not None else self.closes_s
+
+
+@dataclass(frozen=True, slots=True)
+class Break:
+    """A break in a worker's day: ``duration_s`` long, starting no earlier than ``early_s``
+    and over by ``late_s``, taken wherever the worker is at the time."""
+
+    id: str
+    early_s: int
+    late_s: int
+    duration_s: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +112,9 @@ class Vehicle:
 
     ``end_location`` None means the route ends at its last job. ``fixed_jobs`` are jobs already
     done or under way: they stay, in this order, at the start of this vehicle's route.
+    ``reload_locations``: depots where the vehicle may reload (at most ``max_reloads`` times,
+    None for no limit, ``reload_s`` each); deliveries are loaded per trip. ``breaks`` are
+    taken where they fit on the route.
     """
 
     id: str
@@ -74,6 +126,10 @@ class Vehicle:
     skills: frozenset[str] = frozenset()
     max_distance_m: int | None = None
     fixed_jobs: tuple[str, ...] = ()
+    breaks: tuple[Break, ...] = ()
+    reload_locations: tuple[int, ...] = ()
+    max_reloads: int | None = None
+    reload_s: int = 0
 
 
 @dataclass(frozen=True, eq=False)
@@ -148,6 +204,13 @@ class Problem:
                 raise ValueError(f"job {job.id!r}: service_s and demand must be >= 0")
             if job.early_s > job.late_s:
                 raise ValueError(f"job {job.id!r}: early_s must not exceed late_s")
+            previous_late = -1
+            for early, late in job.windows:
+                if early > late or early <= previous_late:
+                    raise ValueError(f"job {job.id!r}: windows must be sorted and disjoint")
+                previous_late = late
+            if job.lateness_cost_per_min is not None and job.lateness_cost_per_min < 0:
+                raise ValueError(f"job {job.id!r}: lateness_cost_per_min must be >= 0")
             if job.pick_job is None:
                 continue
             pick = self._job_index.get(job.pick_job)
@@ -173,6 +236,7 @@ class Problem:
                 raise ValueError(f"vehicle {vehicle.id!r}: capacity must be >= 0")
             if vehicle.max_distance_m is not None and vehicle.max_distance_m < 0:
                 raise ValueError(f"vehicle {vehicle.id!r}: max_distance_m must be >= 0")
+            self._validate_day(vehicle)
             for position, job_id in enumerate(vehicle.fixed_jobs):
                 if job_id not in self._job_index:
                     raise ValueError(f"vehicle {vehicle.id!r}: unknown fixed job {job_id!r}")
@@ -188,6 +252,26 @@ class Problem:
                         "before it on the same route"
                     )
         object.__setattr__(self, "_fixed_on", fixed_on)
+        ids = {vehicle.id for vehicle in self.vehicles}
+        for job in self.jobs:
+            if job.vehicle is not None and job.vehicle not in ids:
+                raise ValueError(f"job {job.id!r}: unknown vehicle {job.vehicle!r}")
+            pinned = self._fixed_on.get(job.id)
+            if job.vehicle is not None and pinned is not None and pinned != job.vehicle:
+                raise ValueError(f"job {job.id!r} is fixed on another vehicle than its own")
+
+    def _validate_day(self, vehicle: Vehicle) -> None:
+        """Check a vehicle's breaks and reload depots."""
+        name = f"vehicle {vehicle.id!r}"
+        for location in vehicle.reload_locations:
+            self._check_location(location, name)
+        if vehicle.reload_s < 0 or (vehicle.max_reloads is not None and vehicle.max_reloads < 0):
+            raise ValueError(f"{name}: reload_s and max_reloads must be >= 0")
+        if len({b.id for b in vehicle.breaks}) != len(vehicle.breaks):
+            raise ValueError(f"{name}: break ids must be unique")
+        for pause in vehicle.breaks:
+            if pause.duration_s < 0 or pause.early_s + pause.duration_s > pause.late_s:
+                raise ValueError(f"{name}: break {pause.id!r} does not fit its window")
 
     def _check_location(self, location: int, owner: str) -> None:
         """Raise when a location index is outside the matrices."""
@@ -208,7 +292,11 @@ def _frozen_matrix(values: npt.ArrayLike, name: str) -> Matrix:
 
 @dataclass(frozen=True, slots=True)
 class Stop:
-    """One served job on a route; cumulative distance and duration are at arrival."""
+    """One stop on a route; cumulative distance and duration are at arrival.
+
+    ``job_id`` is the job served, the break taken (``kind`` break), or empty for a reload.
+    ``lateness_s`` is how long after its last window closed a job's service started.
+    """
 
     job_id: str
     location: int
@@ -217,6 +305,8 @@ class Stop:
     departure_s: int
     distance_m: int
     duration_s: int
+    kind: StopKind = StopKind.JOB
+    lateness_s: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,7 +323,7 @@ class Route:
     @property
     def job_ids(self) -> tuple[str, ...]:
         """The served job ids in visiting order."""
-        return tuple(stop.job_id for stop in self.stops)
+        return tuple(stop.job_id for stop in self.stops if stop.kind is StopKind.JOB)
 
 
 @dataclass(frozen=True)

@@ -81,11 +81,12 @@ class Candidate:
     routes: tuple[tuple[int, tuple[tuple[int, int], ...]], ...]
 
 
-def _serves_everything(solution: Solution) -> bool:
-    """Feasible and no optional job left out."""
+def _serves_everything(solution: Solution, translation: Translation) -> bool:
+    """Feasible and no optional job left out (one client of each group counts for its job)."""
     return (
         solution.is_feasible()
-        and solution.num_missing_clients() == 0
+        and solution.num_clients() == translation.num_client_units
+        and solution.num_missing_groups() == 0
         and solution.num_missing_shipments() == 0
     )
 
@@ -93,18 +94,20 @@ def _serves_everything(solution: Solution) -> bool:
 class _AllServed(IteratedLocalSearchCallbacks):
     """Watches the search and raises a flag once the best solution serves every job."""
 
-    def __init__(self) -> None:
+    def __init__(self, translation: Translation) -> None:
         """Start lowered."""
+        self.translation = translation
         self.reached = False
         self.at_start = False
 
     def on_start(self, ils: IteratedLocalSearch) -> None:
         """The initial solution may already serve everything."""
-        self.reached = self.at_start = _serves_everything(ils.initial_solution)
+        self.reached = self.at_start = _serves_everything(ils.initial_solution,
+                                                          self.translation)
 
     def on_best(self, best: Solution) -> None:
         """Check every new best solution."""
-        self.reached = self.reached or _serves_everything(best)
+        self.reached = self.reached or _serves_everything(best, self.translation)
 
     def __call__(self, best_cost: int) -> bool:
         """Stopping criterion: true once the flag is up."""
@@ -113,12 +116,9 @@ class _AllServed(IteratedLocalSearchCallbacks):
 
 
 def _plain(solution: Solution) -> Candidate:
-    """Copy a PyVRP solution into picklable plain data."""
+    """Copy a PyVRP solution into picklable plain data (depots inside a route are reloads)."""
     routes = tuple(
-        (
-            route.vehicle_type(),
-            tuple((int(a.type.value), a.idx) for a in route if not a.is_depot()),
-        )
+        (route.vehicle_type(), tuple((int(a.type.value), a.idx) for a in list(route)[1:-1]))
         for route in solution.routes()
     )
     cost = solution.distance_cost() + solution.duration_cost() + solution.uncollected_prizes()
@@ -166,7 +166,7 @@ def search_once(translation: Translation, seed: int, limits: Limits) -> Candidat
 
 def _two_phases(translation: Translation, seed: int, limits: Limits) -> Candidate:
     """Phase 1 with optional jobs; phase 2 with required jobs once all are served."""
-    watcher = _AllServed()
+    watcher = _AllServed(translation)
     params = SolveParams(
         ils=IteratedLocalSearchParams(callbacks=watcher),
         penalty=PenaltyParams(max_penalty=translation.max_penalty),

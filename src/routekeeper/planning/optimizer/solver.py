@@ -11,8 +11,8 @@ from pyvrp import ActivityType
 from routekeeper.planning.optimizer import reasons
 from routekeeper.planning.optimizer.check import check, route_violations
 from routekeeper.planning.optimizer.diagnose import Fleet, diagnose, fleet, serving_unit
-from routekeeper.planning.optimizer.model import Problem, Route, Solution
-from routekeeper.planning.optimizer.schedule import plan_route
+from routekeeper.planning.optimizer.model import Objective, Problem, Route, Solution
+from routekeeper.planning.optimizer.schedule import plan_route, reload_visit, simulate
 from routekeeper.planning.optimizer.search import Candidate, limits_for, search
 from routekeeper.planning.optimizer.translate import Translation, Unit, translate
 from routekeeper.planning.optimizer.warm import Availability, availability
@@ -66,7 +66,10 @@ def _routes_from(
         taken[vehicle_type] += 1
         jobs: list[int] = []
         for kind, idx in visits:
-            if kind == ActivityType.CLIENT.value:
+            if kind == ActivityType.DEPOT.value:
+                source = translation.reload_depots[idx]
+                jobs.append(reload_visit(vehicle.reload_locations.index(source)))
+            elif kind == ActivityType.CLIENT.value:
                 jobs.append(translation.client_jobs[idx])
             elif kind == ActivityType.PICKUP.value:
                 jobs.append(translation.shipment_jobs[idx][0])
@@ -79,8 +82,9 @@ def _routes_from(
 def _repair(problem: Problem, state: Availability, new_jobs: list[int]) -> list[int]:
     """The route, or the longest feasible subsequence found greedily when it breaks a rule.
 
-    Jobs are appended one by one and kept only if the route so far stays valid; a pick whose
-    drop did not survive is then removed and the pass repeated.
+    Jobs are appended one by one and kept only if the route so far stays valid (reloads are
+    kept where they were, then those left with nothing to do are removed); a pick whose drop
+    did not survive is removed and the pass repeated.
     """
     vehicle = state.vehicle
     route = [*state.prefix, *new_jobs]
@@ -92,6 +96,9 @@ def _repair(problem: Problem, state: Availability, new_jobs: list[int]) -> list[
     while True:
         kept: list[int] = []
         for index in candidates:
+            if index < 0:
+                kept.append(index)
+                continue
             pick = problem.jobs[index].pick_job
             # A drop whose pick was not kept cannot be served either.
             if pick is not None and problem.fixed_vehicle(pick) is None and (
@@ -101,13 +108,31 @@ def _repair(problem: Problem, state: Availability, new_jobs: list[int]) -> list[
             trial = [*state.prefix, *kept, index]
             if not route_violations(problem, vehicle, trial, vehicle.start_s):
                 kept.append(index)
+        kept = _useful_reloads(kept)
         if _pairs_closed(problem, state, kept):
             return kept
-        candidates = [i for i in kept if _drop_kept(problem, i, kept)]
+        candidates = [i for i in kept if i < 0 or _drop_kept(problem, i, kept)]
+
+
+def _useful_reloads(visits: list[int]) -> list[int]:
+    """The visits without reloads that start the route, end it or follow another reload.
+
+    Removing such a reload never adds load, time or distance to a route.
+    """
+    result: list[int] = []
+    for visit in visits:
+        if visit < 0 and (not result or result[-1] < 0):
+            continue
+        result.append(visit)
+    while result and result[-1] < 0:
+        result.pop()
+    return result
 
 
 def _drop_kept(problem: Problem, index: int, kept: list[int]) -> bool:
-    """False for a pick whose drop is not in ``kept``."""
+    """False for a pick whose drop is not in ``kept`` (reloads are never picks)."""
+    if index < 0:
+        return True
     drop = problem.drop_of(problem.jobs[index].id)
     return drop is None or problem.job_index(drop) in kept
 
@@ -115,6 +140,42 @@ def _drop_kept(problem: Problem, index: int, kept: list[int]) -> bool:
 def _pairs_closed(problem: Problem, state: Availability, new_jobs: list[int]) -> bool:
     """Every new pick has its drop on the route."""
     return all(_drop_kept(problem, i, new_jobs) for i in new_jobs)
+
+
+def _cost(problem: Problem, state: Availability, visits: list[int]) -> int | None:
+    """The objective's cost of a route, or None when it breaks a rule."""
+    vehicle = state.vehicle
+    if route_violations(problem, vehicle, visits, vehicle.start_s):
+        return None
+    timeline = simulate(problem, vehicle, visits, vehicle.start_s)
+    if problem.objective is Objective.MINIMISE_DISTANCE:
+        return timeline.distance_m + timeline.lateness_cost
+    return timeline.duration_s + timeline.lateness_cost
+
+
+def _reinsert(
+    problem: Problem, states: Sequence[Availability], routes: dict[int, list[int]],
+    dropped: list[int],
+) -> None:
+    """Put jobs the repair took out back where they fit most cheaply (routes change in place).
+
+    The search does not see breaks, so a route can lose a job to its break; another route,
+    or another place on the same one, may still have room for it. Pairs are left out.
+    """
+    for index in dropped:
+        best: tuple[int, int, int] | None = None
+        for number, state in enumerate(states):
+            new_jobs = routes[number]
+            base = _cost(problem, state, [*state.prefix, *new_jobs])
+            if base is None:
+                continue
+            for position in range(len(new_jobs) + 1):
+                trial = [*state.prefix, *new_jobs[:position], index, *new_jobs[position:]]
+                cost = _cost(problem, state, trial)
+                if cost is not None and (best is None or cost - base < best[0]):
+                    best = (cost - base, number, position)
+        if best is not None:
+            routes[best[1]].insert(best[2], index)
 
 
 def _finish(
@@ -125,20 +186,27 @@ def _finish(
     unassigned: dict[str, str],
 ) -> Solution:
     """Time the routes, repair any that break a rule, and give every unserved job its reason."""
-    routes: list[Route] = []
+    routes: dict[int, list[int]] = {}
+    dropped: list[int] = []
+    for number, state in enumerate(states):
+        wanted = planned.get(state.vehicle.id, [])
+        routes[number] = _repair(problem, state, wanted)
+        dropped += sorted(set(wanted) - set(routes[number]) - {i for i in wanted if i < 0})
+    singles = [i for i in dropped if problem.partner_of(problem.jobs[i].id) is None]
+    if singles:
+        _reinsert(problem, states, routes, singles)
+    solved: list[Route] = []
     served: set[str] = set()
-    for state in states:
-        vehicle = state.vehicle
-        new_jobs = _repair(problem, state, planned.get(vehicle.id, []))
-        jobs = [*state.prefix, *new_jobs]
-        if not jobs:
+    for number, state in enumerate(states):
+        jobs = [*state.prefix, *routes[number]]
+        if not any(i >= 0 for i in jobs):
             continue
-        routes.append(plan_route(problem, vehicle, jobs))
-        served.update(problem.jobs[i].id for i in jobs)
+        solved.append(plan_route(problem, state.vehicle, jobs))
+        served.update(problem.jobs[i].id for i in jobs if i >= 0)
     for job in problem.jobs:
         if job.id not in served and job.id not in unassigned:
             unassigned[job.id] = diagnose(problem, job.id, vehicles)
-    return Solution(routes=tuple(routes), unassigned=dict(sorted(unassigned.items())))
+    return Solution(routes=tuple(solved), unassigned=dict(sorted(unassigned.items())))
 
 
 def solve(problem: Problem, *, time_budget_s: float, seed: int, processes: int = 1) -> Solution:

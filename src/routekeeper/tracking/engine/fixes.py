@@ -16,6 +16,10 @@ METRES_PER_NAUTICAL_MILE = 1852.0
 # A fix whose accuracy is unknown is treated as this good (a typical outdoor phone GPS fix).
 ASSUMED_ACCURACY_M = 20.0
 
+# No tracker of this service's era reports earlier; an older stamp is an unset clock (GPS
+# week rollover, a zeroed RTC) and would sort before every real fix of the device.
+EARLIEST_FIX = datetime(2000, 1, 1, tzinfo=UTC)
+
 
 def knots_to_mps(knots: float) -> float:
     """Convert a speed in knots (NMEA, OsmAnd, Traccar) to metres per second."""
@@ -144,6 +148,8 @@ def validate_fix(
         return "recorded_at has no time zone"
     if (fix.recorded_at - require_aware(now, "now")).total_seconds() > max_future_skew_s:
         return "recorded_at is in the future"
+    if fix.recorded_at < EARLIEST_FIX:
+        return "recorded_at is before 2000"
     if _not_finite(fix.lat) or _not_finite(fix.lon):
         return "coordinates are not finite numbers"
     if not -90.0 <= fix.lat <= 90.0:

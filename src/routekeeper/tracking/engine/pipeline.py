@@ -4,7 +4,9 @@ Steps, in order, for each batch (each one a small pure function):
 
 1. :func:`screen_fixes` sorts by ``recorded_at``, drops duplicates, rejects implausible fixes
    and splits the rest into *fresh* (newer than the last processed fix) and *late*.
-2. Late fixes only fill tracking-coverage gaps (:meth:`Actuals.add_late`).
+2. Late fixes fill tracking-coverage gaps (:meth:`Actuals.add_late`) and may establish a
+   visit that was missed (:func:`_replay_late`): a batch holding a whole stop that arrives
+   after a newer batch still makes the order arrive and exit, once, at their true times.
 3. Each fresh fix advances the actuals and every open order's visit (:func:`arrival.step`):
    ``arrived`` / ``exited``.
 4. One ETA evaluation from the newest position (:func:`eta.estimate_remaining`):
@@ -455,6 +457,59 @@ def _stepped(orders: Sequence[OrderTrack], boxes: Sequence[Box | None], fixes: S
     return stepped
 
 
+def _replay_late(
+    orders: list[OrderTrack],
+    late: Sequence[Fix],
+    recent: Sequence[Fix],
+    boxes: Sequence[Box | None],
+    settings: TrackingSettings,
+) -> list[TrackEvent]:
+    """Establish visits that late fixes show and that were missed (in place); their events.
+
+    Only orders not yet arrived are replayed, so an arrival is never announced twice: their
+    visit is run afresh over the late fixes followed by the newest fixes already processed
+    (``recent``), in time order, the way it would have run had the fixes come in order. An
+    arrival found is adopted with its true time, and so is an exit that follows it.
+    """
+    events: list[TrackEvent] = []
+    if not late:
+        return events
+    first = late[0].recorded_at
+    merged: dict[datetime, Fix] = {f.recorded_at: f for f in recent if f.recorded_at > first}
+    merged.update((f.recorded_at, f) for f in late)
+    sequence = [merged[at] for at in sorted(merged)]
+    lons = [f.lon for f in late]
+    lats = [f.lat for f in late]
+    area = Box(min(lons), max(lons), min(lats), max(lats))
+    next_key = _next_key(orders)
+    for i, track in enumerate(orders):
+        if not track.awaiting_arrival:
+            continue
+        box = boxes[i]
+        if box is not None and not box.overlaps(area):
+            continue  # no late fix near this stop: nothing it could show
+        visit = VisitState()
+        found: list[VisitEvent] = []
+        for fix in sequence:
+            visit, step_events = step(visit, fix, track.order.geofence,
+                                      dwell_s=settings.dwell_s,
+                                      exit_buffer_m=settings.exit_buffer_m,
+                                      require_dwell=track.key != next_key)
+            found.extend(step_events)
+        if not visit.has_arrived:
+            continue
+        # The stop's own fixes set last_fix_at; keep the newest the visit had seen.
+        seen = track.visit.last_fix_at
+        if seen is not None and (visit.last_fix_at is None or visit.last_fix_at < seen):
+            visit = replace(visit, last_fix_at=seen)
+        track = replace(track, visit=visit)
+        for event in found:
+            events.append(_visit_event(track, event))
+        orders[i] = track
+        next_key = _next_key(orders)
+    return events
+
+
 def _settle_passed(orders: list[OrderTrack], passed: dict[int, datetime]) -> None:
     """Record the newest fix an unstepped approaching visit saw, as stepping would have."""
     for i, at in passed.items():
@@ -601,14 +656,21 @@ def process_fixes(
     actuals = state.actuals
     for fix in screened.late:
         actuals = actuals.add_late(fix)
-    if not screened.fresh:
-        return replace(state, actuals=actuals), []
-
     orders = list(state.orders)
     open_before = {t.key for t in orders if t.open}
-    events: list[TrackEvent] = []
-    battery = state.battery_percent
     boxes = [Box.around(t.order.geofence) for t in orders]
+    events = _replay_late(orders, screened.late, state.recent_fixes, boxes, settings)
+    if not screened.fresh and not events:
+        return replace(state, actuals=actuals), []
+    if not screened.fresh:
+        # Late fixes changed a visit: ETAs and risks follow from the newest position.
+        newest_known = state.last_fix
+        assert newest_known is not None  # late fixes exist only after a processed one
+        state = replace(state, orders=tuple(orders), actuals=actuals, evaluated_at=now)
+        return _estimate(state, orders, events, open_before, newest_known, now=now,
+                         travel=travel, settings=settings, eta_every_s=eta_every_s)
+
+    battery = state.battery_percent
     passed: dict[int, datetime] = {}
     stepped = _stepped(orders, boxes, screened.fresh, passed)
     next_key = _next_key(orders)
@@ -634,6 +696,23 @@ def process_fixes(
         actuals=actuals,
         evaluated_at=now,
     )
+    return _estimate(state, orders, events, open_before, newest, now=now, travel=travel,
+                     settings=settings, eta_every_s=eta_every_s)
+
+
+def _estimate(
+    state: RouteTrackState,
+    orders: list[OrderTrack],
+    events: list[TrackEvent],
+    open_before: set[str],
+    newest: Fix,
+    *,
+    now: datetime,
+    travel: TravelModel,
+    settings: TrackingSettings,
+    eta_every_s: float,
+) -> tuple[RouteTrackState, list[TrackEvent]]:
+    """Steps 4 and 5 of a batch: ETAs from the newest position, then risks, per open order."""
     eval_at = max(now, newest.recorded_at)
     etas: dict[str, StopEta] = {}
     if _etas_due(state, orders, eval_at, eta_every_s, visited=bool(events)):

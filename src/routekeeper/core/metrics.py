@@ -1,0 +1,84 @@
+"""The service's Prometheus metrics, counted where the work happens.
+
+With ``PROMETHEUS_MULTIPROC_DIR`` set in the environment (before this module is imported),
+prometheus-client keeps every process's values in files there and a scrape of any process
+adds them up: that is how several API and worker processes under systemd report as one.
+Gauges that describe shared state (queue depth, undelivered events) are not counted here but
+read from the database at scrape time (``ops.gauges``), so every process reports the truth.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client.registry import Collector
+
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+_SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+
+HTTP_REQUESTS = Counter(
+    "routekeeper_http_requests", "HTTP requests answered, by route template and status.",
+    ["method", "route", "status"])
+HTTP_SECONDS = Histogram(
+    "routekeeper_http_request_duration_seconds", "Time to answer a request, by route template.",
+    ["method", "route"], buckets=_SECONDS)
+JOB_SECONDS = Histogram(
+    "routekeeper_job_duration_seconds", "Run time of background jobs, by task and outcome.",
+    ["task", "outcome"], buckets=_SECONDS)
+WEBHOOK_EVENTS = Counter(
+    "routekeeper_webhook_deliveries",
+    "Webhook events sent, by the outcome of their attempt (delivered, rejected, retry).",
+    ["outcome"])
+POSITIONS = Counter(
+    "routekeeper_positions", "Position fixes received, by result (accepted, rejected).",
+    ["result"])
+TRACKING_LAG = Histogram(
+    "routekeeper_tracking_lag_seconds",
+    "From the newest fix of an upload being measured to its processing being committed.",
+    buckets=(0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0))
+PLANS = Counter("routekeeper_plans", "Planning runs finished, by outcome.", ["outcome"])
+PLAN_SECONDS = Histogram(
+    "routekeeper_plan_solve_seconds", "Time the solver took for one planning run.",
+    buckets=(0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0))
+PLAN_ORDERS = Counter(
+    "routekeeper_plan_orders", "Orders of finished planning runs, planned or unplanned.",
+    ["result"])
+EXPORT_ROWS = Counter("routekeeper_export_rows", "Rows written into exports.")
+EXPORT_ROWS_PER_S = Histogram(
+    "routekeeper_export_rows_per_second", "Throughput of each finished export.",
+    buckets=(100.0, 1_000.0, 5_000.0, 10_000.0, 25_000.0, 50_000.0, 100_000.0, 250_000.0))
+RATE_LIMITED = Counter(
+    "routekeeper_rate_limited", "Requests refused with 429, by the limit that refused them.",
+    ["limit"])
+
+
+def multiprocess_dir() -> str | None:
+    """The directory multiprocess mode shares values in, when it is on."""
+    return os.environ.get(MULTIPROCESS_ENV) or None
+
+
+def exposition(*extra: Collector) -> bytes:
+    """The text exposition of every process's metrics plus ``extra`` collectors."""
+    if multiprocess_dir():
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        text = generate_latest(registry)
+    else:
+        text = generate_latest(REGISTRY)
+    if extra:
+        scrape_time = CollectorRegistry()
+        for collector in extra:
+            scrape_time.register(collector)
+        text += generate_latest(scrape_time)
+    return text

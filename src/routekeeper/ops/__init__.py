@@ -1,0 +1,1 @@
+"""Operating the service: health probes, metrics, rate limits."""
