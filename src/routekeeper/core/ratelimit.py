@@ -13,6 +13,7 @@ single-process SQLite install keeps buckets in memory. Clocks are the processes'
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Iterable
@@ -122,6 +123,12 @@ ON CONFLICT (key) DO UPDATE SET tat_s = :until
 """)
 
 
+def _stored(key: str) -> str:
+    """The key as the table holds it: a digest, because keys carry what clients sent (an
+    account id may hold NUL, which PostgreSQL text refuses, or run past the column)."""
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 class DatabaseBuckets:
     """Buckets in the ``rate_limit_bucket`` table, shared by every process of the install."""
 
@@ -134,30 +141,30 @@ class DatabaseBuckets:
         interval = _interval(rule)
         with self.db.engine.connect() as connection:
             row = connection.execute(self._hit, {
-                "key": key, "now": now_s, "interval": interval,
+                "key": _stored(key), "now": now_s, "interval": interval,
                 "limit": rule.burst * interval + 1e-9,
             }).first()
             if row is not None:
                 connection.commit()
                 return Decision(True)
             tat = connection.scalar(select(RateLimitBucket.tat_s).where(
-                RateLimitBucket.key == key))
+                RateLimitBucket.key == _stored(key)))
             connection.commit()
         return judge(tat, rule, now_s)[0]
 
     def peek(self, keys: Iterable[str]) -> dict[str, float]:
         """The stored times of those ``keys`` that have a bucket."""
-        wanted = list(keys)
+        wanted = {_stored(key): key for key in keys}
         with self.db.engine.connect() as connection:
             rows = connection.execute(select(RateLimitBucket.key, RateLimitBucket.tat_s).where(
-                RateLimitBucket.key.in_(wanted))).all()
+                RateLimitBucket.key.in_(list(wanted)))).all()
             connection.commit()
-        return {str(key): float(tat) for key, tat in rows}
+        return {wanted[str(stored)]: float(tat) for stored, tat in rows}
 
     def mark(self, key: str, until_s: float) -> None:
         """Store ``until_s`` under ``key``."""
         with self.db.engine.connect() as connection:
-            connection.execute(_MARK, {"key": key, "until": until_s})
+            connection.execute(_MARK, {"key": _stored(key), "until": until_s})
             connection.commit()
 
     def prune(self, now_s: float) -> int:
