@@ -75,18 +75,22 @@ def test_a_day_is_replanned_around_the_route_being_driven(
     run_jobs(db, settings)
     plan = read_plan(api, plan_id)
     assert plan["unplanned_orders"] == []
-    handle = next(r["route_handle"] for r in plan["routes"] if r["worker_handle"] == "van-a")
-    first = read_route(api, handle)
+    # The driver is the van given more of the morning (3 of 6 at least): which van that is
+    # is the solver's choice, and it differs between the databases' row orders.
+    routes = {r["worker_handle"]: read_route(api, r["route_handle"]) for r in plan["routes"]}
+    driver = max(routes, key=lambda worker: len(routes[worker]["orders"]))
+    first = routes[driver]
+    handle = first["route_handle"]
     sequence = [o["order_handle"] for o in first["orders"]]
     assert len(sequence) >= 3, sequence
     started = api.post("/orders/track", json={"route_handle": handle, "track_mode": "on_time"})
     assert started.status_code == 201, started.text
     done, under_way, *rest = sequence
     assert api.post(f"/orders/{done}/complete", json={}).status_code == 200
-    drive_to(anon, api, "van-a", east(4.5))
+    drive_to(anon, api, driver, east(4.5))
     before = {h: read_order(api, h) for h in (done, under_way)}
 
-    # Midday: two new orders near van-a's position, and one of its later orders cancelled.
+    # Midday: two new orders near the driver's position, and one of its later orders cancelled.
     cancelled = rest[-1]
     assert api.post(f"/orders/{cancelled}/cancel", json={}).status_code == 200
     assert post(api, [order("day-new-1", east(4.4), day, "09:00", "17:00"),
