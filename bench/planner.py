@@ -69,6 +69,14 @@ class Result:
     seed: int = 1
     # CPU time this process got during the run: below the wall time when the machine is busy.
     cpu_seconds: float = float("nan")
+    # Service path only: seconds from the planning job's start to the search's, and the
+    # search's own budget (what is left of the planning budget by then).
+    pre_search_s: float = float("nan")
+    search_budget_s: float = float("nan")
+    # 1-minute load average when the run started.
+    load: float = float("nan")
+    # The budget the solver was given (the service's wall time with --match-service).
+    budget_s: float = float("nan")
 
 
 def routekeeper_solver(processes: int) -> Callable[[SolomonInstance, float, int], Routes]:
@@ -193,6 +201,24 @@ def render(results: list[Result], header: dict[str, str], bks: dict[str, str]) -
             1 + len(averaged)
         )
     )
+    for label, value in (("mean wall s", lambda r: r.seconds),
+                         ("mean routes", lambda r: float(r.vehicles)),
+                         ("mean load (1 min)", lambda r: r.load)):
+        values = [mean([value(r) for r in results if column(r, multi_seed) == c]) for c in columns]
+        lines.append(f"| {label} | | " + " | ".join(f"{v:.1f}" if label != "mean load (1 min)"
+                                                    else f"{v:.2f}" for v in values)
+                     + " |" * (1 + len(averaged)))
+    timed = [r for r in results if r.solver == "service" and r.pre_search_s == r.pre_search_s]
+    if timed:
+        lines += ["", "## Service path: where the planning job's time goes", ""]
+        lines.append("Seconds from the planning job's start to the search's (run start, reading "
+                     "orders and workers, the travel matrix over HTTP, building the problem), "
+                     "the search's own budget, and the whole job (including writing the plan "
+                     "and the routes' estimates).")
+        lines += ["", "| instance | before search | search budget | job | load |",
+                  "|---|---|---|---|---|"]
+        lines += [f"| {r.instance} | {r.pre_search_s:.2f} | {r.search_budget_s:.2f} | "
+                  f"{r.seconds:.2f} | {r.load:.2f} |" for r in timed]
     lines += ["", "## Per instance", ""]
     lines.append(
         "Distance in instance units (DIMACS value / 10) / routes / gap % / wall seconds / CPU "
@@ -236,6 +262,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report", type=Path, default=REPO / "docs/benchmarks/planner.md")
     parser.add_argument("--no-report", action="store_true")
     parser.add_argument("--notes", type=Path, help="markdown appended to the report as Notes")
+    parser.add_argument("--match-service", action="store_true",
+                        help="give every other solver the wall time the service's planning "
+                        "job took on the same instance (run service first)")
     args = parser.parse_args(argv)
 
     solvers = [s.strip() for s in args.solvers.split(",") if s.strip()]
@@ -259,13 +288,22 @@ def main(argv: list[str] | None = None) -> int:
     for path in paths:
         instance = read_instance(path)
         best = bks[instance.name.upper()]
+        service_s: float | None = None
         for solver in solvers:
+            budget = args.budget
+            if args.match_service and solver != "service" and service_s is not None:
+                budget = service_s
+            load = os.getloadavg()[0]
             started = time.perf_counter()
             cpu_started = time.process_time()
-            routes = runners[solver](instance, args.budget, args.seed)
+            routes = runners[solver](instance, budget, args.seed)
             seconds = time.perf_counter() - started
+            pre_search_s = search_budget_s = float("nan")
             if solver == "service" and service is not None:
                 seconds = service.last_run_s  # the planning job, not the API calls around it
+                service_s = seconds
+                pre_search_s = service.last_pre_search_s
+                search_budget_s = service.last_search_budget_s
             cpu_seconds = time.process_time() - cpu_started
             distance, vehicles, unserved, violations = score(instance, routes)
             result = Result(
@@ -280,12 +318,18 @@ def main(argv: list[str] | None = None) -> int:
                 violations=violations,
                 seed=args.seed,
                 cpu_seconds=cpu_seconds,
+                pre_search_s=pre_search_s,
+                search_budget_s=search_budget_s,
+                load=load,
+                budget_s=budget,
             )
             results.append(result)
             trouble = f" unserved={unserved} violations={violations}"
             print(
                 f"{result.instance:10} {solver:12} {distance:9.1f} {vehicles:3d} "
-                f"{result.gap_percent:6.2f}% {seconds:5.1f}s cpu {cpu_seconds:5.1f}s"
+                f"{result.gap_percent:6.2f}% {seconds:5.1f}s cpu {cpu_seconds:5.1f}s "
+                f"budget {budget:5.1f}s pre-search {pre_search_s:4.1f}s "
+                f"search {search_budget_s:4.1f}s load {load:4.2f}"
                 + (trouble if unserved or violations else ""),
                 flush=True,
             )

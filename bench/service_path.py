@@ -8,10 +8,13 @@ through the HTTP API (in-process ASGI client, the same routers and services as
 job, which a job runner built like the worker's runs here; the plan is then read back with
 ``GET /orders/plans/{plan_id}``.
 
-Coordinates are stored as longitude x / 10, latitude y / 10, and the travel model injected
-into the runner turns them back into instance coordinates and returns the DIMACS distance
-(Euclidean, truncated to one decimal, times ten) as both metres and seconds. Every time of
-the instance (already times ten) is used as seconds after midnight UTC of the plan's day.
+Coordinates are stored as longitude x / 10, latitude y / 10. The runner's travel model is
+the product's own OSRM client (``routing.osrm_url``, default settings otherwise) talking to
+an OSRM-compatible HTTP server in a process of its own (travel_server.py), which turns the
+points back into instance coordinates and answers the DIMACS distance (Euclidean, truncated
+to one decimal, times ten) as both metres and seconds: the setup a user with osrm-routed
+has. Every time of the instance (already times ten) is used as seconds after midnight UTC
+of the plan's day.
 
 One adjustment keeps the instance exact: the depot's due time is the worker's end of shift,
 but shifts are whole minutes (``HH:MM``), and a whole-day shift drops that bound. It is
@@ -29,23 +32,22 @@ from __future__ import annotations
 import secrets
 import tempfile
 import time
-from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from solomon import SCALE, SolomonInstance, dimacs_matrix
+from solomon import SolomonInstance, dimacs_matrix
 from starlette.testclient import TestClient
+from travel_server import TravelServer
 
 from routekeeper.accounts.service import create_account
 from routekeeper.app import create_app
 from routekeeper.db import migrate
 from routekeeper.db.engine import Database
-from routekeeper.planning.optimizer.search import warm_up
+from routekeeper.planning.optimizer import solver as optimizer_solver
+from routekeeper.planning.optimizer.search import Limits, warm_up
 from routekeeper.planning.tasks import solver_processes
 from routekeeper.settings import DatabaseSettings, JobSettings, Settings
-from routekeeper.travel.base import Leg, LonLat, TravelMatrix, lonlat_array
 from routekeeper.worker import build_runner
 
 # Instance coordinate x is stored as longitude x / COORDINATE_SCALE (likewise y, latitude).
@@ -55,23 +57,6 @@ OPS_GROUP = "vrptw"
 PLAN_DAY = date(2027, 1, 4)
 
 Routes = list[list[int]]
-
-
-class DimacsTravel:
-    """Euclidean travel between stored points in the DIMACS integer convention."""
-
-    def matrix(self, origins: Sequence[LonLat], destinations: Sequence[LonLat]) -> TravelMatrix:
-        """Distance = duration = floor(10 x Euclidean distance) of the instance coordinates."""
-        a = np.rint(lonlat_array(origins) * COORDINATE_SCALE)
-        b = np.rint(lonlat_array(destinations) * COORDINATE_SCALE)
-        euclid = np.hypot(a[:, None, 0] - b[None, :, 0], a[:, None, 1] - b[None, :, 1])
-        units = np.floor(SCALE * euclid + 1e-9).astype(np.int64)
-        return TravelMatrix(distance_m=units, duration_s=units.copy())
-
-    def leg(self, origin: LonLat, destination: LonLat) -> Leg:
-        """One straight leg."""
-        units = int(self.matrix([origin], [destination]).distance_m[0, 0])
-        return Leg(distance_m=units, duration_s=units, geometry=[origin, destination])
 
 
 def _point(instance: SolomonInstance, node: int) -> dict[str, Any]:
@@ -132,6 +117,20 @@ def _expect(response: Any, status: int, what: str) -> dict[str, Any]:
     return body
 
 
+class _SearchClock:
+    """Notes when the optimizer's search starts and the budget it gets (wraps its ``search``)."""
+
+    def __init__(self) -> None:
+        self.started = float("nan")
+        self.budget_s = float("nan")
+        self._search = optimizer_solver.search
+
+    def __call__(self, translation: Any, seed: int, processes: int, limits: Limits) -> Any:
+        self.started = time.perf_counter()
+        self.budget_s = limits.deadline - time.time()
+        return self._search(translation, seed, processes, limits)
+
+
 class ServicePath:
     """The ``routekeeper-service`` solver of bench/planner.py."""
 
@@ -140,24 +139,33 @@ class ServicePath:
         self._workdir = tempfile.TemporaryDirectory(prefix="rk-planner-")
         url = database_url or f"sqlite:///{Path(self._workdir.name) / 'bench.db'}"
         migrate.upgrade(url)
+        self.travel_server = TravelServer()
         base = Settings(_env_file=None)
         self.settings = base.model_copy(update={
             "secret_key": secrets.token_urlsafe(32),
             "configured_public_url": "http://bench",
             "database": DatabaseSettings(url=url),
             "jobs": JobSettings(run_in_api=False),
+            "routing": base.routing.model_copy(update={"osrm_url": self.travel_server.url}),
         })
+        self.clock = _SearchClock()
+        optimizer_solver.search = self.clock  # type: ignore[assignment]
         self.db = Database(self.settings.database)
         self.app = create_app(self.settings, run_worker=False)
         # A long-running worker starts its solver processes once, when it starts.
         warm_up(solver_processes(self.settings.model_copy(update={
             "planning": self.settings.planning.model_copy(update={"processes": processes}),
         })))
-        # Wall time of the last planning job (reading inputs, solving, writing the plan).
+        # Wall time of the last planning job (reading inputs, solving, writing the plan), the
+        # time from its start to the search's, and the search's budget.
         self.last_run_s = float("nan")
+        self.last_pre_search_s = float("nan")
+        self.last_search_budget_s = float("nan")
 
     def close(self) -> None:
-        """Release the database and the temporary directory."""
+        """Release the database, the travel server and the temporary directory."""
+        optimizer_solver.search = self.clock._search
+        self.travel_server.close()
         self.db.dispose()
         self._workdir.cleanup()
 
@@ -171,7 +179,6 @@ class ServicePath:
             }),
         })
         runner = build_runner(self.db, settings)
-        runner.context["travel"] = DimacsTravel()
         with TestClient(self.app) as client:
             client.auth = (creds.account_id, creds.secret_key)
             _expect(client.post("/workers/ops-groups/", json={
@@ -187,9 +194,12 @@ class ServicePath:
                 "ops_group_handle": OPS_GROUP,
             }), 201, "POST /orders/")
             plan_id = created["plan"]["id"]
+            self.clock.started = self.clock.budget_s = float("nan")
             started = time.perf_counter()
             runner.run_until_idle()
             self.last_run_s = time.perf_counter() - started
+            self.last_pre_search_s = self.clock.started - started
+            self.last_search_budget_s = self.clock.budget_s
             plan = _expect(client.get(f"/orders/plans/{plan_id}"), 200, "GET /orders/plans/{id}")
         if plan["status"] != "completed":
             raise RuntimeError(f"plan {plan_id} ended {plan['status']}: {plan['failure_reason']}")

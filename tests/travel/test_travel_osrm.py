@@ -21,6 +21,7 @@ from routekeeper.travel import (
     TravelError,
     TravelModel,
 )
+from routekeeper.travel.osrm import BLOCKS_AT_ONCE
 
 BASE_URL = "http://osrm.test:5000"
 RECORDING = json.loads(
@@ -367,9 +368,36 @@ def test_deadline_stops_further_blocks() -> None:
         return serve_table_from_recording(request)
 
     recorder = Recorder(slow)
-    expect_travel_error(recorder.model(max_table_size=2, deadline_s=0.25))
-    time.sleep(0.3)  # let the abandoned helper thread notice the deadline
-    assert 2 <= len(recorder.requests) <= 4  # far from the 9 blocks of a 3 x 3 table
+    model = recorder.model(max_table_size=2, deadline_s=0.25)
+    with pytest.raises(TravelError):
+        model.matrix(STOPS, STOPS)
+    time.sleep(0.3)  # let the abandoned helper threads notice the deadline
+    blocks = len(STOPS) ** 2
+    # Blocks go BLOCKS_AT_ONCE at a time: about three rounds fit before the deadline.
+    assert 2 <= len(recorder.requests) <= 3 * BLOCKS_AT_ONCE < blocks
+
+
+def test_blocks_are_asked_a_few_at_once() -> None:
+    """A table larger than the server's limit is asked in blocks sent concurrently."""
+    active = 0
+    most = 0
+    lock = threading.Lock()
+
+    def slow(request: httpx.Request) -> httpx.Response:
+        nonlocal active, most
+        with lock:
+            active += 1
+            most = max(most, active)
+        time.sleep(0.05)
+        with lock:
+            active -= 1
+        return serve_table_from_recording(request)
+
+    recorder = Recorder(slow)
+    got = recorder.model(max_table_size=2).matrix(STOPS, STOPS)
+    assert 1 < most <= BLOCKS_AT_ONCE
+    assert len(recorder.requests) == len(STOPS) ** 2
+    assert got.distance_m.shape == (len(STOPS), len(STOPS))
 
 
 def test_injected_client_is_left_open() -> None:

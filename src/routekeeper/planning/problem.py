@@ -104,7 +104,8 @@ def build_problem(
     openings: Mapping[str, Opening] | None = None,
     keep: Mapping[str, str] | None = None,
 ) -> BuiltProblem:
-    """Build the Problem: vehicle starts first, then one location per order, then the depot
+    """Build the Problem: vehicle starts first (one per distinct point), then one location per
+    order, then the depot
     workers reload at (when the ops group allows reloads).
 
     ``openings``: by order id, when the order's place takes visits that day (see
@@ -114,7 +115,11 @@ def build_problem(
     """
     openings = openings or {}
     closed: set[str] = set()
-    points: list[LonLat] = [slot.start for slot in slots]
+    # Workers starting at one place (the depot, homes at one address) share its location:
+    # fewer matrix cells to fetch, and one place for the optimizer rather than one per worker.
+    points: list[LonLat] = list(dict.fromkeys(slot.start for slot in slots))
+    start_of = [points.index(slot.start) for slot in slots]
+    n_starts = len(points)
     jobs: list[Job] = []
     picks = {
         (o.order_handle, o.type_index): o.id for o in orders if o.type == "pick"
@@ -162,8 +167,8 @@ def build_problem(
     returns = group.route_completion_type == "return_to_start_location"
     vehicles = tuple(
         Vehicle(
-            id=slot.worker.worker_handle, start_location=index,
-            end_location=index if returns else None,
+            id=slot.worker.worker_handle, start_location=start_of[index],
+            end_location=start_of[index] if returns else None,
             start_s=_seconds(slot.ready_at, reference_at, 0),
             end_s=_seconds(slot.shift.end_at, reference_at, MAX_TIME_S),
             capacity=_capacity(slot.worker, group),
@@ -179,7 +184,7 @@ def build_problem(
     )
     # The caller only builds a problem with at least one worker, so points is never empty.
     matrix = travel.matrix(points, points)
-    cut_off = _unreachable_jobs(jobs, matrix, len(slots), returns=returns)
+    cut_off = _unreachable_jobs(jobs, matrix, n_starts, returns=returns)
     for job in jobs:
         # A pick and its drop are planned together or not at all.
         if job.pick_job is not None and (job.id in closed or job.pick_job in closed):

@@ -188,7 +188,7 @@ def _openings(session: Session, account_id: str, pool: list[Order], day: date,
 
 
 def solver_processes(settings: Settings) -> int:
-    """Solver processes per run: the setting, or one per core."""
+    """Solver processes to keep ready: the setting, or one per core."""
     return settings.planning.processes or max(1, os.cpu_count() or 1)
 
 
@@ -228,7 +228,9 @@ def run_solver(
         return None, {o.id: TRAVEL_FAILURE_MESSAGE for o in inputs.pool}, TRAVEL_FAILURE_MESSAGE
     spent_s = time.monotonic() - started if started is not None else 0.0
     solution = solve(built.problem, time_budget_s=_budget(settings, len(inputs.pool), spent_s),
-                     seed=settings.planning.seed, processes=solver_processes(settings))
+                     seed=settings.planning.seed,
+                     # 0: as many seeds as there are idle cores when the run starts.
+                     processes=settings.planning.processes)
     inputs.day_stops = {planned.vehicle_id: day_stops(built.problem, planned, built.reference_at)
                         for planned in solution.routes}
     inputs.bound_by = {planned.vehicle_id: binding(built.problem, planned, built.reference_at)

@@ -89,6 +89,8 @@ def _is_number(value: object) -> TypeGuard[int | float]:
 
 # Square tables from this many points up are asked in two halves at once.
 _SPLIT_FROM = 400
+# Blocks of a table larger than the server's limit asked at once.
+BLOCKS_AT_ONCE = 4
 
 _NUMERIC_CELLS = frozenset({int, float, type(None)})
 
@@ -300,7 +302,7 @@ class OsrmModel:
                             done.result()
                 destination_snap[:] = origin_snap
                 return RawTable(distance, duration, origin_snap, destination_snap)
-            for rows, cols in table_blocks(len(o), len(d), self.max_table_size):
+            def block(rows: slice, cols: slice) -> None:
                 n_rows, n_cols = rows.stop - rows.start, cols.stop - cols.start
                 # Each block lists its sources then its destinations, and indexes into them.
                 sources = ";".join(str(i) for i in range(n_rows))
@@ -316,6 +318,17 @@ class OsrmModel:
                 distance[rows, cols] = _number_grid(body, "distances", n_rows, n_cols)
                 origin_snap[rows] = _snap_distances(body, "sources", n_rows)
                 destination_snap[cols] = _snap_distances(body, "destinations", n_cols)
+
+            blocks = table_blocks(len(o), len(d), self.max_table_size)
+            if len(blocks) == 1:
+                block(*blocks[0])
+            else:
+                # A large table is many small requests (osrm-routed's default --max-table-size
+                # is 100): a few at once keep the server's threads busy while this side
+                # decodes, instead of paying every round trip in turn.
+                with ThreadPoolExecutor(BLOCKS_AT_ONCE, thread_name_prefix="osrm-table") as pool:
+                    for done in [pool.submit(block, rows, cols) for rows, cols in blocks]:
+                        done.result()
             return RawTable(distance, duration, origin_snap, destination_snap)
 
         if len(o) == 0 or len(d) == 0:

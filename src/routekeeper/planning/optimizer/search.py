@@ -217,10 +217,24 @@ def _new_pool(processes: int) -> ProcessPoolExecutor:
                                mp_context=multiprocessing.get_context("spawn"))
 
 
+def idle_cores() -> int:
+    """Cores not busy with other work (the 1-minute load average), at least one.
+
+    On a machine whose cores are shared, two seeds that each get half a core find worse plans
+    than one seed with a whole core: the parallel seeds only pay where cores are free.
+    """
+    cores = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except OSError:  # not available on this platform
+        return cores
+    return max(1, min(cores, round(cores - load)))
+
+
 def _warm_pool(processes: int) -> ProcessPoolExecutor:
     global _pool, _pool_size
     with _pool_guard:
-        if _pool is not None and _pool_size != processes:
+        if _pool is not None and _pool_size < processes:
             _pool.shutdown(wait=False, cancel_futures=True)
             _pool = None
         if _pool is None:
@@ -242,7 +256,7 @@ def _ready() -> int:
 
 def warm_up(processes: int) -> None:
     """Start the solver processes now, so that the first run does not wait for them."""
-    if processes <= 1 or not _pool_busy.acquire(blocking=False):
+    if processes < 1 or not _pool_busy.acquire(blocking=False):
         return
     try:
         pool = _warm_pool(processes)
@@ -264,8 +278,12 @@ def _run_seeds(
 
 
 def search(translation: Translation, seed: int, processes: int, limits: Limits) -> Candidate:
-    """Best of ``processes`` independent seeds (seed, seed + 1, ...); ties go to the lower seed."""
-    if processes <= 1:
+    """Best of ``processes`` independent seeds (seed, seed + 1, ...); ties go to the lower seed.
+
+    One seed runs in this process unless solver processes were warmed up (a worker's): then
+    it runs in one of them, so that a long search does not hold this process's interpreter.
+    """
+    if processes <= 1 and _pool is None:
         return search_once(translation, seed, limits)
     if _pool_busy.acquire(blocking=False):
         pool = _warm_pool(processes)
@@ -276,6 +294,8 @@ def search(translation: Translation, seed: int, processes: int, limits: Limits) 
             raise
         finally:
             _pool_busy.release()
+    elif processes <= 1:
+        return search_once(translation, seed, limits)
     else:
         with _new_pool(processes) as own:
             results = _run_seeds(own, translation, seed, processes, limits)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Sequence
 
@@ -13,7 +12,7 @@ from routekeeper.planning.optimizer.check import check, route_violations
 from routekeeper.planning.optimizer.diagnose import Fleet, diagnose, fleet, serving_unit
 from routekeeper.planning.optimizer.model import Objective, Problem, Route, Solution
 from routekeeper.planning.optimizer.schedule import plan_route, reload_visit, simulate
-from routekeeper.planning.optimizer.search import Candidate, limits_for, search
+from routekeeper.planning.optimizer.search import Candidate, idle_cores, limits_for, search
 from routekeeper.planning.optimizer.translate import Translation, Unit, translate
 from routekeeper.planning.optimizer.warm import Availability, availability
 
@@ -215,11 +214,11 @@ def solve(problem: Problem, *, time_budget_s: float, seed: int, processes: int =
     Deterministic for a given seed with ``processes=1`` whenever an iteration limit, not the
     clock, ends the search (always so for small problems). With ``processes > 1``, seeds
     ``seed .. seed + processes - 1`` run in parallel processes and the best result is kept;
-    ``processes=0`` means one per core.
+    ``processes=0`` means one per idle core (see ``idle_cores``), decided when the run starts.
     """
     started = time.perf_counter()
     if processes <= 0:
-        processes = os.cpu_count() or 1
+        processes = idle_cores()
     states = [availability(problem, vehicle) for vehicle in problem.vehicles]
     usable = [state for state in states if state.usable]
     unassigned: dict[str, str] = {}

@@ -137,10 +137,12 @@ class _Builder:
         # PyVRP depots as (PyVRP location, service duration); depot_of maps to their index.
         self.depots: list[tuple[int, int]] = []
         self.reload_of: dict[tuple[int, int], int] = {}
+        # Problem location -> the first equivalent one used as a depot (see ``_same_place``).
+        self.canonical: dict[int, int] = {}
         for state in states:
-            self._depot(state.location)
+            self.depot(state.location)
             end = state.vehicle.end_location
-            self._depot(VIRTUAL_END if end is None else end)
+            self.depot(VIRTUAL_END if end is None else end)
         for state in states:
             vehicle = state.vehicle
             for source in vehicle.reload_locations:
@@ -153,8 +155,32 @@ class _Builder:
                     self.sources.append(source)
         self.job_location: dict[int, int] = {}
 
-    def _depot(self, source: int) -> int:
-        """The depot index for a problem location, adding it when new."""
+    def _same_place(self, a: int, b: int) -> bool:
+        """Whether two problem locations are interchangeable: same point, same rows and columns.
+
+        Workers who all start from one depot (or from homes at one address) each have a
+        location of their own in the Problem; as separate PyVRP depots they would make as many
+        vehicle types as workers, which slows every local-search move that considers an empty
+        route (one per vehicle type) and costs PyVRP much of its quality at 400+ stops.
+        """
+        problem = self.problem
+        if problem.locations and problem.locations[a] != problem.locations[b]:
+            return False
+        return all(
+            np.array_equal(matrix[a], matrix[b]) and np.array_equal(matrix[:, a], matrix[:, b])
+            for matrix in (problem.distance_m, problem.duration_s)
+        )
+
+    def depot(self, source: int) -> int:
+        """The depot index for a problem location, adding it when new (an equivalent location
+        already used as a depot stands for it)."""
+        if source not in self.canonical:
+            self.canonical[source] = next(
+                (seen for seen in self.depot_of if seen != VIRTUAL_END and source != VIRTUAL_END
+                 and self._same_place(seen, source)),
+                source,
+            )
+        source = self.canonical[source]
         if source not in self.depot_of:
             self.depot_of[source] = len(self.depots)
             self.depots.append((len(self.sources), 0))
@@ -399,8 +425,8 @@ def _vehicle_types(
         reloads = tuple(sorted(builder.reload_of[(source, vehicle.reload_s)]
                                for source in set(vehicle.reload_locations)))
         key = (
-            builder.depot_of[state.location],
-            builder.depot_of[VIRTUAL_END if end is None else end],
+            builder.depot(state.location),
+            builder.depot(VIRTUAL_END if end is None else end),
             state.ready_s,
             max(state.ready_s, _clip(vehicle.end_s) - break_time(state)),
             _clip(state.capacity_left),
