@@ -174,3 +174,64 @@ def test_a_free_replan_may_redirect_the_worker_from_the_stop_under_way(
         run_jobs(db, settings)
         sequence = [o["order_handle"] for o in read_route(api, handle)["orders"]]
         assert sequence[:2] == ["fr-1", expected_next], (mode, sequence)
+
+
+def workers_of(plan: dict[str, Any]) -> dict[str, str]:
+    """Order handle -> worker handle of every order on the plan's routes."""
+    return {o["order_handle"]: r["worker_handle"] for r in plan["routes"]
+            for o in r["orders"] if o["status"] != "cancelled"}
+
+
+def test_max_moves_per_route_caps_what_leaves_a_route_and_the_timeline_says_why(
+    api: TestClient, anon: TestClient, db: Database, settings: Settings
+) -> None:
+    """A worker far from their last four stops is driving; a second worker who lives next to
+    them joins. A re-plan asked with the new order (POST /orders/ with ``replan``) that allows
+    one move per route moves at most one; a re-plan without the limit moves more. Every
+    order that changed has an ``order_replanned`` timeline entry saying from where to where
+    and why."""
+    day = plan_day()
+    add_worker(api, "far", home=east(0))
+    stops = [f"mv-{i}" for i in range(1, 6)]
+    plan_id = post(api, [order(h, east(km), day, "09:00", "17:00")
+                         for h, km in zip(stops, (1, 20, 21, 22, 23), strict=True)])
+    run_jobs(db, settings)
+    (listed,) = read_plan(api, plan_id)["routes"]
+    assert [o["order_handle"] for o in listed["orders"]] == stops
+    assert api.post("/orders/track", json={"route_handle": listed["route_handle"],
+                                           "track_mode": "on_time"}).status_code == 201
+    drive_to(anon, api, "far", east(0.5))
+    add_worker(api, "near", home=east(21.5))
+
+    response = api.post("/orders/", json={
+        "orders": [order("mv-new", east(21.6), day, "09:00", "17:00")],
+        "plan_mode": "scheduled", "replan": "allow_moves", "max_moves_per_route": 1})
+    assert response.status_code == 201, response.text
+    run_jobs(db, settings)
+    limited = workers_of(read_plan(api, plan_id))
+    moved = [h for h in stops if limited[h] != "far"]
+    assert len(moved) <= 1, limited
+    assert limited["mv-1"] == "far"  # the stop under way
+
+    response = api.post(f"/orders/plans/{plan_id}/trigger",
+                        json={"plan_mode": "scheduled", "replan": "allow_moves",
+                              "max_moves_per_route": -1})
+    assert response.status_code == 422, response.text
+    response = api.post(f"/orders/plans/{plan_id}/trigger",
+                        json={"plan_mode": "scheduled", "replan": "allow_moves"})
+    assert response.status_code == 200, response.text
+    run_jobs(db, settings)
+    free = workers_of(read_plan(api, plan_id))
+    moved_now = [h for h in stops if free[h] != "far"]
+    assert len(moved_now) >= 2, free
+
+    for handle in moved_now:
+        entries = [e for e in read_order(api, handle)["timeline"]
+                   if e["type"] == "order_replanned"]
+        assert entries, handle
+        last = entries[-1]["data"] if "data" in entries[-1] else entries[-1]
+        if handle not in moved:  # moved by the second re-plan
+            assert last["change"] == "moved", last
+            assert last["previous"]["worker_handle"] == "far"
+            assert last["current"]["worker_handle"] == "near"
+            assert "allow_moves" in last["reason"]

@@ -129,7 +129,8 @@ def create_orders(
     orders = service.create_orders(session, account.account_id, body, geocoder=geocoder)
     if body.plan_mode.value != "manual":
         return plan_new_orders(request, session, account.account_id, orders,
-                               mode=body.plan_mode.value, sync=body.enable_sync_planning)
+                               mode=body.plan_mode.value, sync=body.enable_sync_planning,
+                               replan=body.replan, max_moves_per_route=body.max_moves_per_route)
     if body.worker is not None:
         # Manual mode with a worker: a route for that worker, in the posted sequence.
         return route_for_new_orders(request, session, account.account_id, body.worker, orders)

@@ -220,6 +220,10 @@ class OrdersCreate(BaseModel):
     driver_handle: Handle | None = None
     enable_sync_planning: bool = False
     route_solver_matrix_strategy: MatrixStrategy = MatrixStrategy.OSRM_FULL
+    # Extension: scheduled planning that re-plans the rest of the day, routes being driven
+    # included (as ``replan`` of the plan trigger; docs/compatibility.md).
+    replan: str | None = Field(default=None, pattern="^(keep_with_worker|allow_moves|free)$")
+    max_moves_per_route: int | None = Field(default=None, ge=0, le=10_000)
 
     @property
     def worker(self) -> str | None:

@@ -101,5 +101,6 @@ def trigger_plan(plan_id: str, account: CurrentAccount, session: WriteSession,
         order_handles=[o.order_handle for o in body.orders] if body.orders else None,
         profile_filter=body.profile_filter,
         replan=body.replan.value if body.replan else None,
+        max_moves_per_route=body.max_moves_per_route,
     )
     return plan_reference(plan.plan_id)

@@ -21,12 +21,18 @@ from routekeeper.settings import Settings
 
 def plan_new_orders(
     request: Request, session: Session, account_id: str, orders: list[Order], *, mode: str,
-    sync: bool,
+    sync: bool, replan: str | None = None, max_moves_per_route: int | None = None,
 ) -> dict[str, Any]:
-    """Queue planning of new orders; with ``sync`` (on_demand only) answer with the result."""
+    """Queue planning of new orders; with ``sync`` (on_demand only) answer with the result.
+
+    ``replan`` (scheduled only) re-plans the rest of the day with them, see ``queue_run``.
+    """
     group = session.get(OpsGroup, (account_id, orders[0].ops_group_handle))
     assert group is not None
-    plan = request_planning(session, account_id, group, orders, mode=mode)
+    if mode != "scheduled":
+        replan = max_moves_per_route = None
+    plan = request_planning(session, account_id, group, orders, mode=mode, replan=replan,
+                            max_moves_per_route=max_moves_per_route)
     if not (sync and mode == "on_demand"):
         return plan_reference(plan.plan_id)
     plan_id, sequence = plan.plan_id, plan.sequence_number

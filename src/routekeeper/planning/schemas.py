@@ -92,6 +92,9 @@ class TriggerRequest(BaseModel):
     profile_filter: dict[str, Any] | None = None
     # Extension: include routes being driven (docs/compatibility.md).
     replan: ReplanMode | None = None
+    # Extension: with replan allow_moves or free, at most this many open orders of each
+    # included route may go to another worker (or off it); its earliest stay with its worker.
+    max_moves_per_route: int | None = Field(default=None, ge=0, le=10_000)
 
 
 class PlanListRoute(BaseModel):

@@ -60,8 +60,13 @@ def _running(session: Session, plan: Plan) -> bool:
 def queue_run(
     session: Session, plan: Plan, *, mode: str, order_ids: Sequence[str] | None = None,
     profile_filter: dict[str, object] | None = None, replan: str | None = None,
+    max_moves_per_route: int | None = None,
 ) -> None:
-    """Queue a planning run of ``plan`` unless one is already queued and not started."""
+    """Queue a planning run of ``plan`` unless one is already queued and not started.
+
+    ``replan`` includes the routes being driven (keep_with_worker, allow_moves or free);
+    ``max_moves_per_route`` caps how many open orders of each route may change worker.
+    """
     if plan.pending_job_id is not None:
         pending = session.get(Job, plan.pending_job_id)
         if (pending is not None and pending.status == "queued"
@@ -71,7 +76,8 @@ def queue_run(
         session, PLAN_TASK,
         {"plan_id": plan.plan_id, "mode": mode,
          "order_ids": list(order_ids) if order_ids is not None else None,
-         "profile_filter": profile_filter, "replan": replan},
+         "profile_filter": profile_filter, "replan": replan,
+         "max_moves_per_route": max_moves_per_route},
         account_id=plan.account_id, max_attempts=3,
     )
     plan.pending_job_id = job.id
@@ -81,7 +87,8 @@ def queue_run(
 
 
 def request_planning(
-    session: Session, account_id: str, group: OpsGroup, orders: Sequence[Order], *, mode: str
+    session: Session, account_id: str, group: OpsGroup, orders: Sequence[Order], *, mode: str,
+    replan: str | None = None, max_moves_per_route: int | None = None,
 ) -> Plan:
     """Attach new orders to their days' plans and queue runs; returns the first plan."""
     by_day: dict[date, list[Order]] = defaultdict(list)
@@ -92,7 +99,8 @@ def request_planning(
         plan = plan_for_day(session, account_id, group, day)
         for order in by_day[day]:
             order.plan_id = plan.plan_id
-        queue_run(session, plan, mode=mode)
+        queue_run(session, plan, mode=mode, replan=replan,
+                  max_moves_per_route=max_moves_per_route)
         plans.append(plan)
     return plans[0]
 
@@ -108,7 +116,7 @@ def get_plan(session: Session, account_id: str, plan_id: str, *, lock: bool = Fa
 def trigger(
     session: Session, account_id: str, plan_id: str, *, mode: str,
     order_handles: Sequence[str] | None, profile_filter: dict[str, object] | None,
-    replan: str | None = None,
+    replan: str | None = None, max_moves_per_route: int | None = None,
 ) -> Plan:
     """Re-run planning for a plan (optionally only some of its orders, some workers)."""
     plan = get_plan(session, account_id, plan_id, lock=True)
@@ -128,5 +136,5 @@ def trigger(
                              {"description": f"Orders not in this plan: {', '.join(missing)}"})
         order_ids = [o.id for o in rows]
     queue_run(session, plan, mode=mode, order_ids=order_ids, profile_filter=profile_filter,
-              replan=replan)
+              replan=replan, max_moves_per_route=max_moves_per_route)
     return plan

@@ -27,6 +27,7 @@ from routekeeper.models.order import Order
 from routekeeper.models.plan import Plan
 from routekeeper.models.route import Route
 from routekeeper.models.worker import Worker
+from routekeeper.orders.service import add_timeline
 from routekeeper.orders.states import TERMINAL
 from routekeeper.places import service as places
 from routekeeper.planning.availability import day_start, shift_on
@@ -96,6 +97,7 @@ def read_inputs(session: Session, plan: Plan, payload: dict[str, Any]) -> RunInp
     only = set(payload["order_ids"]) if payload.get("order_ids") else None
     # A re-plan of the rest of the day (extension) includes routes being driven.
     replan = payload.get("replan")
+    limit = payload.get("max_moves_per_route")
     routes = session.scalars(
         select(Route).where(Route.account_id == plan.account_id, Route.plan_id == plan.plan_id,
                             Route.status != "completed")
@@ -123,6 +125,11 @@ def read_inputs(session: Session, plan: Plan, payload: dict[str, Any]) -> RunInp
         inputs.pool.extend(open_orders)
         if replan == "keep_with_worker" and route.worker_handle:
             inputs.keep.update((o.id, route.worker_handle) for o in open_orders)
+        elif replan and route.worker_handle and limit is not None:
+            # At most ``limit`` open orders may leave the route: its earliest (the next ones
+            # the worker drives to, the customers told first) stay with the worker.
+            staying = open_orders[:max(0, len(open_orders) - limit)]
+            inputs.keep.update((o.id, route.worker_handle) for o in staying)
         if route.worker_handle:
             inputs.routes_by_worker[route.worker_handle] = route
     unplanned = session.scalars(
@@ -277,8 +284,47 @@ def solve_plan(ctx: JobContext) -> None:
     ctx.heartbeat()
     with ctx.db.write() as session:
         write_plan(session, ctx, settings, travel, inputs, solution, reasons, failure)
+        if ctx.payload.get("replan") and not failure:
+            record_moves(session, inputs, str(ctx.payload["replan"]))
         ctx.complete(session)
     _count_run(solution, reasons, failure, solve_s)
+
+
+REPLANNED = "order_replanned"
+
+
+def _place(order: Order) -> dict[str, Any]:
+    return {"route_handle": order.route_handle, "worker_handle": order.worker_handle,
+            "sequence": order.route_sequence}
+
+
+def record_moves(session: Session, inputs: RunInputs, replan: str) -> None:
+    """Say on each re-planned order's timeline what changed and why (``order_replanned``).
+
+    For every open order of a route the re-plan included whose worker, route or place in
+    the sequence changed: where it was, where it is now, and why (the re-plan's mode, or
+    the reason it is no longer planned).
+    """
+    for before in inputs.pool:
+        if before.route_handle is None:
+            continue  # not on a route before: its planning events say what happened
+        order = session.get(Order, (before.account_id, before.id))
+        if order is None:
+            continue
+        was, now = _place(before), _place(order)
+        if was == now:
+            continue
+        if order.route_handle is None:
+            change, why = "unplanned", order.planning_failure_reason
+        elif order.worker_handle != before.worker_handle:
+            change = "moved"
+            why = (f"Re-plan of the rest of the day ({replan}): worker {order.worker_handle} "
+                   f"takes it instead of {before.worker_handle}")
+        else:
+            change = "resequenced"
+            why = f"Re-plan of the rest of the day ({replan}): new order of the route's stops"
+        add_timeline(session, order, REPLANNED, plan_id=inputs.plan_id, replan=replan,
+                     change=change, reason=why, previous=was, current=now)
 
 
 def _count_run(solution: Solution | None, reasons: dict[str, str], failure: str | None,
