@@ -147,6 +147,8 @@ class ServicePath:
             "database": DatabaseSettings(url=url),
             "jobs": JobSettings(run_in_api=False),
             "routing": base.routing.model_copy(update={"osrm_url": self.travel_server.url}),
+            # One client creating a fleet of 250 workers is not what the rate limits are for.
+            "limits": base.limits.model_copy(update={"enabled": False}),
         })
         self.clock = _SearchClock()
         optimizer_solver.search = self.clock  # type: ignore[assignment]

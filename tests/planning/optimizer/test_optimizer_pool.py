@@ -52,3 +52,12 @@ def test_a_dead_solver_process_fails_one_run_then_fresh_processes_take_over() ->
     assert solution.unassigned == {}
     assert victim not in _pool_pids()
 
+
+
+@pytest.mark.parametrize(("load", "expected"), [(0.0, 2), (0.4, 2), (0.8, 1), (1.7, 1), (9.0, 1)])
+def test_seeds_run_only_on_idle_cores(monkeypatch: pytest.MonkeyPatch, load: float,
+                                      expected: int) -> None:
+    """processes=0 runs one seed per core not busy with other work, and at least one."""
+    monkeypatch.setattr(search_module.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(search_module.os, "getloadavg", lambda: (load, load, load))
+    assert search_module.idle_cores() == expected
