@@ -120,7 +120,7 @@ class TrackingSettings(BaseModel):
     # Processing is "behind" (health, metrics) when the oldest waiting fix is older than this.
     lag_threshold_s: float = 30.0
     # Positions older than this are deleted (whole partitions on PostgreSQL).
-    retention_days: int = 90
+    retention_days: int = Field(default=90, ge=1)
 
 
 class WebhookSettings(BaseModel):

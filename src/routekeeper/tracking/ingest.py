@@ -25,14 +25,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from routekeeper.core import metrics
 from routekeeper.db.engine import Database
 from routekeeper.models.device import Device
 from routekeeper.settings import Settings
-from routekeeper.tracking import clock, repository
+from routekeeper.tracking import clock, partitions, repository
 from routekeeper.tracking.engine.fixes import Fix, implausible_move, validate_fix
 from routekeeper.tracking.processor import sqlite_turn, wake
 from routekeeper.tracking.schemas import IngestResult, Rejection
@@ -88,10 +88,14 @@ def screen(device: DeviceRef, fixes: Sequence[Fix], *, now: datetime,
     tracking = settings.tracking
     rejections: list[Rejection] = []
     plausible: list[tuple[int, Fix]] = []
+    expired = partitions.cutoff(now, tracking.retention_days)
     for index, fix in enumerate(fixes):
         reason = validate_fix(fix, now=now, previous=None,
                               max_future_skew_s=tracking.max_future_skew_s,
                               max_speed_mps=tracking.max_speed_mps)
+        if reason is None and fix.recorded_at < expired:
+            # It would be deleted by the next retention run (or need a dropped partition).
+            reason = "recorded_at is older than the retention period"
         if reason is None:
             plausible.append((index, fix))
         else:
@@ -170,6 +174,12 @@ def ingest(db: Database, settings: Settings, device: Resolver | DeviceRef,
             if attempt == _ATTEMPTS or not _retryable(exc):
                 raise
             log.info("an upload was retried after %s", exc.orig)
+        except IntegrityError as exc:
+            # A fix of a day without a partition yet (PostgreSQL): create it, then retry.
+            if attempt == _ATTEMPTS or getattr(exc.orig, "sqlstate", None) != \
+                    partitions.NO_PARTITION:
+                raise
+            partitions.ensure(db, partitions.days_of(f.recorded_at for f in fixes))
     if stored:
         wake()
     _count(screened, fixes)
