@@ -25,6 +25,8 @@ from routekeeper.settings import Settings
 
 EMBED_SCOPE = "embed"
 TOKEN_PARAM = "token"
+# Characters urlencode leaves as they are (tokens are base64url with a dot).
+_URL_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
 
 _request_settings: ContextVar[Settings | None] = ContextVar(
     "routekeeper_request_settings", default=None)
@@ -77,7 +79,8 @@ def issue_embed_token(
     return issue_token(settings.signing_keys.current, claims)
 
 
-def account_token(settings: Settings, account: Account, route_handle: str) -> str:
+def account_token(settings: Settings, account: Account, route_handle: str, *,
+                  signing_key: str | None = None) -> str:
     """An embed token of ``account`` for one of its routes, for the ``embed_url`` of API
     answers: its expiry is rounded up to the hour, so the same route gets the same link
     for up to an hour (stable for clients comparing answers, cacheable), and every link
@@ -85,7 +88,7 @@ def account_token(settings: Settings, account: Account, route_handle: str) -> st
     expires_at = (now_s() + settings.views.embed_token_ttl_s) // 3600 * 3600 + 3600
     claims = TokenClaims(account_id=account.account_id, secret_version=account.secret_version,
                          expires_at=expires_at, scope=EMBED_SCOPE, subject=route_handle)
-    return issue_token(settings.signing_keys.current, claims)
+    return issue_token(signing_key or settings.signing_keys.current, claims)
 
 
 def check_embed_token(
@@ -104,6 +107,8 @@ def check_embed_token(
 
 def with_token(url: str, token: str) -> str:
     """``url`` with its ``token`` query parameter set (any earlier one replaced)."""
+    if "?" not in url and "#" not in url and _URL_SAFE.issuperset(token):
+        return f"{url}?{TOKEN_PARAM}={token}"  # what urlencode writes, without parsing
     parts = urlsplit(url)
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
              if k != TOKEN_PARAM]
@@ -129,10 +134,14 @@ def sign_embed_url(url: str, row: RouteRow) -> str:
     memo = _request_tokens.get()
     if memo is None:
         memo = {}
+    signed = memo.get((row.account_id, f"url:{url}"))
+    if isinstance(signed, str):
+        return signed
     key = (row.account_id, row.route_handle)
     token = memo.get(key)
     if isinstance(token, str):
-        return with_token(url, token)
+        memo[(row.account_id, f"url:{url}")] = signed = with_token(url, token)
+        return signed
     held = memo.get((row.account_id, ""))
     account = held if isinstance(held, Account) else None
     if account is None:
@@ -141,6 +150,12 @@ def sign_embed_url(url: str, row: RouteRow) -> str:
         if account is None:
             return url
         memo[(row.account_id, "")] = account  # held here, so it is looked up once
-    token = account_token(settings, account, row.route_handle)
+    signing = memo.get(("", ""))
+    if not isinstance(signing, str):
+        # Read once a request: without a configured secret key it comes from a file.
+        signing = settings.signing_keys.current
+        memo[("", "")] = signing
+    token = account_token(settings, account, row.route_handle, signing_key=signing)
     memo[key] = token
-    return with_token(url, token)
+    memo[(row.account_id, f"url:{url}")] = signed = with_token(url, token)
+    return signed
