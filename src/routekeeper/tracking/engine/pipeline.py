@@ -741,13 +741,15 @@ def _estimate(
         except TravelError:
             etas = {}
     next_key = _next_key(orders)
+    # On the way to the next order: not while still on site at another (periodic ``eta``).
+    on_site = any(t.open and t.visit.on_site for t in orders)
     for i, track in enumerate(orders):
         if track.key not in open_before or track.closed_at is not None:
             continue
         eta = etas.get(track.key)
         if eta is not None and track.awaiting_arrival:
             track, eta_events = _apply_eta(track, eta, eval_at, settings,
-                                           heading=track.key == next_key)
+                                           heading=track.key == next_key and not on_site)
             events.extend(eta_events)
         moving_away = (
             rk.moving_away_risk(state.recent_fixes, track.order.geofence)
