@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from itertools import pairwise
 
 from starlette.testclient import TestClient
 
@@ -31,7 +32,7 @@ def test_eta_webhooks_follow_the_order_on_the_way(
         etas = outbox(db, tenant.account_id, order_handle=handle, value="eta")
         times = [datetime.fromisoformat(e["recorded_at"]) for e in etas]
         assert times == sorted(times)
-        assert all((b - a).total_seconds() >= 60 for a, b in zip(times, times[1:]))
+        assert all((b - a).total_seconds() >= 60 for a, b in pairwise(times))
         first = outbox(db, tenant.account_id, order_handle=handle, value="first_eta")[0]
         arrived = datetime.fromisoformat(api.get(f"/orders/{handle}").json()["arrived_at"])
         for event, at in zip(etas, times, strict=True):

@@ -6,6 +6,7 @@ import json
 import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from itertools import pairwise
 
 import pytest
 from hypothesis import given, settings
@@ -164,7 +165,7 @@ def test_periodic_eta_of_the_next_order_at_the_configured_interval(interval_s: f
         assert sent == []
         return
     times = [at(1)] + [e.at for e in sent]  # the first_eta, then the periodic ones
-    gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:])]
+    gaps = [(b - a).total_seconds() for a, b in pairwise(times)]
     assert gaps and all(interval_s <= gap < interval_s + 15 for gap in gaps)
     assert all(e.data["remaining_duration_s"] > 0 for e in sent)
 

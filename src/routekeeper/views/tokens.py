@@ -1,4 +1,4 @@
-"""Embed tokens: signed, expiring, read-only access to one route's ops view.
+"""Embed tokens: signed, expiring, read-only access to one route's or one order's ops view.
 
 An embed token is a bearer token of scope ``embed`` (``accounts.secrets``) whose subject is a
 route handle: it opens that route's page, data and event stream, and nothing else. It carries
@@ -103,6 +103,47 @@ def check_embed_token(
     if account is None or account.secret_version != claims.secret_version:
         return None
     return account.account_id
+
+
+# Order embeds (``/embed/orders/<handle>?fulfillment-attempt=N``) take tokens of a scope of
+# their own, whose subject names the attempt too: a route's token never opens an order whose
+# handle happens to be the route's, nor one attempt's token another attempt.
+ORDER_EMBED_SCOPE = "embed-order"
+
+
+def order_subject(order_handle: str, fulfillment_attempt: int) -> str:
+    """The subject of an order embed token: ``<attempt>:<handle>``."""
+    return f"{fulfillment_attempt}:{order_handle}"
+
+
+def issue_order_embed_token(
+    settings: Settings, *, account_id: str, secret_version: int, order_handle: str,
+    fulfillment_attempt: int, expires_in: int | None = None,
+) -> str:
+    """A token that opens one order attempt's embed view for ``expires_in`` seconds
+    (``views.embed_token_ttl_s`` by default)."""
+    ttl = settings.views.embed_token_ttl_s if expires_in is None else expires_in
+    claims = TokenClaims(account_id=account_id, secret_version=secret_version,
+                         expires_at=now_s() + ttl, scope=ORDER_EMBED_SCOPE,
+                         subject=order_subject(order_handle, fulfillment_attempt))
+    return issue_token(settings.signing_keys.current, claims)
+
+
+def check_order_embed_token(
+    session: Session, settings: Settings, token: str, order_handle: str
+) -> tuple[str, int] | None:
+    """The account and attempt an order embed token grants ``order_handle`` of; None when it
+    is forged, expired, of another scope or order, or older than the account's secret."""
+    claims = read_token(settings.signing_keys, token, scope=ORDER_EMBED_SCOPE)
+    if claims is None or claims.subject is None:
+        return None
+    attempt_text, _, handle = claims.subject.partition(":")
+    if handle != order_handle or not attempt_text.isdigit():
+        return None
+    account = session.get(Account, claims.account_id)
+    if account is None or account.secret_version != claims.secret_version:
+        return None
+    return account.account_id, int(attempt_text)
 
 
 def with_token(url: str, token: str) -> str:
