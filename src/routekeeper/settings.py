@@ -106,6 +106,9 @@ class TrackingSettings(BaseModel):
     offline_after_s: float = 600.0
     low_battery_percent: float = 15.0
     n_minutes_away: int = 5
+    # Seconds between the periodic ``eta`` webhooks of the order a worker is on the way to
+    # (sent with ETA updates, so at most this often; 0 turns them off).
+    eta_interval_s: float = Field(default=60.0, ge=0.0)
     osmand_port: int | None = None
     # Store first, process right after (tracking/processor.py): at most this many fixes of
     # one device per batch, this many devices per round, threads per worker process, and how
