@@ -478,35 +478,57 @@ def update_order(
     sent = body.model_fields_set
     now = utcnow()
     if body.destination is not None:
-        if order.started_at is not None:
-            raise conflict(
-                "invalid_transition",
-                f"Cannot change the destination of an order that is {order.status}",
-                {"description": "The destination can only change before tracking starts.",
-                 "current_status": order.status, "action": "update destination"},
-            )
-        [where] = destinations.resolve(
-            session, account_id, [Wanted(body.destination, "destination", order.order_handle)],
-            geocoder=geocoder)
-        order.destination = where.destination
-        order.destination_lon, order.destination_lat = _representative_point(order.destination)
-        # A new destination may be in another region.
-        order.region = where.region
-        if "expected_service_time" not in sent and where.expected_service_time is not None:
-            order.expected_service_time = where.expected_service_time
-        with_regions(session, account_id, [order], geocoder)
+        _move_destination(session, account_id, order, body.destination, sent,
+                          geocoder=geocoder)
     if body.ops_group_handle is not None:
         group = _ops_group(session, account_id, body.ops_group_handle)
         order.ops_group_handle = group.ops_group_handle
         # The without_tz filters read the order's own zone: it moves with the group.
         order.timezone = group.timezone
+    _apply_fields(order, body, sent)
+    if not sent:
+        return order
+    order.updated_at = now
+    add_timeline(session, order, "order_updated", recorded_at=now, fields=sorted(sent))
+    record_order_event(session, order, "updated", share_url=_share(order, public_url),
+                       recorded_at=now)
+    return order
+
+
+def _move_destination(session: Session, account_id: str, order: Order,
+                      destination: DestinationIn, sent: set[str], *,
+                      geocoder: Geocoder | None) -> None:
+    """A new destination (and the region and service time that come with it), only before
+    tracking starts."""
+    if order.started_at is not None:
+        raise conflict(
+            "invalid_transition",
+            f"Cannot change the destination of an order that is {order.status}",
+            {"description": "The destination can only change before tracking starts.",
+             "current_status": order.status, "action": "update destination"},
+        )
+    [where] = destinations.resolve(
+        session, account_id, [Wanted(destination, "destination", order.order_handle)],
+        geocoder=geocoder)
+    order.destination = where.destination
+    order.destination_lon, order.destination_lat = _representative_point(order.destination)
+    # A new destination may be in another region.
+    order.region = where.region
+    if "expected_service_time" not in sent and where.expected_service_time is not None:
+        order.expected_service_time = where.expected_service_time
+    with_regions(session, account_id, [order], geocoder)
+
+
+def _apply_fields(order: Order, body: OrderUpdate, sent: set[str]) -> None:
+    """The PATCH's plain fields, then the checks that span them (window order, windows
+    inside the window)."""
     if "metadata" in sent:
         order.metadata_ = body.metadata or {}
     if "product_type" in sent:
         order.product_type = body.product_type or []
     if "priority" in sent:
         order.priority = body.priority.value if body.priority else None
-    for name in ("scheduled_after", "expected_service_time"):
+    for name in ("scheduled_after", "expected_service_time", "lateness_cost_per_minute"):
         if name in sent:
             setattr(order, name, getattr(body, name))
     for name in ("scheduled_at", "capacity_used"):
@@ -518,19 +540,10 @@ def update_order(
         raise invalid_field("json", field, WINDOW_ERROR)
     if "time_windows" in sent:
         order.time_windows = stored_windows(body.time_windows)
-    if "lateness_cost_per_minute" in sent:
-        order.lateness_cost_per_minute = body.lateness_cost_per_minute
     if not windows_within(order):
         field = "time_windows" if "time_windows" in sent else (
             "scheduled_after" if "scheduled_after" in sent else "scheduled_at")
         raise invalid_field("json", field, WINDOWS_OUTSIDE)
-    if not sent:
-        return order
-    order.updated_at = now
-    add_timeline(session, order, "order_updated", recorded_at=now, fields=sorted(sent))
-    record_order_event(session, order, "updated", share_url=_share(order, public_url),
-                       recorded_at=now)
-    return order
 
 
 def add_custom_events(session: Session, order: Order, body: CustomEvents) -> None:

@@ -73,6 +73,20 @@ def _breaks(entry: dict[str, Any], shift: Shift) -> list[BreakWindow]:
     return found
 
 
+def _entries_of_day(entries: list[dict[str, Any]], day: date) -> list[dict[str, Any]]:
+    """The schedule entries of ``day``: its dated ones, else its weekday's."""
+    dated = [e for e in entries if e.get("date") == day.isoformat()]
+    return dated or [e for e in entries if e.get("day_of_week") == _DAYS[day.weekday()]]
+
+
+def _joined(chosen: list[dict[str, Any]], day: date, tz: str) -> Shift:
+    """One shift from the earliest start to the latest end, with every entry's breaks."""
+    spans = [_span(day, e["start_time"], e["end_time"], tz) for e in chosen]
+    breaks = sorted((b for e, s in zip(chosen, spans, strict=True) for b in _breaks(e, s)),
+                    key=lambda b: (b.after_at, b.before_at))
+    return Shift(min(s.start_at for s in spans), max(s.end_at for s in spans), tuple(breaks))
+
+
 def shift_on(worker: Worker, group: OpsGroup, day: date) -> Shift | None:
     """The worker's shift on ``day``, or None when the worker does not work that day.
 
@@ -89,15 +103,9 @@ def shift_on(worker: Worker, group: OpsGroup, day: date) -> Shift | None:
         if e.get("ops_group_handle") in (None, group.ops_group_handle)
     ]
     tz = group.timezone
-    dated = [e for e in entries if e.get("date") == day.isoformat()]
-    weekly = [e for e in entries if e.get("day_of_week") == _DAYS[day.weekday()]]
-    chosen = dated or weekly
+    chosen = _entries_of_day(entries, day)
     if chosen:
-        spans = [_span(day, e["start_time"], e["end_time"], tz) for e in chosen]
-        breaks = sorted((b for e, s in zip(chosen, spans, strict=True) for b in _breaks(e, s)),
-                        key=lambda b: (b.after_at, b.before_at))
-        return Shift(min(s.start_at for s in spans), max(s.end_at for s in spans),
-                     tuple(breaks))
+        return _joined(chosen, day, tz)
     if entries:
         return None  # has a schedule, but not on this day
     if group.default_shift_start_time and group.default_shift_end_time:

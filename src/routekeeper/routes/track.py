@@ -40,6 +40,26 @@ def _track_error(title: str) -> CodedError:
     return CodedError(400, "validation_error", title, None)
 
 
+def _tracked_by(ctx: RouteContext, route: Route, sequence: list[Order], *,
+                device_id: str | None, device_switch_mode: str) -> None:
+    """Give a route about to start the worker and device that will track it."""
+    if device_id is not None:
+        worker = worker_for_device(ctx, device_id)
+        if route.worker_handle not in (None, worker.worker_handle):
+            raise _track_error("Route can not be tracked")
+        route.worker_handle = worker.worker_handle
+        route.device_id = device_id
+    elif route.worker_handle is not None:
+        # Tracked by worker: their linked device as the switch mode says (routes/devices),
+        # also one registered after the route was planned.
+        destination = next(((o.destination_lon, o.destination_lat) for o in sequence
+                            if o.status not in TERMINAL and o.destination_lon is not None
+                            and o.destination_lat is not None), None)
+        route.device_id = choose_device(
+            repository.worker_devices(ctx.session, ctx.account_id, route.worker_handle),
+            mode=device_switch_mode, current=route.device_id, destination=destination)
+
+
 def start_route(ctx: RouteContext, route: Route, *, track_mode: str,
                 device_id: str | None = None,
                 device_switch_mode: str = DeviceSwitchMode.LOGIN.value,
@@ -54,21 +74,8 @@ def start_route(ctx: RouteContext, route: Route, *, track_mode: str,
         raise _track_error("Route can not be tracked")
     with edit(ctx, route, events=("started",), bump=not created) as change:
         sequence = change.sequence
-        if device_id is not None:
-            worker = worker_for_device(ctx, device_id)
-            if route.worker_handle not in (None, worker.worker_handle):
-                raise _track_error("Route can not be tracked")
-            route.worker_handle = worker.worker_handle
-            route.device_id = device_id
-        elif route.worker_handle is not None:
-            # Tracked by worker: their linked device as the switch mode says
-            # (routes/devices), also one registered after the route was planned.
-            destination = next(((o.destination_lon, o.destination_lat) for o in sequence
-                                if o.status not in TERMINAL and o.destination_lon is not None
-                                and o.destination_lat is not None), None)
-            route.device_id = choose_device(
-                repository.worker_devices(ctx.session, ctx.account_id, route.worker_handle),
-                mode=device_switch_mode, current=route.device_id, destination=destination)
+        _tracked_by(ctx, route, sequence, device_id=device_id,
+                    device_switch_mode=device_switch_mode)
         route.status = "tracking"
         route.track_mode = track_mode
         route.started_at = change.now
