@@ -29,7 +29,7 @@ from routekeeper.models.route import Route
 from routekeeper.models.worker import Worker
 from routekeeper.orders.states import TERMINAL
 from routekeeper.places import service as places
-from routekeeper.planning.availability import day_start, shift_on
+from routekeeper.planning.availability import Shift, day_start, shift_on
 from routekeeper.planning.binding import binding
 from routekeeper.planning.daystops import day_stops
 from routekeeper.planning.openings import Opening, opening_on
@@ -87,15 +87,11 @@ def _matches(profile: dict[str, Any] | None, wanted: dict[str, Any] | None) -> b
     return not wanted or all((profile or {}).get(k) == v for k, v in wanted.items())
 
 
-def read_inputs(session: Session, plan: Plan, payload: dict[str, Any]) -> RunInputs:
-    """Read the orders to plan and the workers who can take them on the plan's day."""
-    group = session.get(OpsGroup, (plan.account_id, plan.ops_group_handle))
-    assert group is not None
-    mode = str(payload.get("mode") or plan.plan_mode)
-    inputs = RunInputs(plan.plan_id, mode, group, date.fromisoformat(plan.fulfillment_date))
-    only = set(payload["order_ids"]) if payload.get("order_ids") else None
-    # A re-plan of the rest of the day (extension) includes routes being driven.
-    replan = payload.get("replan")
+def _read_routes(session: Session, plan: Plan, inputs: RunInputs, *,
+                 replan: Any) -> set[str]:
+    """Put the open orders of the plan's routes this run may change into the pool (the
+    settled ones and a stop under way stay); the workers whose route it must not change."""
+    mode = inputs.mode
     routes = session.scalars(
         select(Route).where(Route.account_id == plan.account_id, Route.plan_id == plan.plan_id,
                             Route.status != "completed")
@@ -107,24 +103,71 @@ def read_inputs(session: Session, plan: Plan, payload: dict[str, Any]) -> RunInp
             if route.worker_handle:
                 busy.add(route.worker_handle)
             continue
-        route_orders = session.scalars(
-            select(Order).where(Order.account_id == plan.account_id,
-                                Order.route_handle == route.route_handle)
-            .order_by(Order.route_sequence)
-        ).all()
-        settled = [o for o in route_orders if _settled(o)]
-        open_orders = [o for o in route_orders if not _settled(o)]
-        if route.status == "tracking" and open_orders and replan != "free":
-            # The stop the worker is driving to is under way: it stays next on this route,
-            # with this worker, and the rest is planned from there ("free" redirects too).
-            inputs.under_way[route.route_handle] = open_orders[0]
-            settled.append(open_orders.pop(0))
-        inputs.settled[route.route_handle] = settled
-        inputs.pool.extend(open_orders)
-        if replan == "keep_with_worker" and route.worker_handle:
-            inputs.keep.update((o.id, route.worker_handle) for o in open_orders)
-        if route.worker_handle:
-            inputs.routes_by_worker[route.worker_handle] = route
+        _read_route(session, plan, route, inputs, replan=replan)
+    return busy
+
+
+def _read_route(session: Session, plan: Plan, route: Route, inputs: RunInputs, *,
+                replan: Any) -> None:
+    """One route's orders: settled ones stay, open ones go to the pool."""
+    route_orders = session.scalars(
+        select(Order).where(Order.account_id == plan.account_id,
+                            Order.route_handle == route.route_handle)
+        .order_by(Order.route_sequence)
+    ).all()
+    settled = [o for o in route_orders if _settled(o)]
+    open_orders = [o for o in route_orders if not _settled(o)]
+    if route.status == "tracking" and open_orders and replan != "free":
+        # The stop the worker is driving to is under way: it stays next on this route,
+        # with this worker, and the rest is planned from there ("free" redirects too).
+        inputs.under_way[route.route_handle] = open_orders[0]
+        settled.append(open_orders.pop(0))
+    inputs.settled[route.route_handle] = settled
+    inputs.pool.extend(open_orders)
+    if replan == "keep_with_worker" and route.worker_handle:
+        inputs.keep.update((o.id, route.worker_handle) for o in open_orders)
+    if route.worker_handle:
+        inputs.routes_by_worker[route.worker_handle] = route
+
+
+def _slot(session: Session, inputs: RunInputs, worker: Worker, shift: Shift,
+          now: datetime) -> WorkerSlot | None:
+    """The worker's slot in the run: where and when they can start (None: nowhere known)."""
+    start = start_location(session, inputs.group, worker)
+    own_route = inputs.routes_by_worker.get(worker.worker_handle)
+    settled = inputs.settled.get(own_route.route_handle, []) if own_route else []
+    driving = own_route is not None and own_route.status == "tracking"
+    fix = live_location(session, worker) if driving else None
+    fixed: tuple[Order, ...] = ()
+    if fix is not None:
+        # Where the worker is now: the stop under way is driven to from there.
+        assert own_route is not None
+        start = fix
+        under = inputs.under_way.get(own_route.route_handle)
+        fixed = (under,) if under is not None else ()
+    elif settled:
+        last = settled[-1]
+        assert last.destination_lon is not None and last.destination_lat is not None
+        start = (last.destination_lon, last.destination_lat)
+    if start is None:
+        return None
+    # No route can leave in the past: a plan for today starts its workers now at the
+    # earliest (for a later day, now is before every shift anyway).
+    ready = max(shift.start_at, now)
+    return WorkerSlot(worker=worker, shift=shift, start=start, ready_at=ready,
+                      route_handle=own_route.route_handle if own_route else None, fixed=fixed)
+
+
+def read_inputs(session: Session, plan: Plan, payload: dict[str, Any]) -> RunInputs:
+    """Read the orders to plan and the workers who can take them on the plan's day."""
+    group = session.get(OpsGroup, (plan.account_id, plan.ops_group_handle))
+    assert group is not None
+    mode = str(payload.get("mode") or plan.plan_mode)
+    inputs = RunInputs(plan.plan_id, mode, group, date.fromisoformat(plan.fulfillment_date))
+    only = set(payload["order_ids"]) if payload.get("order_ids") else None
+    # A re-plan of the rest of the day (extension) includes routes being driven.
+    replan = payload.get("replan")
+    busy = _read_routes(session, plan, inputs, replan=replan)
     unplanned = session.scalars(
         select(Order).where(Order.account_id == plan.account_id, Order.plan_id == plan.plan_id,
                             Order.status == "unplanned")
@@ -149,31 +192,11 @@ def read_inputs(session: Session, plan: Plan, payload: dict[str, Any]) -> RunInp
         shift = shift_on(worker, group, inputs.day)
         if shift is None:
             continue
-        start = start_location(session, group, worker)
-        own_route = inputs.routes_by_worker.get(worker.worker_handle)
-        settled = inputs.settled.get(own_route.route_handle, []) if own_route else []
-        driving = own_route is not None and own_route.status == "tracking"
-        fix = live_location(session, worker) if driving else None
-        fixed: tuple[Order, ...] = ()
-        if fix is not None:
-            # Where the worker is now: the stop under way is driven to from there.
-            assert own_route is not None
-            start = fix
-            under = inputs.under_way.get(own_route.route_handle)
-            fixed = (under,) if under is not None else ()
-        elif settled:
-            last = settled[-1]
-            assert last.destination_lon is not None and last.destination_lat is not None
-            start = (last.destination_lon, last.destination_lat)
-        if start is None:
+        slot = _slot(session, inputs, worker, shift, now)
+        if slot is None:
             inputs.workers_without_start += 1
             continue
-        # No route can leave in the past: a plan for today starts its workers now at the
-        # earliest (for a later day, now is before every shift anyway).
-        ready = max(shift.start_at, now)
-        inputs.slots.append(WorkerSlot(worker=worker, shift=shift, start=start, ready_at=ready,
-                                       route_handle=own_route.route_handle if own_route else None,
-                                       fixed=fixed))
+        inputs.slots.append(slot)
     return inputs
 
 
