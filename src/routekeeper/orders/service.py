@@ -24,7 +24,7 @@ from routekeeper.core.errors import (
 )
 from routekeeper.core.fields import MAX_ORDER_METADATA_BYTES, json_size
 from routekeeper.core.ids import new_id, new_token
-from routekeeper.core.pagination import decode_token, encode_token
+from routekeeper.core.pagination import cut_page, time_position
 from routekeeper.core.signing_keys import SigningKeys
 from routekeeper.core.timefmt import format_ts, parse_ts
 from routekeeper.geocoding.service import Geocoder
@@ -383,7 +383,10 @@ def enable_order(
     return order
 
 
-def _clear_route(order: Order) -> None:
+def unplan(order: Order) -> None:
+    """Take an order off its route, back to ``unplanned``: the one place its route fields
+    are cleared (the route aggregate re-sequences and re-estimates the route it left)."""
+    order.status = OrderStatus.UNPLANNED.value
     order.route_handle = None
     order.route_sequence = None
     order.plan_id = None
@@ -403,8 +406,7 @@ def reschedule_order(
     now = utcnow()
     outcome = target(OrderAction.RESCHEDULE, status, started=order.started_at is not None)
     if outcome is OrderStatus.UNPLANNED:
-        _clear_route(order)
-        order.status = OrderStatus.UNPLANNED.value
+        unplan(order)
         order.scheduled_at = body.scheduled_at
         order.scheduled_after = body.scheduled_after
         # The new window replaces the alternatives too (they may lie outside it).
@@ -564,28 +566,15 @@ def list_orders(
 ) -> tuple[list[Order], str | None]:
     """One page of filtered orders and the token of the next page (None at the end)."""
     fingerprint = filters.fingerprint()
-    after: tuple[datetime, str] | None = None
-    if filters.pagination_token:
-        key = decode_token(secret, filters.pagination_token, fingerprint)
-        try:
-            after = (datetime.fromisoformat(str(key[0])), str(key[1]))
-            if after[0].tzinfo is None:
-                raise ValueError("naive position")
-        except (ValueError, IndexError) as exc:
-            raise invalid_field("query", "pagination_token", "Not a valid pagination token.") \
-                from exc
+    after = time_position(secret, filters.pagination_token, fingerprint)
     query = repository.filtered(session, account_id, filters)
     rows = repository.page(
         session, query, descending=filters.sort_direction.value == "desc", after=after,
         limit=filters.limit + 1,
     )
-    token = None
-    if len(rows) > filters.limit:
-        rows = rows[: filters.limit]
-        last = rows[-1]
-        # Full precision: rows written by other code may carry microseconds.
-        token = encode_token(secret, [last.created_at.isoformat(), last.id], fingerprint)
-    return rows, token
+    # Full precision: rows written by other code may carry microseconds.
+    return cut_page(rows, filters.limit, secret, fingerprint,
+                    lambda last: [last.created_at.isoformat(), last.id])
 
 
 def _share(order: Order, public_url: str) -> str | None:

@@ -209,15 +209,7 @@ class RouteEdit:
         """Take an order off the route, back to ``unplanned``; ``record`` writes its
         timeline entry and ``updated`` event (a move to another route writes its own)."""
         self.sequence = [o for o in self.sequence if o is not order]
-        order.status = OrderStatus.UNPLANNED.value
-        order.route_handle = None
-        order.route_sequence = None
-        order.plan_id = None
-        order.worker_handle = None
-        order.device_id = None
-        order.estimate = None
-        order.planned_at = None
-        order.assigned_at = None
+        orders.unplan(order)
         if record:
             order.updated_at = self.now
             orders.add_timeline(self.ctx.session, order, "order_unplanned",

@@ -7,7 +7,7 @@ from typing import Any
 
 from routekeeper.core.clock import utcnow
 from routekeeper.core.errors import CodedError, invalid_field
-from routekeeper.core.pagination import decode_token, encode_token, page_keys
+from routekeeper.core.pagination import cut_page, page_keys, time_position
 from routekeeper.core.timefmt import format_ts, parse_ts
 from routekeeper.geocoding.service import Geocoder
 from routekeeper.models.order import Order
@@ -238,25 +238,14 @@ def list_routes(
     """One page of filtered routes and the next page's token."""
     fingerprint = filters.fingerprint()
     secret = page_keys(ctx.settings.signing_keys, "routes", ctx.account_id)
-    after = None
-    if filters.pagination_token:
-        key = decode_token(secret, filters.pagination_token, fingerprint)
-        try:
-            after = (parse_ts(key[0]), str(key[1]))
-        except (ValueError, IndexError) as exc:
-            raise invalid_field("query", "pagination_token", "Not a valid pagination token.") \
-                from exc
+    after = time_position(secret, filters.pagination_token, fingerprint)
     dialect = ctx.session.get_bind().dialect.name
     rows = repository.page(ctx.session, repository.filtered(ctx.account_id, filters,
                                                             dialect=dialect),
                            descending=filters.sort_direction.value == "desc", after=after,
                            limit=filters.limit + 1)
-    token = None
-    if len(rows) > filters.limit:
-        rows = rows[: filters.limit]
-        token = encode_token(secret, [format_ts(rows[-1].created_at), rows[-1].route_handle],
-                             fingerprint)
-    return rows, token
+    return cut_page(rows, filters.limit, secret, fingerprint,
+                    lambda last: [format_ts(last.created_at), last.route_handle])
 
 
 def refs_from_query(raw: str) -> list[OrderRef]:
