@@ -48,7 +48,7 @@ from routekeeper.orders.schemas import (
 from routekeeper.orders.states import TERMINAL, OrderAction, OrderStatus, can, target
 from routekeeper.orders.wire import share_url
 from routekeeper.settings import TrackingSettings
-from routekeeper.tracking.completion import on_order_finished
+from routekeeper.tracking.service import on_order_finished
 from routekeeper.webhooks.outbox import record_order_event
 
 

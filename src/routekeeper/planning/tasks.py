@@ -39,6 +39,7 @@ from routekeeper.planning.service import PLAN_TASK, get_plan
 from routekeeper.planning.writer import write_plan
 from routekeeper.routes.locations import live_location, start_location
 from routekeeper.settings import Settings
+from routekeeper.tracking.service import worker_location
 from routekeeper.travel import TravelError, travel_model_from_settings
 from routekeeper.travel.base import TRAVEL_FAILURE_MESSAGE
 from routekeeper.webhooks.outbox import record_order_event
@@ -133,11 +134,11 @@ def _read_route(session: Session, plan: Plan, route: Route, inputs: RunInputs, *
 def _slot(session: Session, inputs: RunInputs, worker: Worker, shift: Shift,
           now: datetime) -> WorkerSlot | None:
     """The worker's slot in the run: where and when they can start (None: nowhere known)."""
-    start = start_location(session, inputs.group, worker)
+    start = start_location(session, inputs.group, worker, live=worker_location)
     own_route = inputs.routes_by_worker.get(worker.worker_handle)
     settled = inputs.settled.get(own_route.route_handle, []) if own_route else []
     driving = own_route is not None and own_route.status == "tracking"
-    fix = live_location(session, worker) if driving else None
+    fix = live_location(session, worker, worker_location) if driving else None
     fixed: tuple[Order, ...] = ()
     if fix is not None:
         # Where the worker is now: the stop under way is driven to from there.

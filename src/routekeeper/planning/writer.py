@@ -19,6 +19,7 @@ from routekeeper.planning.service import get_plan
 from routekeeper.routes.context import RouteContext, find_group, find_worker, lock_route
 from routekeeper.routes.service import RouteEdit, create_route
 from routekeeper.settings import Settings
+from routekeeper.tracking.service import worker_location
 from routekeeper.webhooks.outbox import record_order_event
 
 if TYPE_CHECKING:
@@ -194,7 +195,7 @@ def write_plan(
     """Apply the run to the database (the caller completes the job in this transaction)."""
     assert ctx.account_id is not None
     account_id = ctx.account_id
-    route_ctx = RouteContext(session, account_id, settings, travel)
+    route_ctx = RouteContext(session, account_id, settings, travel, worker_location)
     plan = get_plan(session, account_id, inputs.plan_id, lock=True)
     write = _PlanWrite(route_ctx, inputs, plan.plan_id, plan.ops_group_handle, {})
     write.lock_routes()

@@ -20,6 +20,7 @@ from routekeeper.models.route import Route
 from routekeeper.models.worker import Worker
 from routekeeper.orders import service as orders
 from routekeeper.routes import repository
+from routekeeper.routes.locations import LiveLocation
 from routekeeper.routes.schemas import OrderRef
 from routekeeper.settings import Settings
 from routekeeper.travel.base import TravelModel
@@ -27,12 +28,14 @@ from routekeeper.travel.base import TravelModel
 
 @dataclass
 class RouteContext:
-    """What every route operation needs: the session, the tenant, settings and travel."""
+    """What every route operation needs: the session, the tenant, settings, travel, and
+    where workers are now (``live``, the tracking domain's answer, passed in)."""
 
     session: Session
     account_id: str
     settings: Settings
     travel: TravelModel
+    live: LiveLocation
 
     @property
     def public_url(self) -> str:

@@ -59,6 +59,7 @@ from routekeeper.routes.schemas import (
 from routekeeper.routes.service import create_route
 from routekeeper.routes.wire import bound_by_wire, route_wire
 from routekeeper.tracking.engine.outages import merge as merge_outages
+from routekeeper.tracking.service import worker_location
 from routekeeper.travel.base import TravelModel
 
 router = Router(tags=["Orders"])
@@ -80,7 +81,7 @@ Travel = TravelDep
 
 
 def _ctx(session: Any, account: Any, settings: Any, travel: TravelModel) -> RouteContext:
-    return RouteContext(session, account.account_id, settings, travel)
+    return RouteContext(session, account.account_id, settings, travel, worker_location)
 
 
 def _full(ctx: RouteContext, route: Any, *, include_summary: bool = True) -> dict[str, Any]:

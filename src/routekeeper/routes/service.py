@@ -41,7 +41,7 @@ from routekeeper.routes.estimates import estimate_route, first_leg_s
 from routekeeper.routes.locations import returns_to_start, start_location
 from routekeeper.routes.sequencing import departure, insert_cheapest, optimise_order
 from routekeeper.routes.stops import estimate_wire, stop_estimate_wire, stop_input
-from routekeeper.tracking.completion import on_route_completed
+from routekeeper.tracking.service import on_route_completed
 from routekeeper.webhooks.outbox import record_event, record_order_event
 
 # A route changing under us more often than this is being moved around too fast to follow.
@@ -76,7 +76,7 @@ def optimised_sequence(
     worker: Worker | None,
 ) -> list[Order]:
     """``movable`` in the order the solver finds shortest within their windows."""
-    start = start_location(ctx.session, group, worker)
+    start = start_location(ctx.session, group, worker, live=ctx.live)
     stops = [stop_input(o) for o in movable]
     sequence = optimise_order(
         stops, start=start, depart_at=leaves_at(route, utcnow()), travel=ctx.travel,
@@ -124,7 +124,7 @@ def _estimate(ctx: RouteContext, route: Route, route_orders: Sequence[Order]) ->
     worker = ctx.session.get(Worker, (ctx.account_id, route.worker_handle)) \
         if route.worker_handle else None
     open_orders = [o for o in route_orders if _live(o)]
-    start = start_location(ctx.session, group, worker)
+    start = start_location(ctx.session, group, worker, live=ctx.live)
     stops = daystops.interleave(route, [stop_input(o) for o in open_orders], start)
     now = utcnow()
     first_leg = first_leg_s(ctx.travel, start, stops)
@@ -196,7 +196,8 @@ class RouteEdit:
 
     def _inserted(self, order: Order) -> list[Order]:
         group = find_group(self.ctx, self.route.ops_group_handle)
-        start = start_location(self.ctx.session, group, route_worker(self.ctx, self.route))
+        start = start_location(self.ctx.session, group, route_worker(self.ctx, self.route),
+                               live=self.ctx.live)
         settled, open_, disabled = split_sequence(self.sequence)
         by_id = {o.id: o for o in [*self.sequence, order]}
         stops = insert_cheapest([stop_input(o) for o in open_], stop_input(order),

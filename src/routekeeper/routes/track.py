@@ -217,7 +217,7 @@ def estimate_sequence(
     group = find_group(ctx, ops_group_handle)
     sequence = resolve_refs(ctx, refs, lock=False, location="query")
     stops = [stop_input(o) for o in sequence]
-    start = start_location(ctx.session, group, None)
+    start = start_location(ctx.session, group, None, live=ctx.live)
     first_leg = first_leg_s(ctx.travel, start, stops)
     # The departure a new route through these orders would get, so the two agree.
     depart_at = departure(stops, scheduled_start_at=None, now=utcnow(), first_leg_s=first_leg)

@@ -16,7 +16,6 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-import routekeeper.tracking.locations  # noqa: F401 - registers the live-location provider
 from routekeeper.accounts.auth import (
     BASIC_AUTH,
     TOKEN_AUTH,
