@@ -28,6 +28,7 @@ from routekeeper.core.routing import Router
 from routekeeper.core.timefmt import parse_ts
 from routekeeper.dependencies import GeocoderDep, ReadSession, SettingsDep, WriteSession
 from routekeeper.geocoding.service import require_for_region_filter
+from routekeeper.order_tasks.lists import tasks_by_order
 from routekeeper.orders import repository, service
 from routekeeper.orders.filters import OrderFilters
 from routekeeper.orders.paths import ORDER
@@ -89,7 +90,8 @@ SelectorDep = Annotated[Selector, Depends(selector)]
 
 
 def _detail(session: Any, order: Any, settings: Settings) -> dict[str, Any]:
-    return order_detail_wire(order, settings.public_url, repository.timeline(session, order))
+    return order_detail_wire(order, settings.public_url, repository.timeline(session, order),
+                             tasks=tasks_by_order(session, [order])[order.id])
 
 
 @router.get("/orders/", response_model=OrderPage, responses=ERRORS_401_422)
@@ -113,7 +115,8 @@ def list_orders(
     if aggregate is not None and filters.send_outage:
         aggregate["outage_summary"] = merge_outages(
             repository.outage_summaries(session, account.account_id, filters))
-    return {"orders": [order_wire(o, settings.public_url) for o in rows],
+    tasks = tasks_by_order(session, rows)
+    return {"orders": [order_wire(o, settings.public_url, tasks=tasks[o.id]) for o in rows],
             "pagination_token": token, "aggregate": aggregate}
 
 
@@ -133,7 +136,8 @@ def create_orders(
     if body.worker is not None:
         # Manual mode with a worker: a route for that worker, in the posted sequence.
         return route_for_new_orders(request, session, account.account_id, body.worker, orders)
-    return {"orders": [order_wire(o, settings.public_url) for o in orders]}
+    tasks = tasks_by_order(session, orders)
+    return {"orders": [order_wire(o, settings.public_url, tasks=tasks[o.id]) for o in orders]}
 
 
 def _lookup(session: Any, account_id: str, order_handle: str, selector: Selector) -> Any:
