@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import multiprocessing
 import os
 import platform
 import secrets
@@ -31,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -135,6 +137,8 @@ def _setup(url: str, base: str, routes: int, stops: int) -> tuple[Any, list[str]
 
 
 def _latencies(base: str, auth: Any, n: int) -> list[float]:
+    """``n`` timed API calls in a row (run in a process of its own: the API's client is not
+    the browsers holding the streams, and must not wait for their frames' parsing)."""
     timings: list[float] = []
     with httpx.Client(base_url=base, auth=auth, timeout=60) as client:
         client.get("/orders/", params={"limit": 50}).raise_for_status()
@@ -203,13 +207,29 @@ async def _drive(base: str, devices: list[tuple[str, str]], stop: asyncio.Event)
     return posted
 
 
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system, all threads) the process has used so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _timed(base: str, auth: Any, n: int, pid: int) -> tuple[list[float], float]:
+    """The phase's request latencies and the server's CPU share meanwhile (1.0 = one core):
+    the streams' own cost, whatever else the machine is doing."""
+    cpu, wall = _cpu_s(pid), time.monotonic()
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        latencies = await asyncio.get_running_loop().run_in_executor(
+            pool, _latencies, base, auth, n)
+    return latencies, (_cpu_s(pid) - cpu) / (time.monotonic() - wall)
+
+
 def _summary(values: list[float]) -> tuple[float, float]:
     ordered = sorted(values)
     return statistics.median(ordered), ordered[int(0.95 * (len(ordered) - 1))]
 
 
 async def _phases(base: str, auth: Any, tracking: list[str],
-                  devices: list[tuple[str, str]], args: argparse.Namespace
+                  devices: list[tuple[str, str]], args: argparse.Namespace, pid: int
                   ) -> dict[str, Any]:
     """Idle (positions flowing, no stream), streams open, idle again; the same requests
     timed in each phase, so the streams are the only difference."""
@@ -217,7 +237,7 @@ async def _phases(base: str, auth: Any, tracking: list[str],
     counts = {"open": 0, "frames": 0, "refused": 0, "errors": 0}
     driver = asyncio.create_task(_drive(base, devices, stop_driver))
     await asyncio.sleep(3)
-    idle_before = await asyncio.to_thread(_latencies, base, auth, args.requests)
+    idle_before, cpu_before = await _timed(base, auth, args.requests, pid)
     holder = asyncio.create_task(_hold_streams(base, tracking, args.streams, opened, stop,
                                                counts))
     started = time.monotonic()
@@ -225,20 +245,20 @@ async def _phases(base: str, auth: Any, tracking: list[str],
         await asyncio.wait_for(opened.wait(), timeout=300)
     open_s = time.monotonic() - started
     await asyncio.sleep(5)  # steady state: feeds rebuilt, positions flowing
-    timings = await asyncio.to_thread(_latencies, base, auth, args.requests)
+    timings, cpu_open = await _timed(base, auth, args.requests, pid)
     frames_before = counts["frames"]
     await asyncio.sleep(3)
     delivered = counts["frames"] - frames_before
     stop.set()
     await holder
     await asyncio.sleep(3)
-    idle_after = await asyncio.to_thread(_latencies, base, auth, args.requests)
+    idle_after, cpu_after = await _timed(base, auth, args.requests, pid)
     stop_driver.set()
     posted = await driver
     return {"idle_before": idle_before, "idle_after": idle_after,
             "timings": timings, "open": counts["open"], "refused": counts["refused"],
             "errors": counts["errors"], "open_s": open_s, "frames_3s": delivered,
-            "posted": posted}
+            "posted": posted, "cpu": (cpu_before, cpu_open, cpu_after)}
 
 
 def main() -> None:
@@ -259,7 +279,7 @@ def main() -> None:
     try:
         auth, tracking, devices = _setup(url, base, args.routes, args.stops)
         load_before = os.getloadavg()
-        loaded = asyncio.run(_phases(base, auth, tracking, devices, args))
+        loaded = asyncio.run(_phases(base, auth, tracking, devices, args, server.pid))
         load_after = os.getloadavg()
     finally:
         server.terminate()
@@ -271,23 +291,29 @@ def main() -> None:
     busy_p50, busy_p95 = _summary(loaded["timings"])
     ratio = busy_p50 / idle_p50
     verdict = "within" if ratio <= 1.2 else "NOT within"
-    report = f"""# Live views against the API: {args.streams:,} open streams
+    cpu_before, cpu_open, cpu_after = (100 * share for share in loaded["cpu"])
+    title = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}[args.db]
+    section = f"""## {title}
 
 Run: `PYTHONPATH=src .venv/bin/python bench/views.py --streams {args.streams} --db {args.db}`
-({datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, {os.cpu_count()} cores shared
-with other engineers' work; load average {load_before[0]:.1f} before, {load_after[0]:.1f} after).
+({datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, {os.cpu_count()} cores; load
+average {load_before[0]:.1f} before, {load_after[0]:.1f} after: the client, the server and the
+database share these cores{", with other work running" if load_before[0] > 1.5 else ""}).
 
 Setup: {args.db}, one server process (uvicorn, job runner included), one account with
 {args.routes} tracked routes of {args.stops} orders, one device per route posting a position
 every second throughout. The streams are `GET /t/{{tracking_id}}/events` spread
 over all {len(tracking)} share links. The API call timed is `GET /orders/?limit=50` with HTTP
-Basic, {args.requests} times in a row, from one client.
+Basic, {args.requests} times in a row, from one client in a process of its own (not the one
+holding the streams). "Server CPU" is the server process's
+CPU time over the phase's wall time (100 % = one core), the streams' own cost whatever else
+the machine does.
 
-| phase | open streams | p50 ms | p95 ms |
-|---|---:|---:|---:|
-| idle, before | 0 | {before_p50:.1f} | {before_p95:.1f} |
-| streams open | {loaded['open']:,} | {busy_p50:.1f} | {busy_p95:.1f} |
-| idle, after | 0 | {after_p50:.1f} | {after_p95:.1f} |
+| phase | open streams | p50 ms | p95 ms | server CPU |
+|---|---:|---:|---:|---:|
+| idle, before | 0 | {before_p50:.1f} | {before_p95:.1f} | {cpu_before:.0f} % |
+| streams open | {loaded['open']:,} | {busy_p50:.1f} | {busy_p95:.1f} | {cpu_open:.0f} % |
+| idle, after | 0 | {after_p50:.1f} | {after_p95:.1f} | {cpu_after:.0f} % |
 
 p50 with the streams open / p50 of both idle phases ({idle_p50:.1f} ms): **{ratio:.2f}**
 ({verdict} the 20 % target). Positions are posted in all three phases, so the streams are
@@ -295,15 +321,32 @@ the only difference.
 Streams refused: {loaded['refused']}, failed: {loaded['errors']}; all {loaded['open']:,} had
 their first state after {loaded['open_s']:.1f} s; {loaded['frames_3s']:,} state frames reached
 the streams in 3 s of the timed phase; {loaded['posted']:,} positions were posted meanwhile.
-
-Why: each stream used to poll the database every second (400 streams took the p50 from about
-10 ms to 7-10 s, issue 16). Now one watcher thread per process reads the change marks of every
-watched view in one query per second and rebuilds a view only when its marks move; its frame
-goes to all of that view's streams, and heartbeats are written without a query
-(`views/live.py`).
 """
-    args.output.write_text(report)
-    print(report)
+    _write_section(args.output, title, section)
+    print(section)
+
+
+HEADER = """# Live views against the API: 2,000 open streams
+
+Each stream used to poll the database every second (400 streams took the p50 from about
+10 ms to 7-10 s, issue 16). Now one watcher thread per process reads the change marks of every
+watched view in one query per second and rebuilds a view only when its marks move, the stalest
+first and within a time budget per tick; its frame goes to all of that view's streams, and
+heartbeats are written without a query (`views/live.py`). `bench/views.py` keeps one section
+per database below and rewrites only the one it ran.
+"""
+
+
+def _write_section(output: Path, title: str, section: str) -> None:
+    """Replace this database's section of the report (or add it), keeping the others."""
+    sections: dict[str, str] = {}
+    if output.exists():
+        for part in output.read_text().split("\n## ")[1:]:
+            name = part.split("\n", 1)[0].strip()
+            sections[name] = "## " + part.rstrip() + "\n"
+    sections[title] = section
+    ordered = [sections[name] for name in ("SQLite", "PostgreSQL") if name in sections]
+    output.write_text(HEADER + "\n" + "\n".join(ordered))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""FastAPI dependencies shared by every domain: settings, database and sessions."""
+"""FastAPI dependencies shared by every domain: settings, database, sessions, travel."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
+from routekeeper.core.jobs import JobRunner
 from routekeeper.db.engine import Database
 from routekeeper.geocoding.service import Geocoder
 from routekeeper.settings import Settings
+from routekeeper.travel.base import TravelModel
 
 
 def get_settings(request: Request) -> Settings:
@@ -31,6 +33,18 @@ def get_db(request: Request) -> Database:
     return db
 
 
+def get_travel(request: Request) -> TravelModel:
+    """The app's travel model."""
+    travel: TravelModel = request.app.state.travel
+    return travel
+
+
+def get_runner(request: Request) -> JobRunner | None:
+    """The in-process job runner, or None when jobs run in worker processes only."""
+    runner: JobRunner | None = request.app.state.runner
+    return runner
+
+
 def _write_session(request: Request) -> Iterator[Session]:
     # Commits when the endpoint returns, before the response is sent (scope="function"),
     # so a failed commit is an error response and never a false success.
@@ -47,3 +61,6 @@ WriteSession = Annotated[Session, Depends(_write_session, scope="function")]
 ReadSession = Annotated[Session, Depends(_read_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 GeocoderDep = Annotated[Geocoder | None, Depends(get_geocoder)]
+TravelDep = Annotated[TravelModel, Depends(get_travel)]
+DatabaseDep = Annotated[Database, Depends(get_db)]
+RunnerDep = Annotated[JobRunner | None, Depends(get_runner)]

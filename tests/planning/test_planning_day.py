@@ -342,3 +342,24 @@ def test_unplanned_orders_keep_their_diagnosed_reasons_across_runs(
     assert reasons(read_plan(api, plan_id)) == expected
     for handle, reason in expected.items():
         assert read_order(api, handle)["planning_failure_reason"] == reason
+
+
+def test_a_night_shift_past_midnight_is_planned(
+    api: TestClient, db: Database, settings: Settings
+) -> None:
+    """A shift from 22:00 to 06:00 (an end before the start) runs past midnight: the only
+    worker, on that shift, gets the evening order, serves it inside its window and starts
+    no earlier than 22:00."""
+    day = plan_day()
+    add_worker(api, "night-shift", schedule=shift(day, "22:00", "06:00"))
+    late = order("night-late", east(1), day, "23:00", "23:45")
+    post(api, [late])
+    run_jobs(db, settings)
+    detail = read_order(api, "night-late")
+    plan = read_plan(api, detail["plan_id"])
+    assert plan["unplanned_orders"] == []
+    assert (detail["status"], detail["worker_handle"]) == ("assigned", "night-shift")
+    arrive = stamp(detail["estimate"]["arrive_at"])
+    assert stamp(late["scheduled_after"]) <= arrive <= stamp(late["scheduled_at"])
+    route = read_route(api, detail["route_handle"])
+    assert stamp(route["estimate"]["start_by"]) >= stamp(local(day, "22:00"))

@@ -1,5 +1,6 @@
-"""The seam the orders domain calls around order changes: the route follows (sequence closes
-up, version bumps, estimates exclude finished orders, a driven route completes when done)."""
+"""The route aggregate's seam around order changes (``routes.service.order_change``): the
+route follows (sequence closes up, version bumps, estimates exclude finished orders, a driven
+route completes when done)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from routekeeper.db.engine import Database
 from routekeeper.models.order import Order
 from routekeeper.orders import service as orders
 from routekeeper.orders.schemas import Reschedule
-from routekeeper.routes.service import RouteContext
-from routekeeper.routes.sync import lock_for_order_change, sync_route
+from routekeeper.routes.context import RouteContext
+from routekeeper.routes.service import order_change
 from tests.conftest import Tenant
 from tests.factories import order_body
 from tests.routes.helpers import (
@@ -31,14 +32,12 @@ from tests.routes.helpers import (
 
 def _change(app: Any, db: Database, tenant: Tenant, handle: str,
             change: Callable[[Session, Order], object]) -> None:
-    """Change an order the way the orders domain would, between the two seam calls."""
+    """Change an order the way the orders domain's flows do, inside the seam."""
     with db.write() as session:
         ctx = RouteContext(session, tenant.account_id, app.state.settings, app.state.travel)
         order = orders.find_order(session, tenant.account_id, handle)
-        route = lock_for_order_change(ctx, order)
-        change(session, order)
-        if route is not None:
-            sync_route(ctx, route)
+        with order_change(ctx, order):
+            change(session, order)
 
 
 def test_a_cancelled_order_leaves_the_estimate(api: TestClient, app: Any, tenant: Tenant,
@@ -95,9 +94,8 @@ def test_a_driven_route_completes_with_its_last_order(api: TestClient, app: Any,
 
 def test_an_order_on_no_route_has_nothing_to_sync(api: TestClient, app: Any, tenant: Tenant,
                                                   db: Database) -> None:
-    """Unplanned orders lock nothing but themselves."""
+    """An unplanned order's change touches no route."""
     (handle,) = orders_at(api, (13.41, 52.5))
-    with db.write() as session:
-        ctx = RouteContext(session, tenant.account_id, app.state.settings, app.state.travel)
-        order = orders.find_order(session, tenant.account_id, handle)
-        assert lock_for_order_change(ctx, order) is None
+    _change(app, db, tenant, handle,
+            lambda s, o: orders.cancel_order(s, o, public_url="http://testserver"))
+    assert events(db, tenant.account_id, type="route") == []

@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Hashable, Iterator
+from functools import partial
 from typing import Any
 
 import pytest
@@ -179,3 +181,34 @@ def test_http_streams_over_the_cap_are_refused_with_retry_after(
                     if states == 2:
                         break
             assert states == 2
+
+
+def test_a_tick_builds_within_its_budget_stalest_first() -> None:
+    """Ten changed views whose builds take 20 ms each, with a 50 ms budget per tick: a tick
+    builds only a few, the stalest first, and the rest follow in the next ticks."""
+    built: list[int] = []
+
+    def slow_build(i: int) -> str:
+        time.sleep(0.02)
+        built.append(i)
+        return json.dumps({"view": i, "round": len(built)})
+
+    timing = LiveTiming(poll_s=1.0, refresh_s=600.0, build_budget_s=0.05)
+    version = {"v": 1}
+    hub = LiveHub(lambda keys: {k: version["v"] for k in keys}, per_view=10, per_client=10,
+                  total=100, timing=timing)
+    feeds: dict[Hashable, live._Feed] = {
+        i: live._Feed(partial(slow_build, i), marks=0, built_at=float(i))
+        for i in range(10)}
+    hub._tick(feeds)
+    assert 2 <= len(built) <= 4  # the budget stops the tick, with at least one build
+    assert built == sorted(built)  # stalest (smallest built_at) first
+    for _ in range(10):
+        hub._tick(feeds)
+    assert sorted(built) == list(range(10))  # every view was rebuilt exactly once
+    version["v"] = 2
+    rounds = 0
+    while len(built) < 20:
+        hub._tick(feeds)
+        rounds += 1
+    assert sorted(built[10:]) == list(range(10)) and rounds >= 3

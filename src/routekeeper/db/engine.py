@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from routekeeper.settings import DatabaseSettings
 
 
-def _normalise_url(url: str) -> str:
+def normalise_url(url: str) -> str:
     # Plain postgresql:// URLs get the psycopg 3 driver we depend on.
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         return "postgresql+psycopg://" + url.split("://", 1)[1]
@@ -45,7 +45,7 @@ class Database:
     """Owns the engine and hands out sessions; the caller's unit of work commits once."""
 
     def __init__(self, settings: DatabaseSettings) -> None:
-        url = _normalise_url(settings.url)
+        url = normalise_url(settings.url)
         self.url = url
         parsed = make_url(url)
         self.dialect = parsed.get_backend_name()

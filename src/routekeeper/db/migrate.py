@@ -7,7 +7,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from routekeeper.db.engine import _normalise_url
+from routekeeper.db.engine import normalise_url
 
 _INI = Path(__file__).with_name("alembic.ini")
 
@@ -16,7 +16,7 @@ def alembic_config(url: str) -> Config:
     """An Alembic config pointing at our migrations and ``url``."""
     config = Config(str(_INI))
     config.set_main_option("script_location", str(_INI.parent / "migrations"))
-    config.set_main_option("sqlalchemy.url", _normalise_url(url).replace("%", "%%"))
+    config.set_main_option("sqlalchemy.url", normalise_url(url).replace("%", "%%"))
     return config
 
 

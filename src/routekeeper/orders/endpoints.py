@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Body, Depends, Query, Request
+from fastapi import Body, Depends, Query
+from sqlalchemy.orm import Session
 
 from routekeeper.accounts.auth import CurrentAccount
 from routekeeper.core.errors import invalid_field
@@ -26,10 +26,19 @@ from routekeeper.core.responses import (
 )
 from routekeeper.core.routing import Router
 from routekeeper.core.timefmt import parse_ts
-from routekeeper.dependencies import GeocoderDep, ReadSession, SettingsDep, WriteSession
+from routekeeper.dependencies import (
+    DatabaseDep,
+    GeocoderDep,
+    ReadSession,
+    RunnerDep,
+    SettingsDep,
+    TravelDep,
+    WriteSession,
+)
 from routekeeper.geocoding.service import require_for_region_filter
+from routekeeper.models.order import Order
 from routekeeper.order_tasks.lists import tasks_by_order
-from routekeeper.orders import repository, service
+from routekeeper.orders import flows, repository, service
 from routekeeper.orders.filters import OrderFilters
 from routekeeper.orders.paths import ORDER
 from routekeeper.orders.schemas import (
@@ -45,14 +54,12 @@ from routekeeper.orders.schemas import (
 )
 from routekeeper.orders.timeline import timeline_view, tracked_span
 from routekeeper.orders.wire import order_detail_wire, order_wire
-from routekeeper.planning.requests import plan_new_orders
 from routekeeper.planning.schemas import PlanResponse, PlanResult
-from routekeeper.routes.manual import route_for_new_orders
+from routekeeper.routes.context import RouteContext
 from routekeeper.routes.schemas import RouteRead
-from routekeeper.routes.service import RouteContext
-from routekeeper.routes.sync import lock_for_order_change, sync_route
 from routekeeper.settings import Settings
 from routekeeper.tracking.engine.outages import merge as merge_outages
+from routekeeper.travel.base import TravelModel
 
 router = Router(tags=["Orders"])
 
@@ -125,19 +132,13 @@ def list_orders(
     responses=CREATE_ERRORS,
 )
 def create_orders(
-    request: Request, body: OrdersCreate, account: CurrentAccount, session: WriteSession,
-    settings: SettingsDep, geocoder: GeocoderDep,
+    body: OrdersCreate, account: CurrentAccount, session: WriteSession, settings: SettingsDep,
+    travel: TravelDep, geocoder: GeocoderDep, db: DatabaseDep, runner: RunnerDep,
 ) -> dict[str, Any]:
-    """Create a batch of orders; ``manual`` stores them ``unplanned``."""
-    orders = service.create_orders(session, account.account_id, body, geocoder=geocoder)
-    if body.plan_mode.value != "manual":
-        return plan_new_orders(request, session, account.account_id, orders,
-                               mode=body.plan_mode.value, sync=body.enable_sync_planning)
-    if body.worker is not None:
-        # Manual mode with a worker: a route for that worker, in the posted sequence.
-        return route_for_new_orders(request, session, account.account_id, body.worker, orders)
-    tasks = tasks_by_order(session, orders)
-    return {"orders": [order_wire(o, settings.public_url, tasks=tasks[o.id]) for o in orders]}
+    """Create a batch of orders; ``manual`` stores them ``unplanned`` (or on a route for the
+    posted worker), other plan modes plan them."""
+    ctx = RouteContext(session, account.account_id, settings, travel)
+    return flows.create(ctx, body, geocoder=geocoder, db=db, runner=runner)
 
 
 def _lookup(session: Any, account_id: str, order_handle: str, selector: Selector) -> Any:
@@ -184,17 +185,13 @@ def get_order(
 
 @router.patch(ORDER, response_model=OrderDetail, responses=PATCH_ERRORS)
 def update_order(
-    request: Request, order_handle: str, body: OrderUpdate, account: CurrentAccount,
-    session: WriteSession, settings: SettingsDep, selector: SelectorDep,
+    order_handle: str, body: OrderUpdate, account: CurrentAccount, session: WriteSession,
+    settings: SettingsDep, travel: TravelDep, geocoder: GeocoderDep, selector: SelectorDep,
 ) -> dict[str, Any]:
     """Change an order's fields (its route's estimates follow)."""
     order = _lookup(session, account.account_id, order_handle, selector)
-    with _route_in_step(request, session, account.account_id, order):
-        order = service.update_order(session, account.account_id, order, body,
-                                     public_url=settings.public_url,
-                                     geocoder=request.app.state.geocoder)
-    session.flush()
-    return _detail(session, order, settings)
+    ctx = RouteContext(session, account.account_id, settings, travel)
+    return _answer(ctx, flows.update(ctx, order, body, geocoder=geocoder))
 
 
 def _action_body(body: OrderActionBody | None) -> dict[str, Any] | None:
@@ -202,97 +199,75 @@ def _action_body(body: OrderActionBody | None) -> dict[str, Any] | None:
 
 
 ActionBody = Annotated[OrderActionBody | None, Body()]
+Action = Callable[..., Order]
 
 
-@contextmanager
-def _route_in_step(request: Request, session: Any, account_id: str, order: Any) -> Iterator[None]:
-    """Lock the order's route (then the order) before a change, and bring the route in step
-    with it after: sequence, estimates, version, completion when its last order finished."""
-    ctx = RouteContext(session, account_id, request.app.state.settings, request.app.state.travel)
-    route = lock_for_order_change(ctx, order)
-    yield
-    session.flush()
-    if route is not None:
-        sync_route(ctx, route)
+def _answer(ctx: RouteContext, order: Order) -> dict[str, Any]:
+    ctx.session.flush()
+    return _detail(ctx.session, order, ctx.settings)
 
 
 def _act(
-    request: Request, session: Any, account_id: str, order_handle: str,
-    selector: Selector, settings: Settings, change: Callable[[Any], object],
+    session: Session, account_id: str, order_handle: str, selector: Selector,
+    settings: Settings, travel: TravelModel, flow: Action, body: OrderActionBody | None,
 ) -> dict[str, Any]:
-    """Apply one state change to an order, keep its route in step, answer its detail."""
+    """Apply one state change to an order (its route follows), answer its detail."""
     order = _lookup(session, account_id, order_handle, selector)
-    with _route_in_step(request, session, account_id, order):
-        change(order)
-    session.flush()
-    return _detail(session, order, settings)
+    ctx = RouteContext(session, account_id, settings, travel)
+    return _answer(ctx, flow(ctx, order, metadata=_action_body(body)))
 
 
 @router.post(f"{ORDER}/complete", response_model=OrderDetail, responses=ERRORS_ALL)
 def complete_order(
-    request: Request, order_handle: str, account: CurrentAccount, session: WriteSession,
-    settings: SettingsDep,
-    selector: SelectorDep, body: ActionBody = None,
+    order_handle: str, account: CurrentAccount, session: WriteSession, settings: SettingsDep,
+    travel: TravelDep, selector: SelectorDep, body: ActionBody = None,
 ) -> dict[str, Any]:
     """Complete an order."""
-    return _act(request, session, account.account_id, order_handle, selector, settings,
-                lambda o: service.complete_order(session, o, metadata=_action_body(body),
-                                                 public_url=settings.public_url,
-                                                 tracking=settings.tracking))
+    return _act(session, account.account_id, order_handle, selector, settings, travel,
+                flows.complete, body)
 
 
 @router.post(f"{ORDER}/cancel", response_model=OrderDetail, responses=ERRORS_ALL)
 def cancel_order(
-    request: Request, order_handle: str, account: CurrentAccount, session: WriteSession,
-    settings: SettingsDep,
-    selector: SelectorDep, body: ActionBody = None,
+    order_handle: str, account: CurrentAccount, session: WriteSession, settings: SettingsDep,
+    travel: TravelDep, selector: SelectorDep, body: ActionBody = None,
 ) -> dict[str, Any]:
     """Cancel an order (a ``metadata`` object in the body is merged into the order's)."""
-    return _act(request, session, account.account_id, order_handle, selector, settings,
-                lambda o: service.cancel_order(session, o, metadata=_action_body(body),
-                                               public_url=settings.public_url,
-                                               tracking=settings.tracking))
+    return _act(session, account.account_id, order_handle, selector, settings, travel,
+                flows.cancel, body)
 
 
 @router.post(f"{ORDER}/disable", response_model=OrderDetail, responses=ERRORS_ALL)
 def disable_order(
-    request: Request, order_handle: str, account: CurrentAccount, session: WriteSession,
-    settings: SettingsDep,
-    selector: SelectorDep, body: ActionBody = None,
+    order_handle: str, account: CurrentAccount, session: WriteSession, settings: SettingsDep,
+    travel: TravelDep, selector: SelectorDep, body: ActionBody = None,
 ) -> dict[str, Any]:
     """Disable an order: it stays on its route but out of the route's ETAs."""
-    return _act(request, session, account.account_id, order_handle, selector, settings,
-                lambda o: service.disable_order(session, o, metadata=_action_body(body),
-                                                public_url=settings.public_url))
+    return _act(session, account.account_id, order_handle, selector, settings, travel,
+                flows.disable, body)
 
 
 @router.post(f"{ORDER}/enable", response_model=OrderDetail, responses=ERRORS_ALL)
 def enable_order(
-    request: Request, order_handle: str, account: CurrentAccount, session: WriteSession,
-    settings: SettingsDep,
-    selector: SelectorDep, body: ActionBody = None,
+    order_handle: str, account: CurrentAccount, session: WriteSession, settings: SettingsDep,
+    travel: TravelDep, selector: SelectorDep, body: ActionBody = None,
 ) -> dict[str, Any]:
     """Enable a disabled order again."""
-    return _act(request, session, account.account_id, order_handle, selector, settings,
-                lambda o: service.enable_order(session, o, metadata=_action_body(body),
-                                               public_url=settings.public_url))
+    return _act(session, account.account_id, order_handle, selector, settings, travel,
+                flows.enable, body)
 
 
 @router.post(
     f"{ORDER}/reschedule", response_model=OrderDetail, responses=ERRORS_ALL
 )
 def reschedule_order(
-    request: Request, order_handle: str, body: Reschedule, account: CurrentAccount,
-    session: WriteSession,
-    settings: SettingsDep, selector: SelectorDep,
+    order_handle: str, body: Reschedule, account: CurrentAccount, session: WriteSession,
+    settings: SettingsDep, travel: TravelDep, selector: SelectorDep,
 ) -> dict[str, Any]:
     """Move an order's time window (a started order is re-created as a new attempt)."""
     order = _lookup(session, account.account_id, order_handle, selector)
-    with _route_in_step(request, session, account.account_id, order):
-        result = service.reschedule_order(session, order, body, public_url=settings.public_url,
-                                          tracking=settings.tracking)
-    session.flush()
-    return _detail(session, result, settings)
+    ctx = RouteContext(session, account.account_id, settings, travel)
+    return _answer(ctx, flows.reschedule(ctx, order, body))
 
 
 @router.post(

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Query, Request
+from fastapi import Query
 
 from routekeeper.accounts.auth import CurrentAccount
 from routekeeper.core.pagination import page_keys
 from routekeeper.core.responses import ERRORS_401_404_422, ERRORS_401_422, ERRORS_ALL
 from routekeeper.core.routing import Router
-from routekeeper.dependencies import GeocoderDep, ReadSession, SettingsDep, WriteSession
-from routekeeper.orders import service as orders
-from routekeeper.places import service
+from routekeeper.dependencies import (
+    GeocoderDep,
+    ReadSession,
+    SettingsDep,
+    TravelDep,
+    WriteSession,
+)
+from routekeeper.places import flows, service
 from routekeeper.places.schemas import (
     HistoryQuery,
     PlaceCreate,
@@ -22,8 +27,7 @@ from routekeeper.places.schemas import (
     PlaceRead,
     PlaceUpdate,
 )
-from routekeeper.routes.service import RouteContext
-from routekeeper.routes.sync import lock_for_order_change, sync_route
+from routekeeper.routes.context import RouteContext
 
 router = Router(tags=["Places"])
 PLACE = "/places/v1/{place_handle}"
@@ -57,30 +61,15 @@ def get_place(place_handle: str, account: CurrentAccount, session: ReadSession) 
 
 @router.patch(PLACE, response_model=PlaceRead, responses=ERRORS_ALL)
 def update_place(
-    request: Request, place_handle: str, body: PlaceUpdate, account: CurrentAccount,
-    session: WriteSession, settings: SettingsDep, geocoder: GeocoderDep,
+    place_handle: str, body: PlaceUpdate, account: CurrentAccount,
+    session: WriteSession, settings: SettingsDep, travel: TravelDep, geocoder: GeocoderDep,
     update_associated_orders: bool = False, update_geometry_using_address: bool = False,
 ) -> dict[str, Any]:
     """Update a place; optionally re-geocode it and move its open orders with it."""
-    place = service.get_place(session, account.account_id, place_handle)
-    moving: list[Any] = []
-    routes: dict[str, Any] = {}
-    ctx = RouteContext(session, account.account_id, settings, request.app.state.travel)
-    if update_associated_orders:
-        # Routes first, then orders (the lock order of every route operation).
-        moving = orders.orders_at_place(session, account.account_id, place.place_handle)
-        for order in moving:
-            route = lock_for_order_change(ctx, order)
-            if route is not None:
-                routes[route.route_handle] = route
-    changed = service.update_place(session, place, body, geocoder=geocoder,
-                                   geometry_from_address=update_geometry_using_address)
-    if moving and set(changed) & set(service.LOCATION_FIELDS):
-        orders.follow_place(session, moving, place, public_url=settings.public_url,
-                            geocoder=geocoder)
-        session.flush()
-        for route in routes.values():
-            sync_route(ctx, route)
+    ctx = RouteContext(session, account.account_id, settings, travel)
+    place = flows.update_place(ctx, place_handle, body, geocoder=geocoder,
+                               update_associated_orders=update_associated_orders,
+                               geometry_from_address=update_geometry_using_address)
     return service.place_wire(place, service.order_count(session, place))
 
 

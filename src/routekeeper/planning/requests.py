@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from fastapi import Request
 from sqlalchemy.orm import Session
 
+from routekeeper.core.jobs import JobRunner
 from routekeeper.db.engine import Database
 from routekeeper.models.ops_group import OpsGroup
 from routekeeper.models.order import Order
@@ -20,8 +20,8 @@ from routekeeper.settings import Settings
 
 
 def plan_new_orders(
-    request: Request, session: Session, account_id: str, orders: list[Order], *, mode: str,
-    sync: bool,
+    session: Session, account_id: str, orders: list[Order], *, mode: str, sync: bool,
+    settings: Settings, db: Database, runner: JobRunner | None,
 ) -> dict[str, Any]:
     """Queue planning of new orders; with ``sync`` (on_demand only) answer with the result."""
     group = session.get(OpsGroup, (account_id, orders[0].ops_group_handle))
@@ -32,9 +32,6 @@ def plan_new_orders(
     plan_id, sequence = plan.plan_id, plan.sequence_number
     # The run needs the orders committed; the request's own commit then has nothing left.
     session.commit()
-    settings: Settings = request.app.state.settings
-    db: Database = request.app.state.db
-    runner = request.app.state.runner
     if runner is not None:
         runner.wake()
     deadline = time.monotonic() + settings.planning.time_budget_s + 30

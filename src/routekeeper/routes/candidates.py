@@ -17,11 +17,12 @@ from routekeeper.models.order import Order
 from routekeeper.models.worker import Worker
 from routekeeper.orders.states import OrderStatus
 from routekeeper.routes import repository
+from routekeeper.routes.context import RouteContext
 from routekeeper.routes.estimates import estimate_route
 from routekeeper.routes.locations import returns_to_start, start_location
-from routekeeper.routes.operations import split_sequence
 from routekeeper.routes.sequencing import insert_cheapest
-from routekeeper.routes.service import RouteContext, _point, _stop, leaves_at
+from routekeeper.routes.service import leaves_at, split_sequence
+from routekeeper.routes.stops import point_wire, stop_input
 from routekeeper.travel.base import LonLat
 
 MAX_LIMIT = 100
@@ -74,10 +75,10 @@ def _candidate(ctx: RouteContext, group: OpsGroup, worker: Worker, order: Order)
         return Candidate(worker, extra, start, None)
     sequence = [o for o in repository.route_orders(ctx.session, route) if o.id != order.id]
     settled, open_, _disabled = split_sequence(sequence)
-    stops = [_stop(o) for o in open_]
+    stops = [stop_input(o) for o in open_]
     depart_at = leaves_at(route, utcnow())
     back = returns_to_start(group)
-    placed = insert_cheapest(stops, _stop(order), first_free=0, start=start,
+    placed = insert_cheapest(stops, stop_input(order), first_free=0, start=start,
                              depart_at=depart_at, travel=ctx.travel, return_to_start=back)
     position = next(i for i, s in enumerate(placed) if s.key == order.id)
     order_start = placed[position - 1].location if position > 0 else start
@@ -117,7 +118,7 @@ def candidate_workers(ctx: RouteContext, order: Order, *, profile_filter: dict[s
     ]
     candidates.sort(key=lambda c: (c.extra_m, c.worker.worker_handle))
     return [{"worker_handle": c.worker.worker_handle, "profile": c.worker.profile or {},
-             "order_start_location": _point(c.order_start), "route": c.route}
+             "order_start_location": point_wire(c.order_start), "route": c.route}
             for c in candidates[:limit]]
 
 

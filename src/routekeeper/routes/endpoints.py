@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Query, Request
+from fastapi import Query
 
 from routekeeper.accounts.auth import CurrentAccount
 from routekeeper.core.fields import Text
@@ -21,7 +21,13 @@ from routekeeper.core.responses import (
     Responses,
 )
 from routekeeper.core.routing import Router
-from routekeeper.dependencies import GeocoderDep, ReadSession, SettingsDep, WriteSession
+from routekeeper.dependencies import (
+    GeocoderDep,
+    ReadSession,
+    SettingsDep,
+    TravelDep,
+    WriteSession,
+)
 from routekeeper.geocoding.service import require_for_region_filter
 from routekeeper.order_tasks.lists import tasks_by_order
 from routekeeper.orders import repository as order_repository
@@ -30,6 +36,13 @@ from routekeeper.orders.schemas import OrderDetail, OrderType
 from routekeeper.orders.wire import order_detail_wire, order_wire
 from routekeeper.routes import candidates, estimated, operations, repository, track
 from routekeeper.routes.candidates import CandidateWorkers
+from routekeeper.routes.context import (
+    RouteContext,
+    find_group,
+    find_worker,
+    get_route,
+    resolve_refs,
+)
 from routekeeper.routes.estimated import EstimatedRouteRead
 from routekeeper.routes.filters import RouteFilters
 from routekeeper.routes.schemas import (
@@ -43,14 +56,7 @@ from routekeeper.routes.schemas import (
     RouteUpdate,
     TrackRequest,
 )
-from routekeeper.routes.service import (
-    RouteContext,
-    _group,
-    create_route,
-    find_worker,
-    get_route,
-    resolve_refs,
-)
+from routekeeper.routes.service import create_route
 from routekeeper.routes.wire import bound_by_wire, route_wire
 from routekeeper.tracking.engine.outages import merge as merge_outages
 from routekeeper.travel.base import TravelModel
@@ -70,13 +76,7 @@ ESTIMATE_ERRORS: Responses = {**R400, **R401, **R404_CODED, **R422}
 Version = Annotated[int | None, Query(ge=1, description="Route version the change is based on")]
 
 
-def get_travel(request: Request) -> TravelModel:
-    """The app's travel model."""
-    travel: TravelModel = request.app.state.travel
-    return travel
-
-
-Travel = Annotated[TravelModel, Depends(get_travel)]
+Travel = TravelDep
 
 
 def _ctx(session: Any, account: Any, settings: Any, travel: TravelModel) -> RouteContext:
@@ -135,7 +135,7 @@ def create_manual_route(body: RouteCreate, account: CurrentAccount, session: Wri
     """Create a route from unplanned orders (``optimise`` lets the solver sequence them)."""
     ctx = _ctx(session, account, settings, travel)
     worker = find_worker(ctx, body.worker) if body.worker else None
-    group = _group(ctx, body.ops_group_handle or (worker.ops_group_handle if worker
+    group = find_group(ctx, body.ops_group_handle or (worker.ops_group_handle if worker
                                                   else "default"))
     route = create_route(ctx, resolve_refs(ctx, body.orders), group=group, worker=worker,
                          track_mode=body.track_mode.value if body.track_mode else None,

@@ -1,6 +1,13 @@
-"""Route rules: building routes from orders, changing them under a version, starting and
-completing them. Nothing here commits; the request's session does, with every order change,
-timeline entry and outbox event of the operation.
+"""The route aggregate: one route and the orders on it change through one unit of work.
+
+Every writer of routes and of the orders on them goes through :func:`edit` (an existing
+route), :func:`create_route` (a new one) or :func:`order_change` (an order changed by the
+orders domain). Inside an edit the caller attaches, detaches, moves, reorders and assigns
+orders; on exit the edit numbers the sequence, bumps the route's version once, records the
+route's events once and re-estimates the route and its open orders. That is how the rule
+"an order is on at most one open route, in a sequence with fresh estimates and a bumped
+version" has one owner. Nothing here commits; the caller's session does, with every order
+change, timeline entry and outbox event of the operation.
 
 Concurrency: every mutation locks the route rows first (by handle), then the order rows it
 moves (by id), with ``FOR UPDATE`` on PostgreSQL (SQLite writers are serialised by ``BEGIN
@@ -12,18 +19,15 @@ requests can deadlock on PostgreSQL.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from routekeeper.core.clock import utcnow
-from routekeeper.core.errors import CodedError, HttpError, RequestValidationFailed, conflict
-from routekeeper.core.fields import check_text
+from routekeeper.core.errors import conflict
 from routekeeper.core.ids import new_id
-from routekeeper.core.timefmt import format_ts, parse_ts
+from routekeeper.core.timefmt import format_ts
 from routekeeper.models.ops_group import OpsGroup
 from routekeeper.models.order import Order
 from routekeeper.models.route import Route
@@ -32,220 +36,73 @@ from routekeeper.orders import service as orders
 from routekeeper.orders.states import TERMINAL, OrderStatus
 from routekeeper.orders.wire import share_url
 from routekeeper.routes import daystops, repository
-from routekeeper.routes.estimates import (
-    RouteEstimate,
-    StopEstimate,
-    StopInput,
-    estimate_route,
-    first_leg_s,
-)
+from routekeeper.routes.context import RouteContext, device_of, find_group, route_worker
+from routekeeper.routes.estimates import estimate_route, first_leg_s
 from routekeeper.routes.locations import returns_to_start, start_location
-from routekeeper.routes.schemas import OrderRef
-from routekeeper.routes.sequencing import departure, optimise_order
-from routekeeper.settings import Settings
-from routekeeper.travel.base import LonLat, TravelModel
+from routekeeper.routes.sequencing import departure, insert_cheapest, optimise_order
+from routekeeper.routes.stops import estimate_wire, stop_estimate_wire, stop_input
+from routekeeper.tracking.completion import on_route_completed
 from routekeeper.webhooks.outbox import record_event, record_order_event
 
-
-@dataclass
-class RouteContext:
-    """What every route operation needs: the session, the tenant, settings and travel."""
-
-    session: Session
-    account_id: str
-    settings: Settings
-    travel: TravelModel
-
-    @property
-    def public_url(self) -> str:
-        """The base of absolute links (embed and share URLs)."""
-        return self.settings.public_url
+# A route changing under us more often than this is being moved around too fast to follow.
+_ATTEMPTS = 3
 
 
-def _point(location: LonLat | None) -> dict[str, Any] | None:
-    if location is None:
-        return None
-    return {"type": "Point", "coordinates": [location[0], location[1]]}
+def _settled(order: Order) -> bool:
+    """Done, or arrived at: such an order keeps its place ahead of the rest."""
+    return order.status in TERMINAL or order.arrived_at is not None
 
 
-def _stop(order: Order) -> StopInput:
-    assert order.destination_lon is not None and order.destination_lat is not None
-    return StopInput(
-        key=order.id, location=(order.destination_lon, order.destination_lat),
-        scheduled_after=order.scheduled_after, scheduled_at=order.scheduled_at,
-        service_s=order.expected_service_time or 0,
-        windows=tuple((parse_ts(w["after"]), parse_ts(w["before"]))
-                      for w in order.time_windows or []),
+def split_sequence(sequence: list[Order]) -> tuple[list[Order], list[Order], list[Order]]:
+    """(settled, open, disabled) orders of a route, each in its current sequence; only the
+    open ones are moved by insertion and optimisation (disabled ones are not visited)."""
+    settled = [o for o in sequence if _settled(o)]
+    disabled = [o for o in sequence if not _settled(o) and o.status == OrderStatus.DISABLED]
+    open_ = [o for o in sequence
+             if not _settled(o) and o.status != OrderStatus.DISABLED]
+    return settled, open_, disabled
+
+
+def leaves_at(route: Route, now: datetime) -> datetime:
+    """The departure that sequencing measures windows from: now once the route is being
+    driven, else its scheduled start (or now when it has none)."""
+    if route.status == "tracking" or route.scheduled_start_at is None:
+        return now
+    return route.scheduled_start_at
+
+
+def optimised_sequence(
+    ctx: RouteContext, route: Route, movable: list[Order], group: OpsGroup,
+    worker: Worker | None,
+) -> list[Order]:
+    """``movable`` in the order the solver finds shortest within their windows."""
+    start = start_location(ctx.session, group, worker)
+    stops = [stop_input(o) for o in movable]
+    sequence = optimise_order(
+        stops, start=start, depart_at=leaves_at(route, utcnow()), travel=ctx.travel,
+        return_to_start=returns_to_start(group),
+        time_budget_s=min(ctx.settings.planning.time_budget_s, 2.0),
+        seed=ctx.settings.planning.seed,
     )
+    by_id = {o.id: o for o in movable}
+    return [by_id[s.key] for s in sequence]
 
 
-def _lookup_key(handle: str) -> bool:
-    """Whether a handle can name a row at all; others (a NUL from a URL path, say) would be
-    database errors on PostgreSQL, so they are simply not found."""
-    try:
-        check_text(handle)
-    except ValueError:
-        return False
-    return 0 < len(handle) <= 200
-
-
-def _group(ctx: RouteContext, handle: str) -> OpsGroup:
-    group = ctx.session.get(OpsGroup, (ctx.account_id, handle)) if _lookup_key(handle) else None
-    if group is None:
-        raise CodedError(400, "ops_group_not_defined", f"Ops group {handle} does not exist")
-    return group
-
-
-def find_worker(ctx: RouteContext, handle: str) -> Worker:
-    """A worker by handle, or the contract's 404 ``driver_not_found`` / ``driver_deleted``."""
-    worker = ctx.session.get(Worker, (ctx.account_id, handle)) if _lookup_key(handle) else None
-    if worker is None:
-        raise CodedError(404, "driver_not_found", "Worker Not Found",
-                         {"description": f"Worker not found for handle {handle}"})
-    if worker.deleted_at is not None:
-        raise CodedError(404, "driver_deleted", "Worker is deleted",
-                         {"description": f"Worker {handle} is deleted; undelete it first"})
-    return worker
-
-
-def worker_for_device(ctx: RouteContext, device_id: str) -> Worker:
-    """The live worker a device is linked to, or 404 ``device_not_found``."""
-    for worker in ctx.session.query(Worker).filter(
-        Worker.account_id == ctx.account_id, Worker.deleted_at.is_(None)
-    ):
-        if device_id in (worker.device_ids or []):
-            return worker
-    raise CodedError(404, "device_not_found", "Device could not be found", None)
-
-
-def device_of(ctx: RouteContext, worker: Worker, device_id: str | None) -> str | None:
-    """The device to track ``worker`` with: ``device_id`` when it is one of theirs, else
-    their first device; an unknown device is 404, another worker's device 400."""
-    if device_id is None:
-        return next(iter(worker.device_ids or []), None)
-    if device_id not in (worker.device_ids or []):
-        owner = worker_for_device(ctx, device_id)
-        raise CodedError(400, "driver_not_linked_to_device",
-                         "Worker must be linked to a device first",
-                         {"description": f"Device {device_id} is linked to worker "
-                                         f"{owner.worker_handle}, not {worker.worker_handle}"})
-    return device_id
-
-
-def get_route(ctx: RouteContext, route_handle: str, *, lock: bool = False) -> Route:
-    """A route of the account, or 404."""
-    route = repository.get_route(ctx.session, ctx.account_id, route_handle, lock=lock) \
-        if _lookup_key(route_handle) else None
-    if route is None:
-        raise HttpError(404, "Route not found",
-                        {"description": f"Route not found for handle {route_handle}"})
-    return route
-
-
-def _for_change(ctx: RouteContext, route_handle: str, version: int | None) -> Route:
-    route = get_route(ctx, route_handle, lock=True)
-    if version is not None and version != route.version:
-        raise conflict("version_conflict", "Route was modified concurrently",
-                       {"description": f"Route {route_handle} is at version {route.version}; "
-                                       f"the request was made against version {version}.",
-                        "current_version": route.version})
-    return route
-
-
-def _not_completed(route: Route) -> None:
-    if route.status == "completed":
-        raise conflict("validation_error", "Route already completed",
-                       {"description": f"Route {route.route_handle} is completed"})
-
-
-def _route_event(ctx: RouteContext, route: Route, value: str, **extra: Any) -> None:
+def _route_event(ctx: RouteContext, route: Route, value: str) -> None:
     record_event(
         ctx.session, account_id=ctx.account_id, type="route", value=value,
         device_id=route.device_id, worker_handle=route.worker_handle,
         route_handle=route.route_handle,
         data={"route_handle": route.route_handle, "status": route.status,
               "version": route.version, "plan_id": route.plan_id,
-              "ops_group_handle": route.ops_group_handle, **extra},
+              "ops_group_handle": route.ops_group_handle},
     )
-
-
-def _bump(ctx: RouteContext, route: Route, now: datetime, *, event: str | None = "updated") -> None:
-    route.version += 1
-    route.updated_at = now
-    if event:
-        _route_event(ctx, route, event)
-
-
-def resolve_refs(
-    ctx: RouteContext, refs: Sequence[OrderRef], *, lock: bool = True,
-    location: str = "json", field: str = "orders",
-) -> list[Order]:
-    """The orders named in a request, in its sequence, locked for the change unless ``lock``
-    is false; unknown ones are 404 ``order_not_found``, repeats a 422 at ``location``."""
-    found: list[Order] = []
-    seen: dict[str, int] = {}
-    for index, ref in enumerate(refs):
-        try:
-            order = orders.find_order(
-                ctx.session, ctx.account_id, ref.order_handle,
-                type=ref.type.value if ref.type else None, type_index=ref.type_index,
-            )
-        except HttpError as exc:
-            raise CodedError(404, "order_not_found", "Order Not Found",
-                             {"description": f"Order not found for handle {ref.order_handle}"}
-                             ) from exc
-        if order.id in seen:
-            raise RequestValidationFailed({location: {
-                f"{field}.{index}.order_handle": [f"Repeats {field}.{seen[order.id]}."]}})
-        seen[order.id] = index
-        found.append(order)
-    if lock:
-        repository.lock_orders(ctx.session, found)
-    return found
 
 
 def _route_status(route: Route) -> OrderStatus:
     if route.status == "tracking":
         return OrderStatus.ONGOING
     return OrderStatus.ASSIGNED if route.worker_handle else OrderStatus.PLANNED
-
-
-def _attach(ctx: RouteContext, route: Route, order: Order, now: datetime) -> None:
-    """Put an unplanned order on ``route`` (the caller sets its sequence)."""
-    if order.status != OrderStatus.UNPLANNED.value or order.route_handle is not None:
-        raise conflict(
-            "order_not_unplanned", "Only unplanned orders can be added to a route",
-            {"description": f"Order {order.order_handle} is {order.status}"
-                            + (f" on route {order.route_handle}" if order.route_handle else ""),
-             "order_handle": order.order_handle},
-        )
-    order.route_handle = route.route_handle
-    order.plan_id = route.plan_id
-    order.planning_failure_reason = None
-    order.planned_at = now
-    order.updated_at = now
-    orders.add_timeline(ctx.session, order, "order_planned", recorded_at=now)
-    _assign_order(ctx, route, order, now)
-
-
-def _assign_order(ctx: RouteContext, route: Route, order: Order, now: datetime) -> None:
-    """Give an order on ``route`` the route's worker, device and matching status."""
-    target = _route_status(route)
-    changed_worker = order.worker_handle != route.worker_handle
-    order.worker_handle = route.worker_handle
-    order.device_id = route.device_id
-    if order.status in (OrderStatus.DISABLED.value,):
-        return
-    order.status = target.value
-    if route.worker_handle and changed_worker:
-        order.assigned_at = now
-        orders.add_timeline(ctx.session, order, "order_assigned", recorded_at=now,
-                            driver_handle=route.worker_handle)
-        record_order_event(ctx.session, order, "assigned", recorded_at=now,
-                           share_url=share_url(order, ctx.public_url),
-                           assigned_at=format_ts(now))
-    if target is OrderStatus.ONGOING and order.started_at is None:
-        _start_order(ctx, route, order, now)
 
 
 def _start_order(ctx: RouteContext, route: Route, order: Order, now: datetime) -> None:
@@ -257,31 +114,18 @@ def _start_order(ctx: RouteContext, route: Route, order: Order, now: datetime) -
                        share_url=share_url(order, ctx.public_url))
 
 
-def _resequence(route_orders: Sequence[Order]) -> None:
-    for index, order in enumerate(route_orders):
-        order.route_sequence = index
-
-
 def _live(order: Order) -> bool:
     return order.status not in (*TERMINAL, OrderStatus.DISABLED.value)
 
 
-def leaves_at(route: Route, now: datetime) -> datetime:
-    """The departure that sequencing measures windows from: now once the route is being
-    driven, else its scheduled start (or now when it has none)."""
-    if route.status == "tracking" or route.scheduled_start_at is None:
-        return now
-    return route.scheduled_start_at
-
-
-def refresh_estimates(ctx: RouteContext, route: Route, route_orders: Sequence[Order]) -> None:
+def _estimate(ctx: RouteContext, route: Route, route_orders: Sequence[Order]) -> None:
     """Recompute the route's and its open orders' estimates (disabled orders are left out)."""
-    group = _group(ctx, route.ops_group_handle)
+    group = find_group(ctx, route.ops_group_handle)
     worker = ctx.session.get(Worker, (ctx.account_id, route.worker_handle)) \
         if route.worker_handle else None
     open_orders = [o for o in route_orders if _live(o)]
     start = start_location(ctx.session, group, worker)
-    stops = daystops.interleave(route, [_stop(o) for o in open_orders], start)
+    stops = daystops.interleave(route, [stop_input(o) for o in open_orders], start)
     now = utcnow()
     first_leg = first_leg_s(ctx.travel, start, stops)
     depart_at = departure(stops, scheduled_start_at=route.scheduled_start_at, now=now,
@@ -306,39 +150,149 @@ def refresh_estimates(ctx: RouteContext, route: Route, route_orders: Sequence[Or
                           "initial_arrive_at": previous.get("initial_arrive_at")}
 
 
-def stop_estimate_wire(stop: StopEstimate) -> dict[str, Any]:
-    """An order's ``estimate`` figures; none for a stop past a leg with no road.
+class RouteEdit:
+    """One change to a locked route and its orders (see :func:`edit`).
 
-    On a road network it also says how far the destination is from the nearest road
-    (``snapped_distance``, metres) and whether that puts it off the network (``off_road``).
+    ``sequence`` is the route's orders in their new order; the methods keep it and the orders'
+    route fields in step, :meth:`finish` makes the route consistent.
     """
-    wire: dict[str, Any] = {"start_by": None, "arrive_at": None, "distance": None,
-                            "duration": None}
-    if stop.reachable:
-        wire = {"start_by": format_ts(stop.start_by), "arrive_at": format_ts(stop.arrive_at),
-                "distance": stop.distance_m, "duration": stop.duration_s}
-    if stop.snapped_m is not None:
-        wire.update(snapped_distance=round(stop.snapped_m), off_road=stop.off_road)
-    return wire
+
+    def __init__(self, ctx: RouteContext, route: Route, *, events: Sequence[str],
+                 bump: bool, estimate: bool) -> None:
+        """Read the route's orders (in sequence); the route must be locked already."""
+        self.ctx = ctx
+        self.route = route
+        self.now = utcnow()
+        self.sequence: list[Order] = repository.route_orders(ctx.session, route)
+        self._events = list(events)
+        self._bump = bump
+        self._estimate = estimate
+        self._dissolved = False
+        self._finished = False
+
+    def attach(self, order: Order, *, cheapest: bool = False) -> None:
+        """Put an unplanned order on the route: at the end, or with ``cheapest`` at its
+        cheapest feasible place among the open orders."""
+        if order.status != OrderStatus.UNPLANNED.value or order.route_handle is not None:
+            raise conflict(
+                "order_not_unplanned", "Only unplanned orders can be added to a route",
+                {"description": f"Order {order.order_handle} is {order.status}"
+                                + (f" on route {order.route_handle}" if order.route_handle
+                                   else ""),
+                 "order_handle": order.order_handle},
+            )
+        route, now = self.route, self.now
+        order.route_handle = route.route_handle
+        order.plan_id = route.plan_id
+        order.planning_failure_reason = None
+        order.planned_at = now
+        order.updated_at = now
+        orders.add_timeline(self.ctx.session, order, "order_planned", recorded_at=now)
+        self.assign(order)
+        if cheapest:
+            self.sequence = self._inserted(order)
+        else:
+            self.sequence.append(order)
+
+    def _inserted(self, order: Order) -> list[Order]:
+        group = find_group(self.ctx, self.route.ops_group_handle)
+        start = start_location(self.ctx.session, group, route_worker(self.ctx, self.route))
+        settled, open_, disabled = split_sequence(self.sequence)
+        by_id = {o.id: o for o in [*self.sequence, order]}
+        stops = insert_cheapest([stop_input(o) for o in open_], stop_input(order),
+                                first_free=0, start=start,
+                                depart_at=leaves_at(self.route, self.now),
+                                travel=self.ctx.travel, return_to_start=returns_to_start(group))
+        return settled + [by_id[s.key] for s in stops] + disabled
+
+    def detach(self, order: Order, *, record: bool = True) -> None:
+        """Take an order off the route, back to ``unplanned``; ``record`` writes its
+        timeline entry and ``updated`` event (a move to another route writes its own)."""
+        self.sequence = [o for o in self.sequence if o is not order]
+        order.status = OrderStatus.UNPLANNED.value
+        order.route_handle = None
+        order.route_sequence = None
+        order.plan_id = None
+        order.worker_handle = None
+        order.device_id = None
+        order.estimate = None
+        order.planned_at = None
+        order.assigned_at = None
+        if record:
+            order.updated_at = self.now
+            orders.add_timeline(self.ctx.session, order, "order_unplanned",
+                                recorded_at=self.now,
+                                removed_from_route=self.route.route_handle)
+            record_order_event(self.ctx.session, order, "updated", recorded_at=self.now)
+
+    def reorder(self, sequence: Iterable[Order]) -> None:
+        """Give the route's orders a new sequence (the same orders)."""
+        self.sequence = list(sequence)
+
+    def assign(self, order: Order) -> None:
+        """Give an order on the route the route's worker, device and matching status."""
+        ctx, route, now = self.ctx, self.route, self.now
+        target = _route_status(route)
+        changed_worker = order.worker_handle != route.worker_handle
+        order.worker_handle = route.worker_handle
+        order.device_id = route.device_id
+        if order.status == OrderStatus.DISABLED.value:
+            return
+        order.status = target.value
+        if route.worker_handle and changed_worker:
+            order.assigned_at = now
+            orders.add_timeline(ctx.session, order, "order_assigned", recorded_at=now,
+                                driver_handle=route.worker_handle)
+            record_order_event(ctx.session, order, "assigned", recorded_at=now,
+                               share_url=share_url(order, ctx.public_url),
+                               assigned_at=format_ts(now))
+        if target is OrderStatus.ONGOING and order.started_at is None:
+            _start_order(ctx, route, order, now)
+
+    def assign_open(self) -> None:
+        """:meth:`assign` every order of the route that is not finished."""
+        for order in self.sequence:
+            if order.status not in TERMINAL:
+                self.assign(order)
+
+    def dissolve(self) -> None:
+        """Delete the route instead of finishing it (it must have no orders left)."""
+        assert not self.sequence
+        self._dissolved = True
+
+    def finish(self) -> None:
+        """Number the sequence, bump the version once, record the route's events and
+        re-estimate (a completed route keeps no estimate). Idempotent."""
+        if self._finished:
+            return
+        self._finished = True
+        ctx, route = self.ctx, self.route
+        if self._dissolved:
+            ctx.session.delete(route)
+            return
+        for index, order in enumerate(self.sequence):
+            order.route_sequence = index
+        if self._bump:
+            route.version += 1
+            route.updated_at = self.now
+        for event in self._events:
+            _route_event(ctx, route, event)
+        if self._estimate and route.status != "completed":
+            _estimate(ctx, route, self.sequence)
 
 
-def estimate_wire(estimate: RouteEstimate) -> dict[str, Any]:
-    """``RouteDetailEstimate`` of a route estimate (with which legs are not road legs)."""
-    gap = bool(estimate.unreachable_legs)
-    wire: dict[str, Any] = {
-        # A route with a leg no road joins has no drive to total: say so, invent nothing.
-        "start_by": None if gap else format_ts(estimate.start_by),
-        "distance": None if gap else estimate.distance_m,
-        "duration": None if gap else estimate.duration_s,
-        "polyline": {"type": "LineString",
-                     "coordinates": [[p[0], p[1]] for p in estimate.polyline]},
-        "start_location": _point(estimate.start_location),
-        "end_location": _point(estimate.end_location),
-    }
-    if estimate.on_roads:
-        wire["straight_line_legs"] = estimate.straight_legs
-        wire["unreachable_legs"] = estimate.unreachable_legs
-    return wire
+@contextmanager
+def edit(ctx: RouteContext, route: Route, *, events: Sequence[str] = ("updated",),
+         bump: bool = True, estimate: bool = True) -> Iterator[RouteEdit]:
+    """Change a locked route and its orders as one unit of work.
+
+    On a normal exit the route is made consistent (:meth:`RouteEdit.finish`): ``bump``
+    moves its version on by one, each of ``events`` is recorded once, and ``estimate``
+    re-estimates it. An exception leaves the route as it was for the rollback to discard.
+    """
+    change = RouteEdit(ctx, route, events=events, bump=bump, estimate=estimate)
+    yield change
+    change.finish()
 
 
 def create_route(
@@ -355,6 +309,8 @@ def create_route(
     route_handle: str | None = None,
     optimise: bool = False,
     scheduled_start_at: datetime | None = None,
+    day_stops: list[dict[str, Any]] | None = None,
+    bound_by: dict[str, Any] | None = None,
 ) -> Route:
     """Create a route over unplanned orders, in the given sequence (or optimised)."""
     handle = route_handle or new_id()
@@ -370,36 +326,105 @@ def create_route(
         plan_id=plan_id, worker_handle=worker.worker_handle if worker else None,
         device_id=device, metadata_=metadata or {}, created_at=now, updated_at=now,
         planned_at=now, assigned_at=now if worker else None,
-        scheduled_start_at=scheduled_start_at,
+        scheduled_start_at=scheduled_start_at, bound_by=bound_by,
         created_by={"source": "api", "timestamp": format_ts(now)},
     )
+    if day_stops:
+        route.day_stops = day_stops
     ctx.session.add(route)
     ctx.session.flush()
     if optimise and len(route_orders) > 1:
-        route_orders = _optimised(ctx, route, route_orders, group, worker)
-    for order in route_orders:
-        _attach(ctx, route, order, now)
-    _resequence(route_orders)
-    refresh_estimates(ctx, route, route_orders)
-    _route_event(ctx, route, "created")
-    if worker:
-        _route_event(ctx, route, "assigned")
+        route_orders = optimised_sequence(ctx, route, route_orders, group, worker)
+    events = ("created", "assigned") if worker else ("created",)
+    with edit(ctx, route, events=events, bump=False) as change:
+        for order in route_orders:
+            change.attach(order)
     ctx.session.flush()
     return route
 
 
-def _optimised(
-    ctx: RouteContext, route: Route, movable: list[Order], group: OpsGroup,
-    worker: Worker | None,
-) -> list[Order]:
-    start = start_location(ctx.session, group, worker)
-    stops = [_stop(o) for o in movable]
-    now = utcnow()
-    sequence = optimise_order(
-        stops, start=start, depart_at=leaves_at(route, now), travel=ctx.travel,
-        return_to_start=returns_to_start(group),
-        time_budget_s=min(ctx.settings.planning.time_budget_s, 2.0),
-        seed=ctx.settings.planning.seed,
-    )
-    by_id = {o.id: o for o in movable}
-    return [by_id[s.key] for s in sequence]
+def complete(ctx: RouteContext, route: Route, *, source: str) -> Route:
+    """Complete a locked, open route; its orders that are not finished are cancelled.
+
+    A tracked route gets its final actuals (polyline, distance, tracking rate) here, before
+    its ``completed`` event; an untracked one (never started) is left as it is.
+    """
+    with edit(ctx, route, events=("completed",), estimate=False) as change:
+        for order in change.sequence:
+            if order.status not in TERMINAL:
+                orders.cancel_order(ctx.session, order, public_url=ctx.public_url,
+                                    source="route_completed", tracking=ctx.settings.tracking)
+        route.status = "completed"
+        route.completed_at = change.now
+        route.completion_source = source
+        if route.started_at is not None:
+            route.duration = int((change.now - route.started_at).total_seconds())
+        route.estimate = None
+        # The hook reads the route's orders with a query and without autoflush: flush the
+        # cancellations above first (the route row is locked already, so the lock order holds).
+        ctx.session.flush()
+        on_route_completed(ctx.session, route, settings=ctx.settings.tracking)
+    return route
+
+
+def _lock_route_of(ctx: RouteContext, order: Order) -> Route | None:
+    """Lock the route ``order`` is on, then the order itself (re-read); None when it is on
+    no route."""
+    for _ in range(_ATTEMPTS):
+        handle = order.route_handle
+        if handle is None:
+            repository.lock_order(ctx.session, order)
+            if order.route_handle is None:
+                return None
+            continue
+        route = repository.get_route(ctx.session, ctx.account_id, handle, lock=True)
+        repository.lock_order(ctx.session, order)
+        if order.route_handle == handle:
+            return route
+        # The order moved to another route while we waited for the lock: follow it.
+    return None
+
+
+def _follow(ctx: RouteContext, route: Route) -> None:
+    """Bring a route in step after one of its orders changed; a route being driven with
+    nothing left to do is completed, a completed one is left alone."""
+    if route.status == "completed":
+        return  # a late change to a finished route's order reopens nothing
+    sequence = repository.route_orders(ctx.session, route)
+    if route.status == "tracking" and sequence and all(o.status in TERMINAL for o in sequence):
+        complete(ctx, route, source="orders_finished")
+        return
+    with edit(ctx, route):
+        pass
+
+
+class OrderChange:
+    """What :func:`order_change` yields: ``follow`` says whether the routes follow (set it
+    false when the change turned out to move nothing they depend on)."""
+
+    def __init__(self) -> None:
+        """Routes follow unless told otherwise."""
+        self.follow = True
+
+
+@contextmanager
+def order_change(ctx: RouteContext, *changing: Order) -> Iterator[OrderChange]:
+    """Change orders outside the route operations (complete, cancel, reschedule, edit...)
+    and keep their routes in step.
+
+    Before the change it locks each order's route, then the order (the lock order of every
+    route operation, so the two cannot deadlock on PostgreSQL); after it, each route is
+    re-sequenced, bumped and re-estimated once, or completed when its last order finished.
+    """
+    routes: dict[str, Route] = {}
+    for order in changing:
+        route = _lock_route_of(ctx, order)
+        if route is not None:
+            routes[route.route_handle] = route
+    change = OrderChange()
+    yield change
+    if not change.follow:
+        return
+    ctx.session.flush()
+    for route in routes.values():
+        _follow(ctx, route)

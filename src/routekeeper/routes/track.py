@@ -15,33 +15,24 @@ from routekeeper.models.route import Route
 from routekeeper.orders import service as orders
 from routekeeper.orders.states import TERMINAL, OrderStatus
 from routekeeper.routes import repository
+from routekeeper.routes.context import (
+    RouteContext,
+    device_of,
+    find_group,
+    find_worker,
+    get_route,
+    resolve_refs,
+    worker_for_device,
+)
 from routekeeper.routes.days import allows, route_day
 from routekeeper.routes.devices import choose_device
 from routekeeper.routes.estimates import estimate_route, first_leg_s
 from routekeeper.routes.filters import RouteFilterFields
 from routekeeper.routes.locations import returns_to_start, start_location
-from routekeeper.routes.operations import insert_orders
 from routekeeper.routes.schemas import DeviceSwitchMode, OrderReassign, OrderRef, TrackRequest
 from routekeeper.routes.sequencing import departure
-from routekeeper.routes.service import (
-    RouteContext,
-    _assign_order,
-    _attach,
-    _bump,
-    _group,
-    _resequence,
-    _route_event,
-    _stop,
-    create_route,
-    device_of,
-    estimate_wire,
-    find_worker,
-    get_route,
-    refresh_estimates,
-    resolve_refs,
-    stop_estimate_wire,
-    worker_for_device,
-)
+from routekeeper.routes.service import create_route, edit
+from routekeeper.routes.stops import estimate_wire, stop_estimate_wire, stop_input
 from routekeeper.tracking.engine.risks import DELAYED_FROM_SCHEDULED_AT
 
 
@@ -61,36 +52,32 @@ def start_route(ctx: RouteContext, route: Route, *, track_mode: str,
         raise _track_error("Route already completed")
     if route.worker_handle is None and device_id is None and route.device_id is None:
         raise _track_error("Route can not be tracked")
-    now = utcnow()
-    sequence = repository.route_orders(ctx.session, route)
-    if device_id is not None:
-        worker = worker_for_device(ctx, device_id)
-        if route.worker_handle not in (None, worker.worker_handle):
-            raise _track_error("Route can not be tracked")
-        route.worker_handle = worker.worker_handle
-        route.device_id = device_id
-    elif route.worker_handle is not None:
-        # Tracked by worker: their linked device as the switch mode says (routes/devices),
-        # also one registered after the route was planned.
-        destination = next(((o.destination_lon, o.destination_lat) for o in sequence
-                            if o.status not in TERMINAL and o.destination_lon is not None
-                            and o.destination_lat is not None), None)
-        route.device_id = choose_device(
-            repository.worker_devices(ctx.session, ctx.account_id, route.worker_handle),
-            mode=device_switch_mode, current=route.device_id, destination=destination)
-    route.status = "tracking"
-    route.track_mode = track_mode
-    route.started_at = now
-    route.assigned_at = route.assigned_at or now
-    for order in sequence:
-        if order.status in TERMINAL or order.status == OrderStatus.DISABLED.value:
-            continue
-        order.device_switch_mode = device_switch_mode
-        _assign_order(ctx, route, order, now)
-    if not created:
-        _bump(ctx, route, now, event=None)
-    _route_event(ctx, route, "started")
-    refresh_estimates(ctx, route, sequence)
+    with edit(ctx, route, events=("started",), bump=not created) as change:
+        sequence = change.sequence
+        if device_id is not None:
+            worker = worker_for_device(ctx, device_id)
+            if route.worker_handle not in (None, worker.worker_handle):
+                raise _track_error("Route can not be tracked")
+            route.worker_handle = worker.worker_handle
+            route.device_id = device_id
+        elif route.worker_handle is not None:
+            # Tracked by worker: their linked device as the switch mode says
+            # (routes/devices), also one registered after the route was planned.
+            destination = next(((o.destination_lon, o.destination_lat) for o in sequence
+                                if o.status not in TERMINAL and o.destination_lon is not None
+                                and o.destination_lat is not None), None)
+            route.device_id = choose_device(
+                repository.worker_devices(ctx.session, ctx.account_id, route.worker_handle),
+                mode=device_switch_mode, current=route.device_id, destination=destination)
+        route.status = "tracking"
+        route.track_mode = track_mode
+        route.started_at = change.now
+        route.assigned_at = route.assigned_at or change.now
+        for order in sequence:
+            if order.status in TERMINAL or order.status == OrderStatus.DISABLED.value:
+                continue
+            order.device_switch_mode = device_switch_mode
+            change.assign(order)
     for order in sequence:
         if order.estimate and order.status == OrderStatus.ONGOING.value:
             # The first ETA once tracking starts: later delays are measured against it.
@@ -125,7 +112,7 @@ def track(ctx: RouteContext, body: TrackRequest, *, geocoder: Geocoder | None = 
         device = body.device_id
     else:
         raise invalid_field("json", "worker_handle", "worker_handle or device_id is required.")
-    group = _group(ctx, body.ops_group_handle or worker.ops_group_handle or "default")
+    group = find_group(ctx, body.ops_group_handle or worker.ops_group_handle or "default")
     orders.check_new(ctx.session, ctx.account_id, body.orders)
     # A track order may omit scheduled_at: delay is then measured against the first ETA.
     resolved = orders.resolve_destinations(ctx.session, ctx.account_id, body.orders,
@@ -148,16 +135,6 @@ def track(ctx: RouteContext, body: TrackRequest, *, geocoder: Geocoder | None = 
                        device_switch_mode=body.device_switch_mode.value, created=True)
 
 
-def _detach(order: Order) -> None:
-    """Take an order off its route, back to ``unplanned`` (before it joins another)."""
-    order.status = OrderStatus.UNPLANNED.value
-    order.route_handle = None
-    order.route_sequence = None
-    order.worker_handle = None
-    order.device_id = None
-    order.estimate = None
-
-
 def reassign_order(ctx: RouteContext, order: Order, body: OrderReassign) -> Order:
     """Move an order to the worker's open route at its cheapest feasible position, or to a
     new route for that worker."""
@@ -167,7 +144,7 @@ def reassign_order(ctx: RouteContext, order: Order, body: OrderReassign) -> Orde
                          {"description": f"Order {order.order_handle} is {order.status}."})
     worker = find_worker(ctx, body.worker)
     # A worker in several ops groups: the caller names the group whose route is meant.
-    group_handle = _group(ctx, body.ops_group_handle).ops_group_handle \
+    group_handle = find_group(ctx, body.ops_group_handle).ops_group_handle \
         if body.ops_group_handle else None
     now = utcnow()
     found = _route_for_window(ctx, order, worker.worker_handle, group_handle)
@@ -185,28 +162,19 @@ def reassign_order(ctx: RouteContext, order: Order, body: OrderReassign) -> Orde
     if old is not None and old.worker_handle == worker.worker_handle:
         return order
     if old is not None:
-        _detach(order)
-        ctx.session.flush()
-        remaining = repository.route_orders(ctx.session, old)
-        _resequence(remaining)
-        _bump(ctx, old, now)
-        refresh_estimates(ctx, old, remaining)
+        with edit(ctx, old) as source:
+            source.detach(order, record=False)  # the move is recorded by the attach
     else:
         order.status = OrderStatus.UNPLANNED.value
     if target is None:
         # No route of a day the window allows: a new one, leaving for the window's day.
-        group = _group(ctx, group_handle or worker.ops_group_handle)
+        group = find_group(ctx, group_handle or worker.ops_group_handle)
         start = order.scheduled_after if order.scheduled_after and order.scheduled_after > now \
             else None
         create_route(ctx, [order], group=group, worker=worker, scheduled_start_at=start)
-        _flag_if_late(order)
-        return order
-    sequence = repository.route_orders(ctx.session, target)
-    _attach(ctx, target, order, now)
-    sequence = insert_orders(ctx, target, sequence, [order], now)
-    _resequence(sequence)
-    _bump(ctx, target, now)
-    refresh_estimates(ctx, target, sequence)
+    else:
+        with edit(ctx, target) as destination:
+            destination.attach(order, cheapest=True)
     _flag_if_late(order)
     return order
 
@@ -219,7 +187,7 @@ def _route_for_window(ctx: RouteContext, order: Order, worker_handle: str,
                                                   ops_group_handle=group_handle):
         if route.route_handle == order.route_handle:
             return route
-        timezone = _group(ctx, route.ops_group_handle).timezone or "UTC"
+        timezone = find_group(ctx, route.ops_group_handle).timezone or "UTC"
         day = route_day(route, repository.route_orders(ctx.session, route), timezone)
         if allows(order, day, timezone):
             return route
@@ -240,9 +208,9 @@ def estimate_sequence(
     ctx: RouteContext, ops_group_handle: str, refs: list[OrderRef]
 ) -> tuple[dict[str, Any], list[Order]]:
     """``GET /orders/estimate``: estimate the given sequence without changing anything."""
-    group = _group(ctx, ops_group_handle)
+    group = find_group(ctx, ops_group_handle)
     sequence = resolve_refs(ctx, refs, lock=False, location="query")
-    stops = [_stop(o) for o in sequence]
+    stops = [stop_input(o) for o in sequence]
     start = start_location(ctx.session, group, None)
     first_leg = first_leg_s(ctx.travel, start, stops)
     # The departure a new route through these orders would get, so the two agree.

@@ -10,7 +10,8 @@ credentials) took the API's median from 10 ms to seconds. Now:
   the worker's newest fix), rebuilds only the views whose marks moved (or every
   ``refresh_s``, for the clock-relative texts) and hands the payload to each of their streams.
   The database work per second is one query plus one build per changed view, whatever the
-  number of streams.
+  number of streams, and the builds of one tick stop at a time budget (``build_budget_s``):
+  the stalest views go first and the rest wait for the next tick.
 - Heartbeats come from the stream's own timer, without a query.
 - Caps: streams per view, per client address and per process; over a cap the answer is a
   429 (view, client) or 503 (process) with ``Retry-After``, before any database work.
@@ -48,6 +49,10 @@ class LiveTiming:
     keepalive_s: float = 15.0
     retry_ms: int = 1000
     refresh_s: float = 30.0
+    # The share of each tick the watcher may spend building views. Builds hold the GIL that
+    # the API's requests need too; past the budget the stalest views wait for the next tick,
+    # so many busy views update a little less often instead of slowing every request.
+    build_budget_s: float = 0.25
 
 
 TIMING = LiveTiming()
@@ -193,15 +198,19 @@ class LiveHub:
     def _tick(self, feeds: dict[Hashable, _Feed]) -> None:
         marks = self._marks(sorted(feeds, key=repr))
         now = time.monotonic()
-        for key, feed in feeds.items():
+        budget = self._timing.build_budget_s
+        # Stalest first, so that views left over by a spent budget go first next time.
+        for key, feed in sorted(feeds.items(), key=lambda item: item[1].built_at):
             mark = marks.get(key)
             due = now - feed.built_at >= self._timing.refresh_s
             # A new feed is rebuilt once: a change between its first build (at connect) and
             # this first reading of its marks would otherwise go unseen.
             if feed.marks is not None and mark == feed.marks and not due:
                 continue
+            if time.monotonic() - now >= budget:
+                return  # its marks stay old, so the next tick rebuilds it
             feed.marks = mark if mark is not None else ()
-            feed.built_at = now
+            feed.built_at = time.monotonic()
             payload = (feed.build() if mark is not None else None) or GONE
             if payload == feed.payload:
                 continue
