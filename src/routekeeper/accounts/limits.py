@@ -80,6 +80,18 @@ class Guard:
             raise too_many(decision.retry_after_s,
                            f"The account's {klass} request rate limit is exhausted.")
 
+    def charge_device(self, account_id: str, device_id: str) -> None:
+        """Take a token of one device's upload bucket (``limits.requests["device"]``), or
+        raise a 429: a client flooding one device is refused, the others are not."""
+        rule = self.settings.requests.get("device")
+        if not self.settings.enabled or rule is None:
+            return
+        decision = self.store.hit(f"dev:{_part(account_id)}:{_part(device_id)}", rule, now_s())
+        if not decision.allowed:
+            metrics.RATE_LIMITED.labels("device").inc()
+            raise too_many(decision.retry_after_s,
+                           "This device's upload rate limit is exhausted.")
+
     def _failure_keys(self, address: str | None, principal: str | None,
                       ) -> list[tuple[str, RateRule]]:
         keys: list[tuple[str, RateRule]] = []
