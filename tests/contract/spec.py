@@ -57,6 +57,7 @@ ENUMS: dict[str, frozenset[str]] = {
     "outage_category": frozenset({"behavioural", "adversarial", "reachability", "os",
                                   "sporadic"}),
     "task_priority": frozenset({"none", "low", "medium", "high"}),
+    "attachment_type": frozenset({"image", "note", "signature"}),
     "task_status": frozenset({"pending", "created", "ongoing", "completed", "cancelled"}),
     "webhook_value": frozenset({
         "assigned", "started", "first_eta", "eta", "eta_change", "n_minutes_away",
@@ -118,16 +119,20 @@ SCHEMAS: dict[str, Schema] = {
          "plan_mode": f(STR, NULL), "ops_group_handle": f(STR, NULL),
          "outage_summary": f(LIST, NULL)},
         {"track_mode": f(STR, NULL), "priority": f(STR, NULL), "risks": f(OBJ, NULL),
+         "tasks": f(LIST, NULL, obj="Task"),
          "estimate": f(OBJ, NULL), "completed_at": _TS, "cancelled_at": _TS,
          "started_at": _TS, "assigned_at": _TS, "planned_at": _TS}),
     # 3.3 order detail
     "OrderDetail": Schema(
         {"order_handle": f(STR), "status": f(STR, enum="order_status"),
          "destination": f(OBJ, obj="Destination"), "timeline": f(LIST, obj="TimelineEvent"),
-         "previous_fulfillments": f(LIST), "attachments": f(LIST)},
+         "previous_fulfillments": f(LIST), "attachments": f(LIST, obj="Attachment")},
         {"polyline": f(OBJ, NULL), "start_location": f(OBJ, NULL),
          "end_location": f(OBJ, NULL)}),
     "TimelineEvent": Schema({"type": f(STR), "recorded_at": f(STR, ts=True)}),
+    # 2.4 PatchOrderRequest / CustomOrderEvent attachments, as returned (3.3)
+    "Attachment": Schema({"attachment_id": f(STR), "type": f(STR, enum="attachment_type")},
+                         {"url": f(STR), "caption": f(STR, NULL), "data": f(STR)}),
     # 3.4 route
     "Route": Schema(
         {"route_handle": f(STR), "status": f(STR, enum="route_status"), "version": f(INT),
