@@ -569,7 +569,8 @@ def _label(statement: str) -> str:
     if 'from "order"' in text:
         if "group by" in text:
             return "summaries: orders grouped by plan"
-        by_route = "route_handle in" in text or "route_handle = any" in text
+        by_route = ("route_handle in" in text or "route_handle = any" in text
+                    or "join unnest(" in text)
         return "orders of the page's routes" if by_route else \
             "unplanned orders of the page's plans (for `unplanned_orders`)"
     return "other"

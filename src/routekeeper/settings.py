@@ -106,7 +106,24 @@ class TrackingSettings(BaseModel):
     offline_after_s: float = 600.0
     low_battery_percent: float = 15.0
     n_minutes_away: int = 5
+    # Seconds between the periodic ``eta`` webhooks of the order a worker is on the way to
+    # (sent with ETA updates, so at most this often; 0 turns them off).
+    eta_interval_s: float = Field(default=60.0, ge=0.0)
     osmand_port: int | None = None
+    # Store first, process right after (tracking/processor.py): at most this many fixes of
+    # one device per batch, this many devices per round, threads per worker process, and how
+    # often idle threads look for fixes stored by other processes.
+    process_batch: int = 5000
+    process_devices: int = 500
+    process_threads: int = 2
+    process_poll_s: float = 0.05
+    # Which device an ingest key belongs to is remembered this long (the key is re-checked
+    # against the device row on every upload all the same).
+    key_cache_s: float = 60.0
+    # Processing is "behind" (health, metrics) when the oldest waiting fix is older than this.
+    lag_threshold_s: float = 30.0
+    # Positions older than this are deleted (whole partitions on PostgreSQL).
+    retention_days: int = Field(default=90, ge=1)
 
 
 class WebhookSettings(BaseModel):
@@ -188,6 +205,9 @@ def _default_request_rules() -> dict[str, RateRule]:
         "read": RateRule(per_s=50.0, burst=200),
         "write": RateRule(per_s=20.0, burst=100),
         "ingest": RateRule(per_s=50.0, burst=200),
+        # Uploads of one device (any protocol, after its key is checked): a phone flushing
+        # its buffer may burst, but one device flooding is refused, never the whole server.
+        "device": RateRule(per_s=5.0, burst=30),
         "plan": RateRule(per_s=2.0, burst=20),
         "export": RateRule(per_s=0.2, burst=10),
         "console": RateRule(per_s=10.0, burst=60),

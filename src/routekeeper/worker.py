@@ -52,8 +52,14 @@ def warm_up_solver(settings: Settings) -> None:
 
 def start_runner(db: Database, settings: Settings, threads: int | None = None,
                  travel: TravelModel | None = None) -> JobRunner:
-    """Build a runner, start its threads, and get the solver processes ready."""
+    """Build a runner, start its threads and the tracking processor's, and get the solver
+    processes ready."""
+    from routekeeper.tracking.processor import Processor
+
     runner = build_runner(db, settings, travel)
     runner.start(threads)
+    processor = Processor(db, settings, runner.context["travel"])
+    processor.start()
+    runner.companions.append(processor)
     warm_up_solver(settings)
     return runner

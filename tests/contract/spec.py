@@ -57,6 +57,7 @@ ENUMS: dict[str, frozenset[str]] = {
     "outage_category": frozenset({"behavioural", "adversarial", "reachability", "os",
                                   "sporadic"}),
     "task_priority": frozenset({"none", "low", "medium", "high"}),
+    "attachment_type": frozenset({"image", "note", "signature"}),
     "task_status": frozenset({"pending", "created", "ongoing", "completed", "cancelled"}),
     "webhook_value": frozenset({
         "assigned", "started", "first_eta", "eta", "eta_change", "n_minutes_away",
@@ -118,16 +119,20 @@ SCHEMAS: dict[str, Schema] = {
          "plan_mode": f(STR, NULL), "ops_group_handle": f(STR, NULL),
          "outage_summary": f(LIST, NULL)},
         {"track_mode": f(STR, NULL), "priority": f(STR, NULL), "risks": f(OBJ, NULL),
+         "tasks": f(LIST, NULL, obj="Task"),
          "estimate": f(OBJ, NULL), "completed_at": _TS, "cancelled_at": _TS,
          "started_at": _TS, "assigned_at": _TS, "planned_at": _TS}),
     # 3.3 order detail
     "OrderDetail": Schema(
         {"order_handle": f(STR), "status": f(STR, enum="order_status"),
          "destination": f(OBJ, obj="Destination"), "timeline": f(LIST, obj="TimelineEvent"),
-         "previous_fulfillments": f(LIST), "attachments": f(LIST)},
+         "previous_fulfillments": f(LIST), "attachments": f(LIST, obj="Attachment")},
         {"polyline": f(OBJ, NULL), "start_location": f(OBJ, NULL),
          "end_location": f(OBJ, NULL)}),
     "TimelineEvent": Schema({"type": f(STR), "recorded_at": f(STR, ts=True)}),
+    # 2.4 PatchOrderRequest / CustomOrderEvent attachments, as returned (3.3)
+    "Attachment": Schema({"attachment_id": f(STR), "type": f(STR, enum="attachment_type")},
+                         {"url": f(STR), "caption": f(STR, NULL), "data": f(STR)}),
     # 3.4 route
     "Route": Schema(
         {"route_handle": f(STR), "status": f(STR, enum="route_status"), "version": f(INT),
@@ -158,6 +163,11 @@ SCHEMAS: dict[str, Schema] = {
     "PlanSummary": Schema({"orders": f(OBJ), "estimate": f(OBJ), "distance": f(INT),
                            "duration": f(INT), "routes": f(INT), "drivers": f(INT)}),
     "PlanHandle": Schema({"message": f(STR), "plan": f(OBJ)}),
+    "CandidateWorkers": Schema({"candidate_workers": f(LIST, obj="CandidateWorker")}),
+    "CandidateWorker": Schema({"worker_handle": f(STR)},
+                              {"profile": f(OBJ, NULL), "order_start_location": f(OBJ, NULL),
+                               "route": f(OBJ, NULL, obj="CandidateRoute")}),
+    "CandidateRoute": Schema({"route_handle": f(STR), "index": f(INT)}),
     # 2.9 / 3.7 exports
     "ExportCreated": Schema({"job_id": f(STR), "status": f(STR, enum="export_status"),
                              "message": f(STR)}),
@@ -175,6 +185,26 @@ SCHEMAS: dict[str, Schema] = {
     "Task": Schema({"task_id": f(STR), "label": f(STR), "created_at": f(STR, ts=True)},
                    {"status": f(STR, NULL, enum="task_status"),
                     "priority": f(STR, NULL, enum="task_priority")}),
+    "TaskList": Schema({"tasks": f(LIST, obj="Task")}),
+    "TaskDefinition": Schema(
+        {"task_definition_id": f(STR), "label": f(STR), "tasks": f(LIST, obj="BaseTask"),
+         "created_at": f(STR, ts=True)},
+        {"ops_group_handle": f(STR, NULL), "metadata": f(OBJ, NULL), "updated_at": _TS}),
+    "BaseTask": Schema({"label": f(STR)},
+                       {"task_definition_id": f(STR, NULL), "description": f(STR, NULL),
+                        "metadata": f(OBJ, NULL),
+                        "priority": f(STR, NULL, enum="task_priority")}),
+    "TaskDefinitionPage": Schema({"task_definitions": f(LIST, obj="TaskDefinition"),
+                                  "pagination_token": f(STR, NULL)}),
+    # 2.7 estimated routes
+    "EstimatedRoute": Schema({"estimated_route_id": f(STR)},
+                             {"polyline": f(OBJ, NULL, obj="Geometry"),
+                              "start_location": f(OBJ, NULL), "end_location": f(OBJ, NULL),
+                              "distance": f(INT, NULL), "duration": f(INT, NULL)}),
+    # 1.1 embed tokens
+    "EmbedToken": Schema({"access_token": f(STR), "token_type": f(STR),
+                          "expires_in": f(INT), "embed_url": f(STR),
+                          "secure_embed_url": f(STR)}),
     # 5.2 webhook envelope
     "WebhookEvent": Schema(
         {"account_id": f(STR), "recorded_at": f(STR, ts=True), "created_at": f(STR, ts=True),
@@ -227,11 +257,28 @@ OPERATIONS: dict[str, Operation] = {
     "order_webhooks": Operation("GET", "/orders/{order_handle}/webhooks", "2.4", 200, None,
                                 (401, 404, 422)),
     "candidate_workers": Operation("GET", "/orders/{order_handle}/candidate_workers", "2.4",
-                                   200, None, (401, 404, 422)),
+                                   200, "CandidateWorkers", (401, 404, 422)),
     "list_tasks": Operation("GET", "/orders/{order_handle}/tasks", "2.4", 200, None,
                             (401, 404, 422)),
     "create_tasks": Operation("POST", "/orders/{order_handle}/tasks", "2.4", 201, None,
                               (401, 404, 422)),
+    "update_task": Operation("PATCH", "/orders/{order_handle}/tasks/{task_id}", "2.4", 200,
+                             "Task", (401, 404, 422)),
+    # No success status is declared for DELETE; Routekeeper answers 204 (compatibility.md).
+    "delete_task": Operation("DELETE", "/orders/{order_handle}/tasks/{task_id}", "2.4", 204,
+                             None, (401, 404, 422)),
+    "list_task_definitions": Operation("GET", "/orders/tasks-definitions", "2.4", 200,
+                                       "TaskDefinitionPage"),
+    "create_task_definition": Operation("POST", "/orders/tasks-definitions", "2.4", 201,
+                                        "TaskDefinition", (400, 401, 422)),
+    "get_task_definition": Operation("GET", "/orders/tasks-definitions/{task_definition_id}",
+                                     "2.4", 200, "TaskDefinition", (401, 404, 422)),
+    "update_task_definition": Operation(
+        "PATCH", "/orders/tasks-definitions/{task_definition_id}", "2.4", 200,
+        "TaskDefinition", (400, 401, 404, 422)),
+    "delete_task_definition": Operation(
+        "DELETE", "/orders/tasks-definitions/{task_definition_id}", "2.4", 200, None,
+        (401, 404, 422)),
     "list_plans": Operation("GET", "/orders/plans", "2.5", 200, None),
     "get_plan": Operation("GET", "/orders/plans/{plan_id}", "2.5", 200, "Plan",
                           (401, 404, 422)),
@@ -241,15 +288,46 @@ OPERATIONS: dict[str, Operation] = {
     "create_route": Operation("POST", "/orders/routes/", "2.6", 201, "Route"),
     "get_route": Operation("GET", "/orders/routes/{route_handle}", "2.6", 200, "Route",
                            (401, 404, 422)),
+    "patch_route": Operation("PATCH", "/orders/routes/{route_handle}", "2.6", 200, "Route",
+                             (401, 404, 409, 422)),
+    "add_to_route": Operation("POST", "/orders/routes/{route_handle}/add", "2.6", 200,
+                              "Route", (401, 404, 409, 422)),
+    "remove_from_route": Operation("POST", "/orders/routes/{route_handle}/remove", "2.6", 200,
+                                   "Route", (401, 404, 409, 422)),
+    "resequence_route": Operation("POST", "/orders/routes/{route_handle}/resequence", "2.6",
+                                  200, "Route", (401, 404, 409, 422)),
+    "optimise_route": Operation("POST", "/orders/routes/{route_handle}/optimise", "2.6", 200,
+                                "Route", (401, 404, 409, 422)),
+    "reassign_route": Operation("POST", "/orders/routes/{route_handle}/reassign", "2.6", 200,
+                                "Route", (401, 404, 409, 422)),
     "complete_route": Operation("POST", "/orders/routes/{route_handle}/complete", "2.6", 200,
                                 "Route", (401, 404, 409, 422)),
     "estimate": Operation("GET", "/orders/estimate", "2.7", 201, None),
+    "estimated_route": Operation("GET", "/orders/estimated-routes/{estimated_route_id}",
+                                 "2.7", 200, "EstimatedRoute", (401, 404, 422)),
     "public_tracking": Operation("GET", "/tracking/{tracking_id}", "2.8", 200, None,
                                  (404, 422)),
     "create_export": Operation("POST", "/orders/export", "2.9", 201, "ExportCreated"),
     "export_status": Operation("GET", "/orders/export/{job_id}", "2.9", 200, "ExportStatus",
                                (401, 404, 422)),
+    # 1.1, besides the 39 operations of the index (2.0)
+    "embed_token": Operation("POST", "/oauth/embed-token", "1.1", 200, "EmbedToken",
+                             (400, 401, 404, 422)),
 }
+
+# The index of contract section 2.0: every operation the contract lists, each by the key of
+# its entry above (item 21, GET / PATCH / DELETE of a task definition, is three entries).
+CONTRACT_INDEX: tuple[str, ...] = (
+    "list_orders", "create_orders", "track", "get_order", "patch_order", "complete_order",
+    "cancel_order", "disable_order", "enable_order", "reassign_order", "reschedule_order",
+    "order_events", "order_webhooks", "candidate_workers", "list_tasks", "create_tasks",
+    "update_task", "delete_task", "list_task_definitions", "create_task_definition",
+    "get_task_definition", "update_task_definition", "delete_task_definition", "list_plans",
+    "get_plan", "trigger_plan", "list_routes", "create_route", "get_route", "patch_route",
+    "add_to_route", "remove_from_route", "resequence_route", "optimise_route",
+    "reassign_route", "complete_route", "estimate", "estimated_route", "public_tracking",
+    "create_export", "export_status",
+)
 
 
 # ----------------------------------------------------------------------------- checking

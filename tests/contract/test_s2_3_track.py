@@ -13,6 +13,7 @@ from routekeeper.db.engine import Database
 from tests.conftest import Tenant
 from tests.contract.spec import answers, conforms
 from tests.factories import create_orders_body, order_body
+from tests.processing import drain
 from tests.tracking.api_helpers import bearer, outbox, register
 
 BERLIN = [13.38, 52.52]
@@ -37,6 +38,7 @@ def _report(api: TestClient, device: str, key: str, at: datetime) -> None:
                            "geometry": {"type": "Point", "coordinates": [13.30, 52.50]}}]}
     response = api.post(f"/devices/{device}/locations", json=body, headers=bearer(key))
     assert response.status_code == 200, response.text
+    drain(api)  # the worker's tracking processor, right after the upload
 
 
 def test_a_device_registered_after_planning_tracks_the_route(

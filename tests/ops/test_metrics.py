@@ -103,6 +103,10 @@ def test_scrape_during_a_plan_a_drive_a_delivery_and_an_export(
     assert grew("routekeeper_webhook_deliveries_total", outcome="delivered") >= 1
     assert grew("routekeeper_positions_total", result="accepted") >= 10
     assert grew("routekeeper_tracking_lag_seconds_count") >= 2
+    # The tracking processor took every fix of the drive, and nothing waits any more.
+    assert grew("routekeeper_tracking_processed_total") >= 10
+    assert grew("routekeeper_tracking_pipeline_lag_seconds_count") >= 10
+    assert value(after, "routekeeper_tracking_backlog_fixes") == 0
     # The drive's fixes reached the server two seconds after they were measured.
     assert grew("routekeeper_tracking_lag_seconds_sum") > 0
     assert grew("routekeeper_plans_total", outcome="completed") >= 1

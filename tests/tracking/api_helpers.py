@@ -27,6 +27,7 @@ from routekeeper.tracking.engine.fixes import Fix, format_utc_ms, mps_to_knots
 from routekeeper.tracking.engine.pipeline import TrackedOrder
 from routekeeper.tracking.tasks import check_route, run_checks
 from tests.conftest import Tenant
+from tests.processing import drain
 
 from .simulate import ORIGIN, T0, SimulatedDrive, offset, three_stop_drive
 
@@ -255,6 +256,8 @@ class Road:
                                     json={"locations": [location(f) for f in fixes]})
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
+        # A worker's tracking processor takes the stored fixes right after the upload.
+        drain(self.device)
         return body
 
     def drive(self, start_s: float, end_s: float, from_m: float, to_m: float,

@@ -17,6 +17,7 @@ from routekeeper.db.engine import Database
 from routekeeper.settings import Settings
 from routekeeper.tracking.engine.fixes import Fix
 from tests.conftest import Tenant
+from tests.processing import drain
 
 from .api_helpers import (
     TrackClock,
@@ -72,6 +73,7 @@ def replay(wire: WireDrive, protocol: str, client: TestClient, key: str, clock: 
             # back from an earlier upload still arrive after newer ones (late).
             chunk = sorted(chunk, key=lambda f: f.recorded_at)
         send(protocol, client, "phone", key, chunk)
+        drain(client)  # the worker's tracking processor, right after the upload
         if on_upload is not None:
             on_upload(clock.now)
     return len({f.recorded_at for f in fixes})

@@ -15,8 +15,10 @@ from routekeeper.models.order import Order
 from routekeeper.models.route import Route
 from routekeeper.settings import Settings
 from routekeeper.tracking.engine.fixes import Fix
+from routekeeper.tracking.processor import process_pending
 from routekeeper.tracking.routestate import StoredState
 from tests.conftest import Tenant
+from tests.processing import drain
 
 from .api_helpers import (
     SPEED_MPS,
@@ -193,7 +195,8 @@ def test_positions_feed_only_their_own_accounts_routes(
 
 
 def test_concurrent_uploads_lose_nothing(road: Road) -> None:
-    """Two devices of the worker uploading at once: every fix reaches the route state once."""
+    """Two devices of the worker uploading at once while two processors take their fixes:
+    every fix reaches the route state once."""
     second_key = register(road.api, "tablet", "driver")
     fixes = road.drive(0, 390, 0, 3900, step_s=5.0)
     ours, theirs = fixes[::2], fixes[1::2]
@@ -209,12 +212,25 @@ def test_concurrent_uploads_lose_nothing(road: Road) -> None:
             if response.status_code != 200:
                 errors.append(response.text)
 
+    uploading = threading.Event()
+    uploading.set()
+
+    def process() -> None:
+        state = road.api.app.state
+        while uploading.is_set():
+            process_pending(state.db, state.settings, state.travel, shuffle=True)
+
+    processors = [threading.Thread(target=process) for _ in range(2)]
     threads = [threading.Thread(target=post, args=("phone", road.key, ours)),
                threading.Thread(target=post, args=("tablet", second_key, theirs))]
-    for thread in threads:
+    for thread in processors + threads:
         thread.start()
     for thread in threads:
         thread.join()
+    uploading.clear()
+    for thread in processors:
+        thread.join()
+    drain(road.api)
     assert errors == []
     with road.db.read() as session:
         route = session.get(Route, (road.account_id, road.route_handle))

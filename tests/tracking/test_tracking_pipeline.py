@@ -6,6 +6,7 @@ import json
 import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from itertools import pairwise
 
 import pytest
 from hypothesis import given, settings
@@ -145,6 +146,28 @@ def test_first_eta_then_throttled_eta_change() -> None:
     assert change.data["eta_at"] == "2024-05-06T08:09:41.000Z"
     assert state.order("A").initial_eta_at == first
     assert eta_change_threshold_s(3600) == 360 and eta_change_threshold_s(60) == 120
+
+
+@pytest.mark.parametrize("interval_s", [0.0, 30.0, 90.0])
+def test_periodic_eta_of_the_next_order_at_the_configured_interval(interval_s: float) -> None:
+    """``eta`` goes to the next order only, never sooner than ``eta_interval_s`` after the
+    last one (or its ``first_eta``); an interval of 0 sends none."""
+    tracking = TrackingSettings(eta_interval_s=interval_s)
+    state = route()
+    sent: list[TrackEvent] = []
+    for t in range(0, 600, 15):
+        fix = fix_east(t, -3000 + t)
+        state, events = process_fixes(state, [fix], now=fix.recorded_at + timedelta(seconds=1),
+                                      travel=FakeTravel(speed_mps=10), settings=tracking)
+        sent += [e for e in events if e.value == "eta"]
+    assert all(e.order_key == "A" for e in sent)
+    if interval_s == 0:
+        assert sent == []
+        return
+    times = [at(1)] + [e.at for e in sent]  # the first_eta, then the periodic ones
+    gaps = [(b - a).total_seconds() for a, b in pairwise(times)]
+    assert gaps and all(interval_s <= gap < interval_s + 15 for gap in gaps)
+    assert all(e.data["remaining_duration_s"] > 0 for e in sent)
 
 
 def test_n_minutes_away_once() -> None:

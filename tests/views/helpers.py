@@ -16,6 +16,7 @@ from routekeeper.settings import PlanningSettings, Settings
 from routekeeper.worker import build_runner
 from tests.conftest import Tenant
 from tests.factories import create_orders_body, order_body, worker_body
+from tests.processing import drain
 from tests.tracking.api_helpers import backdate
 
 # A depot in Berlin; the stops lie east of it, about 1.5 km apart.
@@ -87,6 +88,7 @@ class Shift:
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         assert body["rejected"] == 0, body
+        drain(self.api)  # the worker's tracking processor, right after the upload
         return body
 
     def catch_up(self) -> None:

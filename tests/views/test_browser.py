@@ -233,3 +233,38 @@ def test_a_tampered_embed_link_is_refused_in_the_browser(
     assert response.status == 403
     expect(tab.page.locator("h1")).to_have_text("Link expired or invalid")
     assert shift.handles[0] not in tab.page.content()
+
+
+def test_order_embed_shows_the_order_its_timeline_and_the_worker_on_the_way(
+    tenant: Tenant, db: Database, live_server: LiveServer, browser: Any, outside: Outside,
+    tabs: list[Any],
+) -> None:
+    """The order embed signed by ``POST /oauth/embed-token`` opens without credentials,
+    shows the order and its timeline, and follows the worker live while on the way to it;
+    when the order is completed the worker disappears and the timeline says so."""
+    shift = start_shift(tenant, db)
+    handle = shift.handles[0]
+    response = shift.api.post("/oauth/embed-token", json={
+        "embed_url": f"http://testserver/embed/orders/{handle}?fulfillment-attempt=0",
+        "grant_type": "client_credentials"})
+    assert response.status_code == 200, response.text
+    tab = new_tab(browser, tabs, outside, width=1280, height=800)
+    url = f"{live_server.url}{path_of(response.json()['secure_embed_url'])}"
+    assert tab.open(url).status == 200
+    page = tab.page
+    expect(page.locator("#rk-order")).to_have_text(f"Order {handle}")
+    expect(page.locator("#rk-destination")).to_have_text(STOP_ADDRESSES[0])
+    expect(page.locator(".rk-destination-icon")).to_have_count(1)
+    expect(page.locator("#rk-live")).to_have_attribute("data-state", "live")
+    expect(page.locator("#rk-timeline li[data-type='order_started']")).to_have_count(1)
+    here = offset(DEPOT, 400.0, 20.0)
+    shift.post_position(*here)
+    expect(page.locator(".rk-worker-icon")).to_have_count(1)
+    expect(page.locator("#map")).to_have_attribute("data-worker", at(here))
+    screenshot(page, "order-embed.png")
+    shift.complete(0)
+    expect(page.locator("#rk-status")).to_have_text("Completed")
+    expect(page.locator(".rk-worker-icon")).to_have_count(0)
+    expect(page.locator("#rk-timeline li[data-type='order_completed']")).to_have_count(1)
+    assert not tab.errors
+    assert not outside.urls

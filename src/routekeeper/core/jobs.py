@@ -195,6 +195,9 @@ class JobRunner:
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
         self.context: dict[str, Any] = {}
+        # Background loops that live and stop with the runner (the tracking processor):
+        # anything with ``stop(timeout_s)``.
+        self.companions: list[Any] = []
 
     def _thread_id(self) -> str:
         return f"{self.worker_id}:{threading.get_ident()}"
@@ -395,6 +398,8 @@ class JobRunner:
         """Stop after the jobs under way finish."""
         self._stop.set()
         self._wake.set()
+        for companion in self.companions:
+            companion.stop(timeout_s)
         for thread in self._threads:
             thread.join(timeout_s)
         self._threads.clear()

@@ -45,8 +45,19 @@ POSITIONS = Counter(
     ["result"])
 TRACKING_LAG = Histogram(
     "routekeeper_tracking_lag_seconds",
-    "From the newest fix of an upload being measured to its processing being committed.",
+    "From the newest fix of an upload being measured to the upload being stored.",
     buckets=(0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0))
+PIPELINE_LAG = Histogram(
+    "routekeeper_tracking_pipeline_lag_seconds",
+    "From a fix being stored to its route pipelines' outcome (visits, ETAs, events) being "
+    "committed by the tracking processor.",
+    buckets=(0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 7.5, 10.0, 15.0,
+             20.0, 30.0, 60.0, 120.0, 300.0, 900.0))
+PROCESSED = Counter(
+    "routekeeper_tracking_processed", "Stored fixes run through their routes' pipeline.")
+BATCH_FIXES = Histogram(
+    "routekeeper_tracking_batch_fixes", "Fixes per batch of the tracking processor.",
+    buckets=(1, 2, 5, 10, 25, 50, 100, 250, 1000, 5000))
 PLANS = Counter("routekeeper_plans", "Planning runs finished, by outcome.", ["outcome"])
 PLAN_SECONDS = Histogram(
     "routekeeper_plan_solve_seconds", "Time the solver took for one planning run.",

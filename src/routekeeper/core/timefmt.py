@@ -16,9 +16,11 @@ def format_ts(value: datetime | None) -> str | None:
     """Render an aware datetime as ``2023-10-31T04:00:00.000Z``."""
     if value is None:
         return None
-    value = value.astimezone(UTC)
-    # isoformat pads the year to four digits on every platform (strftime does not).
-    return value.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    # isoformat pads the year to four digits on every platform (strftime does not); an aware
+    # UTC value ends in "+00:00", replaced by "Z" (a page of plans formats thousands).
+    return value.isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def parse_ts(value: Any) -> datetime:

@@ -15,6 +15,7 @@ from routekeeper.models.place import Place as Place
 from routekeeper.models.place import PlaceHistory as PlaceHistory
 from routekeeper.models.plan import Plan
 from routekeeper.models.position import Position
+from routekeeper.models.position_inbox import PositionInbox as PositionInbox
 from routekeeper.models.rate_limit import RateLimitBucket as RateLimitBucket
 from routekeeper.models.route import Route
 from routekeeper.models.task_definition import TaskDefinition as TaskDefinition

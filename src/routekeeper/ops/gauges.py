@@ -15,13 +15,15 @@ from sqlalchemy import func, select
 from routekeeper.core.clock import utcnow
 from routekeeper.db.engine import Database
 from routekeeper.models.job import Job
+from routekeeper.models.position_inbox import PositionInbox
 from routekeeper.models.webhook_delivery import WebhookDelivery
 
 PENDING = "pending"
 
 
 class DatabaseGauges(Collector):
-    """Queue depth, the oldest due job, and the oldest undelivered webhook event per endpoint."""
+    """Queue depth, the oldest due job, the oldest undelivered webhook event per endpoint, and
+    the tracking processor's backlog."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -39,7 +41,19 @@ class DatabaseGauges(Collector):
             "routekeeper_webhook_oldest_undelivered_age_seconds",
             "Age of the oldest event not yet delivered, per webhook endpoint.",
             labels=["account_id", "endpoint_id"])
+        backlog = GaugeMetricFamily(
+            "routekeeper_tracking_backlog_fixes",
+            "Stored fixes waiting for the tracking processor.")
+        lag = GaugeMetricFamily(
+            "routekeeper_tracking_backlog_age_seconds",
+            "How long the oldest fix waiting for the tracking processor has waited.")
         with self.db.read() as session:
+            backlog.add_metric([], float(session.scalar(
+                select(func.count()).select_from(PositionInbox)) or 0))
+            oldest_fix = session.scalar(select(PositionInbox.received_at)
+                                        .order_by(PositionInbox.id).limit(1))
+            lag.add_metric([], max(0.0, (now - oldest_fix).total_seconds())
+                           if oldest_fix else 0.0)
             for task, count in session.execute(
                 select(Job.task, func.count()).where(Job.status == "queued", Job.run_at <= now)
                 .group_by(Job.task)):
@@ -58,4 +72,4 @@ class DatabaseGauges(Collector):
                 .group_by(WebhookDelivery.account_id, WebhookDelivery.endpoint_id)):
                 undelivered.add_metric([account_id, endpoint_id],
                                        max(0.0, (now - created).total_seconds()))
-        yield from (depth, running, oldest, undelivered)
+        yield from (depth, running, oldest, undelivered, backlog, lag)

@@ -21,6 +21,7 @@ from routekeeper.core.jobs import JobRunner
 from routekeeper.db.engine import Database
 from routekeeper.db.migrate import alembic_config
 from routekeeper.models.job import Job
+from routekeeper.models.position_inbox import PositionInbox
 from routekeeper.settings import Settings
 
 # Without an in-process runner, the queue is the evidence of a worker: a job due this long and
@@ -37,6 +38,8 @@ class Check:
     name: str
     ok: bool
     detail: str
+    # A state other than ok/failing that does not make the service unready ("behind").
+    state: str | None = None
 
 
 @cache
@@ -79,6 +82,26 @@ def check_jobs(db: Database, runner: JobRunner | None) -> Check:
     return Check("jobs", True, f"oldest due job waited {waited:.0f} s")
 
 
+def check_tracking(db: Database, settings: Settings) -> Check:
+    """How far the tracking processor is behind the uploads: the fixes stored and waiting in
+    the inbox, and how long the oldest has waited. Being behind does not make the service
+    unready (uploads are still taken and stored; refusing them would lose positions), so it
+    is shown as ``behind``, not as failing."""
+    try:
+        with db.read() as session:
+            count = session.scalar(select(func.count()).select_from(PositionInbox)) or 0
+            oldest = session.scalar(select(PositionInbox.received_at)
+                                    .order_by(PositionInbox.id).limit(1))
+    except Exception as exc:
+        return Check("tracking", False, f"inbox unreadable: {type(exc).__name__}")
+    lag_s = 0.0 if oldest is None else max(0.0, (utcnow() - oldest).total_seconds())
+    threshold = settings.tracking.lag_threshold_s
+    detail = f"{count} fix(es) waiting, the oldest for {lag_s:.1f} s"
+    if lag_s > threshold:
+        return Check("tracking", True, f"{detail} (over {threshold:g} s)", state="behind")
+    return Check("tracking", True, detail)
+
+
 def check_http(name: str, url: str) -> Check:
     """Any HTTP answer below 500 from ``url`` means the service is there."""
     try:
@@ -104,7 +127,7 @@ def readiness(settings: Settings, db: Database, runner: JobRunner | None,
               osrm_url: str | None = None) -> list[Check]:
     """Every check that applies to this configuration (``osrm_url``: the OSRM server travel
     uses, configured or supervised)."""
-    checks = [check_database(db), check_jobs(db, runner)]
+    checks = [check_database(db), check_jobs(db, runner), check_tracking(db, settings)]
     osrm_url = osrm_url or settings.routing.osrm_url
     if osrm_url:
         # OSRM answers any well-formed query quickly, even a point far from its roads.
@@ -121,7 +144,8 @@ def ready_document(checks: list[Check], started_s: float) -> dict[str, Any]:
     """The readiness answer: overall status and each part by name."""
     return {
         "status": "ok" if all(c.ok for c in checks) else "unavailable",
-        "checks": {c.name: {"status": "ok" if c.ok else "failing", "detail": c.detail}
+        "checks": {c.name: {"status": c.state or ("ok" if c.ok else "failing"),
+                            "detail": c.detail}
                    for c in checks},
         "duration_ms": round((time.perf_counter() - started_s) * 1000, 1),
     }

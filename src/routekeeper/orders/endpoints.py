@@ -35,6 +35,7 @@ from routekeeper.dependencies import (
 )
 from routekeeper.geocoding.service import require_for_region_filter
 from routekeeper.models.order import Order
+from routekeeper.order_tasks.lists import tasks_by_order
 from routekeeper.orders import flows, repository, service
 from routekeeper.orders.filters import OrderFilters
 from routekeeper.orders.paths import ORDER
@@ -94,7 +95,8 @@ SelectorDep = Annotated[Selector, Depends(selector)]
 
 
 def _detail(session: Any, order: Any, settings: Settings) -> dict[str, Any]:
-    return order_detail_wire(order, settings.public_url, repository.timeline(session, order))
+    return order_detail_wire(order, settings.public_url, repository.timeline(session, order),
+                             tasks=tasks_by_order(session, [order])[order.id])
 
 
 @router.get("/orders/", response_model=OrderPage, responses=ERRORS_401_422)
@@ -118,7 +120,8 @@ def list_orders(
     if aggregate is not None and filters.send_outage:
         aggregate["outage_summary"] = merge_outages(
             repository.outage_summaries(session, account.account_id, filters))
-    return {"orders": [order_wire(o, settings.public_url) for o in rows],
+    tasks = tasks_by_order(session, rows)
+    return {"orders": [order_wire(o, settings.public_url, tasks=tasks[o.id]) for o in rows],
             "pagination_token": token, "aggregate": aggregate}
 
 

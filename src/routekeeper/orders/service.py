@@ -32,7 +32,9 @@ from routekeeper.models.ops_group import OpsGroup
 from routekeeper.models.order import Order
 from routekeeper.models.order_event import OrderEvent
 from routekeeper.models.place import Place
+from routekeeper.order_tasks.lists import check_tasks_lists, tasks_from_list
 from routekeeper.orders import destinations, regions, repository
+from routekeeper.orders.attachments import MAX_ORDER_ATTACHMENTS, stored_attachments
 from routekeeper.orders.destinations import Resolved, Wanted
 from routekeeper.orders.filters import OrderFilterFields
 from routekeeper.orders.schemas import (
@@ -165,7 +167,17 @@ def new_order(
         destination_address=destination.get("address"),
         destination_location=destination["geometry"],
     )
+    if item.tasks_list is not None:
+        tasks_from_list(session, order, item.tasks_list)
     return order
+
+
+def check_new(
+    session: Session, account_id: str, items: Sequence[OrderIn],
+) -> None:
+    """What a batch of new orders names beyond destinations exists (task definitions of
+    ``tasks_list``); else a 422 naming each bad item, before anything is stored."""
+    check_tasks_lists(session, account_id, [item.tasks_list for item in items])
 
 
 def resolve_destinations(
@@ -198,6 +210,7 @@ def create_orders(
         seen[key] = index
     if errors:
         raise RequestValidationFailed({"json": errors})
+    check_new(session, account_id, body.orders)
     resolved = resolve_destinations(session, account_id, body.orders, geocoder=geocoder)
     try:
         # One read of every handle's earlier rows and one flush for the batch: a query per
@@ -487,7 +500,7 @@ def update_order(
         order.ops_group_handle = group.ops_group_handle
         # The without_tz filters read the order's own zone: it moves with the group.
         order.timezone = group.timezone
-    _apply_fields(order, body, sent)
+    _apply_fields(order, body, sent, now)
     if not sent:
         return order
     order.updated_at = now
@@ -521,7 +534,7 @@ def _move_destination(session: Session, account_id: str, order: Order,
     with_regions(session, account_id, [order], geocoder)
 
 
-def _apply_fields(order: Order, body: OrderUpdate, sent: set[str]) -> None:
+def _apply_fields(order: Order, body: OrderUpdate, sent: set[str], now: datetime) -> None:
     """The PATCH's plain fields, then the checks that span them (window order, windows
     inside the window)."""
     if "metadata" in sent:
@@ -542,16 +555,34 @@ def _apply_fields(order: Order, body: OrderUpdate, sent: set[str]) -> None:
         raise invalid_field("json", field, WINDOW_ERROR)
     if "time_windows" in sent:
         order.time_windows = stored_windows(body.time_windows)
+    if body.attachments:
+        _attach(order, stored_attachments(body.attachments, recorded_at=now, source="update"),
+                field="attachments")
     if not windows_within(order):
         field = "time_windows" if "time_windows" in sent else (
             "scheduled_after" if "scheduled_after" in sent else "scheduled_at")
         raise invalid_field("json", field, WINDOWS_OUTSIDE)
 
 
+def _attach(order: Order, attachments: list[dict[str, Any]], *, field: str) -> None:
+    """Append attachments to the order's (append-only, at most MAX_ORDER_ATTACHMENTS)."""
+    kept = order.attachments or []
+    if len(kept) + len(attachments) > MAX_ORDER_ATTACHMENTS:
+        raise invalid_field("json", field, f"An order keeps at most {MAX_ORDER_ATTACHMENTS} "
+                                           f"attachments; it has {len(kept)}.")
+    # A new list, so that the JSON column sees the change.
+    order.attachments = [*kept, *attachments]
+
+
 def add_custom_events(session: Session, order: Order, body: CustomEvents) -> None:
-    """Append custom events to an order's timeline."""
-    for event in body.events:
+    """Append custom events to an order's timeline; their attachments are also the order's."""
+    now = utcnow()
+    for index, event in enumerate(body.events):
         extra: dict[str, Any] = {"metadata": event.metadata, "address": event.address}
+        if event.attachments:
+            attachments = stored_attachments(event.attachments, recorded_at=now, source="event")
+            _attach(order, attachments, field=f"events.{index}.attachments")
+            extra["attachments"] = attachments
         if event.is_mocked is not None:
             extra["is_mocked"] = event.is_mocked
         if event.device_id is not None:

@@ -25,6 +25,7 @@ from routekeeper.planning.schemas import (
 )
 from routekeeper.planning.wire import plan_wire
 from routekeeper.routes.repository import routes_orders
+from routekeeper.routes.wire import embed_url
 
 router = Router(tags=["Orders"])
 
@@ -65,15 +66,21 @@ def list_plans(filters: Annotated[PlanFilters, Query()], account: CurrentAccount
     # their orders in one query, then the unplanned orders' mini form; a page of 50 plans is
     # about 2 MB, so it is rendered directly (core.wirejson), not re-validated.
     routes = repository.plan_routes_shown(session, account.account_id, ids)
-    orders = repository.route_orders_shown(
-        session, account.account_id, [r for plan_routes in routes.values() for r in plan_routes])
+    all_routes = [r for plan_routes in routes.values() for r in plan_routes]
+    orders = repository.route_orders_rendered(
+        session, account.account_id,
+        {r.route_handle: embed_url(r, settings.public_url) for r in all_routes},
+        f"{settings.public_url.rstrip('/')}/t/")
+    rendered = orders is not None
+    if orders is None:
+        orders = repository.route_orders_shown(session, account.account_id, all_routes)
     unplanned = repository.unplanned_items(session, account.account_id, ids)
     summaries = repository.summaries(session, account.account_id, ids) \
         if filters.include_summary else {}
     return json_response({
         "plans": [plan_wire(p, routes[p.plan_id], unplanned[p.plan_id],
                             summary=summaries.get(p.plan_id), route_orders=orders,
-                            public_url=settings.public_url) for p in rows],
+                            rendered=rendered, public_url=settings.public_url) for p in rows],
         "pagination_token": token})
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, String, any_, bindparam, case, func, select
+from sqlalchemy import Select, String, any_, bindparam, case, func, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import InstrumentedAttribute, Session, defer, load_only
 
@@ -219,5 +219,87 @@ def route_orders_shown(
         .order_by(Order.route_sequence, Order.created_at)
     )
     for row in session.execute(query):
+        grouped[row.route_handle].append(row)
+    return grouped
+
+
+# --- orders rendered by PostgreSQL ---------------------------------------------------------
+#
+# A page of plans shows about 1,200 orders of about 60 keys each. Decoding their JSON columns
+# and datetimes into Python objects, building a dict per order (``orders.wire.order_wire``)
+# and encoding it all again cost most of the request (docs/benchmarks/plans.md). On
+# PostgreSQL each order's JSON text is built by the query instead (``row_to_json``), with the
+# keys, values and key order of ``order_wire``; tests/planning/test_plans_rendered.py compares
+# the two on every kind of value. The route's signed embed URL comes in as a parameter.
+
+_WIRE_TS = "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'"
+_FALSY_JSON = "('null', 'false', '0', '\"\"', '[]', '{}')"
+
+
+def _json_or(column: str, default: str) -> str:
+    """``column or default`` as Python reads a JSON column: any falsy value is the default."""
+    return (f"CASE WHEN o.{column} IS NULL OR o.{column} IN {_FALSY_JSON} "
+            f"THEN '{default}'::jsonb ELSE o.{column} END")
+
+
+# (wire key, SQL) in the order of ``orders.wire.order_wire``.
+_ORDER_FIELDS: tuple[tuple[str, str], ...] = (
+    *((k, f"o.{k}") for k in ("order_handle", "fulfillment_attempt", "status", "type",
+                              "type_index", "destination")),
+    ("place_handle", "o.destination -> 'place_handle'"),
+    *((k, f"o.{k}") for k in ("region", "ops_group_handle", "plan_mode", "plan_id",
+                              "route_handle", "planning_failure_reason", "track_mode",
+                              "device_switch_mode", "worker_handle")),
+    ("driver_handle", "o.worker_handle"),
+    *((k, f"o.{k}") for k in ("device_id", "expected_service_time", "actual_service_time",
+                              "capacity_used")),
+    ("product_type", _json_or("product_type", "[]")),
+    ("priority", "o.priority"),
+    ("metadata", _json_or("metadata", "{}")),
+    ("risk_status", "coalesce(o.risk_status, false)"),
+    *((k, f"o.{k}") for k in ("risks", "estimate", "distance", "duration", "tracking_rate",
+                              "outage_summary")),
+    *((k, "NULL") for k in ("driver_name", "worker_profile", "tracked_service_time",
+                            "time_to_first_event", "time_to_first_location", "tasks")),
+    ("share_url", "CASE WHEN o.started_at IS NULL THEN NULL "
+                  "ELSE CAST(:share_prefix AS text) || o.tracking_id END"),
+    ("embed_url", "e.embed_url"),
+    *((k, f"o.{k}") for k in ("timezone", "cancellation_source", "created_by",
+                              "time_windows", "lateness_cost_per_minute")),
+    *((k, f"to_char(o.{k} AT TIME ZONE 'UTC', {_WIRE_TS})") for k in (
+        "created_at", "planned_at", "assigned_at", "started_at", "arrived_at", "exited_at",
+        "completed_at", "cancelled_at", "disabled_at", "enabled_at", "rescheduled_marked_at",
+        "scheduled_after", "scheduled_at")),
+)
+
+_RENDERED_ORDERS = text(
+    "SELECT w.route_handle, w.id, w.order_handle, w.device_switch_mode, "
+    "row_to_json(w.wire)::text AS wire FROM ("
+    "SELECT o.route_handle, o.id, o.order_handle, o.device_switch_mode, o.route_sequence, "
+    "o.created_at, (SELECT r FROM (SELECT "
+    + ", ".join(f'{sql} AS "{key}"' for key, sql in _ORDER_FIELDS)
+    + ') r) AS wire FROM "order" o '
+    "JOIN unnest(CAST(:handles AS varchar[]), CAST(:urls AS text[])) AS e(route_handle, "
+    "embed_url) ON o.route_handle = e.route_handle "
+    "WHERE o.account_id = :account_id) w ORDER BY w.route_sequence, w.created_at"
+)
+
+
+def route_orders_rendered(
+    session: Session, account_id: str, embed_urls: dict[str, str], share_prefix: str
+) -> dict[str, list[Any]] | None:
+    """The orders of several routes (route handle -> its signed embed URL) by route handle, in
+    sequence, each a row of ``id``, ``order_handle``, ``device_switch_mode`` (what a route
+    reads of its orders) and ``wire``, its ``order_wire`` JSON rendered by PostgreSQL (one
+    query); None on another database (the caller renders :func:`route_orders_shown`)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    grouped: dict[str, list[Any]] = {handle: [] for handle in embed_urls}
+    if not embed_urls:
+        return grouped
+    rows = session.execute(_RENDERED_ORDERS, {
+        "account_id": account_id, "handles": list(embed_urls),
+        "urls": list(embed_urls.values()), "share_prefix": share_prefix})
+    for row in rows:
         grouped[row.route_handle].append(row)
     return grouped

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from routekeeper.models.order import Order
 from routekeeper.models.plan import Plan
 from routekeeper.models.route import Route
@@ -18,26 +20,39 @@ def mini_order(order: Order) -> dict[str, Any]:
             "planning_failure_reason": order.planning_failure_reason}
 
 
+def rendered_order(row: Any) -> orjson.Fragment:
+    """An order rendered by ``planning.repository.route_orders_rendered``, as a piece of JSON
+    for ``core.wirejson``."""
+    return orjson.Fragment(row.wire)
+
+
 def plan_wire(
     plan: Plan,
     routes: list[Route],
     unplanned: list[Order],
     *,
     summary: dict[str, Any] | None,
-    route_orders: dict[str, list[Order]] | None = None,
+    route_orders: dict[str, list[Any]] | None = None,
+    rendered: bool = False,
     public_url: str = "",
 ) -> dict[str, Any]:
     """A plan. With ``route_orders`` its routes are full route objects as the contract's
     plan examples show them (estimate with polyline, orders with destination and window),
     a superset of the schema's ``PlanListRoute``/``PlanRoute`` (docs/compatibility.md);
-    without, ``{route_handle, status}`` only."""
+    without, ``{route_handle, status}`` only. ``rendered``: the orders are the rows of
+    ``planning.repository.route_orders_rendered``, and the answer goes to
+    ``core.wirejson`` (it holds JSON fragments)."""
     if route_orders is None:
         route_items: list[dict[str, Any]] = [
             {"route_handle": r.route_handle, "status": r.status} for r in routes
         ]
     else:
-        route_items = [route_wire(r, route_orders.get(r.route_handle, []), public_url,
-                                  full=False, planned=True) for r in routes]
+        route_items = []
+        for r in routes:
+            rows = route_orders.get(r.route_handle, [])
+            items = [rendered_order(row) for row in rows] if rendered else None
+            route_items.append(route_wire(r, rows, public_url, full=False, planned=True,
+                                          order_items=items))
     data: dict[str, Any] = {
         "plan_id": plan.plan_id,
         "status": plan.status,

@@ -120,6 +120,7 @@ def track(ctx: RouteContext, body: TrackRequest, *, geocoder: Geocoder | None = 
     else:
         raise invalid_field("json", "worker_handle", "worker_handle or device_id is required.")
     group = find_group(ctx, body.ops_group_handle or worker.ops_group_handle or "default")
+    orders.check_new(ctx.session, ctx.account_id, body.orders)
     # A track order may omit scheduled_at: delay is then measured against the first ETA.
     resolved = orders.resolve_destinations(ctx.session, ctx.account_id, body.orders,
                                            geocoder=geocoder)

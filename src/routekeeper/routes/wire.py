@@ -49,9 +49,12 @@ def bound_by_wire(route: Route, orders: list[Order]) -> dict[str, Any] | None:
 def route_wire(
     route: Route, orders: list[Order], public_url: str, *, full: bool = True,
     include_summary: bool = True, planned: bool = False,
+    order_items: list[Any] | None = None,
 ) -> dict[str, Any]:
     """A route in the detail shape (``full``), the list shape, or as plans show it
-    (``planned``: the list shape with the whole planned estimate and full orders)."""
+    (``planned``: the list shape with the whole planned estimate and full orders).
+    ``order_items``: the wire items of ``orders``, when the caller has them rendered already
+    (plans on PostgreSQL)."""
     estimate = route.estimate
     if estimate is not None and not full and not planned:
         estimate = {k: estimate.get(k) for k in ("start_by", "distance", "duration")}
@@ -60,8 +63,9 @@ def route_wire(
         "route_handle": route.route_handle,
         "status": route.status,
         "version": route.version,
-        "orders": [order_wire(o, public_url, embed_url=signed) if full or planned
-                   else _list_order(o) for o in orders],
+        "orders": order_items if order_items is not None else [
+            order_wire(o, public_url, embed_url=signed) if full or planned else _list_order(o)
+            for o in orders],
         "ops_group_handle": route.ops_group_handle,
         "track_mode": route.track_mode,
         "plan_mode": route.plan_mode,

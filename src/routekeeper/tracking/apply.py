@@ -232,6 +232,12 @@ def _webhook(env: Env, order: Order, track: OrderTrack, state: RouteTrackState,
                                                                       "reason": "location"}
         extra.update(scheduled_at=_ms(order.scheduled_at), initial_eta=_ms(track.initial_eta_at),
                      place_handle=(order.destination or {}).get("place_handle"))
+    elif event.value == pl.ETA:
+        # The periodic ETA (contract 5.2): where the worker is, without a stored drive (one
+        # a minute per route would pile up; ``estimated_route_id`` is optional).
+        extra = {"remaining_duration": data["remaining_duration_s"],
+                 "remaining_distance": data["remaining_distance_m"], "arrive_at": data["eta_at"],
+                 "driver_location": here, "scheduled_at": _ms(order.scheduled_at)}
     elif event.value in (pl.FIRST_ETA, pl.ETA_CHANGE, pl.N_MINUTES_AWAY):
         extra = {"remaining_duration": data["remaining_duration_s"],
                  "remaining_distance": data["remaining_distance_m"], "arrive_at": data["eta_at"]}

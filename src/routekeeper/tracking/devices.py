@@ -186,12 +186,27 @@ def list_devices(session: Session, account_id: str, *, limit: int, token: str | 
     return rows, next_token
 
 
-def device_by_key(session: Session, key: str) -> Device | None:
-    """The device whose current ingest key this is (of any account), or None."""
+def device_by_key(session: Session, key: str, cache: keys.KeyCache | None = None
+                  ) -> Device | None:
+    """The device whose current ingest key this is (of any account), or None.
+
+    With a cache, a key seen before is looked up by its device's primary key and checked
+    against that row, so a key that was rotated or whose device was deleted is still refused.
+    """
     prefix = keys.prefix_of(key)
     if prefix is None:
         return None
+    digest = keys.digest_of(key) if cache is not None else ""
+    if cache is not None:
+        known = cache.get(digest)
+        if known is not None:
+            device = repository.get_device(session, *known)
+            if device is not None and keys.matches(key, device.key_hash):
+                return device
+            cache.forget(digest)
     for device in repository.devices_with_prefix(session, prefix):
         if keys.matches(key, device.key_hash):
+            if cache is not None:
+                cache.put(digest, device.account_id, device.device_id)
             return device
     return None

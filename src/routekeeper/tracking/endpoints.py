@@ -1,7 +1,8 @@
 """HTTP endpoints of tracking: devices, location uploads (three protocols), public tracking.
 
-Uploads answer after the positions, the route state and every derived row change committed,
-so a 200 means "stored and processed".
+Uploads answer after the positions are stored and queued for the tracking processor
+(``processor.py``), so a 200 means "stored durably": visits, ETAs, risks and webhooks follow
+within the processing lag.
 """
 
 from __future__ import annotations
@@ -53,7 +54,6 @@ from routekeeper.tracking.schemas import (
     IngestResult,
     LocationsIn,
 )
-from routekeeper.travel.base import TravelModel
 from routekeeper.workers.schemas import is_handle
 
 _T = TypeVar("_T")
@@ -76,11 +76,6 @@ UPLOAD = _merge(R400, R401, R404, R413, R422)
 DEVICE_PROTOCOL = _merge(R400, R401, R413, R422)
 
 
-def _travel(request: Request) -> TravelModel:
-    travel: TravelModel = request.app.state.travel
-    return travel
-
-
 def _guarded_key(request: Request, device: Resolver, run: Callable[[], _T]) -> _T:
     # An ingest key is a credential: failures from an address are limited like passwords.
     limits, address = guard(request), client_address(request)
@@ -100,18 +95,32 @@ def _upload(request: Request, device: Resolver | DeviceRef, fixes: list[Fix]) ->
         raise invalid_field("json", "locations",
                             f"At most {settings.tracking.max_batch} locations per request.")
 
+    limits = guard(request)
+
+    def admit(session: Session, found: DeviceRef) -> None:
+        limits.charge_device(found.account_id, found.device_id, session.connection())
+
     def run() -> IngestResult:
-        return ingest(get_db(request), settings, _travel(request), device, fixes)
+        return ingest(get_db(request), settings, device, fixes, admit=admit)
 
     return run() if isinstance(device, DeviceRef) else _guarded_key(request, device, run)
 
 
-def key_resolver(key: str | None, *, device_id: str | None = None) -> Resolver:
+def _key_cache(request: Request) -> keys.KeyCache:
+    state = request.app.state
+    cache: keys.KeyCache | None = getattr(state, "ingest_keys", None)
+    if cache is None:
+        cache = state.ingest_keys = keys.KeyCache(get_settings(request).tracking.key_cache_s)
+    return cache
+
+
+def key_resolver(key: str | None, *, device_id: str | None = None,
+                 cache: keys.KeyCache | None = None) -> Resolver:
     """Find the device of an ingest key (named ``device_id`` if given) in the upload's
     transaction; a 401 when there is none."""
 
     def resolve(session: Session) -> DeviceRef:
-        device = devices.device_by_key(session, key) if key else None
+        device = devices.device_by_key(session, key, cache) if key else None
         if device is None or (device_id is not None and device.device_id != device_id):
             raise unauthorized("Unknown or revoked ingest key.")
         return DeviceRef.of(device)
@@ -186,7 +195,7 @@ async def upload_credentials(
                            "credentials.")
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and keys.looks_like_key(token.strip()):
-        return key_resolver(token.strip(), device_id=device_id)
+        return key_resolver(token.strip(), device_id=device_id, cache=_key_cache(request))
     return None
 
 
@@ -239,13 +248,15 @@ async def osmand_request(request: Request) -> JSONResponse:
         if content_type.startswith("application/json"):
             key, fixes = parse_traccar_json(
                 _decode_json(raw), max_items=get_settings(request).tracking.max_batch)
-            result = await run_in_threadpool(_upload, request, key_resolver(key), fixes)
+            result = await run_in_threadpool(_upload, request,
+                                             key_resolver(key, cache=_key_cache(request)), fixes)
             return JSONResponse(result.model_dump(mode="json"))
         # Like Traccar: a body without a JSON content type is read as a query string.
         params = dict(parse_qsl(raw.decode("latin-1"), keep_blank_values=True))
         location = "form"
     key, fix = parse_osmand(params, location=location, received_at=clock.now())
-    result = await run_in_threadpool(_upload, request, key_resolver(key), [fix])
+    result = await run_in_threadpool(_upload, request,
+                                     key_resolver(key, cache=_key_cache(request)), [fix])
     return JSONResponse(result.model_dump(mode="json"))
 
 
@@ -289,7 +300,7 @@ def _owntracks_device(request: Request) -> Resolver:
     credentials = parse_basic(request.headers.get("authorization") or "")
     if credentials is None:
         raise unauthorized("Use HTTP Basic with the device id and its ingest key.")
-    return key_resolver(credentials[1], device_id=credentials[0])
+    return key_resolver(credentials[1], device_id=credentials[0], cache=_key_cache(request))
 
 
 def _check_key(request: Request, device: Resolver) -> None:

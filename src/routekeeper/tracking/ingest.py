@@ -1,56 +1,47 @@
-"""Ingestion: every protocol's fixes go through here, from screening to the stored route state.
+"""Ingestion: every protocol's fixes go through here, from screening to durable storage.
 
-One upload is one flow with its own transaction (so it can be retried whole when PostgreSQL
-picks it as a deadlock victim):
+Store first, process right after. One upload is one short transaction (retried whole when
+PostgreSQL picks it as a deadlock victim):
 
-1. screen the fixes without touching the database (``validate_fix``, the implied speed judged
+1. find the device (``keys.KeyCache`` remembers which device a key belongs to; the device row
+   is still read by its primary key, for its newest position, and the key re-checked there,
+   so a rotated key or a deleted device is refused at once);
+2. screen the fixes without touching the database (``validate_fix``, the implied speed judged
    against the device's newest position), each refusal with its index and reason;
-2. store the accepted ones, skipping instants already stored (idempotent uploads);
-3. move the device's newest position forward;
-4. for each tracking route the device feeds, under the route's row lock: load the state, sync
-   its plan with the orders, run ``process_fixes`` on the newly stored fixes, write the outcome
-   to the rows (``apply.write_back``).
+3. store the accepted ones, skipping instants already stored (idempotent uploads), queue the
+   newly stored ones in the inbox and move the device's newest position forward: one
+   statement on PostgreSQL.
 
-Only newly stored fixes reach the pipeline, so a re-sent upload changes nothing.
+The answer is sent after that commits. The route pipelines (visits, ETAs, risks, webhooks)
+run on the stored fixes in the tracking processor (``processor.py``), on the workers, within
+a lag measured by ``routekeeper_tracking_pipeline_lag_seconds``. Only newly stored fixes are
+queued, so a re-sent upload changes nothing.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from routekeeper.core import metrics
 from routekeeper.db.engine import Database
 from routekeeper.models.device import Device
-from routekeeper.models.route import Route
 from routekeeper.settings import Settings
-from routekeeper.tracking import clock, repository
-from routekeeper.tracking.apply import Env, write_back
-from routekeeper.tracking.completion import close_finished, point
+from routekeeper.tracking import clock, partitions, repository
 from routekeeper.tracking.engine.fixes import Fix, implausible_move, validate_fix
-from routekeeper.tracking.engine.pipeline import process_fixes
-from routekeeper.tracking.routeorders import RouteOrders
-from routekeeper.tracking.routestate import load
+from routekeeper.tracking.processor import sqlite_turn, wake
 from routekeeper.tracking.schemas import IngestResult, Rejection
-from routekeeper.tracking.switch import switch_device
-from routekeeper.travel.base import TravelModel
 
 log = logging.getLogger(__name__)
 
 # PostgreSQL's "deadlock detected" and "could not serialize": the transaction is safe to rerun.
 _RETRYABLE = {"40P01", "40001"}
 _ATTEMPTS = 3
-# ETAs are re-evaluated at most this often per route (besides arrivals and exits): a device
-# sending one fix every second would otherwise cost a travel-matrix call (an OSRM request,
-# where OSRM is used) per fix, while ETAs do not move meaningfully within seconds.
-ETA_EVERY_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -97,10 +88,14 @@ def screen(device: DeviceRef, fixes: Sequence[Fix], *, now: datetime,
     tracking = settings.tracking
     rejections: list[Rejection] = []
     plausible: list[tuple[int, Fix]] = []
+    expired = partitions.cutoff(now, tracking.retention_days)
     for index, fix in enumerate(fixes):
         reason = validate_fix(fix, now=now, previous=None,
                               max_future_skew_s=tracking.max_future_skew_s,
                               max_speed_mps=tracking.max_speed_mps)
+        if reason is None and fix.recorded_at < expired:
+            # It would be deleted by the next retention run (or need a dropped partition).
+            reason = "recorded_at is older than the retention period"
         if reason is None:
             plausible.append((index, fix))
         else:
@@ -124,60 +119,19 @@ def screen(device: DeviceRef, fixes: Sequence[Fix], *, now: datetime,
     return Screened(accepted, unique, rejections)
 
 
-def _feed_route(env: Env, route: Route, device: DeviceRef, fixes: list[Fix], *,
-                now: datetime, travel: TravelModel) -> None:
-    """Run newly stored fixes through one route's pipeline and write back the outcome."""
-    session = env.session
-    orders = RouteOrders(session, route)
-    stored = load(route, orders.rows, now=now)
-    if device.device_id not in stored.devices:
-        stored.devices.append(device.device_id)
-    switch_device(route, orders, device.device_id, worker_handle=device.worker_handle,
-                  at=fixes[0].recorded_at if fixes else now, public_url=env.settings.public_url)
-    close_finished(session, route, stored, orders, env.settings.tracking)
-    # screen() already applied the static checks to these fixes.
-    state, events = process_fixes(stored.pipeline, fixes, now=now, travel=travel,
-                                  settings=env.settings.tracking, prescreened=True,
-                                  eta_every_s=ETA_EVERY_S)
-    stored.pipeline = state
-    if route.start_location is None and state.actuals.first_at is not None:
-        first = fixes[0]
-        route.start_location = point(first.lon, first.lat)
-    write_back(env, route, orders, stored, events, now=now)
-
-
-def _store_and_process(
-    session: Session, settings: Settings, travel: TravelModel, device: DeviceRef,
-    screened: Screened, now: datetime,
-) -> tuple[int, list[str]]:
-    """One attempt of the write transaction; (fixes newly stored, routes fed)."""
+def _store(session: Session, device: DeviceRef, screened: Screened, now: datetime
+           ) -> tuple[int, list[str]]:
+    """One attempt of the write transaction; (fixes newly stored, routes they are queued for)."""
     inserted = repository.store_positions(session, device.account_id, device.device_id,
                                           screened.unique, now)
-    fresh = [fix for fix in screened.unique if fix.recorded_at in inserted]
-    if not fresh:
+    if not inserted:
         return 0, []
-    env = Env(session=session, settings=settings)
-    handles: list[str] = []
-    for route in repository.tracking_routes(session, device.account_id, device.device_id,
-                                            device.worker_handle):
-        _feed_route(env, route, device, fresh, now=now, travel=travel)
-        handles.append(route.route_handle)
-    return len(fresh), handles
+    return len(inserted), repository.tracking_route_handles(
+        session, device.account_id, device.device_id, device.worker_handle)
 
 
 def _retryable(exc: OperationalError) -> bool:
     return getattr(exc.orig, "sqlstate", None) in _RETRYABLE
-
-
-# SQLite has one writer at a time. Threads that wait in SQLite's busy handler poll with
-# growing sleeps (up to 100 ms) and can lose the lock again and again, which makes for
-# second-long tails under load; waiting in line here is fair and wakes at once.
-_SQLITE_WRITER = threading.Lock()
-
-
-def _sqlite_turn(db: Database) -> AbstractContextManager[object]:
-    """Queue this process's uploads for the SQLite write lock; nothing on PostgreSQL."""
-    return _SQLITE_WRITER if db.dialect == "sqlite" else nullcontext()
 
 
 Resolver = Callable[[Session], DeviceRef]
@@ -194,28 +148,40 @@ def _count(screened: Screened, fixes: Sequence[Fix]) -> None:
         metrics.TRACKING_LAG.observe(max(0.0, (clock.now() - newest).total_seconds()))
 
 
-def ingest(db: Database, settings: Settings, travel: TravelModel, device: Resolver | DeviceRef,
-           fixes: Sequence[Fix]) -> IngestResult:
-    """Screen, store and process an upload of one device; the answer counts what became of it.
+def ingest(db: Database, settings: Settings, device: Resolver | DeviceRef,
+           fixes: Sequence[Fix], *, admit: Callable[[Session, DeviceRef], None] | None = None
+           ) -> IngestResult:
+    """Screen and store an upload of one device; the answer counts what became of it.
 
-    With a resolver the device is looked up in the upload's own transaction: one round of
-    database work per upload, and a refused key has written nothing.
+    The new positions are queued for the tracking processor in the same transaction, and this
+    process's processor threads are woken once it committed. With a resolver the device is
+    looked up in the upload's own transaction: a refused key has written nothing. ``admit``
+    sees the device before anything is stored and may refuse the upload by raising.
     """
     now = clock.now()
     for attempt in range(1, _ATTEMPTS + 1):
         try:
-            with _sqlite_turn(db), db.write() as session:
+            with sqlite_turn(db), db.write() as session:
                 found = device(session) if callable(device) else device
+                if admit is not None:
+                    admit(session, found)  # the per-device rate limit: a 429 stores nothing
                 screened = screen(found, fixes, now=now, settings=settings)
                 stored, handles = 0, list[str]()
                 if screened.unique:
-                    stored, handles = _store_and_process(session, settings, travel, found,
-                                                         screened, now)
+                    stored, handles = _store(session, found, screened, now)
             break
         except OperationalError as exc:
             if attempt == _ATTEMPTS or not _retryable(exc):
                 raise
             log.info("an upload was retried after %s", exc.orig)
+        except IntegrityError as exc:
+            # A fix of a day without a partition yet (PostgreSQL): create it, then retry.
+            if attempt == _ATTEMPTS or getattr(exc.orig, "sqlstate", None) != \
+                    partitions.NO_PARTITION:
+                raise
+            partitions.ensure(db, partitions.days_of(f.recorded_at for f in fixes))
+    if stored:
+        wake()
     _count(screened, fixes)
     return IngestResult(
         accepted=len(screened.accepted),

@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 
 KEY_MARKER = "rkd_"
@@ -55,3 +57,38 @@ def prefix_of(key: str) -> str | None:
 def matches(key: str, stored_digest: str) -> bool:
     """Constant-time check of a presented key against a stored hash."""
     return hmac.compare_digest(digest_of(key), stored_digest)
+
+
+class KeyCache:
+    """Which device a key belongs to, remembered for ``ttl_s`` (per process).
+
+    Only the device's identity is kept, under the key's hash: the upload still reads the
+    device row by its primary key (for its newest position) and checks the key against the
+    row's hash, so a rotated key or a deleted device is refused at once; what the cache saves
+    is the search by prefix among every account's devices.
+    """
+
+    def __init__(self, ttl_s: float, max_entries: int = 100_000) -> None:
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[str, str, float]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, digest: str) -> tuple[str, str] | None:
+        """(account id, device id) of a key's hash, while remembered."""
+        entry = self._entries.get(digest)
+        if entry is None or entry[2] < time.monotonic():
+            return None
+        return entry[0], entry[1]
+
+    def put(self, digest: str, account_id: str, device_id: str) -> None:
+        """Remember a key's device."""
+        with self._lock:
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()
+            self._entries[digest] = (account_id, device_id, time.monotonic() + self.ttl_s)
+
+    def forget(self, digest: str) -> None:
+        """Drop a key (its row no longer matches)."""
+        with self._lock:
+            self._entries.pop(digest, None)

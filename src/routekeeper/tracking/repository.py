@@ -11,17 +11,19 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, or_, select, update
+from sqlalchemy import Table, and_, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, defer
 
 from routekeeper.models.device import Device
 from routekeeper.models.order import Order
 from routekeeper.models.position import Position
+from routekeeper.models.position_inbox import PositionInbox
 from routekeeper.models.route import Route
 from routekeeper.tracking.engine.fixes import Fix
 
 _POSITIONS = cast(Table, Position.__table__)
+_INBOX = cast(Table, PositionInbox.__table__)
 
 
 def get_device(
@@ -88,7 +90,8 @@ _FIX_FIELDS = ("recorded_at", "lon", "lat", "accuracy_m", "speed_mps", "bearing_
 _VALUE_COLUMNS = "recorded_at, lon, lat, accuracy, speed, bearing, altitude, battery"
 # The hot path of every upload, in one round trip on PostgreSQL: the fixes go in as one array
 # per column (a handful of parameters instead of eleven per row, none of SQLAlchemy's per-row
-# processing), duplicates are skipped, and the device's newest position moves forward.
+# processing), duplicates are skipped, the new ones are queued in the inbox for the tracking
+# processor, and the device's newest position moves forward.
 _PG_STORE = f"""
 WITH stored AS (
     INSERT INTO position (account_id, device_id, received_at, {_VALUE_COLUMNS})
@@ -98,7 +101,10 @@ WITH stored AS (
                 %(altitude_m)s::float8[], %(battery_percent)s::float8[])
          AS f({_VALUE_COLUMNS})
     ON CONFLICT DO NOTHING
-    RETURNING recorded_at
+    RETURNING {_VALUE_COLUMNS}
+), queued AS (
+    INSERT INTO position_inbox (account_id, device_id, received_at, {_VALUE_COLUMNS})
+    SELECT %(account_id)s, %(device_id)s, %(received_at)s, {_VALUE_COLUMNS} FROM stored
 ), newest AS (
     UPDATE device SET last_recorded_at = %(last_recorded_at)s, last_received_at = %(received_at)s,
         last_lon = %(last_lon)s, last_lat = %(last_lat)s, last_accuracy = %(last_accuracy)s,
@@ -136,6 +142,7 @@ def store_positions(session: Session, account_id: str, device_id: str, fixes: Se
     # executemany with RETURNING: SQLAlchemy sends multi-row VALUES batches ("insertmanyvalues").
     inserted = set(session.execute(statement, rows).scalars())
     if inserted:
+        session.execute(insert(_INBOX), [row for row in rows if row["recorded_at"] in inserted])
         bump_last_position(session, account_id, device_id, fixes[-1], received_at)
     return inserted
 
@@ -175,6 +182,74 @@ def tracking_routes(
         .execution_options(populate_existing=True)
     )
     return list(session.scalars(query))
+
+
+def tracking_route_handles(
+    session: Session, account_id: str, device_id: str, worker_handle: str
+) -> list[str]:
+    """The handles of the tracking routes a device feeds, by handle (no lock)."""
+    return list(session.scalars(
+        select(Route.route_handle)
+        .where(Route.account_id == account_id, Route.status == "tracking",
+               or_(Route.device_id == device_id, Route.worker_handle == worker_handle))
+        .order_by(Route.route_handle)
+    ))
+
+
+def pending_devices(session: Session, limit: int) -> list[tuple[str, str]]:
+    """Devices with fixes in the inbox, those waiting longest first (of every account: the
+    processor serves them all; one of the few global statements, docs/deploy.md)."""
+    rows = session.execute(
+        select(PositionInbox.account_id, PositionInbox.device_id)
+        .group_by(PositionInbox.account_id, PositionInbox.device_id)
+        .order_by(func.min(PositionInbox.id))
+        .limit(limit)
+    ).all()
+    return [(str(a), str(d)) for a, d in rows]
+
+
+_INBOX_FIX = (PositionInbox.recorded_at, PositionInbox.lon, PositionInbox.lat,
+              PositionInbox.accuracy, PositionInbox.speed, PositionInbox.bearing,
+              PositionInbox.altitude, PositionInbox.battery)
+
+
+def take_pending(session: Session, account_id: str, device_id: str, limit: int
+                 ) -> list[tuple[Fix, datetime]]:
+    """Remove up to ``limit`` of a device's oldest inbox rows (in the caller's transaction,
+    so they come back if it rolls back); each fix with when it was received."""
+    rows = session.execute(
+        select(PositionInbox.id, PositionInbox.received_at, *_INBOX_FIX)
+        .where(PositionInbox.account_id == account_id, PositionInbox.device_id == device_id)
+        .order_by(PositionInbox.id)
+        .limit(limit)
+    ).all()
+    if not rows:
+        return []
+    session.execute(delete(PositionInbox).where(
+        PositionInbox.account_id == account_id, PositionInbox.device_id == device_id,
+        PositionInbox.id.in_([row[0] for row in rows])))
+    return [(Fix(recorded_at=at, lon=lon, lat=lat, accuracy_m=accuracy, speed_mps=speed,
+                 bearing_deg=bearing, altitude_m=altitude, battery_percent=battery), received)
+            for _, received, at, lon, lat, accuracy, speed, bearing, altitude, battery in rows]
+
+
+def inbox_backlog(session: Session) -> tuple[int, datetime | None]:
+    """How many fixes wait in the inbox, and when the oldest of them was received."""
+    count = session.scalar(select(func.count()).select_from(PositionInbox)) or 0
+    oldest = session.scalar(select(PositionInbox.received_at)
+                            .order_by(PositionInbox.id).limit(1))
+    return int(count), oldest
+
+
+def try_lock_device(session: Session, account_id: str, device_id: str) -> bool:
+    """Take the transaction's claim on processing a device's inbox; False when another
+    transaction holds it. PostgreSQL: an advisory lock released at commit or rollback;
+    SQLite has one writer at a time, so the write transaction itself is the claim."""
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    taken = session.scalar(select(func.pg_try_advisory_xact_lock(
+        func.hashtextextended(f"position_inbox:{account_id}:{device_id}", 0))))
+    return bool(taken)
 
 
 def lock_route(session: Session, account_id: str, route_handle: str) -> Route | None:

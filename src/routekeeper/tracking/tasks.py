@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from routekeeper.core.jobs import JobContext, registry
 from routekeeper.settings import Settings
-from routekeeper.tracking import clock, repository
+from routekeeper.tracking import clock, partitions, repository
 from routekeeper.tracking.apply import Env, write_back
 from routekeeper.tracking.completion import close_finished, finalize_route, refresh_route_polyline
 from routekeeper.tracking.engine.fixes import load_time
@@ -95,3 +95,16 @@ def run_checks(ctx: JobContext) -> int:
 def check_offline_task(ctx: JobContext) -> None:
     """Periodic: offline risks, clock-driven delays, completion fields, route polylines."""
     run_checks(ctx)
+
+
+RETENTION_TASK = "tracking.retention"
+
+
+@registry.register(RETENTION_TASK, every_s=3600.0)
+def retention_task(ctx: JobContext) -> None:
+    """Periodic: position partitions created ahead (PostgreSQL) and positions older than
+    ``tracking.retention_days`` gone (whole partitions on PostgreSQL, small batches on
+    SQLite). Route and order actuals are kept on their rows."""
+    settings: Settings = ctx.env["settings"]
+    partitions.apply_retention(ctx.db, now=clock.now(),
+                               retention_days=settings.tracking.retention_days)

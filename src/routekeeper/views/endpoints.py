@@ -1,4 +1,5 @@
-"""The browser views: the route embed (ops), the share page (customers), the plans board.
+"""The browser views: the route and order embeds (ops), the share page (customers), the
+plans board.
 
 ``POST /oauth/embed-token`` is an API operation (contract 1.1) and is documented. The pages,
 their JSON state and their event streams are not API operations: they are plain Starlette
@@ -17,7 +18,7 @@ from collections.abc import Callable
 from datetime import date
 from functools import partial
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse
@@ -44,10 +45,12 @@ from routekeeper.views.assets import (
     templates,
 )
 from routekeeper.views.live import LiveHub, StreamRefused, event_stream
+from routekeeper.views.order_embed import order_embed_view
 from routekeeper.views.tokens import (
     RequestSettings,
     account_token,
     check_embed_token,
+    check_order_embed_token,
     with_token,
     without_token,
 )
@@ -88,10 +91,10 @@ def _valid_key(text: str, max_length: int) -> bool:
     return True
 
 
-def embed_handle(embed_url: str, public_url: str) -> str | None:
-    """The route handle of one of this server's embed URLs (``public_url`` followed by
-    ``/embed/routes/<handle>``, or that path alone), else None: a signed link to another
-    host or scheme (``javascript:``) would lend this server's signature to it."""
+def _embed_path(embed_url: str, public_url: str, kind: str) -> tuple[str, str] | None:
+    """``(handle, query)`` of one of this server's embed URLs of ``kind`` (``public_url``
+    followed by ``/embed/<kind>/<handle>``, or that path alone), else None: a signed link to
+    another host or scheme (``javascript:``) would lend this server's signature to it."""
     try:
         url, own = urlsplit(embed_url), urlsplit(public_url)
     except ValueError:
@@ -102,11 +105,53 @@ def embed_handle(embed_url: str, public_url: str) -> str | None:
     if url.fragment:
         return None
     base = "" if not (url.scheme or url.netloc) else own.path.rstrip("/")
-    prefix = f"{base}/embed/routes/"
+    prefix = f"{base}/embed/{kind}/"
     if not url.path.startswith(prefix):
         return None
     handle = url.path.removeprefix(prefix).rstrip("/")
-    return handle if handle and "/" not in handle and _valid_key(handle, 200) else None
+    if not handle or "/" in handle or not _valid_key(handle, 200):
+        return None
+    return handle, url.query
+
+
+def embed_handle(embed_url: str, public_url: str) -> str | None:
+    """The route handle of one of this server's route embed URLs, else None."""
+    found = _embed_path(embed_url, public_url, "routes")
+    return found[0] if found is not None else None
+
+
+ATTEMPT_PARAM = "fulfillment-attempt"
+
+
+def _attempt(text: str | None) -> int | None:
+    """A ``fulfillment-attempt`` value: a non-negative integer; ValueError otherwise."""
+    if text is None:
+        return None
+    if not text.isascii() or not text.isdigit() or len(text) > 9:
+        raise ValueError(text)
+    return int(text)
+
+
+def order_embed_target(embed_url: str, public_url: str) -> tuple[str, int | None] | None:
+    """The order handle and attempt (None: the latest) of one of this server's order embed
+    URLs (``.../embed/orders/<handle>?fulfillment-attempt=N``, as HyperTrack's), else None."""
+    found = _embed_path(embed_url, public_url, "orders")
+    if found is None:
+        return None
+    handle, query = found
+    values = [v for k, v in parse_qsl(query, keep_blank_values=True) if k == ATTEMPT_PARAM]
+    try:
+        return handle, _attempt(values[-1] if values else None)
+    except ValueError:
+        return None
+
+
+def _with_param(url: str, name: str, value: str) -> str:
+    """``url`` with its query parameter ``name`` set to ``value`` (earlier ones replaced)."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != name]
+    query.append((name, value))
+    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 @router.post("/oauth/embed-token", response_model=EmbedToken,
@@ -122,9 +167,15 @@ def issue_embed_token(body: EmbedTokenRequest, account: CurrentAccount, session:
                          {"description": "embed_url is required"})
     handle = embed_handle(body.embed_url, settings.public_url)
     if handle is None:
-        raise CodedError(400, "validation_error", "Not an embed URL",
-                         {"description": "embed_url must be a route's embed_url "
-                                         "(.../embed/routes/<route_handle>)"})
+        target = order_embed_target(body.embed_url, settings.public_url)
+        if target is None:
+            raise CodedError(400, "validation_error", "Not an embed URL",
+                             {"description": "embed_url must be a route's embed_url "
+                                             "(.../embed/routes/<route_handle>) or an order's "
+                                             "(.../embed/orders/<order_handle>"
+                                             "?fulfillment-attempt=N)"})
+        return _order_embed_token(body.embed_url, target, account.account_id, session,
+                                  settings, response)
     if routes_repository.get_route(session, account.account_id, handle, lock=False) is None:
         raise HttpError(404, "Route not found",
                         {"description": f"Route not found for handle {handle}"})
@@ -136,6 +187,26 @@ def issue_embed_token(body: EmbedTokenRequest, account: CurrentAccount, session:
                                      route_handle=handle)
     response.headers["Cache-Control"] = "no-store"
     plain = without_token(body.embed_url)
+    return EmbedToken(access_token=token, expires_in=settings.views.embed_token_ttl_s,
+                      embed_url=plain, secure_embed_url=with_token(plain, token))
+
+
+def _order_embed_token(embed_url: str, target: tuple[str, int | None], account_id: str,
+                       session: Any, settings: Settings, response: Response) -> EmbedToken:
+    """Sign an order attempt's embed URL (the latest attempt when it names none)."""
+    handle, attempt = target
+    order = views_repository.order_attempt(session, account_id, handle, attempt)
+    if order is None:
+        raise HttpError(404, "Order not found",
+                        {"description": f"Order not found for handle {handle}"})
+    row = session.get(Account, account_id)
+    assert row is not None
+    token = tokens.issue_order_embed_token(
+        settings, account_id=row.account_id, secret_version=row.secret_version,
+        order_handle=order.order_handle, fulfillment_attempt=order.fulfillment_attempt)
+    response.headers["Cache-Control"] = "no-store"
+    plain = _with_param(without_token(embed_url), ATTEMPT_PARAM,
+                        str(order.fulfillment_attempt))
     return EmbedToken(access_token=token, expires_in=settings.views.embed_token_ttl_s,
                       embed_url=plain, secure_embed_url=with_token(plain, token))
 
@@ -337,6 +408,115 @@ async def embed_events(request: Request) -> Response:
     return event_stream(_hub(request), key, build, first, _client(request))
 
 
+# --- the order embed ----------------------------------------------------------------------
+
+def _order_embed_payload(db: Database, account_id: str, handle: str, attempt: int) -> str | None:
+    """The order embed's live state as JSON text: the map data and the rendered panel."""
+    with db.read() as session:
+        view = order_embed_view(session, account_id, handle, attempt, now=utcnow())
+    if view is None:
+        return None
+    panel = templates.get_template("_order_embed_panel.html").render({"order": view["panel"]})
+    return _json({"map": view["map"], "panel": panel})
+
+
+def _order_access(request: Request, handle: str) -> tuple[str, int] | Response:
+    """The account and attempt an order embed token in the query grants, or the refusal."""
+    settings, db = _app_parts(request)
+    token = request.query_params.get("token")
+    if not token:
+        return _api_error(HttpError(401, "Authentication error",
+                                    {"description": "Missing embed token."}))
+    try:
+        asked = _attempt(request.query_params.get(ATTEMPT_PARAM))
+    except ValueError:
+        asked = -1
+    with db.read() as session:
+        granted = (check_order_embed_token(session, settings, token, handle)
+                   if _valid_key(handle, 200) else None)
+    if granted is None or asked not in (None, granted[1]):
+        return _api_error(HttpError(403, "Forbidden",
+                                    {"description": "Invalid or expired embed token."}))
+    return granted
+
+
+def _order_embed_page(request: Request, handle: str) -> Response:
+    settings, db = _app_parts(request)
+    token = request.query_params.get("token")
+    try:
+        attempt = _attempt(request.query_params.get(ATTEMPT_PARAM))
+    except ValueError:
+        return _error_page(request, 404, "Order not found", "There is no such order.")
+    with db.read() as session:
+        if token:
+            granted = (check_order_embed_token(session, settings, token, handle)
+                       if _valid_key(handle, 200) else None)
+            if granted is None or attempt not in (None, granted[1]):
+                return _error_page(request, 403, "Link expired or invalid",
+                                   "This order link has expired or is not valid. "
+                                   "Ask for a new one.")
+            account_id, attempt = granted
+        else:
+            try:
+                account_id = current_account(request, None, None).account_id
+            except HttpError:
+                return _challenge(request)
+        view = (order_embed_view(session, account_id, handle, attempt, now=utcnow())
+                if _valid_key(handle, 200) else None)
+        if view is not None and not token:
+            account = session.get(Account, account_id)
+            assert account is not None
+            token = tokens.issue_order_embed_token(
+                settings, account_id=account_id, secret_version=account.secret_version,
+                order_handle=handle, fulfillment_attempt=view["panel"]["fulfillment_attempt"])
+    if view is None:
+        return _error_page(request, 404, "Order not found", "There is no such order.")
+    attempt_text = view["panel"]["fulfillment_attempt"]
+    return _page(request, "order_embed.html", {
+        "order": view["panel"], "map": view["map"],
+        "events_url": f"/embed/orders/{quote(handle, safe='')}/events?"
+                      f"{ATTEMPT_PARAM}={attempt_text}&token={token}",
+    }, framed=True)
+
+
+async def order_embed_page(request: Request) -> Response:
+    """The ops view of one order: its state, its timeline, and the worker while on the way."""
+    return await run_in_threadpool(_order_embed_page, request,
+                                   request.path_params["order_handle"])
+
+
+async def order_embed_state(request: Request) -> Response:
+    """The order embed's current state as JSON (token only)."""
+    handle = request.path_params["order_handle"]
+    access = await run_in_threadpool(_order_access, request, handle)
+    if isinstance(access, Response):
+        return access
+    account_id, attempt = access
+    payload = await run_in_threadpool(_order_embed_payload, request.app.state.db, account_id,
+                                      handle, attempt)
+    if payload is None:
+        return _api_error(HttpError(404, "Order not found"))
+    return _json_response(payload)
+
+
+async def order_embed_events(request: Request) -> Response:
+    """The order embed's state as server-sent events, on every change (token only)."""
+    handle = request.path_params["order_handle"]
+    access = await run_in_threadpool(_order_access, request, handle)
+    if isinstance(access, Response):
+        return access
+    account_id, attempt = access
+    key = ("embed-order", account_id, handle, str(attempt))
+    refused = _admit(request, key)
+    if refused is not None:
+        return refused
+    build = partial(_order_embed_payload, request.app.state.db, account_id, handle, attempt)
+    first = _hub(request).current(key) or await run_in_threadpool(build)
+    if first is None:
+        return _api_error(HttpError(404, "Order not found"))
+    return event_stream(_hub(request), key, build, first, _client(request))
+
+
 # --- the share page -----------------------------------------------------------------------
 
 def _share_view(db: Database, tracking_id: str) -> dict[str, Any] | None:
@@ -430,6 +610,9 @@ PAGES: list[tuple[str, Callable[[Request], Any], str]] = [
     ("/embed/routes/{route_handle}", embed_page, "views_embed"),
     ("/embed/routes/{route_handle}/state", embed_state, "views_embed_state"),
     ("/embed/routes/{route_handle}/events", embed_events, "views_embed_events"),
+    ("/embed/orders/{order_handle}", order_embed_page, "views_order_embed"),
+    ("/embed/orders/{order_handle}/state", order_embed_state, "views_order_embed_state"),
+    ("/embed/orders/{order_handle}/events", order_embed_events, "views_order_embed_events"),
     ("/t/{tracking_id}", share_page, "views_share"),
     ("/t/{tracking_id}/state", share_state, "views_share_state"),
     ("/t/{tracking_id}/events", share_events, "views_share_events"),

@@ -13,6 +13,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from routekeeper.models.device import Device
 from routekeeper.models.ops_group import OpsGroup
 from routekeeper.models.order import Order
+from routekeeper.models.order_event import OrderEvent
 from routekeeper.models.position import Position
 from routekeeper.models.route import Route
 from routekeeper.models.worker import Worker
@@ -80,6 +81,30 @@ def order_by_tracking_id(session: Session, tracking_id: str) -> Order | None:
     return session.scalars(select(Order).where(Order.tracking_id == tracking_id)).first()
 
 
+def order_attempt(
+    session: Session, account_id: str, order_handle: str, fulfillment_attempt: int | None
+) -> Order | None:
+    """An order of the account by handle and attempt (the latest attempt when None)."""
+    query = select(Order).where(Order.account_id == account_id,
+                                Order.order_handle == order_handle)
+    if fulfillment_attempt is not None:
+        query = query.where(Order.fulfillment_attempt == fulfillment_attempt)
+    return session.scalars(query.order_by(Order.fulfillment_attempt.desc(), Order.type,
+                                          Order.type_index).limit(1)).first()
+
+
+def order_events(session: Session, order: Order, *, limit: int) -> list[OrderEvent]:
+    """The newest ``limit`` entries of an order's timeline, oldest first."""
+    rows = session.scalars(
+        select(OrderEvent)
+        .where(OrderEvent.account_id == order.account_id, OrderEvent.order_id == order.id)
+        .order_by(OrderEvent.recorded_at.desc(), OrderEvent.created_at.desc(),
+                  OrderEvent.id.desc())
+        .limit(limit)
+    ).all()
+    return list(reversed(rows))
+
+
 def earlier_stops(session: Session, order: Order) -> list[Order]:
     """The orders before ``order`` on its route, in sequence."""
     if order.route_handle is None or order.route_sequence is None:
@@ -92,7 +117,8 @@ def earlier_stops(session: Session, order: Order) -> list[Order]:
     ))
 
 
-# A share view is keyed ("share", tracking_id), an embed view ("embed", account_id, handle).
+# A share view is keyed ("share", tracking_id), an embed view ("embed", account_id, handle),
+# an order embed ("embed-order", account_id, order_handle, fulfillment_attempt).
 ViewKey = tuple[str, ...]
 _CHUNK = 500  # bound parameters per statement (SQLite allows 32,766; PostgreSQL 65,535)
 
@@ -128,6 +154,21 @@ def change_marks(session: Session, keys: Sequence[ViewKey]) -> dict[ViewKey, tup
         .where(Device.account_id == Route.account_id, Device.worker_handle == Route.worker_handle)
         .scalar_subquery()
     )
+    for key in keys:
+        # An order embed ("embed-order", account_id, handle, attempt): few at a time, one
+        # statement each.
+        if key[0] != "embed-order" or len(key) != 4 or not key[3].isdigit():
+            continue
+        row = session.execute(
+            select(Order.updated_at, Route.updated_at, newest_fix)
+            .outerjoin(Route, and_(Route.account_id == Order.account_id,
+                                   Route.route_handle == Order.route_handle))
+            .where(Order.account_id == key[1], Order.order_handle == key[2],
+                   Order.fulfillment_attempt == int(key[3]))
+            .order_by(Order.type, Order.type_index).limit(1)
+        ).first()
+        if row is not None:
+            marks[key] = tuple(row)
     for start in range(0, len(embeds), _CHUNK):
         rows = session.execute(
             select(Route.account_id, Route.route_handle, Route.updated_at, orders_changed,

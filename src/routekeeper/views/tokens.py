@@ -1,4 +1,4 @@
-"""Embed tokens: signed, expiring, read-only access to one route's ops view.
+"""Embed tokens: signed, expiring, read-only access to one route's or one order's ops view.
 
 An embed token is a bearer token of scope ``embed`` (``accounts.secrets``) whose subject is a
 route handle: it opens that route's page, data and event stream, and nothing else. It carries
@@ -25,6 +25,8 @@ from routekeeper.settings import Settings
 
 EMBED_SCOPE = "embed"
 TOKEN_PARAM = "token"
+# Characters urlencode leaves as they are (tokens are base64url with a dot).
+_URL_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
 
 _request_settings: ContextVar[Settings | None] = ContextVar(
     "routekeeper_request_settings", default=None)
@@ -77,7 +79,8 @@ def issue_embed_token(
     return issue_token(settings.signing_keys.current, claims)
 
 
-def account_token(settings: Settings, account: Account, route_handle: str) -> str:
+def account_token(settings: Settings, account: Account, route_handle: str, *,
+                  signing_key: str | None = None) -> str:
     """An embed token of ``account`` for one of its routes, for the ``embed_url`` of API
     answers: its expiry is rounded up to the hour, so the same route gets the same link
     for up to an hour (stable for clients comparing answers, cacheable), and every link
@@ -85,7 +88,7 @@ def account_token(settings: Settings, account: Account, route_handle: str) -> st
     expires_at = (now_s() + settings.views.embed_token_ttl_s) // 3600 * 3600 + 3600
     claims = TokenClaims(account_id=account.account_id, secret_version=account.secret_version,
                          expires_at=expires_at, scope=EMBED_SCOPE, subject=route_handle)
-    return issue_token(settings.signing_keys.current, claims)
+    return issue_token(signing_key or settings.signing_keys.current, claims)
 
 
 def check_embed_token(
@@ -102,8 +105,51 @@ def check_embed_token(
     return account.account_id
 
 
+# Order embeds (``/embed/orders/<handle>?fulfillment-attempt=N``) take tokens of a scope of
+# their own, whose subject names the attempt too: a route's token never opens an order whose
+# handle happens to be the route's, nor one attempt's token another attempt.
+ORDER_EMBED_SCOPE = "embed-order"
+
+
+def order_subject(order_handle: str, fulfillment_attempt: int) -> str:
+    """The subject of an order embed token: ``<attempt>:<handle>``."""
+    return f"{fulfillment_attempt}:{order_handle}"
+
+
+def issue_order_embed_token(
+    settings: Settings, *, account_id: str, secret_version: int, order_handle: str,
+    fulfillment_attempt: int, expires_in: int | None = None,
+) -> str:
+    """A token that opens one order attempt's embed view for ``expires_in`` seconds
+    (``views.embed_token_ttl_s`` by default)."""
+    ttl = settings.views.embed_token_ttl_s if expires_in is None else expires_in
+    claims = TokenClaims(account_id=account_id, secret_version=secret_version,
+                         expires_at=now_s() + ttl, scope=ORDER_EMBED_SCOPE,
+                         subject=order_subject(order_handle, fulfillment_attempt))
+    return issue_token(settings.signing_keys.current, claims)
+
+
+def check_order_embed_token(
+    session: Session, settings: Settings, token: str, order_handle: str
+) -> tuple[str, int] | None:
+    """The account and attempt an order embed token grants ``order_handle`` of; None when it
+    is forged, expired, of another scope or order, or older than the account's secret."""
+    claims = read_token(settings.signing_keys, token, scope=ORDER_EMBED_SCOPE)
+    if claims is None or claims.subject is None:
+        return None
+    attempt_text, _, handle = claims.subject.partition(":")
+    if handle != order_handle or not attempt_text.isdigit():
+        return None
+    account = session.get(Account, claims.account_id)
+    if account is None or account.secret_version != claims.secret_version:
+        return None
+    return account.account_id, int(attempt_text)
+
+
 def with_token(url: str, token: str) -> str:
     """``url`` with its ``token`` query parameter set (any earlier one replaced)."""
+    if "?" not in url and "#" not in url and _URL_SAFE.issuperset(token):
+        return f"{url}?{TOKEN_PARAM}={token}"  # what urlencode writes, without parsing
     parts = urlsplit(url)
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
              if k != TOKEN_PARAM]
@@ -129,10 +175,14 @@ def sign_embed_url(url: str, row: RouteRow) -> str:
     memo = _request_tokens.get()
     if memo is None:
         memo = {}
+    signed = memo.get((row.account_id, f"url:{url}"))
+    if isinstance(signed, str):
+        return signed
     key = (row.account_id, row.route_handle)
     token = memo.get(key)
     if isinstance(token, str):
-        return with_token(url, token)
+        memo[(row.account_id, f"url:{url}")] = signed = with_token(url, token)
+        return signed
     held = memo.get((row.account_id, ""))
     account = held if isinstance(held, Account) else None
     if account is None:
@@ -141,6 +191,12 @@ def sign_embed_url(url: str, row: RouteRow) -> str:
         if account is None:
             return url
         memo[(row.account_id, "")] = account  # held here, so it is looked up once
-    token = account_token(settings, account, row.route_handle)
+    signing = memo.get(("", ""))
+    if not isinstance(signing, str):
+        # Read once a request: without a configured secret key it comes from a file.
+        signing = settings.signing_keys.current
+        memo[("", "")] = signing
+    token = account_token(settings, account, row.route_handle, signing_key=signing)
     memo[key] = token
-    return with_token(url, token)
+    memo[(row.account_id, f"url:{url}")] = signed = with_token(url, token)
+    return signed

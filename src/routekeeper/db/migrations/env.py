@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from alembic import context
 from sqlalchemy import Connection
 
@@ -12,6 +15,15 @@ from routekeeper.settings import Settings
 
 config = context.config
 target_metadata = Base.metadata
+# The day partitions of ``position`` on PostgreSQL (migration 2017b): made and dropped by the
+# retention job, not by the models.
+_PARTITION = re.compile(r"^position_p\d{8}$")
+
+
+def _include_object(obj: Any, name: str | None, type_: str, reflected: bool,
+                    compare_to: Any) -> bool:
+    return not (type_ == "table" and reflected and name is not None
+                and _PARTITION.match(name) is not None)
 
 
 def _run(connection: Connection) -> None:
@@ -20,6 +32,7 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=_include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

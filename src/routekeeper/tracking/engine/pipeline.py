@@ -10,7 +10,8 @@ Steps, in order, for each batch (each one a small pure function):
 3. Each fresh fix advances the actuals and every open order's visit (:func:`arrival.step`):
    ``arrived`` / ``exited``.
 4. One ETA evaluation from the newest position (:func:`eta.estimate_remaining`):
-   ``first_eta``, ``eta_change``, ``n_minutes_away``, ``delayed``.
+   ``first_eta``, ``eta_change``, ``n_minutes_away``, ``delayed``, and the periodic ``eta``
+   of the order the worker is on the way to.
 5. Risks per order, diffed against the stored ones: ``risk_updated``.
 
 :func:`check_offline` is the periodic, fix-less counterpart (offline and clock-driven delays).
@@ -60,6 +61,7 @@ RECENT_FIXES = rk.MOVING_AWAY_WINDOW_FIXES
 ARRIVED = "arrived"
 EXITED = "exited"
 FIRST_ETA = "first_eta"
+ETA = "eta"
 ETA_CHANGE = "eta_change"
 N_MINUTES_AWAY = "n_minutes_away"
 DELAYED = "delayed"
@@ -117,6 +119,7 @@ class OrderTrack:
     remaining_duration_s: float | None = None
     n_minutes_away_sent: bool = False
     delayed_sent: bool = False
+    eta_sent_at: datetime | None = None
     risks: Mapping[str, rk.Risk] = field(default_factory=dict)
     distance_at_arrival_m: float | None = None
     distance_at_exit_m: float | None = None
@@ -149,6 +152,7 @@ class OrderTrack:
             "remaining_duration_s": self.remaining_duration_s,
             "n_minutes_away_sent": self.n_minutes_away_sent,
             "delayed_sent": self.delayed_sent,
+            "eta_sent_at": dump_time(self.eta_sent_at),
             "risks": {name: risk.to_dict() for name, risk in self.risks.items()},
             "distance_at_arrival_m": self.distance_at_arrival_m,
             "distance_at_exit_m": self.distance_at_exit_m,
@@ -174,6 +178,7 @@ class OrderTrack:
             remaining_duration_s=opt("remaining_duration_s"),
             n_minutes_away_sent=bool(data.get("n_minutes_away_sent", False)),
             delayed_sent=bool(data.get("delayed_sent", False)),
+            eta_sent_at=load_time(data.get("eta_sent_at")),
             risks={k: rk.Risk.from_dict(v) for k, v in (data.get("risks") or {}).items()},
             distance_at_arrival_m=opt("distance_at_arrival_m"),
             distance_at_exit_m=opt("distance_at_exit_m"),
@@ -551,9 +556,12 @@ def _eta_payload(eta: StopEta) -> dict[str, Any]:
 
 
 def _apply_eta(
-    track: OrderTrack, eta: StopEta, at: datetime, settings: TrackingSettings
+    track: OrderTrack, eta: StopEta, at: datetime, settings: TrackingSettings, *,
+    heading: bool = False,
 ) -> tuple[OrderTrack, list[TrackEvent]]:
-    """Store a new ETA for an order not yet arrived at and derive its ETA events."""
+    """Store a new ETA for an order not yet arrived at and derive its ETA events; the order
+    the worker is ``heading`` to also gets the periodic ``eta``, at most every
+    ``settings.eta_interval_s`` (counted from its ``first_eta``)."""
     events: list[TrackEvent] = []
     track = replace(
         track,
@@ -562,14 +570,22 @@ def _apply_eta(
         remaining_duration_s=eta.remaining_duration_s,
     )
     if track.initial_eta_at is None:
-        track = replace(track, initial_eta_at=eta.arrive_at, announced_eta_at=eta.arrive_at)
+        track = replace(track, initial_eta_at=eta.arrive_at, announced_eta_at=eta.arrive_at,
+                        eta_sent_at=at)
         events.append(TrackEvent(FIRST_ETA, track.key, at, _eta_payload(eta)))
-    elif track.announced_eta_at is not None:
-        moved_s = abs((eta.arrive_at - track.announced_eta_at).total_seconds())
-        if moved_s > eta_change_threshold_s(eta.remaining_duration_s):
-            data = _eta_payload(eta) | {"previous_eta_at": format_utc_ms(track.announced_eta_at)}
-            track = replace(track, announced_eta_at=eta.arrive_at)
-            events.append(TrackEvent(ETA_CHANGE, track.key, at, data))
+    else:
+        if heading and settings.eta_interval_s > 0 and (
+                track.eta_sent_at is None
+                or (at - track.eta_sent_at).total_seconds() >= settings.eta_interval_s):
+            track = replace(track, eta_sent_at=at)
+            events.append(TrackEvent(ETA, track.key, at, _eta_payload(eta)))
+        if track.announced_eta_at is not None:
+            moved_s = abs((eta.arrive_at - track.announced_eta_at).total_seconds())
+            if moved_s > eta_change_threshold_s(eta.remaining_duration_s):
+                data = _eta_payload(eta) | {
+                    "previous_eta_at": format_utc_ms(track.announced_eta_at)}
+                track = replace(track, announced_eta_at=eta.arrive_at)
+                events.append(TrackEvent(ETA_CHANGE, track.key, at, data))
     if not track.n_minutes_away_sent and eta.remaining_duration_s <= settings.n_minutes_away * 60:
         track = replace(track, n_minutes_away_sent=True)
         data = _eta_payload(eta) | {"n_minutes": settings.n_minutes_away}
@@ -725,12 +741,15 @@ def _estimate(
         except TravelError:
             etas = {}
     next_key = _next_key(orders)
+    # On the way to the next order: not while still on site at another (periodic ``eta``).
+    on_site = any(t.open and t.visit.on_site for t in orders)
     for i, track in enumerate(orders):
         if track.key not in open_before or track.closed_at is not None:
             continue
         eta = etas.get(track.key)
         if eta is not None and track.awaiting_arrival:
-            track, eta_events = _apply_eta(track, eta, eval_at, settings)
+            track, eta_events = _apply_eta(track, eta, eval_at, settings,
+                                           heading=track.key == next_key and not on_site)
             events.extend(eta_events)
         moving_away = (
             rk.moving_away_risk(state.recent_fixes, track.order.geofence)

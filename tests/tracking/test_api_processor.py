@@ -1,0 +1,274 @@
+"""Store first, process right after: an upload is answered once its fixes are stored; the
+tracking processor runs them through the route's pipeline exactly once, whatever fails."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select, update
+from starlette.testclient import TestClient
+
+from routekeeper.app import create_app
+from routekeeper.db.engine import Database
+from routekeeper.models.position_inbox import PositionInbox
+from routekeeper.models.route import Route
+from routekeeper.settings import LimitSettings, RateRule, Settings
+from routekeeper.tracking import apply, processor, repository
+from routekeeper.tracking.engine.fixes import Fix
+from routekeeper.tracking.processor import Batch, process_device, process_pending
+from tests.conftest import Tenant
+from tests.processing import drain
+
+from .api_helpers import (
+    Road,
+    TrackClock,
+    basic,
+    bearer,
+    location,
+    make_road,
+    outbox,
+    stored_positions,
+)
+from .simulate import FakeTravel
+
+
+@pytest.fixture
+def road(api: TestClient, db: Database, tenant: Tenant, track_clock: TrackClock,
+         travel: FakeTravel) -> Road:
+    """A fresh two-stop road for one test, with no fix of earlier tests left waiting (the
+    counts of processed fixes below are exact)."""
+    drain(api)
+    return make_road(api, db, tenant, track_clock)
+
+
+def _post(road: Road, *fixes: Any) -> dict[str, Any]:
+    """Upload without the helper's drain: only what the request itself does."""
+    road.clock.now = max(f.recorded_at for f in fixes) + timedelta(seconds=2)
+    response = road.device.post("/devices/phone/locations", headers=bearer(road.key),
+                                json={"locations": [location(f) for f in fixes]})
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def _waiting(db: Database, account_id: str) -> int:
+    with db.read() as session:
+        return int(session.scalar(select(func.count()).select_from(PositionInbox)
+                                  .where(PositionInbox.account_id == account_id)) or 0)
+
+
+def _arrivals(road: Road) -> int:
+    return len(outbox(road.db, road.account_id, order_handle=road.handles["P"], value="arrived"))
+
+
+def test_an_upload_is_stored_and_queued_and_processed_once(road: Road) -> None:
+    """The answer counts the stored fixes and names the route they are queued for; nothing
+    of the route moved yet; one processing round applies them; another changes nothing."""
+    fixes = road.drive(0, 100, 0, 1000) + road.drive(110, 170, 1000, 1000)
+    result = _post(road, *fixes)
+    assert result["accepted"] == len(fixes) and result["duplicates"] == 0
+    assert result["route_handles"] == [road.route_handle]
+    assert stored_positions(road.db, road.account_id, "phone") == len(fixes)
+    assert _waiting(road.db, road.account_id) == len(fixes)
+    assert road.order("P")["arrived_at"] is None and _arrivals(road) == 0
+
+    assert drain(road.api) == len(fixes)
+    assert _waiting(road.db, road.account_id) == 0
+    assert road.order("P")["arrived_at"] is not None and _arrivals(road) == 1
+    with road.db.read() as session:
+        route = session.get(Route, (road.account_id, road.route_handle))
+        assert route is not None and route.track_state is not None
+        state = route.track_state
+    assert drain(road.api) == 0
+    with road.db.read() as session:
+        route = session.get(Route, (road.account_id, road.route_handle))
+        assert route is not None and route.track_state == state
+
+    # The same upload again: all duplicates, nothing queued, nothing processed.
+    again = _post(road, *fixes)
+    assert again["duplicates"] == len(fixes) and again["route_handles"] == []
+    assert _waiting(road.db, road.account_id) == 0 and drain(road.api) == 0
+    assert _arrivals(road) == 1
+
+
+def test_a_batch_that_fails_is_rolled_back_and_processed_once_later(
+    road: Road, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A processor that dies while writing a batch's outcome (after the arrival's timeline and
+    webhook were written in its transaction) leaves the fixes in the inbox and nothing else;
+    the next round processes them, and the stop arrives exactly once."""
+    fixes = road.drive(0, 100, 0, 1000) + road.drive(110, 170, 1000, 1000)
+    _post(road, *fixes)
+    real = apply._route_actuals
+
+    def crash(*args: Any) -> None:
+        real(*args)
+        raise RuntimeError("killed mid-batch")
+
+    monkeypatch.setattr(apply, "_route_actuals", crash)
+    state = road.api.app.state
+    assert process_pending(state.db, state.settings, state.travel) == 0
+    assert _waiting(road.db, road.account_id) == len(fixes)
+    assert road.order("P")["arrived_at"] is None and _arrivals(road) == 0
+
+    monkeypatch.setattr(apply, "_route_actuals", real)
+    assert drain(road.api) == len(fixes)
+    assert road.order("P")["arrived_at"] is not None and _arrivals(road) == 1
+    timeline = [e["type"] for e in road.order("P")["timeline"]]
+    assert timeline.count("order_geofence_entered") == 1
+
+
+def test_fixes_of_a_device_without_a_tracking_route_leave_the_inbox(
+    api: TestClient, db: Database, tenant: Tenant, track_clock: TrackClock, travel: FakeTravel
+) -> None:
+    """Stored, counted as processed, and gone from the inbox: nothing to apply them to."""
+    drain(api)
+    road = make_road(api, db, tenant, track_clock)
+    response = api.post(f"/orders/routes/{road.route_handle}/complete")
+    assert response.status_code == 200, response.text
+    result = _post(road, *road.drive(0, 50, 0, 500))
+    assert result["route_handles"] == []
+    assert drain(api) == 6 and _waiting(db, tenant.account_id) == 0
+
+
+def test_a_rotated_or_deleted_key_is_refused_at_once_though_cached(road: Road) -> None:
+    """The key cache remembers devices, but every upload checks the key against the row."""
+    first = road.fix(0, 0)
+    _post(road, first)  # the key is cached now
+    rotated = road.api.post("/devices/phone/rotate-key")
+    assert rotated.status_code == 200, rotated.text
+    response = road.device.post("/devices/phone/locations", headers=bearer(road.key),
+                                json={"locations": [location(road.fix(5, 50))]})
+    assert response.status_code == 401, response.text
+    osmand = road.device.get("/osmand", params={"id": road.key, "lat": "52.5", "lon": "13.4"})
+    assert osmand.status_code == 401, osmand.text
+
+    new_key = rotated.json()["ingest_key"]
+    road.key = new_key
+    _post(road, road.fix(10, 100))
+    assert road.api.delete("/devices/phone").status_code == 204
+    response = road.device.post("/devices/phone/locations", headers=bearer(new_key),
+                                json={"locations": [location(road.fix(15, 150))]})
+    assert response.status_code == 401, response.text
+    assert stored_positions(road.db, road.account_id, "phone") == 2
+
+
+def test_a_device_claimed_by_another_processor_is_skipped(road: Road, db: Database) -> None:
+    """Two processors never take one device's fixes at once: while one holds the claim, the
+    other passes the device over (PostgreSQL; SQLite has one writer at a time)."""
+    if db.dialect != "postgresql":
+        pytest.skip("advisory claims are PostgreSQL's; SQLite serialises writers")
+    _post(road, *road.drive(0, 50, 0, 500))
+    with db.write() as holder:
+        assert repository.try_lock_device(holder, road.account_id, "phone")
+        state = road.api.app.state
+        assert processor.process_device(state.db, state.settings, state.travel,
+                                        road.account_id, "phone") is None
+    assert _waiting(db, road.account_id) == 6
+    assert drain(road.api) == 6
+
+
+def test_a_flooding_device_gets_429_and_the_others_do_not(
+    settings: Settings, tenant: Tenant, db: Database
+) -> None:
+    """Past its burst, one device's uploads are refused with 429 and Retry-After, on every
+    protocol, and nothing of them is stored; another device of the same account still
+    uploads."""
+    limits = LimitSettings(
+        requests={**{name: RateRule(per_s=10_000.0, burst=100_000)
+                     for name in LimitSettings().requests},
+                  "device": RateRule(per_s=0.2, burst=3)},
+        failures_per_address=RateRule(per_s=10_000.0, burst=100_000),
+        failures_per_account=RateRule(per_s=10_000.0, burst=100_000))
+    app = create_app(settings.model_copy(update={"limits": limits}), run_worker=False)
+    api = TestClient(app, raise_server_exceptions=False)
+    api.auth = (tenant.account_id, tenant.secret_key)
+    assert api.post("/workers/", json={"worker_handle": "flood"}).status_code in (200, 201)
+    keys = {name: api.post("/devices/", json={"device_id": name, "worker_handle": "flood"})
+            .json()["ingest_key"] for name in ("flooder", "quiet")}
+    device = TestClient(app, raise_server_exceptions=False)
+    start = datetime.now(UTC) - timedelta(minutes=5)
+
+    def fix(i: int) -> dict[str, str]:
+        return {"id": keys["flooder"], "lat": "52.5", "lon": f"{13.4 + i * 1e-5:.6f}",
+                "timestamp": str(int((start + timedelta(seconds=i)).timestamp()))}
+
+    answers = [device.get("/osmand", params=fix(i)) for i in range(8)]
+    assert [a.status_code for a in answers[:3]] == [200] * 3
+    refused = [a for a in answers if a.status_code == 429]
+    assert len(refused) >= 4
+    assert int(refused[-1].headers["Retry-After"]) >= 1
+    assert refused[-1].json()["code"] == "rate_limited"
+    owntracks = device.post("/owntracks", json={"_type": "location", "lat": 52.5, "lon": 13.5,
+                                                "tst": int(start.timestamp()) + 100},
+                            headers=basic("flooder", keys["flooder"]))
+    assert owntracks.status_code == 429
+    assert stored_positions(db, tenant.account_id, "flooder") == 8 - len(refused)
+    quiet = device.post("/devices/quiet/locations", headers=bearer(keys["quiet"]),
+                        json={"locations": [location(Fix(start, 13.4, 52.5))]})
+    assert quiet.status_code == 200, quiet.text
+    assert drain(app) >= 8 - len(refused) + 1 and _waiting(db, tenant.account_id) == 0
+
+
+def test_a_backlog_is_visible_in_health_and_metrics_and_uploads_still_go_in(
+    road: Road, settings: Settings, anon: TestClient, db: Database
+) -> None:
+    """Fixes waiting longer than ``tracking.lag_threshold_s``: /health/ready says ``behind``
+    (still 200: uploads are taken), /metrics shows the backlog and its age, and one round
+    catches the device up in a single batch."""
+    first = road.drive(0, 100, 0, 1000)
+    _post(road, *first)
+    with db.write() as session:  # the processor has been away for a minute
+        session.execute(update(PositionInbox)
+                        .where(PositionInbox.account_id == road.account_id)
+                        .values(received_at=datetime.now(UTC) - timedelta(seconds=60)))
+    second = road.drive(110, 170, 1000, 1000)
+    assert _post(road, *second)["accepted"] == len(second)
+    ready = anon.get("/health/ready")
+    assert ready.status_code == 200, ready.text
+    tracking = ready.json()["checks"]["tracking"]
+    assert tracking["status"] == "behind"
+    waiting = int(tracking["detail"].split(" fix(es) waiting")[0])
+    assert waiting >= len(first) + len(second) == _waiting(db, road.account_id)
+    metrics_app = create_app(settings.model_copy(update={
+        "metrics": settings.metrics.model_copy(update={"token": "t0k"})}), run_worker=False)
+    scraped = TestClient(metrics_app).get("/metrics", headers={"Authorization": "Bearer t0k"})
+    assert scraped.status_code == 200
+    backlog = re.search(r"^routekeeper_tracking_backlog_fixes (\S+)$", scraped.text, re.M)
+    age = re.search(r"^routekeeper_tracking_backlog_age_seconds (\S+)$", scraped.text, re.M)
+    assert backlog and age
+    assert float(backlog.group(1)) >= len(first) + len(second) and float(age.group(1)) >= 59
+
+    state = road.api.app.state
+    assert process_device(state.db, state.settings, state.travel, road.account_id,
+                          "phone") == Batch(len(first) + len(second), [road.route_handle])
+    assert _waiting(db, road.account_id) == 0 and _arrivals(road) == 1
+    drain(anon)
+    assert anon.get("/health/ready").json()["checks"]["tracking"]["status"] == "ok"
+
+
+def test_an_upload_takes_one_pool_connection_with_the_device_limit_on(
+    settings: Settings, tenant: Tenant, db: Database
+) -> None:
+    """The device limit's bucket is charged in the upload's own transaction (PostgreSQL keeps
+    buckets in the database): an upload never holds one pooled connection while waiting for
+    another, which under load had every request waiting on the pool (500s after 30 s)."""
+    if db.dialect != "postgresql":
+        pytest.skip("SQLite installs keep buckets in memory")
+    app = create_app(settings.model_copy(update={
+        "database": settings.database.model_copy(update={"pool_size": 1})}), run_worker=False)
+    api = TestClient(app, raise_server_exceptions=False)
+    api.auth = (tenant.account_id, tenant.secret_key)
+    assert api.post("/workers/", json={"worker_handle": "pooled"}).status_code in (200, 201)
+    key = api.post("/devices/", json={"device_id": "pooled", "worker_handle": "pooled"}
+                   ).json()["ingest_key"]
+    engine = app.state.db.engine
+    engine.pool._timeout = 2.0  # fail fast instead of after 30 s
+    with engine.connect():  # one of the pool's two connections is busy elsewhere
+        response = TestClient(app, raise_server_exceptions=False).post(
+            "/devices/pooled/locations", headers=bearer(key),
+            json={"locations": [location(Fix(datetime.now(UTC), 13.4, 52.5))]})
+    assert response.status_code == 200, response.text
