@@ -242,6 +242,11 @@ def with_regions(
                                wait_s=geocoder.settings.region_wait_s)
 
 
+def timeline(session: Session, order: Order) -> list[OrderEvent]:
+    """An order's timeline, oldest first (what its detail shows)."""
+    return repository.timeline(session, order)
+
+
 def find_order(
     session: Session,
     account_id: str,

@@ -22,6 +22,7 @@ from routekeeper.orders import service as orders
 from routekeeper.routes import repository
 from routekeeper.routes.locations import LiveLocation
 from routekeeper.routes.schemas import OrderRef
+from routekeeper.routes.states import RouteStatus
 from routekeeper.settings import Settings
 from routekeeper.travel.base import TravelModel
 
@@ -132,7 +133,7 @@ def lock_for_change(ctx: RouteContext, route_handle: str, version: int | None) -
 
 def require_open(route: Route) -> None:
     """A 409 for a change to a completed route."""
-    if route.status == "completed":
+    if route.status == RouteStatus.COMPLETED:
         raise conflict("validation_error", "Route already completed",
                        {"description": f"Route {route.route_handle} is completed"})
 

@@ -30,7 +30,6 @@ from routekeeper.dependencies import (
 )
 from routekeeper.geocoding.service import require_for_region_filter
 from routekeeper.order_tasks.lists import tasks_by_order
-from routekeeper.orders import repository as order_repository
 from routekeeper.orders import service as order_service
 from routekeeper.orders.schemas import OrderDetail, OrderType
 from routekeeper.orders.wire import order_detail_wire, order_wire
@@ -268,5 +267,5 @@ def reassign_order(order_handle: str, body: OrderReassign, account: CurrentAccou
     order = track.reassign_order(ctx, order, body)
     session.flush()
     return order_detail_wire(order, settings.public_url,
-                             order_repository.timeline(session, order),
+                             order_service.timeline(session, order),
                              tasks=tasks_by_order(session, [order])[order.id])

@@ -21,8 +21,9 @@ from routekeeper.core.query_filters import (
     metadata_filter,
 )
 from routekeeper.orders.schemas import SortDirection, TrackMode
+from routekeeper.routes.states import RouteStatus
 
-ROUTE_STATUSES = frozenset({"planned", "assigned", "tracking", "completed"})
+ROUTE_STATUSES = frozenset(s.value for s in RouteStatus)
 PLAN_MODES = frozenset({"on_demand", "scheduled", "manual"})
 DATE_STEMS = ("completed_at", "created_at", "planned_at", "start_by", "started_at")
 WINDOW_STEMS = (*DATE_STEMS, "scheduled_start_at")

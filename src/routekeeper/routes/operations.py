@@ -23,6 +23,7 @@ from routekeeper.routes.context import (
 )
 from routekeeper.routes.schemas import OrderRef, RouteReassign, RouteUpdate
 from routekeeper.routes.service import complete, edit, optimised_sequence, split_sequence
+from routekeeper.routes.states import RouteStatus
 
 
 def add_orders(
@@ -105,8 +106,8 @@ def reassign_route(
         route.worker_handle = worker.worker_handle
         route.device_id = device
         route.assigned_at = change.now
-        if route.status == "planned":
-            route.status = "assigned"
+        if route.status == RouteStatus.PLANNED:
+            route.status = RouteStatus.ASSIGNED.value
         change.assign_open()
     return route
 

@@ -32,6 +32,7 @@ from routekeeper.routes.locations import returns_to_start, start_location
 from routekeeper.routes.schemas import DeviceSwitchMode, OrderReassign, OrderRef, TrackRequest
 from routekeeper.routes.sequencing import departure
 from routekeeper.routes.service import create_route, edit
+from routekeeper.routes.states import RouteStatus
 from routekeeper.routes.stops import estimate_wire, stop_estimate_wire, stop_input
 from routekeeper.tracking.engine.risks import DELAYED_FROM_SCHEDULED_AT
 
@@ -66,9 +67,9 @@ def start_route(ctx: RouteContext, route: Route, *, track_mode: str,
                 created: bool = False) -> Route:
     """Start tracking a route: route ``tracking``, its open orders ``ongoing``. A route
     ``created`` by the same request keeps version 1 (HyperTrack's track example)."""
-    if route.status == "tracking":
+    if route.status == RouteStatus.TRACKING:
         raise _track_error("Route already tracking")
-    if route.status == "completed":
+    if route.status == RouteStatus.COMPLETED:
         raise _track_error("Route already completed")
     if route.worker_handle is None and device_id is None and route.device_id is None:
         raise _track_error("Route can not be tracked")
@@ -76,7 +77,7 @@ def start_route(ctx: RouteContext, route: Route, *, track_mode: str,
         sequence = change.sequence
         _tracked_by(ctx, route, sequence, device_id=device_id,
                     device_switch_mode=device_switch_mode)
-        route.status = "tracking"
+        route.status = RouteStatus.TRACKING.value
         route.track_mode = track_mode
         route.started_at = change.now
         route.assigned_at = route.assigned_at or change.now
