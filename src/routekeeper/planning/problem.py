@@ -27,6 +27,7 @@ from routekeeper.planning.optimizer import (
 )
 from routekeeper.planning.optimizer.reasons import PLACE_CLOSED
 from routekeeper.travel.base import LonLat, TravelMatrix, TravelModel
+from routekeeper.workers.radius import outside_radius
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,8 @@ def build_problem(
         early_s = _seconds(order.scheduled_after, reference_at, 0)
         late_s = _seconds(order.scheduled_at, reference_at, MAX_TIME_S)
         opening = openings.get(order.id, ALL_DAY)
-        if opening == CLOSED:
+        if opening == CLOSED or outside_radius(group, points[-1]):
+            # Outside the enforced operations radius: no worker of the group may take it.
             closed.add(order.id)
         elif isinstance(opening, tuple):
             early_s = max(early_s, _seconds(opening[0], reference_at, 0))
