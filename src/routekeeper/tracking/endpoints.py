@@ -98,8 +98,8 @@ def _upload(request: Request, device: Resolver | DeviceRef, fixes: list[Fix]) ->
 
     limits = guard(request)
 
-    def admit(found: DeviceRef) -> None:
-        limits.charge_device(found.account_id, found.device_id)
+    def admit(session: Session, found: DeviceRef) -> None:
+        limits.charge_device(found.account_id, found.device_id, session.connection())
 
     def run() -> IngestResult:
         return ingest(get_db(request), settings, device, fixes, admit=admit)
