@@ -52,6 +52,7 @@ from routekeeper.orders.wire import share_url
 from routekeeper.settings import TrackingSettings
 from routekeeper.tracking.service import on_order_finished
 from routekeeper.webhooks.outbox import record_order_event
+from routekeeper.workers.radius import outside_radius
 
 
 def add_timeline(
@@ -180,6 +181,19 @@ def check_new(
     check_tasks_lists(session, account_id, [item.tasks_list for item in items])
 
 
+def check_radius(group: OpsGroup, items: Sequence[OrderIn], resolved: Sequence[Resolved]) -> None:
+    """With an enforced ``operations_radius``, every destination lies within it of the ops
+    group home; else a 422 naming each order outside, before anything is stored."""
+    errors: dict[str, list[str]] = {}
+    for index, where in enumerate(resolved):
+        if outside_radius(group, _representative_point(where.destination)):
+            errors[f"orders.{index}.destination"] = [
+                f"Outside the ops group's operations radius ({group.operations_radius} m from "
+                f"its ops_group_home; enforce_operations_radius is on)."]
+    if errors:
+        raise RequestValidationFailed({"json": errors})
+
+
 def resolve_destinations(
     session: Session, account_id: str, items: Sequence[OrderIn], *, geocoder: Geocoder | None,
 ) -> list[Resolved]:
@@ -212,6 +226,7 @@ def create_orders(
         raise RequestValidationFailed({"json": errors})
     check_new(session, account_id, body.orders)
     resolved = resolve_destinations(session, account_id, body.orders, geocoder=geocoder)
+    check_radius(group, body.orders, resolved)
     try:
         # One read of every handle's earlier rows and one flush for the batch: a query per
         # order, each autoflushing the order before it, cost PostgreSQL about a second for

@@ -87,21 +87,31 @@ def _joined(chosen: list[dict[str, Any]], day: date, tz: str) -> Shift:
     return Shift(min(s.start_at for s in spans), max(s.end_at for s in spans), tuple(breaks))
 
 
-def shift_on(worker: Worker, group: OpsGroup, day: date) -> Shift | None:
+def _schedule_automated(group: OpsGroup) -> bool:
+    # work_status_automation {"type": "available"}: the schedule alone says who works when.
+    return any(e.get("type") == "available" for e in group.work_status_automation or [])
+
+
+def shift_on(worker: Worker, group: OpsGroup, day: date, *,
+             by_schedule_only: bool = False) -> Shift | None:
     """The worker's shift on ``day``, or None when the worker does not work that day.
 
     Dated entries win over recurring ones; several entries give one shift from the
     earliest start to the latest end, with the breaks of all of them. Without any schedule
-    the ops group's default shift applies, and without that the whole day.
+    the ops group's ``schedule`` applies (the default availability of its workers), then its
+    default shift, and without those the whole day. An unavailable worker (``work_status``)
+    has no shift, unless ``by_schedule_only`` or the group automates availability.
     """
-    if not worker.available or worker.deleted_at is not None:
+    if worker.deleted_at is not None:
+        return None
+    if not (worker.available or by_schedule_only or _schedule_automated(group)):
         return None
     if day.isoformat() in (worker.unavailable_on or []):
         return None
     entries = [
         e for e in (worker.schedule or [])
         if e.get("ops_group_handle") in (None, group.ops_group_handle)
-    ]
+    ] or list(group.schedule or [])
     tz = group.timezone
     chosen = _entries_of_day(entries, day)
     if chosen:

@@ -27,6 +27,7 @@ from routekeeper.planning.optimizer import (
 )
 from routekeeper.planning.optimizer.reasons import PLACE_CLOSED
 from routekeeper.travel.base import LonLat, TravelMatrix, TravelModel
+from routekeeper.workers.radius import outside_radius
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,8 @@ def build_problem(
     windows) is reported unplanned instead of being handed to the solver.
     """
     points: list[LonLat] = [slot.start for slot in slots]
-    jobs, closed = _jobs(orders, slots, points, reference_at, openings or {}, keep or {})
+    jobs, closed = _jobs(group, orders, slots, points, reference_at, openings or {},
+                         keep or {})
     reloads = group.reloads or {}
     depot = home_point(group) if reloads else None
     reload_at: tuple[int, ...] = ()
@@ -139,11 +141,12 @@ def build_problem(
     )
 
 
-def _jobs(orders: Sequence[Order], slots: Sequence[WorkerSlot], points: list[LonLat],
-          reference_at: datetime, openings: Mapping[str, Opening],
+def _jobs(group: OpsGroup, orders: Sequence[Order], slots: Sequence[WorkerSlot],
+          points: list[LonLat], reference_at: datetime, openings: Mapping[str, Opening],
           keep: Mapping[str, str]) -> tuple[list[Job], set[str]]:
     """A job per order (the stops under way included), each order's destination appended
-    to ``points``; and the orders whose place is closed in their window."""
+    to ``points``; and the orders whose place is closed in their window, or that lie
+    outside the group's enforced operations radius (no worker of the group may take them)."""
     closed: set[str] = set()
     jobs: list[Job] = []
     picks = {
@@ -155,7 +158,7 @@ def _jobs(orders: Sequence[Order], slots: Sequence[WorkerSlot], points: list[Lon
         pick_id = picks.get((order.order_handle, order.type_index)) if order.type == "drop" \
             else None
         window = _job_window(order, reference_at, openings.get(order.id, ALL_DAY))
-        if window.closed:
+        if window.closed or outside_radius(group, points[-1]):
             closed.add(order.id)
         jobs.append(_job(order, len(points) - 1, window, pick_job=pick_id,
                          vehicle=keep.get(order.id)))

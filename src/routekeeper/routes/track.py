@@ -125,6 +125,7 @@ def track(ctx: RouteContext, body: TrackRequest, *, geocoder: Geocoder | None = 
     # A track order may omit scheduled_at: delay is then measured against the first ETA.
     resolved = orders.resolve_destinations(ctx.session, ctx.account_id, body.orders,
                                            geocoder=geocoder)
+    orders.check_radius(group, body.orders, resolved)
     created = [
         orders.new_order(ctx.session, ctx.account_id, item, plan_mode="manual", group=group,
                          resolved=where)
