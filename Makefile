@@ -96,9 +96,11 @@ test: install node_modules/.installed $(OSM_PBF) geocoder-build ## Run the whole
 test-pg: install $(OSM_PBF) ## Run the whole suite on a fresh PostgreSQL database (PG_SERVER=...)
 	ROUTEKEEPER_TEST_DATABASE_URL=$(PG_SERVER) $(BIN)/pytest
 
-lint: install ## ruff, and the import-linter contracts of pyproject.toml
+lint: install ## ruff, the import-linter contracts of pyproject.toml, no function below radon C
 	$(BIN)/ruff check src tests bench
 	$(BIN)/lint-imports
+	@below="$$($(BIN)/radon cc -s -n D src/routekeeper)"; \
+	if [ -n "$$below" ]; then echo "radon: functions below grade C:"; echo "$$below"; exit 1; fi
 
 fmt: install ## ruff fix
 	$(BIN)/ruff check --fix src tests bench

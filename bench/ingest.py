@@ -181,10 +181,11 @@ class Server:
             self.process.kill()
 
 
-def start_server(db_url: str, *, workers: int, gc_freeze: bool) -> Server:
+def start_server(db_url: str, *, workers: int, gc_freeze: bool,
+                 extra_env: dict[str, str] | None = None) -> Server:
     """Serve the app on a free port; wait until /health answers."""
     port = free_port()
-    env = {**os.environ, "ROUTEKEEPER_DATABASE__URL": db_url,
+    env = {**os.environ, **(extra_env or {}), "ROUTEKEEPER_DATABASE__URL": db_url,
            "ROUTEKEEPER_SECRET_KEY": secrets.token_urlsafe(32),
            "PYTHONPATH": str(REPO_ROOT / "src"),
            "RK_BENCH_GC_FREEZE": "1" if gc_freeze else "0"}
@@ -605,6 +606,275 @@ def processed_check(db_url: str, account_id: str) -> tuple[int, int]:
     return int(stored), seen
 
 
+# --------------------------------------------------------------------------- pipeline lag
+
+METRICS_TOKEN = "bench-" + secrets.token_hex(8)
+LAG_FAMILY = "routekeeper_tracking_pipeline_lag_seconds"
+
+
+def lag_histogram(base: str) -> dict[float, float]:
+    """The processor's pipeline-lag histogram over every server process (cumulative counts
+    by upper bound), from /metrics (multiprocess mode)."""
+    conn = http.client.HTTPConnection(base, timeout=60)
+    conn.request("GET", "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    response = conn.getresponse()
+    text_ = response.read().decode()
+    buckets: dict[float, float] = {}
+    for line in text_.splitlines():
+        if line.startswith(f"{LAG_FAMILY}_bucket"):
+            bound = line.split('le="', 1)[1].split('"', 1)[0]
+            upper = float("inf") if bound == "+Inf" else float(bound)
+            buckets[upper] = buckets.get(upper, 0.0) + float(line.rsplit(" ", 1)[1])
+    return buckets
+
+
+def histogram_quantile(before: dict[float, float], after: dict[float, float], q: float
+                       ) -> float:
+    """A quantile of the observations between two scrapes, interpolated within its bucket
+    (as Prometheus' histogram_quantile does)."""
+    bounds = sorted(after)
+    counts = [after[b] - before.get(b, 0.0) for b in bounds]
+    total = counts[-1] if counts else 0.0
+    if total <= 0:
+        return float("nan")
+    rank = q * total
+    lower, below = 0.0, 0.0
+    for bound, cumulative in zip(bounds, counts, strict=True):
+        if cumulative >= rank:
+            if math.isinf(bound):
+                return lower
+            inside = cumulative - below
+            return lower + (bound - lower) * ((rank - below) / inside if inside else 1.0)
+        lower, below = bound, cumulative
+    return bounds[-2] if len(bounds) > 1 else float("nan")
+
+
+def lag_count(before: dict[float, float], after: dict[float, float]) -> int:
+    """How many fixes were processed between two scrapes."""
+    inf = float("inf")
+    return int(after.get(inf, 0.0) - before.get(inf, 0.0))
+
+
+def _engine(db_url: str) -> Any:
+    return create_engine(db_url.replace("postgresql://", "postgresql+psycopg://", 1),
+                         pool_size=2, max_overflow=0)
+
+
+def backlog(engine: Any) -> tuple[int, float]:
+    """(fixes waiting in the inbox, age in seconds of the oldest)."""
+    with engine.connect() as conn:
+        count = conn.scalar(text("SELECT count(*) FROM position_inbox")) or 0
+        oldest = conn.scalar(text(
+            "SELECT extract(epoch FROM now() - received_at) FROM position_inbox "
+            "ORDER BY id LIMIT 1"))
+    return int(count), float(oldest or 0.0)
+
+
+def wait_drained(engine: Any, timeout_s: float = 600.0) -> float:
+    """Seconds until the inbox is empty (processing caught up with everything stored)."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout_s:
+        if backlog(engine)[0] == 0:
+            return time.monotonic() - started
+        time.sleep(0.25)
+    return float("nan")
+
+
+class BacklogSampler:
+    """Samples the inbox (count, oldest age) every ``every_s`` in a thread."""
+
+    def __init__(self, engine: Any, every_s: float = 1.0) -> None:
+        self.engine = engine
+        self.every_s = every_s
+        self.samples: list[tuple[float, int, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every_s):
+            try:
+                count, age = backlog(self.engine)
+            except Exception:
+                continue
+            self.samples.append((time.monotonic(), count, age))
+
+    def __enter__(self) -> BacklogSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def max_age(self) -> float:
+        """The oldest waiting fix's age at its worst."""
+        return max((age for _, _, age in self.samples), default=0.0)
+
+
+def arrival_lags(engine: Any, account_id: str, prefix: str, since: datetime,
+                 dwell_s: float = 30.0) -> list[float]:
+    """For each arrival event of the devices ``prefix-d*`` created since ``since``: seconds
+    from the fix that completed the stop's dwell (the first one recorded ``dwell_s`` after
+    the arrival) reaching the server to the event being written by the processor."""
+    with engine.connect() as conn:
+        rows = conn.execute(text("""
+            SELECT extract(epoch FROM e.created_at - p.received_at)
+            FROM outbox_event e
+            JOIN route r ON r.account_id = e.account_id AND r.route_handle = e.route_handle
+            JOIN LATERAL (
+                SELECT received_at FROM position p
+                WHERE p.account_id = r.account_id AND p.device_id = r.device_id
+                  AND p.recorded_at >= e.recorded_at + make_interval(secs => :dwell)
+                ORDER BY p.recorded_at LIMIT 1) p ON true
+            WHERE e.account_id = :account AND e.value = 'arrived' AND e.created_at >= :since
+              AND r.device_id LIKE :prefix"""),
+            {"account": account_id, "since": since, "dwell": dwell_s,
+             "prefix": f"{prefix}-d%"}).scalars()
+        return [max(0.0, float(v)) for v in rows]
+
+
+def quantile(values: list[float], q: float) -> float:
+    """A quantile of plain values (nan when empty)."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def rss_mb(pids: list[int]) -> float:
+    """Resident memory of these processes together, in MB."""
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total / 1024
+
+
+# --------------------------------------------------------------------------- paced load
+
+
+@dataclass
+class Paced:
+    """What a paced run (soak, kill-and-restart) saw."""
+
+    seconds: float
+    windows: list[dict[str, float]]
+    requests: int
+    errors: int
+    latencies_ms: list[float]
+    answered: dict[str, set[str]]  # device id -> recorded_at of fixes answered 200
+    statuses: dict[int, int] = field(default_factory=dict)
+
+
+def run_paced(base: str, fleet: list[Device], *, mode: str, batch: int, threads: int,
+              duration_s: float, window_s: float, sample: Callable[[], dict[str, float]],
+              at: dict[float, Callable[[], None]] | None = None) -> Paced:
+    """Send each device's requests when their newest fix is in the past (so the load is what
+    live devices would send: paced by their drives), for ``duration_s``; every ``window_s``
+    a row of rate, latency and ``sample()``. ``at``: actions at given seconds (a kill)."""
+    plans = _requests(fleet, mode, batch)
+    due: list[list[float]] = []
+    stamps: list[list[list[str]]] = []
+    for device in fleet:
+        times = [f["recorded_at"] for f in device.fixes]
+        if mode == "batch":
+            groups = [times[i:i + batch] for i in range(0, len(times), batch)]
+        else:
+            groups = [[t] for t in times]
+        stamps.append(groups)
+        due.append([datetime.fromisoformat(g[-1].replace("Z", "+00:00")).timestamp()
+                    for g in groups])
+    lock = threading.Lock()
+    latencies: list[tuple[float, float]] = []
+    counts = {"requests": 0, "errors": 0}
+    statuses: dict[int, int] = {}
+    answered: dict[str, set[str]] = {d.device_id: set() for d in fleet}
+    started = time.monotonic()
+    stop_at = started + duration_s
+
+    def connect() -> http.client.HTTPConnection:
+        return http.client.HTTPConnection(base, timeout=60)
+
+    def worker(mine: list[int]) -> None:
+        conn = connect()
+        cursor = {i: 0 for i in mine}
+        while time.monotonic() < stop_at and cursor:
+            sent_any = False
+            now_wall = time.time()
+            for i in list(cursor):
+                n = cursor[i]
+                if n >= len(plans[i]):
+                    del cursor[i]
+                    continue
+                if due[i][n] > now_wall:
+                    continue
+                method, path, body = plans[i][n]
+                headers = {"Content-Type": "application/json"}
+                if mode == "batch":
+                    headers["Authorization"] = f"Bearer {fleet[i].key}"
+                t0 = time.monotonic()
+                try:
+                    conn.request(method, path, body=body or None, headers=headers)
+                    response = conn.getresponse()
+                    raw = response.read()
+                    status = response.status
+                except (OSError, http.client.HTTPException):
+                    status, raw = 0, b""
+                    conn.close()
+                    conn = connect()
+                elapsed = time.monotonic() - t0
+                sent_any = True
+                with lock:
+                    counts["requests"] += 1
+                    statuses[status] = statuses.get(status, 0) + 1
+                    latencies.append((t0 - started, elapsed * 1000))
+                    if status == 200:
+                        result = json.loads(raw)
+                        refused = {r["index"] for r in result["rejections"]}
+                        answered[fleet[i].device_id].update(
+                            s for k, s in enumerate(stamps[i][n]) if k not in refused)
+                    else:
+                        counts["errors"] += 1
+                if status == 200 or status == 0:
+                    cursor[i] = n + 1  # a failed request is not retried (the check says so)
+                if time.monotonic() >= stop_at:
+                    break
+            if not sent_any:
+                time.sleep(0.005)
+
+    groups = [list(range(t, len(fleet), threads)) for t in range(threads)]
+    pool = [threading.Thread(target=worker, args=(g,)) for g in groups]
+    for thread in pool:
+        thread.start()
+    windows: list[dict[str, float]] = []
+    actions = dict(at or {})
+    next_window = started + window_s
+    last_count = 0
+    while any(t.is_alive() for t in pool):
+        time.sleep(0.2)
+        now = time.monotonic()
+        for when in sorted(actions):
+            if now - started >= when:
+                actions.pop(when)()
+        if now >= next_window:
+            with lock:
+                recent = [ms for t, ms in latencies if t >= next_window - window_s - started]
+                done = counts["requests"]
+            row = {"t": round(now - started), "requests/s": (done - last_count) / window_s,
+                   "p99 ms": quantile(recent, 0.99), **sample()}
+            windows.append(row)
+            last_count = done
+            next_window += window_s
+    for thread in pool:
+        thread.join()
+    return Paced(time.monotonic() - started, windows, counts["requests"], counts["errors"],
+                 [ms for _, ms in latencies], answered, statuses)
+
+
 # --------------------------------------------------------------------------- report
 
 
@@ -776,34 +1046,336 @@ def bench_database(kind: str, args: argparse.Namespace) -> DbRun:
         drop()
 
 
+# --------------------------------------------------------------------------- fleet scale
+
+
+@dataclass
+class Phase:
+    """A throughput phase with its pipeline lag."""
+
+    name: str
+    devices: int
+    load: LoadResult
+    lag_p50: float
+    lag_p99: float
+    lag_fixes: int
+    max_backlog_age: float
+    drain_s: float
+    arrival_lags: list[float]
+
+
+def _throughput_phase(name: str, base: str, fleet: list[Device], *, mode: str, batch: int,
+                      threads: int, duration_s: float, engine: Any, account_id: str,
+                      prefix: str, probes: dict[str, Callable[[], dict[int, float]]]
+                      ) -> Phase:
+    since = datetime.now(UTC)
+    before = lag_histogram(base)
+    with BacklogSampler(engine) as sampler:
+        result = run_load(base, fleet, mode=mode, batch=batch, threads=threads,
+                          duration_s=duration_s, probes=probes)
+        drain_s = wait_drained(engine)
+    after = lag_histogram(base)
+    return Phase(name, len(fleet), result, histogram_quantile(before, after, 0.5),
+                 histogram_quantile(before, after, 0.99), lag_count(before, after),
+                 sampler.max_age(), drain_s, arrival_lags(engine, account_id, prefix, since))
+
+
+@dataclass
+class Check:
+    """The kill-and-restart run's counts."""
+
+    answered: int
+    answered_missing: int
+    stored: int
+    processed: int
+    arrived_events: int
+    arrived_orders: int
+    doubled_orders: int
+    exited_events: int
+    exited_orders: int
+    killed_pid: int
+    processes_after: int
+    drain_s: float
+
+
+def kill_check(engine: Any, account_id: str, prefix: str, paced: Paced
+               ) -> tuple[int, int, int, int, int, int, int, int, int]:
+    """(answered fixes, answered fixes missing from the database, positions stored, fixes
+    the route states took in, arrived events, orders arrived, orders with more than one
+    arrived event, exited events, orders exited) for the devices ``prefix-d*``."""
+    with engine.connect() as conn:
+        stored_rows = conn.execute(text(
+            "SELECT device_id, recorded_at FROM position WHERE account_id = :a "
+            "AND device_id LIKE :p"), {"a": account_id, "p": f"{prefix}-d%"}).all()
+        states = conn.execute(text(
+            "SELECT track_state FROM route WHERE account_id = :a AND device_id LIKE :p"),
+            {"a": account_id, "p": f"{prefix}-d%"}).scalars().all()
+        events = dict(conn.execute(text(
+            "SELECT e.value, count(*) FROM outbox_event e JOIN route r "
+            "ON r.account_id = e.account_id AND r.route_handle = e.route_handle "
+            "WHERE e.account_id = :a AND r.device_id LIKE :p AND e.value IN "
+            "('arrived', 'exited') GROUP BY e.value"),
+            {"a": account_id, "p": f"{prefix}-d%"}).all())
+        doubled = conn.scalar(text(
+            "SELECT count(*) FROM (SELECT e.order_id FROM outbox_event e JOIN route r "
+            "ON r.account_id = e.account_id AND r.route_handle = e.route_handle "
+            "WHERE e.account_id = :a AND r.device_id LIKE :p AND e.value = 'arrived' "
+            "GROUP BY e.order_id HAVING count(*) > 1) x"),
+            {"a": account_id, "p": f"{prefix}-d%"}) or 0
+        arrived_orders, exited_orders = conn.execute(text(
+            "SELECT count(o.arrived_at), count(o.exited_at) FROM \"order\" o JOIN route r "
+            "ON r.account_id = o.account_id AND r.route_handle = o.route_handle "
+            "WHERE o.account_id = :a AND r.device_id LIKE :p"),
+            {"a": account_id, "p": f"{prefix}-d%"}).one()
+    stored = {(d, t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z")
+              for d, t in stored_rows}
+    answered = {(d, stamp) for d, stamps in paced.answered.items() for stamp in stamps}
+    processed = 0
+    for state in states:
+        if state:
+            pipeline = state["pipeline"]
+            processed += sum(int(pipeline.get(k, 0)) for k in (
+                "fixes_accepted", "fixes_late", "fixes_rejected", "fixes_duplicate"))
+    return (len(answered), len(answered - stored), len(stored), processed,
+            int(events.get("arrived", 0)), int(arrived_orders), int(doubled),
+            int(events.get("exited", 0)), int(exited_orders))
+
+
+def fmt(value: float, digits: int = 2) -> str:
+    """A number, or an em dash for nan."""
+    return "—" if value != value else f"{value:,.{digits}f}"
+
+
+def render_fleet(args: argparse.Namespace, command: str, phases: list[Phase],
+                 soak: Paced | None, kill: tuple[Paced, Check] | None,
+                 loads: dict[str, tuple[float, float, float]]) -> str:
+    """The Markdown tables of a fleet-scale run (the notes around them are by hand)."""
+    lines = ["# Ingestion benchmark: store first, process right after", "",
+             f"Written by `bench/ingest.py` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; the "
+             "summary and notes are by hand (see below).", "", "## Machine", "", *machine(),
+             "", "Load average (1 / 5 / 15 min) when each part began:", ""]
+    lines += [f"- {name}: {a:.1f} / {b:.1f} / {c:.1f}" for name, (a, b, c) in loads.items()]
+    lines += ["", "## Command", "", "```sh", command, "```", "",
+              "## Throughput and pipeline lag", "",
+              f"PostgreSQL; server: uvicorn, {args.workers} worker processes, each with its "
+              "job runner and tracking processor in process (as `routekeeper serve`); "
+              "`gc.freeze()` after startup. Each device has its own tracking route of "
+              f"{args.stops} orders. *single*: OsmAnd query strings, one fix a request "
+              f"({args.osmand_threads} client threads); *batch*: "
+              f"`POST /devices/{{id}}/locations` with {args.batch} fixes ({args.threads} client "
+              f"threads). Closed loop for {args.duration:.0f} s (each thread sends its devices' "
+              "next request as soon as the previous answered). *fixes/s*: accepted and "
+              "stored (the answer); every one is then processed (the check below). "
+              "*lag*: from the fix being stored to its batch's outcome committed by the "
+              "processor (the `routekeeper_tracking_pipeline_lag_seconds` histogram of all "
+              "server processes, interpolated within its buckets); *worst wait*: the oldest "
+              "waiting fix's age at its worst (sampled each second); *drain*: how long the "
+              "processor needed after the load stopped; *arrival lag*: from the fix that "
+              "completed a stop's dwell reaching the server to its `arrived` event being "
+              "written.", "",
+              "| path | devices | requests | fixes/s | request p50 ms | request p99 ms | "
+              "errors | lag p50 s | lag p99 s | worst wait s | drain s | arrivals | "
+              "arrival lag p50 s | arrival lag p99 s |",
+              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | "
+              "---: | ---: | ---: |"]
+    for phase in phases:
+        r = phase.load
+        lines.append(
+            f"| {phase.name} | {phase.devices:,} | {r.requests:,} | {r.rate:,.0f} | "
+            f"{r.quantile(0.5):.1f} | {r.quantile(0.99):.1f} | {r.errors} | "
+            f"{fmt(phase.lag_p50)} | {fmt(phase.lag_p99)} | {fmt(phase.max_backlog_age, 1)} | "
+            f"{fmt(phase.drain_s, 1)} | {len(phase.arrival_lags)} | "
+            f"{fmt(quantile(phase.arrival_lags, 0.5))} | "
+            f"{fmt(quantile(phase.arrival_lags, 0.99))} |")
+    lines += ["", "CPU per request in the same windows (server: uvicorn processes with their "
+              "processors; PostgreSQL: its backends; client: the load generator):", "",
+              "| path | server ms | PostgreSQL ms | client ms |", "| --- | ---: | ---: | ---: |"]
+    for phase in phases:
+        r = phase.load
+        lines.append(f"| {phase.name} | {r.cpu_ms_per_request('server'):.2f} | "
+                     f"{r.cpu_ms_per_request('postgres'):.2f} | "
+                     f"{r.cpu_ms_per_request('client'):.2f} |")
+    if soak is not None:
+        lines += ["", "## Soak", "",
+                  f"{args.soak_devices:,} phones, each sending one OsmAnd fix a second as its "
+                  f"drive goes (paced, not closed loop), for {soak.seconds:.0f} s; "
+                  f"{soak.requests:,} requests, {soak.errors} errors "
+                  f"(answers by status: {soak.statuses}), request p50 "
+                  f"{quantile(soak.latencies_ms, 0.5):.1f} ms, p99 "
+                  f"{quantile(soak.latencies_ms, 0.99):.1f} ms. Every "
+                  f"{args.window:.0f} s:", "",
+                  "| t s | requests/s | request p99 ms | waiting fixes | oldest waiting s | "
+                  "server RSS MB | load 1 min |",
+                  "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        for row in soak.windows:
+            lines.append(f"| {row['t']:.0f} | {row['requests/s']:,.0f} | {fmt(row['p99 ms'], 1)}"
+                         f" | {row['waiting']:,.0f} | {row['oldest s']:.1f} | "
+                         f"{row['server MB']:,.0f} | {row['load']:.1f} |")
+    if kill is not None:
+        paced, check = kill
+        lines += ["", "## Kill and restart", "",
+                  f"{args.kill_devices:,} devices sending batches of {args.batch} as their "
+                  f"5 Hz drives go (drives begun {args.kill_lead:.0f} s earlier, so the first "
+                  f"minute catches up), {paced.seconds:.0f} s; at {args.kill_at:.0f} s one of "
+                  f"the {args.workers} server processes (pid {check.killed_pid}, with its "
+                  "processor threads) gets SIGKILL; uvicorn starts a new one "
+                  f"({check.processes_after} server processes at the end). "
+                  f"{paced.requests:,} requests, {paced.errors} failed (the connections of "
+                  "the killed process; not retried).", "",
+                  "| check | count |", "| --- | ---: |",
+                  f"| fixes answered 200 | {check.answered:,} |",
+                  f"| of those, missing from `position` | {check.answered_missing:,} |",
+                  f"| positions stored (these devices) | {check.stored:,} |",
+                  f"| fixes the route states took in, after the drain | {check.processed:,} |",
+                  f"| `arrived` events / orders with `arrived_at` | {check.arrived_events:,} / "
+                  f"{check.arrived_orders:,} |",
+                  f"| orders with more than one `arrived` event | {check.doubled_orders:,} |",
+                  f"| `exited` events / orders with `exited_at` | {check.exited_events:,} / "
+                  f"{check.exited_orders:,} |",
+                  f"| drain after the load, s | {fmt(check.drain_s, 1)} |"]
+    return "\n".join(lines) + "\n"
+
+
+def bench_fleet(args: argparse.Namespace, command: str) -> str:
+    """Every part of the fleet-scale benchmark on one fresh PostgreSQL database."""
+    import signal
+
+    from routekeeper.accounts.service import create_account
+    from routekeeper.db.engine import Database
+    from routekeeper.settings import DatabaseSettings
+
+    url, drop = fresh_database("postgresql", args.pg_server)
+    multiproc = tempfile.mkdtemp(prefix="rk-bench-metrics-")
+    loads: dict[str, tuple[float, float, float]] = {}
+    try:
+        database = Database(DatabaseSettings(url=url))
+        with database.write() as session:
+            creds = create_account(session, name="bench")
+        database.dispose()
+        server = start_server(url, workers=args.workers, gc_freeze=args.gc_freeze, extra_env={
+            "PROMETHEUS_MULTIPROC_DIR": multiproc, "ROUTEKEEPER_METRICS__TOKEN": METRICS_TOKEN})
+        engine = _engine(url)
+        try:
+            account = (creds.account_id, creds.secret_key)
+            soon = datetime.now(UTC) + timedelta(minutes=5)
+            fleets = {prefix: setup_fleet(server.base, devices=count, stops=args.stops,
+                                          prefix=prefix, seed=args.seed, account=account,
+                                          starts_at=soon, threads=8)
+                      for prefix, count in (("s", args.osmand_devices), ("b", args.devices),
+                                            ("k", args.soak_devices),
+                                            ("x", args.kill_devices)) if count}
+
+            def probes() -> dict[str, Callable[[], dict[int, float]]]:
+                pids = children(server.process.pid)
+                return {"server": lambda: process_cpu_s(pids),
+                        "postgres": lambda: process_cpu_s(postgres_backends(url))}
+
+            phases: list[Phase] = []
+            if "s" in fleets:
+                start = datetime.now(UTC)
+                for index, device in enumerate(fleets["s"]):
+                    drive(device, start, np.random.default_rng([args.seed, 8, index]),
+                          hz=1.0, limit=int(args.duration * 2) + 10)
+                loads["single"] = os.getloadavg()
+                phases.append(_throughput_phase(
+                    "single (OsmAnd)", server.base, fleets["s"], mode="osmand", batch=1,
+                    threads=args.osmand_threads, duration_s=args.duration, engine=engine,
+                    account_id=creds.account_id, prefix="s", probes=probes()))
+            if "b" in fleets:
+                start = datetime.now(UTC)
+                per_device = math.ceil(args.expect * args.duration / args.devices
+                                       / args.batch + 2) * args.batch
+                for index, device in enumerate(fleets["b"]):
+                    drive(device, start, np.random.default_rng([args.seed, 7, index]),
+                          hz=args.hz, limit=per_device)
+                loads["batch"] = os.getloadavg()
+                phases.append(_throughput_phase(
+                    f"batch of {args.batch}", server.base, fleets["b"], mode="batch",
+                    batch=args.batch, threads=args.threads, duration_s=args.duration,
+                    engine=engine, account_id=creds.account_id, prefix="b", probes=probes()))
+            soak = None
+            if "k" in fleets:
+                start = datetime.now(UTC) + timedelta(seconds=2)
+                for index, device in enumerate(fleets["k"]):
+                    drive(device, start, np.random.default_rng([args.seed, 9, index]),
+                          hz=1.0, limit=int(args.soak_duration) + 5)
+                loads["soak"] = os.getloadavg()
+
+                def sample() -> dict[str, float]:
+                    waiting, age = backlog(engine)
+                    return {"waiting": waiting, "oldest s": age,
+                            "server MB": rss_mb(children(server.process.pid)),
+                            "load": os.getloadavg()[0]}
+
+                soak = run_paced(server.base, fleets["k"], mode="osmand", batch=1,
+                                 threads=args.soak_threads, duration_s=args.soak_duration,
+                                 window_s=args.window, sample=sample)
+                wait_drained(engine)
+            kill = None
+            if "x" in fleets:
+                start = datetime.now(UTC) - timedelta(seconds=args.kill_lead)
+                for index, device in enumerate(fleets["x"]):
+                    drive(device, start, np.random.default_rng([args.seed, 10, index]),
+                          hz=5.0, limit=int((args.kill_lead + args.kill_duration) * 5))
+                loads["kill"] = os.getloadavg()
+                killed = {"pid": 0}
+
+                def kill_one() -> None:
+                    workers = children(server.process.pid)[1:]
+                    killed["pid"] = workers[0]
+                    os.kill(workers[0], signal.SIGKILL)
+
+                paced = run_paced(server.base, fleets["x"], mode="batch", batch=args.batch,
+                                  threads=args.threads, duration_s=args.kill_duration,
+                                  window_s=args.window,
+                                  sample=lambda: {"waiting": backlog(engine)[0]},
+                                  at={args.kill_at: kill_one})
+                drain_s = wait_drained(engine)
+                counts = kill_check(engine, creds.account_id, "x", paced)
+                kill = (paced, Check(*counts, killed["pid"],
+                                     len(children(server.process.pid)) - 1, drain_s))
+            loads["end"] = os.getloadavg()
+        finally:
+            server.stop()
+            engine.dispose()
+        return render_fleet(args, command, phases, soak, kill, loads)
+    finally:
+        drop()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and write the report."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--pg-server", default="postgresql://postgres@127.0.0.1:5432/postgres")
-    parser.add_argument("--devices", type=int, default=1600)
+    parser.add_argument("--devices", type=int, default=1600, help="batch devices")
     parser.add_argument("--hz", type=float, default=5.0,
                         help="fixes a second of each batch device")
-    parser.add_argument("--osmand-devices", type=int, default=200)
-    parser.add_argument("--expect", type=float, default=16_000,
-                        help="positions/s the fixes are generated for (more is harmless)")
+    parser.add_argument("--osmand-devices", type=int, default=2000,
+                        help="phones of the single-fix phase")
+    parser.add_argument("--osmand-threads", type=int, default=32)
+    parser.add_argument("--expect", type=float, default=20_000,
+                        help="positions/s the batch fixes are generated for")
     parser.add_argument("--stops", type=int, default=12)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2,
-                        help="uvicorn worker processes on PostgreSQL")
-    parser.add_argument("--sqlite-workers", type=int, default=1,
-                        help="uvicorn worker processes on SQLite (one writer at a time)")
+                        help="uvicorn worker processes")
     parser.add_argument("--duration", type=float, default=45.0)
+    parser.add_argument("--soak-devices", type=int, default=1000)
+    parser.add_argument("--soak-threads", type=int, default=32)
+    parser.add_argument("--soak-duration", type=float, default=600.0)
+    parser.add_argument("--window", type=float, default=30.0)
+    parser.add_argument("--kill-devices", type=int, default=300)
+    parser.add_argument("--kill-duration", type=float, default=90.0)
+    parser.add_argument("--kill-lead", type=float, default=300.0)
+    parser.add_argument("--kill-at", type=float, default=30.0)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--gc-freeze", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     args = parser.parse_args(argv)
-    kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
-    runs = [bench_database(kind, args) for kind in kinds]
     command = "PYTHONPATH=src .venv/bin/python bench/ingest.py " + shlex.join(
         sys.argv[1:] if argv is None else argv)
-    report = render(runs, args, command)
+    report = bench_fleet(args, command)
     print(report)
     if args.output:
         args.output.write_text(report)
@@ -812,4 +1384,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
-

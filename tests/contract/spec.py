@@ -57,6 +57,9 @@ ENUMS: dict[str, frozenset[str]] = {
     "outage_category": frozenset({"behavioural", "adversarial", "reachability", "os",
                                   "sporadic"}),
     "task_priority": frozenset({"none", "low", "medium", "high"}),
+    "attachment_type": frozenset({"image", "note", "signature"}),
+    "route_start_location": frozenset({"driver_home", "ops_group_home", "live_location"}),
+    "objective_fn": frozenset({"minimise_time", "minimise_distance", "balance_time"}),
     "task_status": frozenset({"pending", "created", "ongoing", "completed", "cancelled"}),
     "webhook_value": frozenset({
         "assigned", "started", "first_eta", "eta", "eta_change", "n_minutes_away",
@@ -118,16 +121,20 @@ SCHEMAS: dict[str, Schema] = {
          "plan_mode": f(STR, NULL), "ops_group_handle": f(STR, NULL),
          "outage_summary": f(LIST, NULL)},
         {"track_mode": f(STR, NULL), "priority": f(STR, NULL), "risks": f(OBJ, NULL),
+         "tasks": f(LIST, NULL, obj="Task"),
          "estimate": f(OBJ, NULL), "completed_at": _TS, "cancelled_at": _TS,
          "started_at": _TS, "assigned_at": _TS, "planned_at": _TS}),
     # 3.3 order detail
     "OrderDetail": Schema(
         {"order_handle": f(STR), "status": f(STR, enum="order_status"),
          "destination": f(OBJ, obj="Destination"), "timeline": f(LIST, obj="TimelineEvent"),
-         "previous_fulfillments": f(LIST), "attachments": f(LIST)},
+         "previous_fulfillments": f(LIST), "attachments": f(LIST, obj="Attachment")},
         {"polyline": f(OBJ, NULL), "start_location": f(OBJ, NULL),
          "end_location": f(OBJ, NULL)}),
     "TimelineEvent": Schema({"type": f(STR), "recorded_at": f(STR, ts=True)}),
+    # 2.4 PatchOrderRequest / CustomOrderEvent attachments, as returned (3.3)
+    "Attachment": Schema({"attachment_id": f(STR), "type": f(STR, enum="attachment_type")},
+                         {"url": f(STR), "caption": f(STR, NULL), "data": f(STR)}),
     # 3.4 route
     "Route": Schema(
         {"route_handle": f(STR), "status": f(STR, enum="route_status"), "version": f(INT),
@@ -170,6 +177,22 @@ SCHEMAS: dict[str, Schema] = {
                             "rows_processed": f(INT), "presigned_url": f(STR, NULL),
                             "error_message": f(STR, NULL), "created_at": _TS,
                             "started_at": _TS, "completed_at": _TS}),
+    # 2.10 / 6 workers and ops groups (the planning inputs the contract names)
+    "Worker": Schema({"worker_handle": f(STR), "ops_group_handle": f(STR),
+                      "work_status": f(OBJ, obj="WorkStatus"), "schedule": f(LIST),
+                      "product_types": f(LIST), "unavailable_on": f(LIST),
+                      "created_at": f(STR, ts=True)},
+                     {"name": f(STR, NULL), "profile": f(OBJ), "home": f(OBJ, NULL)}),
+    "WorkStatus": Schema({"available": f(BOOL), "tracking": f(BOOL)}),
+    "OpsGroup": Schema(
+        {"ops_group_handle": f(STR), "timezone": f(STR),
+         "route_start_location": f(STR, enum="route_start_location"),
+         "route_completion_type": f(STR, enum="completion_type"),
+         "objective_fn": f(STR, enum="objective_fn"), "operations_radius": f(INT, NULL),
+         "enforce_operations_radius": f(BOOL), "schedule": f(LIST),
+         "order_tracking_automation": f(OBJ, NULL), "work_status_automation": f(LIST)},
+        {"ops_group_label": f(STR, NULL), "ops_group_home": f(OBJ, NULL),
+         "route_capacity": f(INT, NULL), "route_max_distance": f(INT, NULL)}),
     # 3.10 aggregate
     "OrderAggregate": Schema({"orders": f(OBJ)},
                              {"outage_summary": f(LIST, obj="Outage")}),
@@ -305,6 +328,17 @@ OPERATIONS: dict[str, Operation] = {
     "create_export": Operation("POST", "/orders/export", "2.9", 201, "ExportCreated"),
     "export_status": Operation("GET", "/orders/export/{job_id}", "2.9", 200, "ExportStatus",
                                (401, 404, 422)),
+    "create_ops_group": Operation("POST", "/workers/ops-groups/", "2.10", 200, "OpsGroup",
+                                  (401, 409, 422)),
+    "update_ops_group": Operation("PATCH", "/workers/ops-groups/{ops_group_handle}", "2.10",
+                                  200, "OpsGroup", (401, 404, 422)),
+    "create_worker": Operation("POST", "/workers/", "2.10", 201, "Worker", (400, 401, 409, 422)),
+    "get_worker": Operation("GET", "/workers/{worker_handle}", "2.10", 200, "Worker",
+                            (401, 404, 422)),
+    "delete_worker": Operation("DELETE", "/workers/{worker_handle}", "2.10", 204, None,
+                               (401, 404, 422)),
+    "work_status": Operation("POST", "/workers/{worker_handle}/work_status", "2.10", 200,
+                             "Worker", (401, 404, 422)),
     # 1.1, besides the 39 operations of the index (2.0)
     "embed_token": Operation("POST", "/oauth/embed-token", "1.1", 200, "EmbedToken",
                              (400, 401, 404, 422)),

@@ -61,3 +61,38 @@ def test_unknown_order_everywhere_is_404(api: TestClient) -> None:
     fails("get_order", api.get("/orders/ghost"), 404, "HTTPError")
     fails("cancel_order", api.post("/orders/ghost/cancel"), 404, "HTTPError")
     fails("patch_order", api.patch("/orders/ghost", json={}), 404, "HTTPError")
+
+
+def test_attachments_on_patch_and_events_are_kept(api: TestClient) -> None:
+    """PATCH attachments (image, note, signature) and a custom event's come back in the
+    detail, each with an attachment_id; the event's are on its timeline entry too."""
+    handle = _tracked(api)
+    patched = answers("patch_order", api.patch(f"/orders/{handle}", json={"attachments": [
+        {"type": "image", "url": "https://x.example/p.jpg", "caption": "door"},
+        {"type": "note", "data": "ring twice"}]}))
+    assert [a["type"] for a in patched["attachments"]] == ["image", "note"]
+    event = {"type": "signed", "recorded_at": datetime.now(UTC).isoformat(),
+             "attachments": [{"type": "signature", "url": "https://x.example/s.png"}]}
+    answers("order_events", api.post(f"/orders/{handle}/events", json={"events": [event]}))
+    detail = answers("get_order", api.get(f"/orders/{handle}"))
+    assert [a["type"] for a in detail["attachments"]] == ["image", "note", "signature"]
+    entry = next(e for e in detail["timeline"] if e["type"] == "signed")
+    assert entry["attachments"] == detail["attachments"][2:]
+    fails("patch_order", api.patch(f"/orders/{handle}", json={"attachments": [
+        {"type": "image"}]}), 422, "ValidationError")
+
+
+def test_tasks_list_fills_order_tasks(api: TestClient) -> None:
+    """tasks_list on creation makes the order's tasks from a task definition; order.tasks
+    is filled in the created order, the list and the detail."""
+    definition = api.post("/orders/tasks-definitions", json={
+        "label": "drop-off", "tasks": [{"label": "order_summary"}]}).json()
+    order = order_body(tasks_list={"task_definition_id": definition["task_definition_id"]})
+    (created,) = answers("create_orders", api.post(
+        "/orders/", json=create_orders_body(order)))["orders"]
+    conforms("Order", created)
+    assert [t["label"] for t in created["tasks"]] == ["order_summary"]
+    detail = answers("get_order", api.get(f"/orders/{order['order_handle']}"))
+    assert detail["tasks"] == created["tasks"]
+    listed = answers("list_tasks", api.get(f"/orders/{order['order_handle']}/tasks"))
+    assert listed["tasks"] == created["tasks"]

@@ -17,6 +17,7 @@ from routekeeper.orders import service as orders
 from routekeeper.orders.schemas import Reschedule
 from routekeeper.routes.context import RouteContext
 from routekeeper.routes.service import order_change
+from routekeeper.tracking.service import worker_location
 from tests.conftest import Tenant
 from tests.factories import order_body
 from tests.routes.helpers import (
@@ -34,7 +35,8 @@ def _change(app: Any, db: Database, tenant: Tenant, handle: str,
             change: Callable[[Session, Order], object]) -> None:
     """Change an order the way the orders domain's flows do, inside the seam."""
     with db.write() as session:
-        ctx = RouteContext(session, tenant.account_id, app.state.settings, app.state.travel)
+        ctx = RouteContext(session, tenant.account_id, app.state.settings, app.state.travel,
+                           worker_location)
         order = orders.find_order(session, tenant.account_id, handle)
         with order_change(ctx, order):
             change(session, order)

@@ -13,6 +13,7 @@ from routekeeper.models.ops_group import OpsGroup
 from routekeeper.models.position import Position
 from routekeeper.models.worker import Worker
 from routekeeper.routes.locations import start_location
+from routekeeper.tracking.service import worker_location
 from tests.conftest import Tenant
 from tests.shapes import messages_at
 
@@ -142,7 +143,7 @@ def test_live_location_feeds_route_start(api: TestClient, db: Database, tenant: 
         group = session.get(OpsGroup, (tenant.account_id, "default"))
         worker = session.get(Worker, (tenant.account_id, "w1"))
         assert group is not None and worker is not None and worker.home is None
-        assert start_location(session, group, worker) is None
+        assert start_location(session, group, worker, live=worker_location) is None
     now = datetime.now(UTC)
     device.post("/devices/d1/locations", headers=bearer(key),
                 json={"locations": [item(now - timedelta(seconds=9), lon=13.4003, lat=52.5002),
@@ -152,5 +153,5 @@ def test_live_location_feeds_route_start(api: TestClient, db: Database, tenant: 
         worker = session.get(Worker, (tenant.account_id, "w1"))
         other = session.get(Worker, (tenant.account_id, "w2"))
         assert group is not None and worker is not None and other is not None
-        assert start_location(session, group, worker) == (13.4003, 52.5002)
-        assert start_location(session, group, other) is None
+        assert start_location(session, group, worker, live=worker_location) == (13.4003, 52.5002)
+        assert start_location(session, group, other, live=worker_location) is None

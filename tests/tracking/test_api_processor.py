@@ -248,3 +248,27 @@ def test_a_backlog_is_visible_in_health_and_metrics_and_uploads_still_go_in(
     assert _waiting(db, road.account_id) == 0 and _arrivals(road) == 1
     drain(anon)
     assert anon.get("/health/ready").json()["checks"]["tracking"]["status"] == "ok"
+
+
+def test_an_upload_takes_one_pool_connection_with_the_device_limit_on(
+    settings: Settings, tenant: Tenant, db: Database
+) -> None:
+    """The device limit's bucket is charged in the upload's own transaction (PostgreSQL keeps
+    buckets in the database): an upload never holds one pooled connection while waiting for
+    another, which under load had every request waiting on the pool (500s after 30 s)."""
+    if db.dialect != "postgresql":
+        pytest.skip("SQLite installs keep buckets in memory")
+    app = create_app(settings.model_copy(update={
+        "database": settings.database.model_copy(update={"pool_size": 1})}), run_worker=False)
+    api = TestClient(app, raise_server_exceptions=False)
+    api.auth = (tenant.account_id, tenant.secret_key)
+    assert api.post("/workers/", json={"worker_handle": "pooled"}).status_code in (200, 201)
+    key = api.post("/devices/", json={"device_id": "pooled", "worker_handle": "pooled"}
+                   ).json()["ingest_key"]
+    engine = app.state.db.engine
+    engine.pool._timeout = 2.0  # fail fast instead of after 30 s
+    with engine.connect():  # one of the pool's two connections is busy elsewhere
+        response = TestClient(app, raise_server_exceptions=False).post(
+            "/devices/pooled/locations", headers=bearer(key),
+            json={"locations": [location(Fix(datetime.now(UTC), 13.4, 52.5))]})
+    assert response.status_code == 200, response.text

@@ -11,6 +11,7 @@ from fastapi import Depends, Request, Security
 from fastapi.openapi.models import HTTPBase as HTTPBaseModel
 from fastapi.security.base import SecurityBase
 
+from routekeeper.accounts import repository
 from routekeeper.accounts.limits import client_address, guard, route_class
 from routekeeper.accounts.secrets import read_token
 from routekeeper.accounts.service import authenticate
@@ -122,7 +123,7 @@ def _authenticate(request: Request) -> Principal:
         if claims is None:
             raise unauthorized("Invalid or expired access token.")
         with db.read() as session:
-            account = session.get(Account, claims.account_id)
+            account = repository.get(session, claims.account_id)
             if account is None or account.secret_version != claims.secret_version:
                 raise unauthorized("Invalid or expired access token.")
             return _principal(account)

@@ -15,6 +15,7 @@ import logging
 import math
 
 from fastapi import Request
+from sqlalchemy import Connection
 
 from routekeeper.core import metrics
 from routekeeper.core.errors import ApiError
@@ -80,13 +81,16 @@ class Guard:
             raise too_many(decision.retry_after_s,
                            f"The account's {klass} request rate limit is exhausted.")
 
-    def charge_device(self, account_id: str, device_id: str) -> None:
+    def charge_device(self, account_id: str, device_id: str,
+                      connection: Connection | None = None) -> None:
         """Take a token of one device's upload bucket (``limits.requests["device"]``), or
-        raise a 429: a client flooding one device is refused, the others are not."""
+        raise a 429: a client flooding one device is refused, the others are not. With
+        ``connection``, in the upload's own transaction (no second pool connection)."""
         rule = self.settings.requests.get("device")
         if not self.settings.enabled or rule is None:
             return
-        decision = self.store.hit(f"dev:{_part(account_id)}:{_part(device_id)}", rule, now_s())
+        decision = self.store.hit(f"dev:{_part(account_id)}:{_part(device_id)}", rule, now_s(),
+                                  connection)
         if not decision.allowed:
             metrics.RATE_LIMITED.labels("device").inc()
             raise too_many(decision.retry_after_s,

@@ -17,7 +17,7 @@ import secrets
 from dataclasses import dataclass
 
 from routekeeper.core.clock import utcnow
-from routekeeper.core.signing_keys import SigningKeys
+from routekeeper.core.signing_keys import SigningKeys, mac
 
 
 def now_s() -> int:
@@ -59,8 +59,7 @@ class TokenClaims:
 
 
 def _sign(server_secret: str, body: bytes) -> str:
-    mac = hmac.new(server_secret.encode(), body, hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+    return base64.urlsafe_b64encode(mac(server_secret, body)).decode().rstrip("=")
 
 
 def issue_token(server_secret: str, claims: TokenClaims) -> str:
@@ -80,8 +79,7 @@ def read_token(keys: SigningKeys, token: str, *, scope: str = "api") -> TokenCla
     another scope."""
     try:
         body, signature = token.split(".", 1)
-        if not any(hmac.compare_digest(signature, _sign(key, body.encode()))
-                   for key in keys.verifying(utcnow())):
+        if not keys.verifies(signature, lambda key: _sign(key, body.encode()), now=utcnow()):
             return None
         data = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
         claims = TokenClaims(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from routekeeper.accounts import repository
 from routekeeper.accounts.secrets import hash_secret, new_account_id, new_secret_key, verify_secret
 from routekeeper.core.clock import utcnow
 from routekeeper.models.account import Account
@@ -33,18 +33,16 @@ def create_account(
     secret = new_secret_key()
     salt, digest = hash_secret(secret)
     now = utcnow()
-    session.add(
+    repository.add(
+        session,
         Account(
             account_id=account_id, name=name, contact_email=contact_email, secret_salt=salt,
             secret_hash=digest, secret_version=1, created_at=now,
-        )
-    )
-    session.flush()
-    session.add(
+        ),
         OpsGroup(
             account_id=account_id, ops_group_handle="default", name="Default", timezone="UTC",
             created_at=now, updated_at=now,
-        )
+        ),
     )
     return NewCredentials(account_id=account_id, secret_key=secret, name=name)
 
@@ -56,7 +54,7 @@ def _could_be_account_id(account_id: str) -> bool:
 
 def authenticate(session: Session, account_id: str, secret: str) -> Account | None:
     """The account whose id and secret key these are, or None."""
-    account = session.get(Account, account_id) if _could_be_account_id(account_id) else None
+    account = repository.get(session, account_id) if _could_be_account_id(account_id) else None
     if account is None:
         # Hash anyway so an unknown AccountID answers as slowly as a wrong SecretKey.
         verify_secret(secret, _DUMMY_SALT, _DUMMY_HASH)
@@ -68,7 +66,7 @@ def authenticate(session: Session, account_id: str, secret: str) -> Account | No
 
 def rotate_secret(session: Session, account_id: str) -> NewCredentials | None:
     """Replace an account's secret key; tokens issued for the old one stop working."""
-    account = session.get(Account, account_id)
+    account = repository.get(session, account_id)
     if account is None:
         return None
     secret = new_secret_key()
@@ -79,4 +77,4 @@ def rotate_secret(session: Session, account_id: str) -> NewCredentials | None:
 
 def list_accounts(session: Session) -> list[Account]:
     """Every account, oldest first."""
-    return list(session.scalars(select(Account).order_by(Account.created_at)))
+    return repository.all_accounts(session)

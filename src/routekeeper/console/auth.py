@@ -9,7 +9,6 @@ cookie (checked on each post), so another site cannot post on the operator's beh
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from dataclasses import dataclass
 from typing import Annotated
@@ -19,6 +18,7 @@ from fastapi import Depends, Request
 from routekeeper.accounts.limits import guard, route_class
 from routekeeper.accounts.secrets import TokenClaims, issue_token, now_s, read_token
 from routekeeper.core.errors import ApiError, HttpError
+from routekeeper.core.signing_keys import mac
 from routekeeper.dependencies import get_db, get_settings
 from routekeeper.models.account import Account
 from routekeeper.settings import Settings
@@ -46,9 +46,7 @@ def session_token(settings: Settings, account: Account) -> str:
 
 def form_token(settings: Settings, session: str) -> str:
     """The anti-forgery token of a session (forms echo it; another site cannot read it)."""
-    mac = hmac.new(settings.signing_keys.current.encode(), b"console-form:" + session.encode(),
-                   hashlib.sha256)
-    return mac.hexdigest()[:40]
+    return mac(settings.signing_keys.current, b"console-form:" + session.encode()).hex()[:40]
 
 
 def cookie_options(settings: Settings) -> dict[str, object]:

@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from routekeeper.core.geo import EARTH_RADIUS_M
+
 
 def check_position(position: list[float]) -> list[float]:
     """Validate one ``[lon, lat(, alt)]`` position."""
@@ -49,15 +51,15 @@ class PointGeometry(BaseModel):
 # a fraction of a second); the area bounds what "arrived" can mean.
 MAX_POLYGON_VERTICES = 500
 MAX_POLYGON_AREA_M2 = 100e6  # 100 km2, e.g. 10 km x 10 km
-_EARTH_RADIUS_M = 6_371_008.8
+
 
 
 def ring_area_m2(ring: list[list[float]]) -> float:
     """The area of a ring in square metres (equirectangular about its first vertex: within
     a few per cent for rings of the size allowed)."""
     lon0, lat0 = ring[0][0], ring[0][1]
-    scale_x = math.radians(1.0) * _EARTH_RADIUS_M * math.cos(math.radians(lat0))
-    scale_y = math.radians(1.0) * _EARTH_RADIUS_M
+    scale_x = math.radians(1.0) * EARTH_RADIUS_M * math.cos(math.radians(lat0))
+    scale_y = math.radians(1.0) * EARTH_RADIUS_M
     xy = [((p[0] - lon0) * scale_x, (p[1] - lat0) * scale_y) for p in ring]
     twice = sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(xy, xy[1:] + xy[:1],
                                                                   strict=True))

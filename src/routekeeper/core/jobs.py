@@ -31,7 +31,7 @@ from routekeeper.core.clock import utcnow
 from routekeeper.core.context import bound_request_id, current_request_id
 from routekeeper.core.ids import new_id
 from routekeeper.db.engine import Database
-from routekeeper.models.job import Job
+from routekeeper.models.job import Job, JobStatus
 from routekeeper.settings import JobSettings
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ class JobContext:
             session.connection()
             result = session.execute(
                 update(Job)
-                .where(self._fence(), Job.status == "running")
+                .where(self._fence(), Job.status == JobStatus.RUNNING.value)
                 .values(locked_until=utcnow() + timedelta(seconds=self.lease_s))
             )
             if result.rowcount != 1:  # type: ignore[attr-defined]
@@ -95,9 +95,9 @@ class JobContext:
         now = utcnow()
         result = session.execute(
             update(Job)
-            .where(self._fence(), Job.status == "running")
+            .where(self._fence(), Job.status == JobStatus.RUNNING.value)
             .values(
-                status="succeeded", finished_at=now, updated_at=now, locked_by=None,
+                status=JobStatus.SUCCEEDED.value, finished_at=now, updated_at=now, locked_by=None,
                 locked_until=None, last_error=None,
             )
         )
@@ -157,7 +157,8 @@ def enqueue(
     """Add a job in the caller's transaction; it runs only if that transaction commits."""
     now = utcnow()
     job = Job(
-        id=new_id(), account_id=account_id, task=task, payload=payload or {}, status="queued",
+        id=new_id(), account_id=account_id, task=task, payload=payload or {},
+        status=JobStatus.QUEUED.value,
         attempts=0, max_attempts=max_attempts, run_at=run_at or now, dedupe_key=dedupe_key,
         created_at=now, updated_at=now, request_id=current_request_id(),
     )
@@ -166,7 +167,9 @@ def enqueue(
 
 
 def backoff_s(attempt: int, settings: JobSettings) -> float:
-    """Exponential backoff with full jitter for the given (1-based) attempt."""
+    """Exponential backoff with equal jitter for the given (1-based) attempt: uniformly
+    between half and all of the exponential ceiling, so a retry never comes sooner than half
+    the curve (full jitter would draw from zero to the ceiling)."""
     ceiling = min(settings.retry_max_s, settings.retry_base_s * (2 ** max(0, attempt - 1)))
     return random.uniform(ceiling / 2, ceiling)
 
@@ -213,8 +216,8 @@ class JobRunner:
                     select(Job.id)
                     .where(
                         or_(
-                            and_(Job.status == "queued", Job.run_at <= now),
-                            and_(Job.status == "running", Job.locked_until < now),
+                            and_(Job.status == JobStatus.QUEUED.value, Job.run_at <= now),
+                            and_(Job.status == JobStatus.RUNNING.value, Job.locked_until < now),
                         )
                     )
                     .order_by(Job.run_at)
@@ -226,7 +229,7 @@ class JobRunner:
                     update(Job)
                     .where(Job.id == due)
                     .values(
-                        status="running", locked_by=owner, attempts=Job.attempts + 1,
+                        status=JobStatus.RUNNING.value, locked_by=owner, attempts=Job.attempts + 1,
                         locked_until=now + timedelta(seconds=self.settings.lease_s),
                         updated_at=now,
                     )
@@ -252,7 +255,7 @@ class JobRunner:
                     session.execute(
                         update(Job)
                         .where(Job.id == job_id)
-                        .values(status="failed", finished_at=now, updated_at=now,
+                        .values(status=JobStatus.FAILED.value, finished_at=now, updated_at=now,
                                 locked_by=None, locked_until=None,
                                 last_error=f"gave up after {max_attempts} attempts")
                     )
@@ -287,7 +290,7 @@ class JobRunner:
 
     def _execute(self, ctx: JobContext) -> str:
         spec = self.tasks.get(ctx.task)
-        outcome = "succeeded"
+        outcome = JobStatus.SUCCEEDED.value
         stop_beat = threading.Event()
         beat = threading.Thread(target=self._heartbeat_loop, args=(ctx, stop_beat), daemon=True)
         beat.start()
@@ -305,7 +308,7 @@ class JobRunner:
             outcome = "retry"
             self._reschedule(ctx, retry.delay_s, retry.reason, count_failure=False)
         except Exception as exc:
-            outcome = "failed"
+            outcome = JobStatus.FAILED.value
             log.exception("job %s (%s) failed", ctx.job_id, ctx.task)
             self._reschedule(ctx, backoff_s(ctx.attempt, self.settings), repr(exc)[:2000])
         finally:
@@ -332,15 +335,16 @@ class JobRunner:
             "locked_by": None, "locked_until": None, "last_error": reason, "updated_at": now,
         }
         if give_up:
-            values.update(status="failed", finished_at=now)
+            values.update(status=JobStatus.FAILED.value, finished_at=now)
         else:
-            values.update(status="queued", run_at=now + timedelta(seconds=delay_s))
+            values.update(status=JobStatus.QUEUED.value, run_at=now + timedelta(seconds=delay_s))
             if not count_failure:
                 # A requested retry is not a crash: keep the attempt budget for real failures.
                 values["attempts"] = Job.attempts - 1
         with self.db.write() as session:
             result = session.execute(
-                update(Job).where(ctx._fence(), Job.status == "running").values(**values)
+                update(Job).where(ctx._fence(), Job.status == JobStatus.RUNNING.value)
+                .values(**values)
             )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             log.warning("job %s: lease lost, outcome of this run discarded", ctx.job_id)
@@ -418,6 +422,7 @@ def prune_finished_jobs(ctx: JobContext) -> None:
     cutoff = utcnow() - timedelta(days=7)
     with ctx.db.write() as session:
         session.execute(
-            delete(Job).where(Job.status.in_(("succeeded", "failed")), Job.finished_at < cutoff)
+            delete(Job).where(Job.status.in_((JobStatus.SUCCEEDED.value, JobStatus.FAILED.value)),
+                              Job.finished_at < cutoff)
         )
         ctx.complete(session)

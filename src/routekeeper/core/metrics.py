@@ -51,7 +51,8 @@ PIPELINE_LAG = Histogram(
     "routekeeper_tracking_pipeline_lag_seconds",
     "From a fix being stored to its route pipelines' outcome (visits, ETAs, events) being "
     "committed by the tracking processor.",
-    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0))
+    buckets=(0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 7.5, 10.0, 15.0,
+             20.0, 30.0, 60.0, 120.0, 300.0, 900.0))
 PROCESSED = Counter(
     "routekeeper_tracking_processed", "Stored fixes run through their routes' pipeline.")
 BATCH_FIXES = Histogram(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, literal, tuple_
@@ -15,7 +15,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from routekeeper.core.clock import utcnow
 from routekeeper.core.errors import invalid_field
-from routekeeper.core.signing_keys import SigningKeys
+from routekeeper.core.signing_keys import SigningKeys, mac
 
 _Row = TypeVar("_Row")
 
@@ -28,7 +28,7 @@ def _filters_digest(filters: dict[str, Any]) -> str:
 
 
 def _mac(secret: str, body: bytes) -> bytes:
-    return hmac.new(secret.encode(), body, hashlib.sha256).digest()[:12]
+    return mac(secret, body)[:12]
 
 
 def page_keys(keys: SigningKeys, resource: str, account_id: str) -> SigningKeys:
@@ -40,16 +40,16 @@ def page_keys(keys: SigningKeys, resource: str, account_id: str) -> SigningKeys:
 def encode_token(secret: SigningKeys, key: list[Any], filters: dict[str, Any]) -> str:
     """Make a token that resumes after ``key`` for exactly these ``filters``."""
     body = json.dumps({"k": key, "f": _filters_digest(filters)}, separators=(",", ":"))
-    mac = _mac(secret.current, body.encode())
-    return base64.urlsafe_b64encode(mac + body.encode()).decode().rstrip("=")
+    signature = _mac(secret.current, body.encode())
+    return base64.urlsafe_b64encode(signature + body.encode()).decode().rstrip("=")
 
 
 def decode_token(secret: SigningKeys, token: str, filters: dict[str, Any]) -> list[Any]:
     """Return the keyset position of a token; a forged token or other filters is a 422."""
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        mac, body = raw[:12], raw[12:]
-        if not any(hmac.compare_digest(mac, _mac(key, body)) for key in secret.verifying(utcnow())):
+        signature, body = raw[:12], raw[12:]
+        if not secret.verifies(signature, lambda key: _mac(key, body), now=utcnow()):
             raise ValueError("bad signature")
         data = json.loads(body)
         key = data["k"]
@@ -62,6 +62,33 @@ def decode_token(secret: SigningKeys, token: str, filters: dict[str, Any]) -> li
             "query", "pagination_token", "The pagination token was made with other filters."
         )
     return key
+
+
+def time_position(secret: SigningKeys, token: str | None,
+                  filters: dict[str, Any]) -> tuple[datetime, str] | None:
+    """The ``(time, id)`` position a keyset token resumes after (None without a token); a
+    token whose position is not an aware time and an id is a 422."""
+    if not token:
+        return None
+    key = decode_token(secret, token, filters)
+    try:
+        stamp = datetime.fromisoformat(str(key[0]))
+        if stamp.tzinfo is None:
+            raise ValueError("naive position")
+        return stamp, str(key[1])
+    except (ValueError, IndexError) as exc:
+        raise invalid_field("query", "pagination_token", "Not a valid pagination token.") \
+            from exc
+
+
+def cut_page(rows: list[_Row], limit: int, secret: SigningKeys, filters: dict[str, Any],
+             key: Callable[[_Row], list[Any]]) -> tuple[list[_Row], str | None]:
+    """The first ``limit`` of ``rows`` (read with one extra) and the token of the next page,
+    resuming after the last row's ``key`` (None at the end)."""
+    if len(rows) <= limit:
+        return rows, None
+    page = rows[:limit]
+    return page, encode_token(secret, key(page[-1]), filters)
 
 
 def key_beyond(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Set
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
@@ -199,3 +199,59 @@ class QueryFilters(BaseModel):
         return self.model_dump(
             mode="json", exclude_none=True, exclude={"limit", "pagination_token"}
         )
+
+
+class ListFilters(BaseModel):
+    """The filters the order and route listings share: who, which group, plan and device,
+    a status list, free text, a region, and the page; each listing names its own status
+    and plan mode values."""
+
+    STATUS_VALUES: ClassVar[frozenset[str]] = frozenset()
+    PLAN_MODE_VALUES: ClassVar[frozenset[str]] = frozenset({"on_demand", "scheduled", "manual"})
+
+    status: str | None = None
+    worker_handle: str | None = None
+    driver_handle: str | None = None
+    ops_group_handle: str | None = None
+    plan_id: str | None = None
+    device_id: str | None = None
+    plan_mode: str | None = None
+    search_term: str | None = Field(default=None, max_length=200)
+    region_filter: str | None = None
+    limit: PageLimit = 50
+    pagination_token: str | None = Field(default=None, max_length=2000)
+
+    @field_validator("status")
+    @classmethod
+    def _statuses(cls, value: str | None) -> str | None:
+        return status_list(value, cls.STATUS_VALUES)
+
+    @field_validator("plan_mode")
+    @classmethod
+    def _plan_mode(cls, value: str | None) -> str | None:
+        return one_of(value, cls.PLAN_MODE_VALUES)
+
+    @field_validator("region_filter")
+    @classmethod
+    def _region(cls, value: str | None) -> str | None:
+        return region_filter(value)
+
+    @property
+    def statuses(self) -> list[str]:
+        """The status filter as a list."""
+        return self.status.split(",") if self.status else []
+
+    @property
+    def worker(self) -> str | None:
+        """The worker filter (``driver_handle`` is its deprecated name)."""
+        return self.worker_handle or self.driver_handle
+
+    @property
+    def region(self) -> dict[str, str]:
+        """The region filter as an object."""
+        return dict(json.loads(self.region_filter)) if self.region_filter else {}
+
+
+def metadata_filter(value: str | None) -> dict[str, Any]:
+    """A validated JSON object filter as an object (empty when not sent)."""
+    return dict(json.loads(value)) if value else {}

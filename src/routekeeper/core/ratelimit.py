@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import Connection, delete, select, text
 
 from routekeeper.db.engine import Database
 from routekeeper.models.rate_limit import RateLimitBucket
@@ -53,8 +53,10 @@ def judge(tat_s: float | None, rule: RateRule, now_s: float) -> tuple[Decision, 
 class BucketStore(Protocol):
     """Where buckets live."""
 
-    def hit(self, key: str, rule: RateRule, now_s: float) -> Decision:
-        """Take one token from ``key``'s bucket if it has one."""
+    def hit(self, key: str, rule: RateRule, now_s: float,
+            connection: Connection | None = None) -> Decision:
+        """Take one token from ``key``'s bucket if it has one; with ``connection``, inside
+        the caller's transaction on it (stores that keep no rows ignore it)."""
 
     def peek(self, keys: Iterable[str]) -> dict[str, float]:
         """The stored times of those ``keys`` that have a bucket."""
@@ -76,7 +78,8 @@ class MemoryBuckets:
         self._tat: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    def hit(self, key: str, rule: RateRule, now_s: float) -> Decision:
+    def hit(self, key: str, rule: RateRule, now_s: float,
+            connection: Connection | None = None) -> Decision:
         """Take one token from ``key``'s bucket if it has one."""
         with self._lock:
             decision, after = judge(self._tat.get(key), rule, now_s)
@@ -136,9 +139,23 @@ class DatabaseBuckets:
         self.db = db
         self._hit = text(_HIT.format(greatest="GREATEST" if db.is_postgres else "MAX"))
 
-    def hit(self, key: str, rule: RateRule, now_s: float) -> Decision:
-        """Take one token from ``key``'s bucket if it has one, in one atomic statement."""
+    def hit(self, key: str, rule: RateRule, now_s: float,
+            connection: Connection | None = None) -> Decision:
+        """Take one token from ``key``'s bucket if it has one, in one atomic statement.
+
+        With ``connection`` (a request already in a transaction, such as an upload), the
+        statement runs in that transaction instead of taking a second connection from the
+        pool: under load, requests each holding one connection and waiting for another
+        would exhaust the pool."""
         interval = _interval(rule)
+        if connection is not None:
+            params = {"key": _stored(key), "now": now_s, "interval": interval,
+                      "limit": rule.burst * interval + 1e-9}
+            if connection.execute(self._hit, params).first() is not None:
+                return Decision(True)
+            tat = connection.scalar(select(RateLimitBucket.tat_s).where(
+                RateLimitBucket.key == _stored(key)))
+            return judge(tat, rule, now_s)[0]
         with self.db.engine.connect() as connection:
             row = connection.execute(self._hit, {
                 "key": _stored(key), "now": now_s, "interval": interval,

@@ -20,9 +20,13 @@ import json
 import os
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T", str, bytes)
 
 KEY_FILE_NAME = "signing_key.json"
 # 32 characters of a URL-safe alphabet are ~190 bits at random; shorter keys are refused.
@@ -73,7 +77,7 @@ class SigningKeys:
         """Keys for one purpose only (HMAC of each key and ``purpose``): what one purpose
         signs does not verify under another."""
         def one(key: str) -> str:
-            return hmac.new(key.encode(), purpose.encode(), hashlib.sha256).hexdigest()
+            return mac(key, purpose.encode()).hex()
         return SigningKeys(one(self.current), one(self.previous) if self.previous else None,
                            self.previous_until)
 
@@ -82,6 +86,17 @@ class SigningKeys:
         if self.previous and self.previous_until and now < self.previous_until:
             return (self.current, self.previous)
         return (self.current,)
+
+    def verifies(self, offered: T, sign: Callable[[str], T], *, now: datetime) -> bool:
+        """Whether ``offered`` is what ``sign`` makes under a key still verifying at ``now``
+        (compared in constant time)."""
+        return any(hmac.compare_digest(offered, sign(key))
+                   for key in self.verifying(now))
+
+
+def mac(key: str, body: bytes) -> bytes:
+    """The HMAC-SHA256 of ``body`` under ``key``: every token, link and derived key here."""
+    return hmac.new(key.encode(), body, hashlib.sha256).digest()
 
 
 def _to_json(keys: SigningKeys) -> str:

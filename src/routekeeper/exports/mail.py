@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import smtplib
-import ssl
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
+from routekeeper.core.mail import deliver
 from routekeeper.core.timefmt import format_ts
-from routekeeper.settings import MailSecurity, MailSettings
+from routekeeper.settings import MailSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,20 +59,8 @@ def send_message(message: EmailMessage, settings: MailSettings) -> dict[str, str
     worth retrying (server down, timeouts, 4xx answers).
     """
     assert settings.host is not None
-    context = ssl.create_default_context()
-    smtp: smtplib.SMTP
-    if settings.security == MailSecurity.TLS:
-        smtp = smtplib.SMTP_SSL(settings.host, settings.port, timeout=settings.timeout_s,
-                                context=context)
-    else:
-        smtp = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout_s)
     try:
-        with smtp:
-            if settings.security == MailSecurity.STARTTLS:
-                smtp.starttls(context=context)
-            if settings.username:
-                smtp.login(settings.username, settings.password or "")
-            refused = smtp.send_message(message)
+        refused = deliver(settings, message)
     except smtplib.SMTPRecipientsRefused as exc:
         codes = [code for code, _text in exc.recipients.values()]
         if codes and all(code >= 500 for code in codes):

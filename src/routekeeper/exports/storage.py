@@ -9,8 +9,6 @@ state is ever linked, so a late worker that lost its lease cannot replace a good
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import os
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +16,7 @@ from typing import Any, Protocol
 from urllib.parse import urlencode
 
 from routekeeper.core.clock import utcnow
-from routekeeper.core.signing_keys import SigningKeys
+from routekeeper.core.signing_keys import SigningKeys, mac
 from routekeeper.exports.writer import fsync_directory
 from routekeeper.settings import ExportSettings, Settings
 
@@ -69,8 +67,7 @@ def _staging(root: Path, key: str) -> Path:
 def sign_download(secret: str, export_id: str, expires: int) -> str:
     """The HMAC-SHA256 signature of a local download link (job id and expiry)."""
     message = f"routekeeper-export-download:{export_id}:{expires}".encode()
-    digest = hmac.new(secret.encode(), message, hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+    return base64.urlsafe_b64encode(mac(secret, message)).decode().rstrip("=")
 
 
 def verify_download(
@@ -80,9 +77,9 @@ def verify_download(
     if not expires or not signature or not expires.isascii() or not expires.isdigit() \
             or len(expires) > 12:
         return False
-    if not any(hmac.compare_digest(sign_download(key, export_id, int(expires)).encode(),
-                                   signature.encode())
-               for key in keys.verifying(utcnow())):
+    if not keys.verifies(signature.encode(),
+                         lambda key: sign_download(key, export_id, int(expires)).encode(),
+                         now=utcnow()):
         return False
     return int(expires) > int(utcnow().timestamp())
 

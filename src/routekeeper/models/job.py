@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Index, Integer, String, Text
@@ -10,6 +11,15 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from routekeeper.db.base import Base
 from routekeeper.db.types import PortableJSON, UTCDateTime
+
+
+class JobStatus(StrEnum):
+    """A job's ``status``: waiting (queued), claimed under a lease (running), or done."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
 
 
 class Job(Base):
@@ -25,7 +35,7 @@ class Job(Base):
     account_id: Mapped[str | None] = mapped_column(String(64))
     task: Mapped[str] = mapped_column(String(100))
     payload: Mapped[dict[str, Any]] = mapped_column(PortableJSON, default=dict)
-    status: Mapped[str] = mapped_column(String(16), default="queued")
+    status: Mapped[str] = mapped_column(String(16), default=JobStatus.QUEUED.value)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     max_attempts: Mapped[int] = mapped_column(Integer, default=10)
     run_at: Mapped[datetime] = mapped_column(UTCDateTime())

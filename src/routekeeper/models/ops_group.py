@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from routekeeper.db.base import Base
@@ -34,6 +34,15 @@ class OpsGroup(Base):
     # Extension: {"max_reloads": int | None, "service_time": s}: workers may go back to the
     # ops group home to reload; None when they may not.
     reloads: Mapped[dict[str, Any] | None] = mapped_column(PortableJSON)
+    # Meters from ops_group_home; with enforce_operations_radius, orders farther away are
+    # refused at creation and never planned.
+    operations_radius: Mapped[int | None] = mapped_column(Integer)
+    enforce_operations_radius: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                            server_default=false())
+    # Shifts of workers who have no schedule of their own (ScheduleEntry shapes).
+    schedule: Mapped[list[dict[str, Any]] | None] = mapped_column(PortableJSON)
+    order_tracking_automation: Mapped[dict[str, Any] | None] = mapped_column(PortableJSON)
+    work_status_automation: Mapped[list[dict[str, Any]] | None] = mapped_column(PortableJSON)
     metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", PortableJSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -30,6 +30,8 @@ class OrderExport(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     # pending -> processing -> completed | failed (the contract's values).
     status: Mapped[str] = mapped_column(String(16))
+    # What is exported: "orders" (POST /orders/export) or "workers" (POST /workers/export).
+    kind: Mapped[str] = mapped_column(String(16), default="orders", server_default="orders")
     filters: Mapped[dict[str, Any]] = mapped_column(PortableJSON)
     email_recipients: Mapped[list[str]] = mapped_column(PortableJSON)
     idempotency_key: Mapped[str | None] = mapped_column(String(200))

@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, ForeignKeyConstraint, Index, Integer, String
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from routekeeper.db.base import Base
@@ -37,6 +45,9 @@ class Worker(Base):
     schedule: Mapped[list[dict[str, Any]]] = mapped_column(PortableJSON, default=list)
     unavailable_on: Mapped[list[str]] = mapped_column(PortableJSON, default=list)
     available: Mapped[bool] = mapped_column(Boolean, default=True)
+    # work_status.tracking: set by POST /workers/{h}/work_status, or derived from its
+    # routes when the ops group automates it (workers/status.py).
+    tracking: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     device_ids: Mapped[list[str]] = mapped_column(PortableJSON, default=list)
     metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", PortableJSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from routekeeper.core.clock import utcnow
 from routekeeper.db.engine import Database
-from routekeeper.models.job import Job
+from routekeeper.models.job import Job, JobStatus
 from routekeeper.models.position_inbox import PositionInbox
 from routekeeper.models.webhook_delivery import WebhookDelivery
 
@@ -55,15 +55,16 @@ class DatabaseGauges(Collector):
             lag.add_metric([], max(0.0, (now - oldest_fix).total_seconds())
                            if oldest_fix else 0.0)
             for task, count in session.execute(
-                select(Job.task, func.count()).where(Job.status == "queued", Job.run_at <= now)
+                select(Job.task, func.count())
+                .where(Job.status == JobStatus.QUEUED.value, Job.run_at <= now)
                 .group_by(Job.task)):
                 depth.add_metric([task], float(count))
             for task, count in session.execute(
-                select(Job.task, func.count()).where(Job.status == "running")
+                select(Job.task, func.count()).where(Job.status == JobStatus.RUNNING.value)
                 .group_by(Job.task)):
                 running.add_metric([task], float(count))
             first_due = session.scalar(select(func.min(Job.run_at)).where(
-                Job.status == "queued", Job.run_at <= now))
+                Job.status == JobStatus.QUEUED.value, Job.run_at <= now))
             oldest.add_metric([], (now - first_due).total_seconds() if first_due else 0.0)
             for account_id, endpoint_id, created in session.execute(
                 select(WebhookDelivery.account_id, WebhookDelivery.endpoint_id,

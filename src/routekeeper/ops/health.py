@@ -20,7 +20,7 @@ from routekeeper.core.clock import utcnow
 from routekeeper.core.jobs import JobRunner
 from routekeeper.db.engine import Database
 from routekeeper.db.migrate import alembic_config
-from routekeeper.models.job import Job
+from routekeeper.models.job import Job, JobStatus
 from routekeeper.models.position_inbox import PositionInbox
 from routekeeper.settings import Settings
 
@@ -71,7 +71,7 @@ def check_jobs(db: Database, runner: JobRunner | None) -> Check:
     try:
         with db.read() as session:
             oldest = session.scalar(select(func.min(Job.run_at)).where(
-                Job.status == "queued", Job.run_at <= utcnow()))
+                Job.status == JobStatus.QUEUED.value, Job.run_at <= utcnow()))
     except Exception as exc:
         return Check("jobs", False, f"queue unreadable: {type(exc).__name__}")
     if oldest is None:

@@ -13,6 +13,7 @@ from routekeeper.core.responses import R400, R401, R404, R404_CODED, R422, Respo
 from routekeeper.core.routing import Router
 from routekeeper.dependencies import ReadSession, SettingsDep, WriteSession
 from routekeeper.order_tasks import service
+from routekeeper.order_tasks.lists import task_wire
 from routekeeper.order_tasks.schemas import (
     OrderTaskList,
     OrderTaskRead,
@@ -43,7 +44,7 @@ def list_order_tasks(
 ) -> dict[str, Any]:
     """List an order's tasks, oldest first."""
     order = service.find_order(session, account.account_id, order_handle, fulfillment_attempt)
-    return {"tasks": [service.task_wire(t) for t in service.list_tasks(session, order)]}
+    return {"tasks": [task_wire(t) for t in service.list_tasks(session, order)]}
 
 
 @router.post(f"{ORDER}/tasks", status_code=201, response_model=OrderTaskList,
@@ -55,7 +56,7 @@ def create_order_tasks(
     """Add tasks (status ``created``) to an order."""
     order = service.find_order(session, account.account_id, order_handle, fulfillment_attempt)
     tasks = service.create_tasks(session, order, body.tasks)
-    return {"tasks": [service.task_wire(t) for t in tasks]}
+    return {"tasks": [task_wire(t) for t in tasks]}
 
 
 @router.patch(TASK, response_model=OrderTaskRead, responses=TASK_ERRORS)
@@ -67,7 +68,7 @@ def update_order_task(
     order = service.find_order(session, account.account_id, order_handle, fulfillment_attempt)
     task = service.update_task(service.find_task(session, order, task_id), body)
     session.flush()
-    return service.task_wire(task)
+    return task_wire(task)
 
 
 @router.delete(TASK, status_code=204, response_class=Response, responses=TASK_ERRORS)

@@ -37,6 +37,21 @@ class BaseOrderTask(BaseModel):
     priority: TaskPriority | None = None
 
 
+class ListedTask(BaseOrderTask):
+    """A task in an order request's ``tasks_list``: unknown fields are ignored, as on orders."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class TasksList(BaseModel):
+    """``tasks_list`` of an order request: a task definition's tasks, then the listed ones."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    task_definition_id: Text | None = Field(default=None, min_length=1, max_length=36)
+    tasks: list[ListedTask] | None = Field(default=None, max_length=MAX_TASKS)
+
+
 class OrderTasksCreate(BaseModel):
     """``POST /orders/{order_handle}/tasks`` body."""
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, or_, select
@@ -17,6 +17,7 @@ from routekeeper.models.ops_group import OpsGroup
 from routekeeper.models.order import Order
 from routekeeper.models.order_task import OrderTask
 from routekeeper.models.task_definition import TaskDefinition
+from routekeeper.order_tasks.lists import definition_tasks, new_tasks
 from routekeeper.order_tasks.schemas import (
     BaseOrderTask,
     OrderTaskUpdate,
@@ -45,17 +46,6 @@ def find_order(
                          {"description": f"Order not found for handle {handle}"}) from exc
 
 
-def task_wire(task: OrderTask) -> dict[str, Any]:
-    """The ``OrderTaskResponse`` of a task."""
-    return {
-        "task_id": task.task_id, "label": task.label,
-        "task_definition_id": task.task_definition_id, "description": task.description,
-        "metadata": task.metadata_, "priority": task.priority, "status": task.status,
-        "created_at": task.created_at, "updated_at": task.updated_at,
-        "attachments": task.attachments or [],
-    }
-
-
 def list_tasks(session: Session, order: Order) -> list[OrderTask]:
     """An order's tasks, oldest first."""
     return list(session.scalars(
@@ -65,37 +55,21 @@ def list_tasks(session: Session, order: Order) -> list[OrderTask]:
     ))
 
 
-def _task_fields(item: BaseOrderTask) -> dict[str, Any]:
-    return item.model_dump(mode="json")
-
-
 def create_tasks(
     session: Session, order: Order, items: list[BaseOrderTask]
 ) -> list[OrderTask]:
     """Add tasks to an order; an item naming a task definition adds that definition's tasks."""
-    now = utcnow()
     fields: list[dict[str, Any]] = []
     for index, item in enumerate(items):
         if item.task_definition_id is None:
-            fields.append(_task_fields(item))
+            fields.append(item.model_dump(mode="json"))
             continue
         definition = session.get(TaskDefinition, (order.account_id, item.task_definition_id))
         if definition is None:
             raise invalid_field("json", f"tasks.{index}.task_definition_id",
                                 "No task definition with this id.")
-        fields.extend({**task, "task_definition_id": definition.task_definition_id}
-                      for task in definition.tasks)
-    created = [
-        OrderTask(
-            account_id=order.account_id, task_id=new_id(), order_id=order.id,
-            label=f["label"], task_definition_id=f.get("task_definition_id"),
-            description=f.get("description"), metadata_=f.get("metadata"),
-            priority=f.get("priority"), status="created", attachments=[],
-            # A microsecond apart, so a batch lists in the posted order.
-            created_at=now + timedelta(microseconds=i), updated_at=now + timedelta(microseconds=i),
-        )
-        for i, f in enumerate(fields)
-    ]
+        fields.extend(definition_tasks(definition))
+    created = new_tasks(order, fields)
     session.add_all(created)
     session.flush()
     return created

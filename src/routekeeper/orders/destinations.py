@@ -83,6 +83,35 @@ def _place_errors(missing_handles: list[Wanted], missing_ids: list[Wanted]) -> N
         )
 
 
+def _geocode(session: Session, account_id: str, wanted: Sequence[Wanted], to_geocode: list[int],
+             out: list[Resolved | None], *, geocoder: Geocoder | None) -> None:
+    """Fill ``out`` at ``to_geocode`` from the addresses, or raise (no geocoder, geocoder
+    down, an address with no location)."""
+    if geocoder is None:
+        first = wanted[to_geocode[0]]
+        raise not_configured("json", f"{first.path}.address", "An address-only destination")
+    try:
+        found = geocoder.geocode(session, account_id,
+                                 [address_query(wanted[i].destination) for i in to_geocode])
+    except GeocoderUnavailable as exc:
+        raise unavailable(exc, geocoder.settings.retry_after_s) from exc
+    errors: dict[str, list[str]] = {}
+    for index, hit in zip(to_geocode, found, strict=True):
+        item = wanted[index]
+        if hit is None:
+            errors[f"{item.path}.address"] = [
+                f"No location found for the address {item.destination.address!r} of "
+                f"order {item.order_handle}."]
+            continue
+        out[index] = Resolved({
+            "geometry": {"type": "Point", "coordinates": [hit.lon, hit.lat]},
+            "radius": item.destination.radius or DEFAULT_ADDRESS_RADIUS_M,
+            "address": item.destination.address,
+        }, hit.region)
+    if errors:
+        raise RequestValidationFailed({"json": errors})
+
+
 def resolve(
     session: Session, account_id: str, wanted: Sequence[Wanted], *,
     geocoder: Geocoder | None,
@@ -118,27 +147,5 @@ def resolve(
             to_geocode.append(index)
     _place_errors(missing_handles, missing_ids)
     if to_geocode:
-        if geocoder is None:
-            first = wanted[to_geocode[0]]
-            raise not_configured("json", f"{first.path}.address", "An address-only destination")
-        try:
-            found = geocoder.geocode(session, account_id,
-                                     [address_query(wanted[i].destination) for i in to_geocode])
-        except GeocoderUnavailable as exc:
-            raise unavailable(exc, geocoder.settings.retry_after_s) from exc
-        errors: dict[str, list[str]] = {}
-        for index, hit in zip(to_geocode, found, strict=True):
-            item = wanted[index]
-            if hit is None:
-                errors[f"{item.path}.address"] = [
-                    f"No location found for the address {item.destination.address!r} of "
-                    f"order {item.order_handle}."]
-                continue
-            out[index] = Resolved({
-                "geometry": {"type": "Point", "coordinates": [hit.lon, hit.lat]},
-                "radius": item.destination.radius or DEFAULT_ADDRESS_RADIUS_M,
-                "address": item.destination.address,
-            }, hit.region)
-        if errors:
-            raise RequestValidationFailed({"json": errors})
+        _geocode(session, account_id, wanted, to_geocode, out, geocoder=geocoder)
     return [r for r in out if r is not None]

@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Body, Depends, Query
-from sqlalchemy.orm import Session
 
 from routekeeper.accounts.auth import CurrentAccount
 from routekeeper.core.errors import invalid_field
@@ -32,11 +31,11 @@ from routekeeper.dependencies import (
     ReadSession,
     RunnerDep,
     SettingsDep,
-    TravelDep,
     WriteSession,
 )
 from routekeeper.geocoding.service import require_for_region_filter
 from routekeeper.models.order import Order
+from routekeeper.order_tasks.lists import tasks_by_order
 from routekeeper.orders import flows, repository, service
 from routekeeper.orders.filters import OrderFilters
 from routekeeper.orders.paths import ORDER
@@ -55,10 +54,10 @@ from routekeeper.orders.timeline import timeline_view, tracked_span
 from routekeeper.orders.wire import order_detail_wire, order_wire
 from routekeeper.planning.schemas import PlanResponse, PlanResult
 from routekeeper.routes.context import RouteContext
+from routekeeper.routes.dependencies import ChangeContext
 from routekeeper.routes.schemas import RouteRead
 from routekeeper.settings import Settings
 from routekeeper.tracking.engine.outages import merge as merge_outages
-from routekeeper.travel.base import TravelModel
 
 router = Router(tags=["Orders"])
 
@@ -96,7 +95,8 @@ SelectorDep = Annotated[Selector, Depends(selector)]
 
 
 def _detail(session: Any, order: Any, settings: Settings) -> dict[str, Any]:
-    return order_detail_wire(order, settings.public_url, repository.timeline(session, order))
+    return order_detail_wire(order, settings.public_url, repository.timeline(session, order),
+                             tasks=tasks_by_order(session, [order])[order.id])
 
 
 @router.get("/orders/", response_model=OrderPage, responses=ERRORS_401_422)
@@ -120,7 +120,8 @@ def list_orders(
     if aggregate is not None and filters.send_outage:
         aggregate["outage_summary"] = merge_outages(
             repository.outage_summaries(session, account.account_id, filters))
-    return {"orders": [order_wire(o, settings.public_url) for o in rows],
+    tasks = tasks_by_order(session, rows)
+    return {"orders": [order_wire(o, settings.public_url, tasks=tasks[o.id]) for o in rows],
             "pagination_token": token, "aggregate": aggregate}
 
 
@@ -128,13 +129,10 @@ def list_orders(
     "/orders/", status_code=201, response_model=OrderList | RouteRead | PlanResult | PlanResponse,
     responses=CREATE_ERRORS,
 )
-def create_orders(
-    body: OrdersCreate, account: CurrentAccount, session: WriteSession, settings: SettingsDep,
-    travel: TravelDep, geocoder: GeocoderDep, db: DatabaseDep, runner: RunnerDep,
-) -> dict[str, Any]:
+def create_orders(body: OrdersCreate, ctx: ChangeContext, geocoder: GeocoderDep,
+                  db: DatabaseDep, runner: RunnerDep) -> dict[str, Any]:
     """Create a batch of orders; ``manual`` stores them ``unplanned`` (or on a route for the
     posted worker), other plan modes plan them."""
-    ctx = RouteContext(session, account.account_id, settings, travel)
     return flows.create(ctx, body, geocoder=geocoder, db=db, runner=runner)
 
 
@@ -181,13 +179,10 @@ def get_order(
 
 
 @router.patch(ORDER, response_model=OrderDetail, responses=PATCH_ERRORS)
-def update_order(
-    order_handle: str, body: OrderUpdate, account: CurrentAccount, session: WriteSession,
-    settings: SettingsDep, travel: TravelDep, geocoder: GeocoderDep, selector: SelectorDep,
-) -> dict[str, Any]:
+def update_order(order_handle: str, body: OrderUpdate, ctx: ChangeContext,
+                 geocoder: GeocoderDep, selector: SelectorDep) -> dict[str, Any]:
     """Change an order's fields (its route's estimates follow)."""
-    order = _lookup(session, account.account_id, order_handle, selector)
-    ctx = RouteContext(session, account.account_id, settings, travel)
+    order = _lookup(ctx.session, ctx.account_id, order_handle, selector)
     return _answer(ctx, flows.update(ctx, order, body, geocoder=geocoder))
 
 
@@ -204,66 +199,48 @@ def _answer(ctx: RouteContext, order: Order) -> dict[str, Any]:
     return _detail(ctx.session, order, ctx.settings)
 
 
-def _act(
-    session: Session, account_id: str, order_handle: str, selector: Selector,
-    settings: Settings, travel: TravelModel, flow: Action, body: OrderActionBody | None,
-) -> dict[str, Any]:
+def _act(ctx: RouteContext, order_handle: str, selector: Selector, flow: Action,
+         body: OrderActionBody | None) -> dict[str, Any]:
     """Apply one state change to an order (its route follows), answer its detail."""
-    order = _lookup(session, account_id, order_handle, selector)
-    ctx = RouteContext(session, account_id, settings, travel)
+    order = _lookup(ctx.session, ctx.account_id, order_handle, selector)
     return _answer(ctx, flow(ctx, order, metadata=_action_body(body)))
 
 
 @router.post(f"{ORDER}/complete", response_model=OrderDetail, responses=ERRORS_ALL)
-def complete_order(
-    order_handle: str, account: CurrentAccount, session: WriteSession, settings: SettingsDep,
-    travel: TravelDep, selector: SelectorDep, body: ActionBody = None,
-) -> dict[str, Any]:
+def complete_order(order_handle: str, ctx: ChangeContext, selector: SelectorDep,
+                   body: ActionBody = None) -> dict[str, Any]:
     """Complete an order."""
-    return _act(session, account.account_id, order_handle, selector, settings, travel,
-                flows.complete, body)
+    return _act(ctx, order_handle, selector, flows.complete, body)
 
 
 @router.post(f"{ORDER}/cancel", response_model=OrderDetail, responses=ERRORS_ALL)
-def cancel_order(
-    order_handle: str, account: CurrentAccount, session: WriteSession, settings: SettingsDep,
-    travel: TravelDep, selector: SelectorDep, body: ActionBody = None,
-) -> dict[str, Any]:
+def cancel_order(order_handle: str, ctx: ChangeContext, selector: SelectorDep,
+                 body: ActionBody = None) -> dict[str, Any]:
     """Cancel an order (a ``metadata`` object in the body is merged into the order's)."""
-    return _act(session, account.account_id, order_handle, selector, settings, travel,
-                flows.cancel, body)
+    return _act(ctx, order_handle, selector, flows.cancel, body)
 
 
 @router.post(f"{ORDER}/disable", response_model=OrderDetail, responses=ERRORS_ALL)
-def disable_order(
-    order_handle: str, account: CurrentAccount, session: WriteSession, settings: SettingsDep,
-    travel: TravelDep, selector: SelectorDep, body: ActionBody = None,
-) -> dict[str, Any]:
+def disable_order(order_handle: str, ctx: ChangeContext, selector: SelectorDep,
+                  body: ActionBody = None) -> dict[str, Any]:
     """Disable an order: it stays on its route but out of the route's ETAs."""
-    return _act(session, account.account_id, order_handle, selector, settings, travel,
-                flows.disable, body)
+    return _act(ctx, order_handle, selector, flows.disable, body)
 
 
 @router.post(f"{ORDER}/enable", response_model=OrderDetail, responses=ERRORS_ALL)
-def enable_order(
-    order_handle: str, account: CurrentAccount, session: WriteSession, settings: SettingsDep,
-    travel: TravelDep, selector: SelectorDep, body: ActionBody = None,
-) -> dict[str, Any]:
+def enable_order(order_handle: str, ctx: ChangeContext, selector: SelectorDep,
+                 body: ActionBody = None) -> dict[str, Any]:
     """Enable a disabled order again."""
-    return _act(session, account.account_id, order_handle, selector, settings, travel,
-                flows.enable, body)
+    return _act(ctx, order_handle, selector, flows.enable, body)
 
 
 @router.post(
     f"{ORDER}/reschedule", response_model=OrderDetail, responses=ERRORS_ALL
 )
-def reschedule_order(
-    order_handle: str, body: Reschedule, account: CurrentAccount, session: WriteSession,
-    settings: SettingsDep, travel: TravelDep, selector: SelectorDep,
-) -> dict[str, Any]:
+def reschedule_order(order_handle: str, body: Reschedule, ctx: ChangeContext,
+                     selector: SelectorDep) -> dict[str, Any]:
     """Move an order's time window (a started order is re-created as a new attempt)."""
-    order = _lookup(session, account.account_id, order_handle, selector)
-    ctx = RouteContext(session, account.account_id, settings, travel)
+    order = _lookup(ctx.session, ctx.account_id, order_handle, selector)
     return _answer(ctx, flows.reschedule(ctx, order, body))
 
 

@@ -13,24 +13,21 @@ Date semantics (recorded in docs/compatibility.md):
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, create_model, field_validator
 
 from routekeeper.core.query_filters import (
-    PageLimit,
+    ListFilters,
     QueryDate,
     QueryFilters,
     QueryInstant,
     TrackingFilters,
     checked,
     json_object_filter,
-    one_of,
-    status_list,
+    metadata_filter,
 )
-from routekeeper.core.query_filters import region_filter as check_region
 from routekeeper.core.timefmt import parse_wall_time
 from routekeeper.orders.schemas import SortDirection, TrackMode
 
@@ -65,43 +62,20 @@ WALL_TIME_FILTERS = [
 WINDOW_FILTERS = INSTANT_FILTERS + WALL_DATE_FILTERS + WALL_TIME_FILTERS
 
 
-class OrderFilterFields(TrackingFilters, QueryFilters):
+class OrderFilterFields(TrackingFilters, ListFilters, QueryFilters):
     """The fixed part of the order filters; the time filters are generated below."""
 
-    status: str | None = None
-    worker_handle: str | None = None
-    driver_handle: str | None = None
-    ops_group_handle: str | None = None
+    STATUS_VALUES = STATUS_FILTER_VALUES
+    PLAN_MODE_VALUES = PLAN_MODE_VALUES
+
     route_handle: str | None = None
-    plan_id: str | None = None
     place_handle: str | None = None
-    device_id: str | None = None
-    search_term: str | None = Field(default=None, max_length=200)
     order_metadata_filter: str | None = None
-    region_filter: str | None = None
-    plan_mode: str | None = None
     track_mode: TrackMode | None = None
     fulfillment_attempt: int | None = Field(default=None, ge=0, le=MAX_ATTEMPT)
     risk_status: bool | None = None
     aggregate: bool | None = None
     sort_direction: SortDirection = SortDirection.DESC
-    limit: PageLimit = 50
-    pagination_token: str | None = Field(default=None, max_length=2000)
-
-    @field_validator("status")
-    @classmethod
-    def _statuses(cls, value: str | None) -> str | None:
-        return status_list(value, STATUS_FILTER_VALUES)
-
-    @field_validator("region_filter")
-    @classmethod
-    def _region(cls, value: str | None) -> str | None:
-        return check_region(value)
-
-    @field_validator("plan_mode")
-    @classmethod
-    def _plan_mode(cls, value: str | None) -> str | None:
-        return one_of(value, PLAN_MODE_VALUES)
 
     @field_validator("order_metadata_filter")
     @classmethod
@@ -116,21 +90,9 @@ class OrderFilterFields(TrackingFilters, QueryFilters):
         return None if value is None else parse_wall_time(value)
 
     @property
-    def statuses(self) -> list[str]:
-        return self.status.split(",") if self.status else []
-
-    @property
-    def worker(self) -> str | None:
-        return self.worker_handle or self.driver_handle
-
-    @property
-    def region(self) -> dict[str, str]:
-        """The region filter as an object."""
-        return dict(json.loads(self.region_filter)) if self.region_filter else {}
-
-    @property
     def metadata_filter(self) -> dict[str, Any]:
-        return dict(json.loads(self.order_metadata_filter)) if self.order_metadata_filter else {}
+        """The order metadata filter as an object."""
+        return metadata_filter(self.order_metadata_filter)
 
 
 QueryWallTime = Annotated[str | None, AfterValidator(checked(parse_wall_time))]

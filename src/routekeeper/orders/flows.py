@@ -19,6 +19,7 @@ from routekeeper.core.jobs import JobRunner
 from routekeeper.db.engine import Database
 from routekeeper.geocoding.service import Geocoder
 from routekeeper.models.order import Order
+from routekeeper.order_tasks.lists import tasks_by_order
 from routekeeper.orders import service
 from routekeeper.orders.schemas import OrdersCreate, OrderUpdate, Reschedule
 from routekeeper.orders.wire import order_wire
@@ -41,7 +42,8 @@ def create(ctx: RouteContext, body: OrdersCreate, *, geocoder: Geocoder | None, 
     if body.worker is not None:
         # Manual mode with a worker: a route for that worker, in the posted sequence.
         return route_for_new_orders(ctx, body.worker, orders)
-    return {"orders": [order_wire(o, ctx.public_url) for o in orders]}
+    tasks = tasks_by_order(ctx.session, orders)
+    return {"orders": [order_wire(o, ctx.public_url, tasks=tasks[o.id]) for o in orders]}
 
 
 def complete(ctx: RouteContext, order: Order, *, metadata: dict[str, Any] | None) -> Order:

@@ -127,72 +127,103 @@ def _local_window(
 
 def filtered(session: Session, account_id: str, filters: OrderFilterFields) -> Select[Any]:
     """The SELECT of the account's orders matching ``filters`` (no order, no limit)."""
-    query = select(Order).where(Order.account_id == account_id)
-    conditions: list[ColumnElement[bool]] = []
+    dialect = session.get_bind().dialect.name
+    conditions = [*_status_conditions(filters), *_field_conditions(account_id, filters, dialect),
+                  *_time_conditions(session, account_id, filters)]
+    return select(Order).where(Order.account_id == account_id, and_(true(), *conditions))
+
+
+def _status_conditions(filters: OrderFilterFields) -> list[ColumnElement[bool]]:
+    """``status``, where ``rescheduled`` means "ever rescheduled", not a status."""
     statuses = filters.statuses
-    if statuses:
-        status_clauses: list[ColumnElement[bool]] = []
-        plain = [s for s in statuses if s != "rescheduled"]
-        if plain:
-            status_clauses.append(Order.status.in_(plain))
-        if "rescheduled" in statuses:
-            status_clauses.append(Order.rescheduled_marked_at.is_not(None))
-        conditions.append(or_(*status_clauses))
-    equal = {
-        "ops_group_handle": Order.ops_group_handle, "route_handle": Order.route_handle,
-        "plan_id": Order.plan_id, "device_id": Order.device_id, "plan_mode": Order.plan_mode,
-        "fulfillment_attempt": Order.fulfillment_attempt,
-    }
-    for name, column in equal.items():
-        value = getattr(filters, name)
-        if value is not None:
-            conditions.append(column == value)
+    if not statuses:
+        return []
+    status_clauses: list[ColumnElement[bool]] = []
+    plain = [s for s in statuses if s != "rescheduled"]
+    if plain:
+        status_clauses.append(Order.status.in_(plain))
+    if "rescheduled" in statuses:
+        status_clauses.append(Order.rescheduled_marked_at.is_not(None))
+    return [or_(*status_clauses)]
+
+
+_EQUAL = {
+    "ops_group_handle": Order.ops_group_handle, "route_handle": Order.route_handle,
+    "plan_id": Order.plan_id, "device_id": Order.device_id, "plan_mode": Order.plan_mode,
+    "fulfillment_attempt": Order.fulfillment_attempt, "worker": Order.worker_handle,
+    "risk_status": Order.risk_status,
+}
+
+
+def _field_conditions(account_id: str, filters: OrderFilterFields,
+                      dialect: str) -> list[ColumnElement[bool]]:
+    """The filters on the order's own fields, its metadata, region and worker."""
+    conditions: list[ColumnElement[bool]] = [
+        column == value for name, column in _EQUAL.items()
+        if (value := getattr(filters, name)) is not None and value != ""
+    ]
     if filters.track_mode is not None:
         conditions.append(Order.track_mode == filters.track_mode.value)
-    if filters.worker:
-        conditions.append(Order.worker_handle == filters.worker)
     if filters.place_handle:
         conditions.append(Order.destination["place_handle"].as_string() == filters.place_handle)
-    if filters.risk_status is not None:
-        conditions.append(Order.risk_status == filters.risk_status)
     if filters.search_term:
         conditions.append(text_search(filters.search_term, [
             Order.order_handle, Order.ops_group_handle, Order.worker_handle], Order.metadata_))
-    dialect = session.get_bind().dialect.name
-    for key, value in filters.metadata_filter.items():
-        conditions.append(json_match(Order.metadata_, dialect, key, value))
+    conditions.extend(json_match(Order.metadata_, dialect, key, value)
+                      for key, value in filters.metadata_filter.items())
     conditions.extend(order_conditions(filters, dialect))
     if filters.tracking_status is not None:
         conditions.append(tracked(Order.started_at, filters.tracking_status))
     if filters.profile_filter:
         conditions.append(Order.worker_handle.in_(
             workers_with_profile(account_id, filters.profile_filter, dialect)))
-    for key, value in filters.region.items():
-        conditions.append(json_match(Order.region, dialect, key, value))
+    conditions.extend(json_match(Order.region, dialect, key, value)
+                      for key, value in filters.region.items())
+    return conditions
+
+
+def _utc_conditions(filters: OrderFilterFields, stem: str,
+                    column: Any) -> list[ColumnElement[bool]]:
+    """``<stem>_date`` (a UTC day) and ``<stem>_from``/``_to`` (instants)."""
+    conditions: list[ColumnElement[bool]] = []
+    day = filters.day(f"{stem}_date")
+    if day is not None:
+        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        conditions.append(and_(column >= start, column < _next_day(start)))
+    lo, hi = filters.instant(f"{stem}_from"), filters.instant(f"{stem}_to")
+    if lo is not None:
+        conditions.append(column >= lo)
+    if hi is not None:
+        conditions.append(column < hi)
+    return conditions
+
+
+def _local_bounds(filters: OrderFilterFields,
+                  stem: str) -> tuple[date | None, datetime | None, datetime | None]:
+    """The ``_without_tz`` day and wall-clock bounds of ``stem`` (each None when not sent)."""
+    local_day = filters.day(f"{stem}_date_without_tz")
+    if stem == "created_at":
+        # created_at_without_tz_from/to take dates; both days are included.
+        from_day = filters.day(f"{stem}_without_tz_from")
+        to_day = filters.day(f"{stem}_without_tz_to")
+        return (local_day, _midnight(from_day) if from_day else None,
+                _next_day(_midnight(to_day)) if to_day else None)
+    return (local_day, filters.wall(f"{stem}_without_tz_from"),
+            filters.wall(f"{stem}_without_tz_to"))
+
+
+def _time_conditions(session: Session, account_id: str,
+                     filters: OrderFilterFields) -> list[ColumnElement[bool]]:
+    """The time filters: UTC days and instants, and local (``_without_tz``) ones read in
+    the order's own zone."""
+    conditions: list[ColumnElement[bool]] = []
     timezones: list[str] | None = None
     for stem, column_name in TIME_FIELDS.items():
         column = getattr(Order, column_name)
-        day = filters.day(f"{stem}_date")
-        if day is not None:
-            start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-            conditions.append(and_(column >= start, column < _next_day(start)))
-        lo, hi = filters.instant(f"{stem}_from"), filters.instant(f"{stem}_to")
-        if lo is not None:
-            conditions.append(column >= lo)
-        if hi is not None:
-            conditions.append(column < hi)
+        conditions.extend(_utc_conditions(filters, stem, column))
         if stem not in LOCAL_TIME_FIELDS:
             continue
-        local_day = filters.day(f"{stem}_date_without_tz")
-        if stem == "created_at":
-            # created_at_without_tz_from/to take dates; both days are included.
-            from_day = filters.day(f"{stem}_without_tz_from")
-            to_day = filters.day(f"{stem}_without_tz_to")
-            local_lo = _midnight(from_day) if from_day else None
-            local_hi = _next_day(_midnight(to_day)) if to_day else None
-        else:
-            local_lo = filters.wall(f"{stem}_without_tz_from")
-            local_hi = filters.wall(f"{stem}_without_tz_to")
+        local_day, local_lo, local_hi = _local_bounds(filters, stem)
         if local_day is None and local_lo is None and local_hi is None:
             continue
         if timezones is None:
@@ -204,7 +235,7 @@ def filtered(session: Session, account_id: str, filters: OrderFilterFields) -> S
             conditions.append(_local_window(
                 column, timezones, local_lo or _WALL_MIN, local_hi or _WALL_MAX
             ))
-    return query.where(and_(true(), *conditions))
+    return conditions
 
 
 def _midnight(day: date) -> datetime:

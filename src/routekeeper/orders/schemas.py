@@ -20,6 +20,8 @@ from pydantic import (
 from routekeeper.core.fields import Handle, JsonObject, Text
 from routekeeper.core.geojson import PointGeometry, PolygonGeometry
 from routekeeper.core.timefmt import ApiDatetime
+from routekeeper.order_tasks.schemas import TasksList
+from routekeeper.orders.attachments import MAX_ATTACHMENTS, AttachmentIn
 
 DEFAULT_POINT_RADIUS_M = 100
 DEFAULT_ADDRESS_RADIUS_M = 30
@@ -203,6 +205,8 @@ class OrderIn(BaseModel):
     time_windows: list[TimeWindowIn] | None = Field(default=None, max_length=24)
     lateness_cost_per_minute: int | None = Field(default=None, ge=0,
                                                  le=MAX_LATENESS_COST_PER_MINUTE)
+    # The order's tasks: a task definition's and/or listed ones (order_tasks/lists.py).
+    tasks_list: TasksList | None = None
 
     _window = field_validator("scheduled_after")(check_window)
     _windows = field_validator("time_windows")(check_time_windows)
@@ -247,6 +251,8 @@ class OrderUpdate(BaseModel):
     time_windows: list[TimeWindowIn] | None = Field(default=None, max_length=24)
     lateness_cost_per_minute: int | None = Field(default=None, ge=0,
                                                  le=MAX_LATENESS_COST_PER_MINUTE)
+    # Appended to the order's attachments (never replaced; null or [] adds nothing).
+    attachments: list[AttachmentIn] | None = Field(default=None, max_length=MAX_ATTACHMENTS)
 
     _window = field_validator("scheduled_after")(check_window)
     _windows = field_validator("time_windows")(check_time_windows)
@@ -292,6 +298,8 @@ class CustomEvent(BaseModel):
     # which GET /orders/{h} leaves out unless allow_mocked_events (orders/timeline.py).
     is_mocked: bool | None = None
     device_id: Text | None = Field(default=None, min_length=1, max_length=200)
+    attachments: list[AttachmentIn] | None = Field(default=None, min_length=1,
+                                                   max_length=MAX_ATTACHMENTS)
 
 
 class CustomEvents(BaseModel):

@@ -24,7 +24,7 @@ from routekeeper.core.errors import (
 )
 from routekeeper.core.fields import MAX_ORDER_METADATA_BYTES, json_size
 from routekeeper.core.ids import new_id, new_token
-from routekeeper.core.pagination import decode_token, encode_token
+from routekeeper.core.pagination import cut_page, time_position
 from routekeeper.core.signing_keys import SigningKeys
 from routekeeper.core.timefmt import format_ts, parse_ts
 from routekeeper.geocoding.service import Geocoder
@@ -32,7 +32,9 @@ from routekeeper.models.ops_group import OpsGroup
 from routekeeper.models.order import Order
 from routekeeper.models.order_event import OrderEvent
 from routekeeper.models.place import Place
+from routekeeper.order_tasks.lists import check_tasks_lists, tasks_from_list
 from routekeeper.orders import destinations, regions, repository
+from routekeeper.orders.attachments import MAX_ORDER_ATTACHMENTS, stored_attachments
 from routekeeper.orders.destinations import Resolved, Wanted
 from routekeeper.orders.filters import OrderFilterFields
 from routekeeper.orders.schemas import (
@@ -48,8 +50,9 @@ from routekeeper.orders.schemas import (
 from routekeeper.orders.states import TERMINAL, OrderAction, OrderStatus, can, target
 from routekeeper.orders.wire import share_url
 from routekeeper.settings import TrackingSettings
-from routekeeper.tracking.completion import on_order_finished
+from routekeeper.tracking.service import on_order_finished
 from routekeeper.webhooks.outbox import record_order_event
+from routekeeper.workers.radius import outside_radius
 
 
 def add_timeline(
@@ -165,7 +168,30 @@ def new_order(
         destination_address=destination.get("address"),
         destination_location=destination["geometry"],
     )
+    if item.tasks_list is not None:
+        tasks_from_list(session, order, item.tasks_list)
     return order
+
+
+def check_new(
+    session: Session, account_id: str, items: Sequence[OrderIn],
+) -> None:
+    """What a batch of new orders names beyond destinations exists (task definitions of
+    ``tasks_list``); else a 422 naming each bad item, before anything is stored."""
+    check_tasks_lists(session, account_id, [item.tasks_list for item in items])
+
+
+def check_radius(group: OpsGroup, items: Sequence[OrderIn], resolved: Sequence[Resolved]) -> None:
+    """With an enforced ``operations_radius``, every destination lies within it of the ops
+    group home; else a 422 naming each order outside, before anything is stored."""
+    errors: dict[str, list[str]] = {}
+    for index, where in enumerate(resolved):
+        if outside_radius(group, _representative_point(where.destination)):
+            errors[f"orders.{index}.destination"] = [
+                f"Outside the ops group's operations radius ({group.operations_radius} m from "
+                f"its ops_group_home; enforce_operations_radius is on)."]
+    if errors:
+        raise RequestValidationFailed({"json": errors})
 
 
 def resolve_destinations(
@@ -198,7 +224,9 @@ def create_orders(
         seen[key] = index
     if errors:
         raise RequestValidationFailed({"json": errors})
+    check_new(session, account_id, body.orders)
     resolved = resolve_destinations(session, account_id, body.orders, geocoder=geocoder)
+    check_radius(group, body.orders, resolved)
     try:
         # One read of every handle's earlier rows and one flush for the batch: a query per
         # order, each autoflushing the order before it, cost PostgreSQL about a second for
@@ -227,6 +255,11 @@ def with_regions(
     if geocoder is not None:
         regions.assign_regions(session, account_id, orders, geocoder=geocoder,
                                wait_s=geocoder.settings.region_wait_s)
+
+
+def timeline(session: Session, order: Order) -> list[OrderEvent]:
+    """An order's timeline, oldest first (what its detail shows)."""
+    return repository.timeline(session, order)
 
 
 def find_order(
@@ -383,7 +416,10 @@ def enable_order(
     return order
 
 
-def _clear_route(order: Order) -> None:
+def unplan(order: Order) -> None:
+    """Take an order off its route, back to ``unplanned``: the one place its route fields
+    are cleared (the route aggregate re-sequences and re-estimates the route it left)."""
+    order.status = OrderStatus.UNPLANNED.value
     order.route_handle = None
     order.route_sequence = None
     order.plan_id = None
@@ -403,8 +439,7 @@ def reschedule_order(
     now = utcnow()
     outcome = target(OrderAction.RESCHEDULE, status, started=order.started_at is not None)
     if outcome is OrderStatus.UNPLANNED:
-        _clear_route(order)
-        order.status = OrderStatus.UNPLANNED.value
+        unplan(order)
         order.scheduled_at = body.scheduled_at
         order.scheduled_after = body.scheduled_after
         # The new window replaces the alternatives too (they may lie outside it).
@@ -478,35 +513,57 @@ def update_order(
     sent = body.model_fields_set
     now = utcnow()
     if body.destination is not None:
-        if order.started_at is not None:
-            raise conflict(
-                "invalid_transition",
-                f"Cannot change the destination of an order that is {order.status}",
-                {"description": "The destination can only change before tracking starts.",
-                 "current_status": order.status, "action": "update destination"},
-            )
-        [where] = destinations.resolve(
-            session, account_id, [Wanted(body.destination, "destination", order.order_handle)],
-            geocoder=geocoder)
-        order.destination = where.destination
-        order.destination_lon, order.destination_lat = _representative_point(order.destination)
-        # A new destination may be in another region.
-        order.region = where.region
-        if "expected_service_time" not in sent and where.expected_service_time is not None:
-            order.expected_service_time = where.expected_service_time
-        with_regions(session, account_id, [order], geocoder)
+        _move_destination(session, account_id, order, body.destination, sent,
+                          geocoder=geocoder)
     if body.ops_group_handle is not None:
         group = _ops_group(session, account_id, body.ops_group_handle)
         order.ops_group_handle = group.ops_group_handle
         # The without_tz filters read the order's own zone: it moves with the group.
         order.timezone = group.timezone
+    _apply_fields(order, body, sent, now)
+    if not sent:
+        return order
+    order.updated_at = now
+    add_timeline(session, order, "order_updated", recorded_at=now, fields=sorted(sent))
+    record_order_event(session, order, "updated", share_url=_share(order, public_url),
+                       recorded_at=now)
+    return order
+
+
+def _move_destination(session: Session, account_id: str, order: Order,
+                      destination: DestinationIn, sent: set[str], *,
+                      geocoder: Geocoder | None) -> None:
+    """A new destination (and the region and service time that come with it), only before
+    tracking starts."""
+    if order.started_at is not None:
+        raise conflict(
+            "invalid_transition",
+            f"Cannot change the destination of an order that is {order.status}",
+            {"description": "The destination can only change before tracking starts.",
+             "current_status": order.status, "action": "update destination"},
+        )
+    [where] = destinations.resolve(
+        session, account_id, [Wanted(destination, "destination", order.order_handle)],
+        geocoder=geocoder)
+    order.destination = where.destination
+    order.destination_lon, order.destination_lat = _representative_point(order.destination)
+    # A new destination may be in another region.
+    order.region = where.region
+    if "expected_service_time" not in sent and where.expected_service_time is not None:
+        order.expected_service_time = where.expected_service_time
+    with_regions(session, account_id, [order], geocoder)
+
+
+def _apply_fields(order: Order, body: OrderUpdate, sent: set[str], now: datetime) -> None:
+    """The PATCH's plain fields, then the checks that span them (window order, windows
+    inside the window)."""
     if "metadata" in sent:
         order.metadata_ = body.metadata or {}
     if "product_type" in sent:
         order.product_type = body.product_type or []
     if "priority" in sent:
         order.priority = body.priority.value if body.priority else None
-    for name in ("scheduled_after", "expected_service_time"):
+    for name in ("scheduled_after", "expected_service_time", "lateness_cost_per_minute"):
         if name in sent:
             setattr(order, name, getattr(body, name))
     for name in ("scheduled_at", "capacity_used"):
@@ -518,25 +575,34 @@ def update_order(
         raise invalid_field("json", field, WINDOW_ERROR)
     if "time_windows" in sent:
         order.time_windows = stored_windows(body.time_windows)
-    if "lateness_cost_per_minute" in sent:
-        order.lateness_cost_per_minute = body.lateness_cost_per_minute
+    if body.attachments:
+        _attach(order, stored_attachments(body.attachments, recorded_at=now, source="update"),
+                field="attachments")
     if not windows_within(order):
         field = "time_windows" if "time_windows" in sent else (
             "scheduled_after" if "scheduled_after" in sent else "scheduled_at")
         raise invalid_field("json", field, WINDOWS_OUTSIDE)
-    if not sent:
-        return order
-    order.updated_at = now
-    add_timeline(session, order, "order_updated", recorded_at=now, fields=sorted(sent))
-    record_order_event(session, order, "updated", share_url=_share(order, public_url),
-                       recorded_at=now)
-    return order
+
+
+def _attach(order: Order, attachments: list[dict[str, Any]], *, field: str) -> None:
+    """Append attachments to the order's (append-only, at most MAX_ORDER_ATTACHMENTS)."""
+    kept = order.attachments or []
+    if len(kept) + len(attachments) > MAX_ORDER_ATTACHMENTS:
+        raise invalid_field("json", field, f"An order keeps at most {MAX_ORDER_ATTACHMENTS} "
+                                           f"attachments; it has {len(kept)}.")
+    # A new list, so that the JSON column sees the change.
+    order.attachments = [*kept, *attachments]
 
 
 def add_custom_events(session: Session, order: Order, body: CustomEvents) -> None:
-    """Append custom events to an order's timeline."""
-    for event in body.events:
+    """Append custom events to an order's timeline; their attachments are also the order's."""
+    now = utcnow()
+    for index, event in enumerate(body.events):
         extra: dict[str, Any] = {"metadata": event.metadata, "address": event.address}
+        if event.attachments:
+            attachments = stored_attachments(event.attachments, recorded_at=now, source="event")
+            _attach(order, attachments, field=f"events.{index}.attachments")
+            extra["attachments"] = attachments
         if event.is_mocked is not None:
             extra["is_mocked"] = event.is_mocked
         if event.device_id is not None:
@@ -551,28 +617,15 @@ def list_orders(
 ) -> tuple[list[Order], str | None]:
     """One page of filtered orders and the token of the next page (None at the end)."""
     fingerprint = filters.fingerprint()
-    after: tuple[datetime, str] | None = None
-    if filters.pagination_token:
-        key = decode_token(secret, filters.pagination_token, fingerprint)
-        try:
-            after = (datetime.fromisoformat(str(key[0])), str(key[1]))
-            if after[0].tzinfo is None:
-                raise ValueError("naive position")
-        except (ValueError, IndexError) as exc:
-            raise invalid_field("query", "pagination_token", "Not a valid pagination token.") \
-                from exc
+    after = time_position(secret, filters.pagination_token, fingerprint)
     query = repository.filtered(session, account_id, filters)
     rows = repository.page(
         session, query, descending=filters.sort_direction.value == "desc", after=after,
         limit=filters.limit + 1,
     )
-    token = None
-    if len(rows) > filters.limit:
-        rows = rows[: filters.limit]
-        last = rows[-1]
-        # Full precision: rows written by other code may carry microseconds.
-        token = encode_token(secret, [last.created_at.isoformat(), last.id], fingerprint)
-    return rows, token
+    # Full precision: rows written by other code may carry microseconds.
+    return cut_page(rows, filters.limit, secret, fingerprint,
+                    lambda last: [last.created_at.isoformat(), last.id])
 
 
 def _share(order: Order, public_url: str) -> str | None:

@@ -7,6 +7,7 @@ from typing import Any
 from routekeeper.core.timefmt import format_ts
 from routekeeper.models.order import Order
 from routekeeper.models.order_event import OrderEvent
+from routekeeper.orders.attachments import image_urls
 from routekeeper.views.tokens import sign_embed_url
 
 _STAMPS = (
@@ -23,10 +24,11 @@ def share_url(order: Order, public_url: str) -> str | None:
     return f"{public_url.rstrip('/')}/t/{order.tracking_id}"
 
 
-def order_wire(order: Order, public_url: str, *, embed_url: str | None = None
-               ) -> dict[str, Any]:
+def order_wire(order: Order, public_url: str, *, embed_url: str | None = None,
+               tasks: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The ``Order`` shape (lists, routes, track); ``embed_url`` is its route's, when the
-    caller has it signed already (every order of a route shares it)."""
+    caller has it signed already (every order of a route shares it); ``tasks`` are the
+    order's tasks when the caller read them (``null`` otherwise)."""
     data: dict[str, Any] = {
         "order_handle": order.order_handle,
         "fulfillment_attempt": order.fulfillment_attempt,
@@ -62,7 +64,7 @@ def order_wire(order: Order, public_url: str, *, embed_url: str | None = None
         # Keys of the contract's Order Routekeeper has no value for; present (null) so every
         # answer carries the same keys, also those rendered without a response model.
         "driver_name": None, "worker_profile": None, "tracked_service_time": None,
-        "time_to_first_event": None, "time_to_first_location": None, "tasks": None,
+        "time_to_first_event": None, "time_to_first_location": None, "tasks": tasks,
         "share_url": share_url(order, public_url),
         "embed_url": embed_url or (
             sign_embed_url(f"{public_url.rstrip('/')}/embed/routes/{order.route_handle}", order)
@@ -86,10 +88,11 @@ def timeline_wire(event: OrderEvent) -> dict[str, Any]:
 
 
 def order_detail_wire(
-    order: Order, public_url: str, events: list[OrderEvent]
+    order: Order, public_url: str, events: list[OrderEvent], *,
+    tasks: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The detail shape with the timeline (``GetOrderTimelineResponse``)."""
-    data = order_wire(order, public_url)
+    data = order_wire(order, public_url, tasks=tasks)
     data.update(
         polyline=order.polyline,
         start_location=order.start_location,
@@ -100,6 +103,7 @@ def order_detail_wire(
         deviation_from_destination=order.deviation_from_destination,
         previous_fulfillments=order.previous_fulfillments or [],
         attachments=order.attachments or [],
+        images=image_urls(order.attachments),
         timeline=[timeline_wire(e) for e in events],
     )
     return data

@@ -14,7 +14,6 @@ from routekeeper.dependencies import (
     GeocoderDep,
     ReadSession,
     SettingsDep,
-    TravelDep,
     WriteSession,
 )
 from routekeeper.places import flows, service
@@ -27,7 +26,7 @@ from routekeeper.places.schemas import (
     PlaceRead,
     PlaceUpdate,
 )
-from routekeeper.routes.context import RouteContext
+from routekeeper.routes.dependencies import ChangeContext
 
 router = Router(tags=["Places"])
 PLACE = "/places/v1/{place_handle}"
@@ -61,12 +60,11 @@ def get_place(place_handle: str, account: CurrentAccount, session: ReadSession) 
 
 @router.patch(PLACE, response_model=PlaceRead, responses=ERRORS_ALL)
 def update_place(
-    place_handle: str, body: PlaceUpdate, account: CurrentAccount,
-    session: WriteSession, settings: SettingsDep, travel: TravelDep, geocoder: GeocoderDep,
+    place_handle: str, body: PlaceUpdate, ctx: ChangeContext, geocoder: GeocoderDep,
     update_associated_orders: bool = False, update_geometry_using_address: bool = False,
 ) -> dict[str, Any]:
     """Update a place; optionally re-geocode it and move its open orders with it."""
-    ctx = RouteContext(session, account.account_id, settings, travel)
+    session = ctx.session
     place = flows.update_place(ctx, place_handle, body, geocoder=geocoder,
                                update_associated_orders=update_associated_orders,
                                geometry_from_address=update_geometry_using_address)

@@ -73,31 +73,49 @@ def _breaks(entry: dict[str, Any], shift: Shift) -> list[BreakWindow]:
     return found
 
 
-def shift_on(worker: Worker, group: OpsGroup, day: date) -> Shift | None:
+def _entries_of_day(entries: list[dict[str, Any]], day: date) -> list[dict[str, Any]]:
+    """The schedule entries of ``day``: its dated ones, else its weekday's."""
+    dated = [e for e in entries if e.get("date") == day.isoformat()]
+    return dated or [e for e in entries if e.get("day_of_week") == _DAYS[day.weekday()]]
+
+
+def _joined(chosen: list[dict[str, Any]], day: date, tz: str) -> Shift:
+    """One shift from the earliest start to the latest end, with every entry's breaks."""
+    spans = [_span(day, e["start_time"], e["end_time"], tz) for e in chosen]
+    breaks = sorted((b for e, s in zip(chosen, spans, strict=True) for b in _breaks(e, s)),
+                    key=lambda b: (b.after_at, b.before_at))
+    return Shift(min(s.start_at for s in spans), max(s.end_at for s in spans), tuple(breaks))
+
+
+def _schedule_automated(group: OpsGroup) -> bool:
+    # work_status_automation {"type": "available"}: the schedule alone says who works when.
+    return any(e.get("type") == "available" for e in group.work_status_automation or [])
+
+
+def shift_on(worker: Worker, group: OpsGroup, day: date, *,
+             by_schedule_only: bool = False) -> Shift | None:
     """The worker's shift on ``day``, or None when the worker does not work that day.
 
     Dated entries win over recurring ones; several entries give one shift from the
     earliest start to the latest end, with the breaks of all of them. Without any schedule
-    the ops group's default shift applies, and without that the whole day.
+    the ops group's ``schedule`` applies (the default availability of its workers), then its
+    default shift, and without those the whole day. An unavailable worker (``work_status``)
+    has no shift, unless ``by_schedule_only`` or the group automates availability.
     """
-    if not worker.available or worker.deleted_at is not None:
+    if worker.deleted_at is not None:
+        return None
+    if not (worker.available or by_schedule_only or _schedule_automated(group)):
         return None
     if day.isoformat() in (worker.unavailable_on or []):
         return None
     entries = [
         e for e in (worker.schedule or [])
         if e.get("ops_group_handle") in (None, group.ops_group_handle)
-    ]
+    ] or list(group.schedule or [])
     tz = group.timezone
-    dated = [e for e in entries if e.get("date") == day.isoformat()]
-    weekly = [e for e in entries if e.get("day_of_week") == _DAYS[day.weekday()]]
-    chosen = dated or weekly
+    chosen = _entries_of_day(entries, day)
     if chosen:
-        spans = [_span(day, e["start_time"], e["end_time"], tz) for e in chosen]
-        breaks = sorted((b for e, s in zip(chosen, spans, strict=True) for b in _breaks(e, s)),
-                        key=lambda b: (b.after_at, b.before_at))
-        return Shift(min(s.start_at for s in spans), max(s.end_at for s in spans),
-                     tuple(breaks))
+        return _joined(chosen, day, tz)
     if entries:
         return None  # has a schedule, but not on this day
     if group.default_shift_start_time and group.default_shift_end_time:

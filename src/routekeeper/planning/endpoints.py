@@ -24,7 +24,7 @@ from routekeeper.planning.schemas import (
     TriggerRequest,
 )
 from routekeeper.planning.wire import plan_wire
-from routekeeper.routes.repository import routes_orders
+from routekeeper.routes.service import orders_of_routes
 from routekeeper.routes.wire import embed_url
 
 router = Router(tags=["Orders"])
@@ -93,7 +93,7 @@ def get_plan(plan_id: str, account: CurrentAccount, session: ReadSession,
     unplanned = repository.unplanned_items(session, account.account_id, [plan_id])[plan_id]
     summary = repository.summaries(session, account.account_id, [plan_id])[plan_id]
     return plan_wire(plan, routes, unplanned, summary=summary,
-                     route_orders=routes_orders(session, routes),
+                     route_orders=orders_of_routes(session, routes),
                      public_url=settings.public_url)
 
 

@@ -15,7 +15,7 @@ from routekeeper.planning import repository
 from routekeeper.planning.endpoints import plan_reference
 from routekeeper.planning.service import get_plan, request_planning
 from routekeeper.planning.wire import plan_wire
-from routekeeper.routes.repository import routes_orders
+from routekeeper.routes.service import orders_of_routes
 from routekeeper.settings import Settings
 
 
@@ -50,7 +50,7 @@ def plan_new_orders(
                 unplanned = repository.unplanned_rows(reader, account_id, [plan_id])[plan_id]
                 summary = repository.summaries(reader, account_id, [plan_id])[plan_id]
                 detail = plan_wire(current, routes, unplanned, summary=summary,
-                                   route_orders=routes_orders(reader, routes),
+                                   route_orders=orders_of_routes(reader, routes),
                                    public_url=settings.public_url)
                 return {**plan_reference(plan_id), **detail}
         time.sleep(0.1)

@@ -30,7 +30,7 @@ from routekeeper.models.worker import Worker
 from routekeeper.orders.service import add_timeline
 from routekeeper.orders.states import TERMINAL
 from routekeeper.places import service as places
-from routekeeper.planning.availability import day_start, shift_on
+from routekeeper.planning.availability import Shift, day_start, shift_on
 from routekeeper.planning.binding import binding
 from routekeeper.planning.daystops import day_stops
 from routekeeper.planning.openings import Opening, opening_on
@@ -40,6 +40,7 @@ from routekeeper.planning.service import PLAN_TASK, get_plan
 from routekeeper.planning.writer import write_plan
 from routekeeper.routes.locations import live_location, start_location
 from routekeeper.settings import Settings
+from routekeeper.tracking.service import worker_location
 from routekeeper.travel import TravelError, travel_model_from_settings
 from routekeeper.travel.base import TRAVEL_FAILURE_MESSAGE
 from routekeeper.webhooks.outbox import record_order_event
@@ -78,6 +79,8 @@ class RunInputs:
     under_way: dict[str, Order] = field(default_factory=dict)
     # Re-plan with keep_with_worker: order id -> the worker it must stay with.
     keep: dict[str, str] = field(default_factory=dict)
+    # Re-plan with allow_moves or free: how many open orders may leave each route (None: any).
+    max_moves: int | None = None
 
 
 def _settled(order: Order) -> bool:
@@ -86,6 +89,82 @@ def _settled(order: Order) -> bool:
 
 def _matches(profile: dict[str, Any] | None, wanted: dict[str, Any] | None) -> bool:
     return not wanted or all((profile or {}).get(k) == v for k, v in wanted.items())
+
+
+def _read_routes(session: Session, plan: Plan, inputs: RunInputs, *,
+                 replan: Any) -> set[str]:
+    """Put the open orders of the plan's routes this run may change into the pool (the
+    settled ones and a stop under way stay); the workers whose route it must not change."""
+    mode = inputs.mode
+    routes = session.scalars(
+        select(Route).where(Route.account_id == plan.account_id, Route.plan_id == plan.plan_id,
+                            Route.status != "completed")
+    ).all()
+    busy: set[str] = set()
+    for route in routes:
+        if route.status == "tracking" and mode == "scheduled" and not replan:
+            # A scheduled run never changes a route that is already being driven.
+            if route.worker_handle:
+                busy.add(route.worker_handle)
+            continue
+        _read_route(session, plan, route, inputs, replan=replan)
+    return busy
+
+
+def _read_route(session: Session, plan: Plan, route: Route, inputs: RunInputs, *,
+                replan: Any) -> None:
+    """One route's orders: settled ones stay, open ones go to the pool."""
+    route_orders = session.scalars(
+        select(Order).where(Order.account_id == plan.account_id,
+                            Order.route_handle == route.route_handle)
+        .order_by(Order.route_sequence)
+    ).all()
+    settled = [o for o in route_orders if _settled(o)]
+    open_orders = [o for o in route_orders if not _settled(o)]
+    if route.status == "tracking" and open_orders and replan != "free":
+        # The stop the worker is driving to is under way: it stays next on this route,
+        # with this worker, and the rest is planned from there ("free" redirects too).
+        inputs.under_way[route.route_handle] = open_orders[0]
+        settled.append(open_orders.pop(0))
+    inputs.settled[route.route_handle] = settled
+    inputs.pool.extend(open_orders)
+    if replan == "keep_with_worker" and route.worker_handle:
+        inputs.keep.update((o.id, route.worker_handle) for o in open_orders)
+    elif replan and route.worker_handle and inputs.max_moves is not None:
+        # At most ``max_moves`` open orders may leave the route: its earliest (the next ones
+        # the worker drives to, the customers told first) stay with the worker.
+        staying = open_orders[:max(0, len(open_orders) - inputs.max_moves)]
+        inputs.keep.update((o.id, route.worker_handle) for o in staying)
+    if route.worker_handle:
+        inputs.routes_by_worker[route.worker_handle] = route
+
+
+def _slot(session: Session, inputs: RunInputs, worker: Worker, shift: Shift,
+          now: datetime) -> WorkerSlot | None:
+    """The worker's slot in the run: where and when they can start (None: nowhere known)."""
+    start = start_location(session, inputs.group, worker, live=worker_location)
+    own_route = inputs.routes_by_worker.get(worker.worker_handle)
+    settled = inputs.settled.get(own_route.route_handle, []) if own_route else []
+    driving = own_route is not None and own_route.status == "tracking"
+    fix = live_location(session, worker, worker_location) if driving else None
+    fixed: tuple[Order, ...] = ()
+    if fix is not None:
+        # Where the worker is now: the stop under way is driven to from there.
+        assert own_route is not None
+        start = fix
+        under = inputs.under_way.get(own_route.route_handle)
+        fixed = (under,) if under is not None else ()
+    elif settled:
+        last = settled[-1]
+        assert last.destination_lon is not None and last.destination_lat is not None
+        start = (last.destination_lon, last.destination_lat)
+    if start is None:
+        return None
+    # No route can leave in the past: a plan for today starts its workers now at the
+    # earliest (for a later day, now is before every shift anyway).
+    ready = max(shift.start_at, now)
+    return WorkerSlot(worker=worker, shift=shift, start=start, ready_at=ready,
+                      route_handle=own_route.route_handle if own_route else None, fixed=fixed)
 
 
 def read_inputs(session: Session, plan: Plan, payload: dict[str, Any]) -> RunInputs:
@@ -98,40 +177,8 @@ def read_inputs(session: Session, plan: Plan, payload: dict[str, Any]) -> RunInp
     # A re-plan of the rest of the day (extension) includes routes being driven.
     replan = payload.get("replan")
     limit = payload.get("max_moves_per_route")
-    routes = session.scalars(
-        select(Route).where(Route.account_id == plan.account_id, Route.plan_id == plan.plan_id,
-                            Route.status != "completed")
-    ).all()
-    busy: set[str] = set()
-    for route in routes:
-        if route.status == "tracking" and mode == "scheduled" and not replan:
-            # A scheduled run never changes a route that is already being driven.
-            if route.worker_handle:
-                busy.add(route.worker_handle)
-            continue
-        route_orders = session.scalars(
-            select(Order).where(Order.account_id == plan.account_id,
-                                Order.route_handle == route.route_handle)
-            .order_by(Order.route_sequence)
-        ).all()
-        settled = [o for o in route_orders if _settled(o)]
-        open_orders = [o for o in route_orders if not _settled(o)]
-        if route.status == "tracking" and open_orders and replan != "free":
-            # The stop the worker is driving to is under way: it stays next on this route,
-            # with this worker, and the rest is planned from there ("free" redirects too).
-            inputs.under_way[route.route_handle] = open_orders[0]
-            settled.append(open_orders.pop(0))
-        inputs.settled[route.route_handle] = settled
-        inputs.pool.extend(open_orders)
-        if replan == "keep_with_worker" and route.worker_handle:
-            inputs.keep.update((o.id, route.worker_handle) for o in open_orders)
-        elif replan and route.worker_handle and limit is not None:
-            # At most ``limit`` open orders may leave the route: its earliest (the next ones
-            # the worker drives to, the customers told first) stay with the worker.
-            staying = open_orders[:max(0, len(open_orders) - limit)]
-            inputs.keep.update((o.id, route.worker_handle) for o in staying)
-        if route.worker_handle:
-            inputs.routes_by_worker[route.worker_handle] = route
+    inputs.max_moves = int(limit) if limit is not None else None
+    busy = _read_routes(session, plan, inputs, replan=replan)
     unplanned = session.scalars(
         select(Order).where(Order.account_id == plan.account_id, Order.plan_id == plan.plan_id,
                             Order.status == "unplanned")
@@ -156,31 +203,11 @@ def read_inputs(session: Session, plan: Plan, payload: dict[str, Any]) -> RunInp
         shift = shift_on(worker, group, inputs.day)
         if shift is None:
             continue
-        start = start_location(session, group, worker)
-        own_route = inputs.routes_by_worker.get(worker.worker_handle)
-        settled = inputs.settled.get(own_route.route_handle, []) if own_route else []
-        driving = own_route is not None and own_route.status == "tracking"
-        fix = live_location(session, worker) if driving else None
-        fixed: tuple[Order, ...] = ()
-        if fix is not None:
-            # Where the worker is now: the stop under way is driven to from there.
-            assert own_route is not None
-            start = fix
-            under = inputs.under_way.get(own_route.route_handle)
-            fixed = (under,) if under is not None else ()
-        elif settled:
-            last = settled[-1]
-            assert last.destination_lon is not None and last.destination_lat is not None
-            start = (last.destination_lon, last.destination_lat)
-        if start is None:
+        slot = _slot(session, inputs, worker, shift, now)
+        if slot is None:
             inputs.workers_without_start += 1
             continue
-        # No route can leave in the past: a plan for today starts its workers now at the
-        # earliest (for a later day, now is before every shift anyway).
-        ready = max(shift.start_at, now)
-        inputs.slots.append(WorkerSlot(worker=worker, shift=shift, start=start, ready_at=ready,
-                                       route_handle=own_route.route_handle if own_route else None,
-                                       fixed=fixed))
+        inputs.slots.append(slot)
     return inputs
 
 

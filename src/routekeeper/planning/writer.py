@@ -18,7 +18,9 @@ from routekeeper.planning.optimizer import Route as PlannedRoute
 from routekeeper.planning.service import get_plan
 from routekeeper.routes.context import RouteContext, find_group, find_worker, lock_route
 from routekeeper.routes.service import RouteEdit, create_route
+from routekeeper.routes.states import NOT_STARTED, RouteStatus
 from routekeeper.settings import Settings
+from routekeeper.tracking.service import worker_location
 from routekeeper.webhooks.outbox import record_order_event
 
 if TYPE_CHECKING:
@@ -160,7 +162,7 @@ class _PlanWrite:
                 if order.id not in staying:
                     change.attach(order)
             change.reorder(kept + route_orders)
-            if route.status != "tracking":
+            if route.status != RouteStatus.TRACKING:
                 route.scheduled_start_at = departs
             route.day_stops = inputs.day_stops.get(planned.vehicle_id)
             route.bound_by = inputs.bound_by.get(planned.vehicle_id)
@@ -176,7 +178,7 @@ class _PlanWrite:
             if handle in self.used or (handle not in workers_routes
                                        and handle not in self.touched):
                 continue
-            if not change.sequence and change.route.status in ("planned", "assigned"):
+            if not change.sequence and change.route.status in NOT_STARTED:
                 change.dissolve()  # every order went elsewhere or unplanned
             change.finish()
 
@@ -194,7 +196,7 @@ def write_plan(
     """Apply the run to the database (the caller completes the job in this transaction)."""
     assert ctx.account_id is not None
     account_id = ctx.account_id
-    route_ctx = RouteContext(session, account_id, settings, travel)
+    route_ctx = RouteContext(session, account_id, settings, travel, worker_location)
     plan = get_plan(session, account_id, inputs.plan_id, lock=True)
     write = _PlanWrite(route_ctx, inputs, plan.plan_id, plan.ops_group_handle, {})
     write.lock_routes()

@@ -62,7 +62,7 @@ def _eligible(worker: Worker, order: Order, profile: dict[str, Any]) -> bool:
 def _candidate(ctx: RouteContext, group: OpsGroup, worker: Worker, order: Order) -> Candidate:
     """The worker ranked by the cheapest feasible insertion into their open route, or by the
     distance from their start to the order when they have none."""
-    start = start_location(ctx.session, group, worker)
+    start = start_location(ctx.session, group, worker, live=ctx.live)
     target: LonLat | None = None
     if order.destination_lon is not None and order.destination_lat is not None:
         target = (order.destination_lon, order.destination_lat)

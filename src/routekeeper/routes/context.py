@@ -20,19 +20,23 @@ from routekeeper.models.route import Route
 from routekeeper.models.worker import Worker
 from routekeeper.orders import service as orders
 from routekeeper.routes import repository
+from routekeeper.routes.locations import LiveLocation
 from routekeeper.routes.schemas import OrderRef
+from routekeeper.routes.states import RouteStatus
 from routekeeper.settings import Settings
 from routekeeper.travel.base import TravelModel
 
 
 @dataclass
 class RouteContext:
-    """What every route operation needs: the session, the tenant, settings and travel."""
+    """What every route operation needs: the session, the tenant, settings, travel, and
+    where workers are now (``live``, the tracking domain's answer, passed in)."""
 
     session: Session
     account_id: str
     settings: Settings
     travel: TravelModel
+    live: LiveLocation
 
     @property
     def public_url(self) -> str:
@@ -129,7 +133,7 @@ def lock_for_change(ctx: RouteContext, route_handle: str, version: int | None) -
 
 def require_open(route: Route) -> None:
     """A 409 for a change to a completed route."""
-    if route.status == "completed":
+    if route.status == RouteStatus.COMPLETED:
         raise conflict("validation_error", "Route already completed",
                        {"description": f"Route {route.route_handle} is completed"})
 

@@ -29,7 +29,7 @@ from routekeeper.dependencies import (
     WriteSession,
 )
 from routekeeper.geocoding.service import require_for_region_filter
-from routekeeper.orders import repository as order_repository
+from routekeeper.order_tasks.lists import tasks_by_order
 from routekeeper.orders import service as order_service
 from routekeeper.orders.schemas import OrderDetail, OrderType
 from routekeeper.orders.wire import order_detail_wire, order_wire
@@ -42,6 +42,7 @@ from routekeeper.routes.context import (
     get_route,
     resolve_refs,
 )
+from routekeeper.routes.dependencies import ChangeContext
 from routekeeper.routes.estimated import EstimatedRouteRead
 from routekeeper.routes.filters import RouteFilters
 from routekeeper.routes.schemas import (
@@ -58,6 +59,7 @@ from routekeeper.routes.schemas import (
 from routekeeper.routes.service import create_route
 from routekeeper.routes.wire import bound_by_wire, route_wire
 from routekeeper.tracking.engine.outages import merge as merge_outages
+from routekeeper.tracking.service import worker_location
 from routekeeper.travel.base import TravelModel
 
 router = Router(tags=["Orders"])
@@ -79,7 +81,7 @@ Travel = TravelDep
 
 
 def _ctx(session: Any, account: Any, settings: Any, travel: TravelModel) -> RouteContext:
-    return RouteContext(session, account.account_id, settings, travel)
+    return RouteContext(session, account.account_id, settings, travel, worker_location)
 
 
 def _full(ctx: RouteContext, route: Any, *, include_summary: bool = True) -> dict[str, Any]:
@@ -159,73 +161,59 @@ def get_route_detail(route_handle: str, account: CurrentAccount, session: ReadSe
 
 
 @router.patch("/orders/routes/{route_handle}", response_model=RouteRead, responses=CHANGE_ERRORS)
-def patch_route(route_handle: str, body: RouteUpdate, account: CurrentAccount,
-                session: WriteSession, settings: SettingsDep, travel: Travel,
+def patch_route(route_handle: str, body: RouteUpdate, ctx: ChangeContext,
                 version: Version = None) -> dict[str, Any]:
     """Change a route's metadata or scheduled start."""
-    ctx = _ctx(session, account, settings, travel)
     return _full(ctx, operations.update_route(ctx, route_handle, body, version=version))
 
 
 @router.post("/orders/routes/{route_handle}/add", response_model=RouteRead,
              responses=CHANGE_ERRORS)
-def add_to_route(route_handle: str, body: RouteOrders, account: CurrentAccount,
-                 session: WriteSession, settings: SettingsDep, travel: Travel,
+def add_to_route(route_handle: str, body: RouteOrders, ctx: ChangeContext,
                  version: Version = None) -> dict[str, Any]:
     """Add unplanned orders to a route."""
-    ctx = _ctx(session, account, settings, travel)
     return _full(ctx, operations.add_orders(ctx, route_handle, body.orders,
                                             resequence=body.resequence, version=version))
 
 
 @router.post("/orders/routes/{route_handle}/remove", response_model=RouteRead,
              responses=CHANGE_ERRORS)
-def remove_from_route(route_handle: str, body: RouteOrders, account: CurrentAccount,
-                      session: WriteSession, settings: SettingsDep, travel: Travel,
+def remove_from_route(route_handle: str, body: RouteOrders, ctx: ChangeContext,
                       version: Version = None) -> dict[str, Any]:
     """Remove orders from a route; they become unplanned."""
-    ctx = _ctx(session, account, settings, travel)
     return _full(ctx, operations.remove_orders(ctx, route_handle, body.orders, version=version))
 
 
 @router.post("/orders/routes/{route_handle}/resequence", response_model=RouteRead,
              responses=CHANGE_ERRORS)
-def resequence_route(route_handle: str, body: RouteOrders, account: CurrentAccount,
-                     session: WriteSession, settings: SettingsDep, travel: Travel,
+def resequence_route(route_handle: str, body: RouteOrders, ctx: ChangeContext,
                      version: Version = None) -> dict[str, Any]:
     """Set the sequence of a route's open orders."""
-    ctx = _ctx(session, account, settings, travel)
     return _full(ctx, operations.resequence_orders(ctx, route_handle, body.orders,
                                                    version=version))
 
 
 @router.post("/orders/routes/{route_handle}/optimise", response_model=RouteRead,
              responses=CHANGE_ERRORS)
-def optimise_route(route_handle: str, account: CurrentAccount, session: WriteSession,
-                   settings: SettingsDep, travel: Travel,
+def optimise_route(route_handle: str, ctx: ChangeContext,
                    version: Version = None) -> dict[str, Any]:
     """Let the solver re-sequence the stops not yet reached."""
-    ctx = _ctx(session, account, settings, travel)
     return _full(ctx, operations.optimise_route(ctx, route_handle, version=version))
 
 
 @router.post("/orders/routes/{route_handle}/reassign", response_model=RouteRead,
              responses=CHANGE_ERRORS)
-def reassign_route(route_handle: str, body: RouteReassign, account: CurrentAccount,
-                   session: WriteSession, settings: SettingsDep, travel: Travel,
+def reassign_route(route_handle: str, body: RouteReassign, ctx: ChangeContext,
                    version: Version = None) -> dict[str, Any]:
     """Give a route to another worker or device."""
-    ctx = _ctx(session, account, settings, travel)
     return _full(ctx, operations.reassign_route(ctx, route_handle, body, version=version))
 
 
 @router.post("/orders/routes/{route_handle}/complete", response_model=RouteRead,
              responses=CHANGE_ERRORS)
-def complete_route(route_handle: str, account: CurrentAccount, session: WriteSession,
-                   settings: SettingsDep, travel: Travel,
+def complete_route(route_handle: str, ctx: ChangeContext,
                    version: Version = None) -> dict[str, Any]:
     """Complete a route (its unfinished orders are cancelled); 409 when already completed."""
-    ctx = _ctx(session, account, settings, travel)
     return _full(ctx, operations.complete_route(ctx, route_handle, version=version))
 
 
@@ -279,4 +267,5 @@ def reassign_order(order_handle: str, body: OrderReassign, account: CurrentAccou
     order = track.reassign_order(ctx, order, body)
     session.flush()
     return order_detail_wire(order, settings.public_url,
-                             order_repository.timeline(session, order))
+                             order_service.timeline(session, order),
+                             tasks=tasks_by_order(session, [order])[order.id])

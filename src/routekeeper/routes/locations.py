@@ -10,15 +10,9 @@ from routekeeper.models.ops_group import OpsGroup
 from routekeeper.models.worker import Worker
 from routekeeper.travel.base import LonLat
 
-# Set by the tracking domain: the last known position of a worker's devices, if any.
+# "Where is this worker now?": the last known position of a worker's devices, if any.
+# The tracking domain answers it (tracking.service.worker_location); callers pass it in.
 LiveLocation = Callable[[Session, str, str], LonLat | None]
-_live_location: LiveLocation | None = None
-
-
-def register_live_location(provider: LiveLocation) -> None:
-    """Let the tracking domain answer "where is this worker now?"."""
-    global _live_location
-    _live_location = provider
 
 
 def _point(place: dict[str, object] | None) -> LonLat | None:
@@ -31,15 +25,13 @@ def _point(place: dict[str, object] | None) -> LonLat | None:
     return float(coordinates[0]), float(coordinates[1])
 
 
-def live_location(session: Session, worker: Worker) -> LonLat | None:
+def live_location(session: Session, worker: Worker, live: LiveLocation) -> LonLat | None:
     """The worker's last known position (the last fix of their devices), if any."""
-    if _live_location is None:
-        return None
-    return _live_location(session, worker.account_id, worker.worker_handle)
+    return live(session, worker.account_id, worker.worker_handle)
 
 
 def start_location(
-    session: Session, group: OpsGroup, worker: Worker | None
+    session: Session, group: OpsGroup, worker: Worker | None, *, live: LiveLocation
 ) -> LonLat | None:
     """The start per ``route_start_location``; None when that location is unknown.
 
@@ -53,10 +45,8 @@ def start_location(
         return home
     if mode == "ops_group_home":
         return group_home
-    live = None
-    if worker is not None and _live_location is not None:
-        live = _live_location(session, worker.account_id, worker.worker_handle)
-    return live or home or group_home
+    here = live_location(session, worker, live) if worker is not None else None
+    return here or home or group_home
 
 
 def returns_to_start(group: OpsGroup) -> bool:

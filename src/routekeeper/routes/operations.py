@@ -7,6 +7,9 @@ version once and writes the route's event.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from routekeeper.core.errors import RequestValidationFailed, conflict
 from routekeeper.models.route import Route
 from routekeeper.orders.states import TERMINAL, OrderAction, OrderStatus, can
@@ -22,7 +25,24 @@ from routekeeper.routes.context import (
     worker_for_device,
 )
 from routekeeper.routes.schemas import OrderRef, RouteReassign, RouteUpdate
-from routekeeper.routes.service import complete, edit, optimised_sequence, split_sequence
+from routekeeper.routes.service import (
+    RouteEdit,
+    complete,
+    edit,
+    optimised_sequence,
+    split_sequence,
+)
+from routekeeper.routes.states import RouteStatus
+
+
+@contextmanager
+def _open_route(ctx: RouteContext, route_handle: str,
+                version: int | None) -> Iterator[RouteEdit]:
+    """An edit of a route that is still open, at ``version`` when one is given."""
+    route = lock_for_change(ctx, route_handle, version)
+    require_open(route)
+    with edit(ctx, route) as change:
+        yield change
 
 
 def add_orders(
@@ -30,21 +50,18 @@ def add_orders(
     version: int | None,
 ) -> Route:
     """Add unplanned orders: at their cheapest feasible position, or at the end."""
-    route = lock_for_change(ctx, route_handle, version)
-    require_open(route)
-    with edit(ctx, route) as change:
+    with _open_route(ctx, route_handle, version) as change:
         for order in resolve_refs(ctx, refs):
             change.attach(order, cheapest=resequence)
-    return route
+    return change.route
 
 
 def remove_orders(
     ctx: RouteContext, route_handle: str, refs: list[OrderRef], *, version: int | None
 ) -> Route:
     """Take orders off the route; they return to ``unplanned``."""
-    route = lock_for_change(ctx, route_handle, version)
-    require_open(route)
-    with edit(ctx, route) as change:
+    with _open_route(ctx, route_handle, version) as change:
+        route = change.route
         for index, order in enumerate(resolve_refs(ctx, refs)):
             if order.route_handle != route.route_handle:
                 raise RequestValidationFailed({"json": {f"orders.{index}.order_handle": [
@@ -62,9 +79,7 @@ def resequence_orders(
     ctx: RouteContext, route_handle: str, refs: list[OrderRef], *, version: int | None
 ) -> Route:
     """Put the route's open orders in the given sequence (finished ones stay first)."""
-    route = lock_for_change(ctx, route_handle, version)
-    require_open(route)
-    with edit(ctx, route) as change:
+    with _open_route(ctx, route_handle, version) as change:
         wanted = resolve_refs(ctx, refs)
         open_ids = {o.id for o in change.sequence if o.status not in TERMINAL}
         if {o.id for o in wanted} != open_ids:
@@ -72,14 +87,13 @@ def resequence_orders(
                 "List every open order of the route exactly once (finished orders keep "
                 "their place)."]}})
         change.reorder([o for o in change.sequence if o.status in TERMINAL] + wanted)
-    return route
+    return change.route
 
 
 def optimise_route(ctx: RouteContext, route_handle: str, *, version: int | None) -> Route:
     """Let the solver order the stops not yet reached for the shortest feasible tour."""
-    route = lock_for_change(ctx, route_handle, version)
-    require_open(route)
-    with edit(ctx, route) as change:
+    with _open_route(ctx, route_handle, version) as change:
+        route = change.route
         settled, open_, disabled = split_sequence(change.sequence)
         if len(open_) > 1:
             group = find_group(ctx, route.ops_group_handle)
@@ -105,8 +119,8 @@ def reassign_route(
         route.worker_handle = worker.worker_handle
         route.device_id = device
         route.assigned_at = change.now
-        if route.status == "planned":
-            route.status = "assigned"
+        if route.status == RouteStatus.PLANNED:
+            route.status = RouteStatus.ASSIGNED.value
         change.assign_open()
     return route
 

@@ -24,6 +24,7 @@ from routekeeper.models.order import Order
 from routekeeper.models.route import Route
 from routekeeper.orders.conditions import order_conditions, tracked, workers_with_profile
 from routekeeper.routes.filters import DATE_STEMS, WINDOW_STEMS, RouteFilterFields
+from routekeeper.routes.states import RouteStatus
 
 
 def get_route(session: Session, account_id: str, route_handle: str, *, lock: bool) -> Route | None:
@@ -83,7 +84,7 @@ def active_route_of_worker(
     """The worker's most recent route that is not completed (in that ops group, if given)."""
     query = select(Route).where(Route.account_id == account_id,
                                 Route.worker_handle == worker_handle,
-                                Route.status != "completed")
+                                Route.status != RouteStatus.COMPLETED.value)
     if ops_group_handle is not None:
         query = query.where(Route.ops_group_handle == ops_group_handle)
     return session.scalars(
@@ -185,7 +186,7 @@ def open_routes_of_worker(
     first."""
     query = select(Route).where(Route.account_id == account_id,
                                 Route.worker_handle == worker_handle,
-                                Route.status != "completed")
+                                Route.status != RouteStatus.COMPLETED.value)
     if ops_group_handle is not None:
         query = query.where(Route.ops_group_handle == ops_group_handle)
     return list(session.scalars(

@@ -24,6 +24,8 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from routekeeper.core.clock import utcnow
 from routekeeper.core.errors import conflict
 from routekeeper.core.ids import new_id
@@ -40,12 +42,18 @@ from routekeeper.routes.context import RouteContext, device_of, find_group, rout
 from routekeeper.routes.estimates import estimate_route, first_leg_s
 from routekeeper.routes.locations import returns_to_start, start_location
 from routekeeper.routes.sequencing import departure, insert_cheapest, optimise_order
+from routekeeper.routes.states import RouteStatus
 from routekeeper.routes.stops import estimate_wire, stop_estimate_wire, stop_input
-from routekeeper.tracking.completion import on_route_completed
+from routekeeper.tracking.service import on_route_completed
 from routekeeper.webhooks.outbox import record_event, record_order_event
 
 # A route changing under us more often than this is being moved around too fast to follow.
 _ATTEMPTS = 3
+
+
+def orders_of_routes(session: Session, routes: list[Route]) -> dict[str, list[Order]]:
+    """The orders of several routes of one account (one query), in sequence, by handle."""
+    return repository.routes_orders(session, routes)
 
 
 def _settled(order: Order) -> bool:
@@ -66,7 +74,7 @@ def split_sequence(sequence: list[Order]) -> tuple[list[Order], list[Order], lis
 def leaves_at(route: Route, now: datetime) -> datetime:
     """The departure that sequencing measures windows from: now once the route is being
     driven, else its scheduled start (or now when it has none)."""
-    if route.status == "tracking" or route.scheduled_start_at is None:
+    if route.status == RouteStatus.TRACKING or route.scheduled_start_at is None:
         return now
     return route.scheduled_start_at
 
@@ -76,7 +84,7 @@ def optimised_sequence(
     worker: Worker | None,
 ) -> list[Order]:
     """``movable`` in the order the solver finds shortest within their windows."""
-    start = start_location(ctx.session, group, worker)
+    start = start_location(ctx.session, group, worker, live=ctx.live)
     stops = [stop_input(o) for o in movable]
     sequence = optimise_order(
         stops, start=start, depart_at=leaves_at(route, utcnow()), travel=ctx.travel,
@@ -100,7 +108,7 @@ def _route_event(ctx: RouteContext, route: Route, value: str) -> None:
 
 
 def _route_status(route: Route) -> OrderStatus:
-    if route.status == "tracking":
+    if route.status == RouteStatus.TRACKING:
         return OrderStatus.ONGOING
     return OrderStatus.ASSIGNED if route.worker_handle else OrderStatus.PLANNED
 
@@ -124,12 +132,12 @@ def _estimate(ctx: RouteContext, route: Route, route_orders: Sequence[Order]) ->
     worker = ctx.session.get(Worker, (ctx.account_id, route.worker_handle)) \
         if route.worker_handle else None
     open_orders = [o for o in route_orders if _live(o)]
-    start = start_location(ctx.session, group, worker)
+    start = start_location(ctx.session, group, worker, live=ctx.live)
     stops = daystops.interleave(route, [stop_input(o) for o in open_orders], start)
     now = utcnow()
     first_leg = first_leg_s(ctx.travel, start, stops)
     depart_at = departure(stops, scheduled_start_at=route.scheduled_start_at, now=now,
-                          first_leg_s=first_leg) if route.status != "tracking" else now
+                          first_leg_s=first_leg) if route.status != RouteStatus.TRACKING else now
     estimate = estimate_route(start=start, stops=stops, depart_at=depart_at, travel=ctx.travel,
                               return_to_start=returns_to_start(group))
     route.completion_type = group.route_completion_type
@@ -196,7 +204,8 @@ class RouteEdit:
 
     def _inserted(self, order: Order) -> list[Order]:
         group = find_group(self.ctx, self.route.ops_group_handle)
-        start = start_location(self.ctx.session, group, route_worker(self.ctx, self.route))
+        start = start_location(self.ctx.session, group, route_worker(self.ctx, self.route),
+                               live=self.ctx.live)
         settled, open_, disabled = split_sequence(self.sequence)
         by_id = {o.id: o for o in [*self.sequence, order]}
         stops = insert_cheapest([stop_input(o) for o in open_], stop_input(order),
@@ -209,15 +218,7 @@ class RouteEdit:
         """Take an order off the route, back to ``unplanned``; ``record`` writes its
         timeline entry and ``updated`` event (a move to another route writes its own)."""
         self.sequence = [o for o in self.sequence if o is not order]
-        order.status = OrderStatus.UNPLANNED.value
-        order.route_handle = None
-        order.route_sequence = None
-        order.plan_id = None
-        order.worker_handle = None
-        order.device_id = None
-        order.estimate = None
-        order.planned_at = None
-        order.assigned_at = None
+        orders.unplan(order)
         if record:
             order.updated_at = self.now
             orders.add_timeline(self.ctx.session, order, "order_unplanned",
@@ -277,7 +278,7 @@ class RouteEdit:
             route.updated_at = self.now
         for event in self._events:
             _route_event(ctx, route, event)
-        if self._estimate and route.status != "completed":
+        if self._estimate and route.status != RouteStatus.COMPLETED:
             _estimate(ctx, route, self.sequence)
 
 
@@ -321,7 +322,7 @@ def create_route(
     device = device_of(ctx, worker, device_id) if worker else device_id
     route = Route(
         account_id=ctx.account_id, route_handle=handle,
-        status="assigned" if worker else "planned", version=1,
+        status=(RouteStatus.ASSIGNED if worker else RouteStatus.PLANNED).value, version=1,
         ops_group_handle=group.ops_group_handle, track_mode=track_mode, plan_mode=plan_mode,
         plan_id=plan_id, worker_handle=worker.worker_handle if worker else None,
         device_id=device, metadata_=metadata or {}, created_at=now, updated_at=now,
@@ -354,7 +355,7 @@ def complete(ctx: RouteContext, route: Route, *, source: str) -> Route:
             if order.status not in TERMINAL:
                 orders.cancel_order(ctx.session, order, public_url=ctx.public_url,
                                     source="route_completed", tracking=ctx.settings.tracking)
-        route.status = "completed"
+        route.status = RouteStatus.COMPLETED.value
         route.completed_at = change.now
         route.completion_source = source
         if route.started_at is not None:
@@ -388,10 +389,11 @@ def _lock_route_of(ctx: RouteContext, order: Order) -> Route | None:
 def _follow(ctx: RouteContext, route: Route) -> None:
     """Bring a route in step after one of its orders changed; a route being driven with
     nothing left to do is completed, a completed one is left alone."""
-    if route.status == "completed":
+    if route.status == RouteStatus.COMPLETED:
         return  # a late change to a finished route's order reopens nothing
     sequence = repository.route_orders(ctx.session, route)
-    if route.status == "tracking" and sequence and all(o.status in TERMINAL for o in sequence):
+    driven = route.status == RouteStatus.TRACKING
+    if driven and sequence and all(o.status in TERMINAL for o in sequence):
         complete(ctx, route, source="orders_finished")
         return
     with edit(ctx, route):

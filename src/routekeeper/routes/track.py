@@ -7,7 +7,7 @@ from typing import Any
 
 from routekeeper.core.clock import utcnow
 from routekeeper.core.errors import CodedError, invalid_field
-from routekeeper.core.pagination import decode_token, encode_token, page_keys
+from routekeeper.core.pagination import cut_page, page_keys, time_position
 from routekeeper.core.timefmt import format_ts, parse_ts
 from routekeeper.geocoding.service import Geocoder
 from routekeeper.models.order import Order
@@ -32,6 +32,7 @@ from routekeeper.routes.locations import returns_to_start, start_location
 from routekeeper.routes.schemas import DeviceSwitchMode, OrderReassign, OrderRef, TrackRequest
 from routekeeper.routes.sequencing import departure
 from routekeeper.routes.service import create_route, edit
+from routekeeper.routes.states import RouteStatus
 from routekeeper.routes.stops import estimate_wire, stop_estimate_wire, stop_input
 from routekeeper.tracking.engine.risks import DELAYED_FROM_SCHEDULED_AT
 
@@ -40,36 +41,43 @@ def _track_error(title: str) -> CodedError:
     return CodedError(400, "validation_error", title, None)
 
 
+def _tracked_by(ctx: RouteContext, route: Route, sequence: list[Order], *,
+                device_id: str | None, device_switch_mode: str) -> None:
+    """Give a route about to start the worker and device that will track it."""
+    if device_id is not None:
+        worker = worker_for_device(ctx, device_id)
+        if route.worker_handle not in (None, worker.worker_handle):
+            raise _track_error("Route can not be tracked")
+        route.worker_handle = worker.worker_handle
+        route.device_id = device_id
+    elif route.worker_handle is not None:
+        # Tracked by worker: their linked device as the switch mode says (routes/devices),
+        # also one registered after the route was planned.
+        destination = next(((o.destination_lon, o.destination_lat) for o in sequence
+                            if o.status not in TERMINAL and o.destination_lon is not None
+                            and o.destination_lat is not None), None)
+        route.device_id = choose_device(
+            repository.worker_devices(ctx.session, ctx.account_id, route.worker_handle),
+            mode=device_switch_mode, current=route.device_id, destination=destination)
+
+
 def start_route(ctx: RouteContext, route: Route, *, track_mode: str,
                 device_id: str | None = None,
                 device_switch_mode: str = DeviceSwitchMode.LOGIN.value,
                 created: bool = False) -> Route:
     """Start tracking a route: route ``tracking``, its open orders ``ongoing``. A route
     ``created`` by the same request keeps version 1 (HyperTrack's track example)."""
-    if route.status == "tracking":
+    if route.status == RouteStatus.TRACKING:
         raise _track_error("Route already tracking")
-    if route.status == "completed":
+    if route.status == RouteStatus.COMPLETED:
         raise _track_error("Route already completed")
     if route.worker_handle is None and device_id is None and route.device_id is None:
         raise _track_error("Route can not be tracked")
     with edit(ctx, route, events=("started",), bump=not created) as change:
         sequence = change.sequence
-        if device_id is not None:
-            worker = worker_for_device(ctx, device_id)
-            if route.worker_handle not in (None, worker.worker_handle):
-                raise _track_error("Route can not be tracked")
-            route.worker_handle = worker.worker_handle
-            route.device_id = device_id
-        elif route.worker_handle is not None:
-            # Tracked by worker: their linked device as the switch mode says
-            # (routes/devices), also one registered after the route was planned.
-            destination = next(((o.destination_lon, o.destination_lat) for o in sequence
-                                if o.status not in TERMINAL and o.destination_lon is not None
-                                and o.destination_lat is not None), None)
-            route.device_id = choose_device(
-                repository.worker_devices(ctx.session, ctx.account_id, route.worker_handle),
-                mode=device_switch_mode, current=route.device_id, destination=destination)
-        route.status = "tracking"
+        _tracked_by(ctx, route, sequence, device_id=device_id,
+                    device_switch_mode=device_switch_mode)
+        route.status = RouteStatus.TRACKING.value
         route.track_mode = track_mode
         route.started_at = change.now
         route.assigned_at = route.assigned_at or change.now
@@ -113,9 +121,11 @@ def track(ctx: RouteContext, body: TrackRequest, *, geocoder: Geocoder | None = 
     else:
         raise invalid_field("json", "worker_handle", "worker_handle or device_id is required.")
     group = find_group(ctx, body.ops_group_handle or worker.ops_group_handle or "default")
+    orders.check_new(ctx.session, ctx.account_id, body.orders)
     # A track order may omit scheduled_at: delay is then measured against the first ETA.
     resolved = orders.resolve_destinations(ctx.session, ctx.account_id, body.orders,
                                            geocoder=geocoder)
+    orders.check_radius(group, body.orders, resolved)
     created = [
         orders.new_order(ctx.session, ctx.account_id, item, plan_mode="manual", group=group,
                          resolved=where)
@@ -210,7 +220,7 @@ def estimate_sequence(
     group = find_group(ctx, ops_group_handle)
     sequence = resolve_refs(ctx, refs, lock=False, location="query")
     stops = [stop_input(o) for o in sequence]
-    start = start_location(ctx.session, group, None)
+    start = start_location(ctx.session, group, None, live=ctx.live)
     first_leg = first_leg_s(ctx.travel, start, stops)
     # The departure a new route through these orders would get, so the two agree.
     depart_at = departure(stops, scheduled_start_at=None, now=utcnow(), first_leg_s=first_leg)
@@ -231,25 +241,14 @@ def list_routes(
     """One page of filtered routes and the next page's token."""
     fingerprint = filters.fingerprint()
     secret = page_keys(ctx.settings.signing_keys, "routes", ctx.account_id)
-    after = None
-    if filters.pagination_token:
-        key = decode_token(secret, filters.pagination_token, fingerprint)
-        try:
-            after = (parse_ts(key[0]), str(key[1]))
-        except (ValueError, IndexError) as exc:
-            raise invalid_field("query", "pagination_token", "Not a valid pagination token.") \
-                from exc
+    after = time_position(secret, filters.pagination_token, fingerprint)
     dialect = ctx.session.get_bind().dialect.name
     rows = repository.page(ctx.session, repository.filtered(ctx.account_id, filters,
                                                             dialect=dialect),
                            descending=filters.sort_direction.value == "desc", after=after,
                            limit=filters.limit + 1)
-    token = None
-    if len(rows) > filters.limit:
-        rows = rows[: filters.limit]
-        token = encode_token(secret, [format_ts(rows[-1].created_at), rows[-1].route_handle],
-                             fingerprint)
-    return rows, token
+    return cut_page(rows, filters.limit, secret, fingerprint,
+                    lambda last: [format_ts(last.created_at), last.route_handle])
 
 
 def refs_from_query(raw: str) -> list[OrderRef]:

@@ -17,7 +17,6 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-import routekeeper.tracking.locations  # noqa: F401 - registers the live-location provider
 from routekeeper.accounts.auth import (
     BASIC_AUTH,
     TOKEN_AUTH,
@@ -98,8 +97,8 @@ def _upload(request: Request, device: Resolver | DeviceRef, fixes: list[Fix]) ->
 
     limits = guard(request)
 
-    def admit(found: DeviceRef) -> None:
-        limits.charge_device(found.account_id, found.device_id)
+    def admit(session: Session, found: DeviceRef) -> None:
+        limits.charge_device(found.account_id, found.device_id, session.connection())
 
     def run() -> IngestResult:
         return ingest(get_db(request), settings, device, fixes, admit=admit)

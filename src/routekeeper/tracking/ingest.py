@@ -149,7 +149,7 @@ def _count(screened: Screened, fixes: Sequence[Fix]) -> None:
 
 
 def ingest(db: Database, settings: Settings, device: Resolver | DeviceRef,
-           fixes: Sequence[Fix], *, admit: Callable[[DeviceRef], None] | None = None
+           fixes: Sequence[Fix], *, admit: Callable[[Session, DeviceRef], None] | None = None
            ) -> IngestResult:
     """Screen and store an upload of one device; the answer counts what became of it.
 
@@ -164,7 +164,7 @@ def ingest(db: Database, settings: Settings, device: Resolver | DeviceRef,
             with sqlite_turn(db), db.write() as session:
                 found = device(session) if callable(device) else device
                 if admit is not None:
-                    admit(found)  # the per-device rate limit: a 429 stores nothing
+                    admit(session, found)  # the per-device rate limit: a 429 stores nothing
                 screened = screen(found, fixes, now=now, settings=settings)
                 stored, handles = 0, list[str]()
                 if screened.unique:

@@ -1,14 +1,13 @@
 """Answers "where is this worker now?" for route start locations (``live_location``).
 
-Importing this module registers the provider with the routes domain; the API and the worker
-both import it (through the tracking endpoints and tasks).
+The routes domain does not look this up by itself: whoever builds a ``RouteContext`` (the
+endpoints' dependency, the planning job) passes ``tracking.service.worker_location`` in.
 """
 
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from routekeeper.routes.locations import register_live_location
 from routekeeper.tracking import repository
 from routekeeper.travel.base import LonLat
 
@@ -20,5 +19,3 @@ def worker_location(session: Session, account_id: str, worker_handle: str) -> Lo
         return None
     return (device.last_lon, device.last_lat)
 
-
-register_live_location(worker_location)

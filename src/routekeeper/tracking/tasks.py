@@ -15,7 +15,6 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-import routekeeper.tracking.locations  # noqa: F401 - registers the live-location provider
 from routekeeper.core.jobs import JobContext, registry
 from routekeeper.settings import Settings
 from routekeeper.tracking import clock, partitions, repository

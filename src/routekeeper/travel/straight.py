@@ -8,28 +8,18 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import numpy.typing as npt
 
+from routekeeper.core.geo import EARTH_RADIUS_M, haversine_m
 from routekeeper.travel.base import Leg, LonLat, TravelMatrix, lonlat_array
 
+__all__ = ["EARTH_RADIUS_M", "StraightLineModel", "haversine_m", "haversine_matrix_m"]
+
 # Mean Earth radius (IUGG), the usual choice for a spherical model.
-EARTH_RADIUS_M = 6_371_008.8
 
 # Matrices are computed a band of rows at a time so the float scratch space stays around 8 MB
 # whatever the matrix size; only the int64 results grow with n * m.
 _BLOCK_CELLS = 1 << 20
 
 FloatArray = npt.NDArray[np.float64]
-
-
-def haversine_m(a: LonLat, b: LonLat) -> float:
-    """Return the great-circle distance in metres between two (lon, lat) points in degrees."""
-    lon_a, lat_a = math.radians(a[0]), math.radians(a[1])
-    lon_b, lat_b = math.radians(b[0]), math.radians(b[1])
-    h = (
-        math.sin((lat_b - lat_a) / 2) ** 2
-        + math.cos(lat_a) * math.cos(lat_b) * math.sin((lon_b - lon_a) / 2) ** 2
-    )
-    # Rounding can push h a hair above 1 for antipodal points, where asin would fail.
-    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(min(1.0, h)))
 
 
 class _HalfAngles:

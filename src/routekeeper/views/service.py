@@ -158,17 +158,19 @@ def embed_view(session: Session, account_id: str, route_handle: str, *, now: dat
         },
         "map": {
             "line": line,
-            "stops": [{"n": s["n"], "point": s["point"], "status": s["status"],
-                       "risk": s["risk"],
-                       "title": " · ".join(str(p) for p in (
-                           s["n"], s["order_handle"], s["status_label"],
-                           f"{s['time_label']} {s['time_text']}" if s["time_text"] else None)
-                           if p)}
-                      for s in stops if s["point"]],
+            "stops": [_map_stop(s) for s in stops if s["point"]],
             "worker": None if finished else _position(device),
             "trail": [list(p) for p in trail],
         },
     }
+
+
+def _map_stop(stop: dict[str, Any]) -> dict[str, Any]:
+    """A stop's marker on the ops map, titled by number, order, status and time."""
+    time_text = f"{stop['time_label']} {stop['time_text']}" if stop["time_text"] else None
+    parts = (stop["n"], stop["order_handle"], stop["status_label"], time_text)
+    return {"n": stop["n"], "point": stop["point"], "status": stop["status"],
+            "risk": stop["risk"], "title": " · ".join(str(p) for p in parts if p)}
 
 
 def position_since(order: Order, earlier: list[Order]) -> datetime | None:
@@ -213,6 +215,28 @@ def _share_headline(order: Order, name: str, turn: bool, tz: ZoneInfo, now: date
     return "Scheduled", f"Expected by {due}." if due else "Your visit is scheduled."
 
 
+def _share_position(session: Session, order: Order,
+                    since: datetime | None) -> dict[str, Any] | None:
+    """The worker's position to show on the share page: only one reported since ``since``
+    (None: the order is not the worker's current stop)."""
+    if since is None or not order.worker_handle:
+        return None
+    device = repository.newest_device(
+        session, order.account_id, device_ids=[order.device_id] if order.device_id else [],
+        worker_handle=order.worker_handle)
+    seen = device.last_recorded_at if device is not None else None
+    if seen is not None and seen >= since:
+        return _position(device)
+    return None
+
+
+def _shows_eta(order: Order, arrive_at: Any) -> bool:
+    """Whether the share page shows an ETA: an open order not yet reached, with one."""
+    return bool(order.status in ("ongoing", "assigned", "planned", "dispatched")
+                and order.arrived_at is None and order.exited_at is None
+                and instant(arrive_at))
+
+
 def share_view(session: Session, tracking_id: str, *, now: datetime) -> dict[str, Any] | None:
     """The customer's view of the one order behind a share link; None when there is none."""
     order = repository.order_by_tracking_id(session, tracking_id)
@@ -223,19 +247,11 @@ def share_view(session: Session, tracking_id: str, *, now: datetime) -> dict[str
     worker = repository.worker(session, order.account_id, order.worker_handle)
     name = first_name(worker.name if worker is not None else None)
     since = position_since(order, repository.earlier_stops(session, order))
-    position = None
-    if since is not None and order.worker_handle:
-        device = repository.newest_device(
-            session, order.account_id, device_ids=[order.device_id] if order.device_id else [],
-            worker_handle=order.worker_handle)
-        seen = device.last_recorded_at if device is not None else None
-        if seen is not None and seen >= since:
-            position = _position(device)
+    position = _share_position(session, order, since)
     headline, detail = _share_headline(order, name or "Your driver", since is not None,
                                        tz, now)
     arrive_at = (order.estimate or {}).get("arrive_at")
-    show_eta = order.status in ("ongoing", "assigned", "planned", "dispatched") \
-        and order.arrived_at is None and order.exited_at is None and instant(arrive_at)
+    show_eta = _shows_eta(order, arrive_at)
     status = stop_status(order.status, order.arrived_at is not None and order.exited_at is None)
     return {
         "panel": {

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import smtplib
-import ssl
 from email.message import EmailMessage
 
+from routekeeper.core.mail import deliver
 from routekeeper.core.timefmt import format_ts
 from routekeeper.models.webhook_endpoint import WebhookEndpoint
-from routekeeper.settings import MailSecurity, MailSettings
+from routekeeper.settings import MailSettings
 
 
 def disabled_message(
@@ -35,18 +34,4 @@ def disabled_message(
 
 def send(settings: MailSettings, message: EmailMessage) -> None:
     """Send one message through the configured SMTP server (``settings.host`` must be set)."""
-    if settings.host is None:
-        raise ValueError("no SMTP host is configured")
-    context = ssl.create_default_context()
-    smtp: smtplib.SMTP
-    if settings.security == MailSecurity.TLS:
-        smtp = smtplib.SMTP_SSL(settings.host, settings.port, timeout=settings.timeout_s,
-                                context=context)
-    else:
-        smtp = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout_s)
-    with smtp:
-        if settings.security == MailSecurity.STARTTLS:
-            smtp.starttls(context=context)
-        if settings.username:
-            smtp.login(settings.username, settings.password or "")
-        smtp.send_message(message)
+    deliver(settings, message)

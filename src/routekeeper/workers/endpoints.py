@@ -5,13 +5,16 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Query, Response
+from sqlalchemy.orm import Session
 
 from routekeeper.accounts.auth import CurrentAccount
+from routekeeper.core.clock import utcnow
 from routekeeper.core.errors import invalid_field
 from routekeeper.core.pagination import page_keys
 from routekeeper.core.responses import R400, R401, R404, R409, R422, Responses
 from routekeeper.core.routing import Router
 from routekeeper.dependencies import ReadSession, SettingsDep, WriteSession
+from routekeeper.models.worker import Worker
 from routekeeper.workers import service
 from routekeeper.workers.schemas import (
     OpsGroupCreate,
@@ -22,8 +25,10 @@ from routekeeper.workers.schemas import (
     WorkerPage,
     WorkerRead,
     WorkerUpdate,
+    WorkStatus,
     is_handle,
 )
+from routekeeper.workers.status import work_statuses
 
 router = Router(tags=["Workers"])
 
@@ -38,6 +43,12 @@ UPDATE_OPS_GROUP: Responses = {**R401, **R404, **R422}
 # 400 is ``ops_group_not_defined``.
 CREATE_WORKER: Responses = {**R400, **R401, **R409, **R422}
 UPDATE_WORKER: Responses = {**R400, **R401, **R404, **R422}
+
+
+def _read(session: Session, worker: Worker) -> WorkerRead:
+    session.flush()
+    return service.worker_read(worker, work_statuses(session, [worker], now=utcnow())
+                               [worker.worker_handle])
 
 
 def _handles(csv: str | None) -> list[str] | None:
@@ -104,7 +115,7 @@ def update_ops_group(
 )
 def create_worker(body: WorkerCreate, account: CurrentAccount, session: WriteSession) -> WorkerRead:
     """Create a worker."""
-    return service.worker_read(service.create_worker(session, account.account_id, body))
+    return _read(session, service.create_worker(session, account.account_id, body))
 
 
 @router.get("/workers/", response_model=WorkerPage, responses=LISTED)
@@ -127,13 +138,15 @@ def list_workers(
         search_term=search_term, limit=limit, token=pagination_token,
         secret=page_keys(settings.signing_keys, "workers", account.account_id),
     )
-    return WorkerPage(workers=[service.worker_read(r) for r in rows], pagination_token=token)
+    statuses = work_statuses(session, rows, now=utcnow())
+    return WorkerPage(workers=[service.worker_read(r, statuses[r.worker_handle]) for r in rows],
+                      pagination_token=token)
 
 
 @router.get("/workers/{worker_handle}", response_model=WorkerRead, responses=ONE)
 def get_worker(worker_handle: str, account: CurrentAccount, session: ReadSession) -> WorkerRead:
     """Read one worker."""
-    return service.worker_read(service.get_worker(session, account.account_id, worker_handle))
+    return _read(session, service.get_worker(session, account.account_id, worker_handle))
 
 
 @router.patch("/workers/{worker_handle}", response_model=WorkerRead, responses=UPDATE_WORKER)
@@ -142,7 +155,17 @@ def update_worker(
 ) -> WorkerRead:
     """Change a worker."""
     worker = service.update_worker(session, account.account_id, worker_handle, body)
-    return service.worker_read(worker)
+    return _read(session, worker)
+
+
+@router.post("/workers/{worker_handle}/work_status", response_model=WorkerRead, responses=ONE)
+def set_work_status(
+    worker_handle: str, body: WorkStatus, account: CurrentAccount, session: WriteSession
+) -> WorkerRead:
+    """Set a worker's availability and tracking status; planning gives an unavailable
+    worker no orders."""
+    worker = service.set_work_status(session, account.account_id, worker_handle, body)
+    return _read(session, worker)
 
 
 @router.delete("/workers/{worker_handle}", status_code=204, responses=ONE)

@@ -88,9 +88,10 @@ def _check_storable(value: Any) -> None:
 
 
 class _Body(BaseModel):
-    """A request body: unknown fields are errors, and every value must be storable."""
+    """A request body: unknown fields are ignored (HyperTrack payloads carry many we do not
+    model, as for orders), and every value must be storable."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="ignore")
 
     @field_validator("*", mode="after")
     @classmethod
@@ -198,6 +199,53 @@ class Reloads(_Body):
                               description="Seconds each reload takes.")
 
 
+class TrackingAutomationType(StrEnum):
+    MANUAL = "manual"
+    SHIFT = "shift"
+    ORDER = "order"
+    ROUTE = "route"
+    ORDER_AND_ROUTE = "order_and_route"
+
+
+class AutomationMode(StrEnum):
+    AUTO = "auto"
+    AUTO_START = "auto_start"
+    AUTO_STOP = "auto_stop"
+
+
+class OrderTrackingAutomation(_Body):
+    """``order_tracking_automation``: when tracking starts and stops (contract section 6)."""
+
+    type: TrackingAutomationType = TrackingAutomationType.MANUAL
+    mode: AutomationMode | None = None
+    lead_time: int | None = Field(default=None, ge=0, le=86399, description="Seconds.")
+    lag_time: int | None = Field(default=None, ge=0, le=86399, description="Seconds.")
+    # Approval and acceptance settings are kept as sent (no operations use them here).
+    approval: dict[str, Any] | None = None
+    acceptance: dict[str, Any] | None = None
+
+
+class WorkStatusType(StrEnum):
+    MANUAL = "manual"
+    TRACKING = "tracking"
+    AVAILABLE = "available"
+
+
+class WorkStatusAutomation(_Body):
+    """One entry of ``work_status_automation``: which part of a worker's work_status the
+    server keeps up to date by itself."""
+
+    type: WorkStatusType
+    mode: AutomationMode | None = None
+
+
+class WorkStatus(_Body):
+    """A worker's ``work_status`` (also the body of ``POST /workers/{h}/work_status``)."""
+
+    available: bool | None = None
+    tracking: bool | None = None
+
+
 class _OpsGroupFields(_Body):
     # HyperTrack calls the display name ``ops_group_label``; ``name`` is accepted too.
     name: str | None = Field(
@@ -216,6 +264,15 @@ class _OpsGroupFields(_Body):
     default_shift_end_time: str | None = None
     metadata: dict[str, Any] | None = None
     reloads: Reloads | None = None
+    operations_radius: int | None = Field(default=None, ge=1, le=INT32_MAX,
+                                          description="Meters from ops_group_home.")
+    enforce_operations_radius: bool | None = None
+    schedule: list[ScheduleEntry] | None = Field(
+        default=None, max_length=1000,
+        description="Shifts of the group's workers who have no schedule of their own.")
+    order_tracking_automation: OrderTrackingAutomation | None = None
+    work_status_automation: list[WorkStatusAutomation] | None = Field(default=None,
+                                                                      max_length=10)
 
     _hhmm = field_validator("default_shift_start_time", "default_shift_end_time")(check_hhmm)
     _tz = field_validator("timezone")(check_timezone)
@@ -248,6 +305,11 @@ class OpsGroupRead(BaseModel):
     default_shift_end_time: str | None
     metadata: dict[str, Any] | None
     reloads: dict[str, Any] | None = None
+    operations_radius: int | None = None
+    enforce_operations_radius: bool = False
+    schedule: list[dict[str, Any]] = Field(default_factory=list)
+    order_tracking_automation: dict[str, Any] | None = None
+    work_status_automation: list[dict[str, Any]] = Field(default_factory=list)
     created_at: ApiDatetime
     updated_at: ApiDatetime
 
@@ -271,6 +333,7 @@ class _WorkerFields(_Body):
     schedule: list[ScheduleEntry] | None = Field(default=None, max_length=1000)
     unavailable_on: list[dt.date] | None = Field(default=None, max_length=1000)
     available: bool | None = None
+    work_status: WorkStatus | None = None
     metadata: dict[str, Any] | None = None
 
     @field_validator("product_types")
@@ -309,6 +372,7 @@ class WorkerRead(BaseModel):
     schedule: list[dict[str, Any]]
     unavailable_on: list[str]
     available: bool
+    work_status: dict[str, bool]
     device_ids: list[str]
     metadata: dict[str, Any] | None
     created_at: ApiDatetime

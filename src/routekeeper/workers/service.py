@@ -25,13 +25,14 @@ from routekeeper.workers.schemas import (
     WorkerCreate,
     WorkerRead,
     WorkerUpdate,
+    WorkStatus,
     is_handle,
     jsonable_schedule,
 )
 
 # Columns that always hold a value: a PATCH with null leaves them as they are.
 _OPS_GROUP_NOT_NULL = ("timezone", "route_start_location", "route_completion_type",
-                       "objective_fn")
+                       "objective_fn", "enforce_operations_radius")
 
 
 def ops_group_read(group: OpsGroup) -> OpsGroupRead:
@@ -45,17 +46,26 @@ def ops_group_read(group: OpsGroup) -> OpsGroupRead:
         objective_fn=ObjectiveFn(group.objective_fn),
         default_shift_start_time=group.default_shift_start_time,
         default_shift_end_time=group.default_shift_end_time, metadata=group.metadata_,
-        reloads=group.reloads, created_at=group.created_at, updated_at=group.updated_at,
+        reloads=group.reloads, operations_radius=group.operations_radius,
+        enforce_operations_radius=bool(group.enforce_operations_radius),
+        schedule=group.schedule or [],
+        order_tracking_automation=group.order_tracking_automation,
+        work_status_automation=group.work_status_automation or [],
+        created_at=group.created_at, updated_at=group.updated_at,
     )
 
 
-def worker_read(worker: Worker) -> WorkerRead:
-    """The wire shape of a worker."""
+def worker_read(worker: Worker, work_status: dict[str, bool] | None = None) -> WorkerRead:
+    """The wire shape of a worker; ``work_status`` as :mod:`routekeeper.workers.status`
+    derives it (the stored values when not given)."""
+    status = work_status or {"available": bool(worker.available),
+                             "tracking": bool(worker.tracking)}
     return WorkerRead(
         worker_handle=worker.worker_handle, name=worker.name, profile=worker.profile or {},
         ops_group_handle=worker.ops_group_handle, product_types=worker.product_types or [],
         capacity=worker.capacity, home=worker.home, schedule=worker.schedule or [],
-        unavailable_on=worker.unavailable_on or [], available=worker.available,
+        unavailable_on=worker.unavailable_on or [], available=status["available"],
+        work_status=status,
         device_ids=worker.device_ids or [], metadata=worker.metadata_,
         created_at=worker.created_at, updated_at=worker.updated_at,
     )
@@ -94,7 +104,11 @@ def _duplicate(what: str, handle: str) -> CodedError:
                     {"description": f"{what.capitalize()} {handle} already exists"})
 
 
-def _apply_ops_group_fields(group: OpsGroup, data: dict[str, Any]) -> None:
+def _apply_ops_group_fields(
+    group: OpsGroup, data: dict[str, Any], body: OpsGroupCreate | OpsGroupUpdate
+) -> None:
+    if "schedule" in data:
+        data["schedule"] = jsonable_schedule(body.schedule) if body.schedule else []
     for key, value in data.items():
         if key == "metadata":
             group.metadata_ = value
@@ -104,6 +118,13 @@ def _apply_ops_group_fields(group: OpsGroup, data: dict[str, Any]) -> None:
         # Reloads happen at the depot, and the ops group home is the depot.
         field = "reloads" if "reloads" in data else "ops_group_home"
         raise invalid_field("json", field, "Reloads need an ops_group_home to reload at.")
+    if group.enforce_operations_radius and not (group.operations_radius
+                                                and group.ops_group_home):
+        # The radius is measured from the ops group home: enforcing it needs both.
+        field = next((f for f in ("enforce_operations_radius", "operations_radius",
+                                  "ops_group_home") if f in data), "enforce_operations_radius")
+        raise invalid_field("json", field, "enforce_operations_radius needs an "
+                                           "operations_radius and an ops_group_home.")
 
 
 def create_ops_group(session: Session, account_id: str, body: OpsGroupCreate) -> OpsGroup:
@@ -114,9 +135,11 @@ def create_ops_group(session: Session, account_id: str, body: OpsGroupCreate) ->
     group = OpsGroup(account_id=account_id, ops_group_handle=body.ops_group_handle,
                      timezone="UTC", route_start_location=RouteStartLocation.LIVE_LOCATION,
                      route_completion_type=RouteCompletionType.END_AT_LAST_ORDER,
-                     objective_fn=ObjectiveFn.MINIMISE_TIME, created_at=now, updated_at=now)
+                     objective_fn=ObjectiveFn.MINIMISE_TIME, enforce_operations_radius=False,
+                     created_at=now, updated_at=now)
     _apply_ops_group_fields(
-        group, body.model_dump(mode="json", exclude_none=True, exclude={"ops_group_handle"})
+        group, body.model_dump(mode="json", exclude_none=True, exclude={"ops_group_handle"}),
+        body,
     )
     _insert(session, group, _duplicate("ops group", body.ops_group_handle))
     return group
@@ -131,7 +154,7 @@ def update_ops_group(
     for required in _OPS_GROUP_NOT_NULL:
         if required in data and data[required] is None:
             data.pop(required)
-    _apply_ops_group_fields(group, data)
+    _apply_ops_group_fields(group, data, body)
     group.updated_at = utcnow()
     return group
 
@@ -180,6 +203,10 @@ def _worker_data(body: WorkerCreate | WorkerUpdate, *, unset: bool) -> dict[str,
             data[list_field] = []
     if "profile" in data and data["profile"] is None:
         data["profile"] = {}
+    status = data.pop("work_status", None) or {}
+    for name in ("available", "tracking"):
+        if status.get(name) is not None:
+            data[name] = status[name]
     for keep in ("available", "ops_group_handle"):
         if keep in data and data[keep] is None:
             data.pop(keep)
@@ -196,7 +223,7 @@ def _fresh_worker(account_id: str, handle: str) -> Worker:
     now = utcnow()
     return Worker(account_id=account_id, worker_handle=handle, name=None, profile={},
                   ops_group_handle="default", product_types=[], capacity=None, home=None,
-                  schedule=[], unavailable_on=[], available=True, device_ids=[],
+                  schedule=[], unavailable_on=[], available=True, tracking=False, device_ids=[],
                   metadata_=None, created_at=now, updated_at=now, deleted_at=None)
 
 
@@ -225,6 +252,19 @@ def update_worker(session: Session, account_id: str, handle: str, body: WorkerUp
     data = _worker_data(body, unset=True)
     require_ops_groups(session, account_id, _named_ops_groups(data))
     _apply_worker_fields(worker, data)
+    worker.updated_at = utcnow()
+    return worker
+
+
+def set_work_status(
+    session: Session, account_id: str, handle: str, body: WorkStatus
+) -> Worker:
+    """``POST /workers/{h}/work_status``: set the parts of the work status that are sent."""
+    worker = get_worker(session, account_id, handle)
+    if body.available is not None:
+        worker.available = body.available
+    if body.tracking is not None:
+        worker.tracking = body.tracking
     worker.updated_at = utcnow()
     return worker
 

@@ -170,12 +170,10 @@ def _pairing(problem: Problem, where: dict[str, tuple[str, int]]) -> list[str]:
     return problems
 
 
-def check(problem: Problem, solution: Solution) -> list[str]:
-    """Every constraint the solution breaks, as readable sentences (empty when it is valid)."""
+def _accounting(problem: Problem, solution: Solution) -> list[str]:
+    """Each job served once or unassigned with a known reason, each vehicle one route."""
     problems: list[str] = []
-    vehicles = {vehicle.id: vehicle for vehicle in problem.vehicles}
     counts = Counter(job_id for route in solution.routes for job_id in route.job_ids)
-    where: dict[str, tuple[str, int]] = {}
     used = Counter(route.vehicle_id for route in solution.routes)
     problems += [f"vehicle {vid!r} has {n} routes" for vid, n in used.items() if n > 1]
     for job_id, count in counts.items():
@@ -191,6 +189,14 @@ def check(problem: Problem, solution: Solution) -> list[str]:
     problems += [f"unknown job {job_id!r}" for job_id in sorted(unknown)]
     missing = known - set(counts) - set(solution.unassigned)
     problems += [f"job {job_id!r} is neither served nor unassigned" for job_id in sorted(missing)]
+    return problems
+
+
+def check(problem: Problem, solution: Solution) -> list[str]:
+    """Every constraint the solution breaks, as readable sentences (empty when it is valid)."""
+    problems = _accounting(problem, solution)
+    vehicles = {vehicle.id: vehicle for vehicle in problem.vehicles}
+    where: dict[str, tuple[str, int]] = {}
     for route in solution.routes:
         vehicle = vehicles.get(route.vehicle_id)
         if vehicle is None:

@@ -100,6 +100,17 @@ def diagnose(problem: Problem, job_id: str, vehicles: Fleet | None = None) -> st
         return reasons.DROPPED_FOR_PLAN
     groups = (vehicles or fleet(problem)).groups
     jobs = [problem.jobs[i] for i in unit]
+    states, reason = _able(problem, unit, jobs, groups, bound)
+    if reason is not None:
+        return reason
+    return _timed_reason(problem, unit, jobs, states)
+
+
+def _able(problem: Problem, unit: list[int], jobs: list[Job],
+          groups: tuple[tuple[Availability, frozenset[str]], ...],
+          bound: str | None) -> tuple[list[Availability], str | None]:
+    """The vehicle states with the skills, the hours and the capacity the unit needs; or
+    the reason none has them."""
     skills = frozenset().union(*(job.skills for job in jobs))
     states = [
         state
@@ -107,14 +118,21 @@ def diagnose(problem: Problem, job_id: str, vehicles: Fleet | None = None) -> st
         if (bound is None or bound in ids) and skills <= state.vehicle.skills
     ]
     if not states:
-        return reasons.NO_SKILLED_WORKER
+        return states, reasons.NO_SKILLED_WORKER
     states = [s for s in states if all(_overlaps(job, s.vehicle) for job in jobs)]
     if not states:
-        return reasons.NO_SCHEDULE_OVERLAP
+        return states, reasons.NO_SCHEDULE_OVERLAP
     demand = unit_demand(problem, unit)
     states = [s for s in states if demand <= s.capacity_left]
     if not states:
-        return reasons.EXCEEDS_CAPACITY
+        return states, reasons.EXCEEDS_CAPACITY
+    return states, None
+
+
+def _timed_reason(problem: Problem, unit: list[int], jobs: list[Job],
+                  states: list[Availability]) -> str:
+    """Why vehicles able to take the unit still cannot serve it in time, within the day or
+    within their distance; ``dropped_for_plan`` when one could."""
     timed = [(s, simulate(problem, free_vehicle(s), unit, s.ready_s)) for s in states]
     timed = [
         (s, t)

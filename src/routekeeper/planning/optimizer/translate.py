@@ -215,90 +215,115 @@ def _clip(value: int) -> int:
     return min(value, INT64_MAX)
 
 
+class _Units:
+    """The PyVRP clients and shipments of the units, each in an optional and a required
+    variant, with what maps them back to jobs."""
+
+    def __init__(self, problem: Problem, builder: _Builder, base: int, ready_s: int) -> None:
+        """Nothing added yet."""
+        self.problem = problem
+        self.builder = builder
+        self.base = base
+        self.ready_s = ready_s
+        self.clients: list[tuple[Client, ...]] = []
+        self.shipments: list[tuple[Shipment, ...]] = []
+        self.client_jobs: list[int] = []
+        self.shipment_jobs: list[tuple[int, int]] = []
+        self.bound_to: dict[int, int] = {}
+        self.max_prize = 1
+        self.groups: list[tuple[ClientGroup, ClientGroup]] = []
+
+    def add(self, unit: Unit) -> None:
+        """A single job as clients (one per alternative window), a pair as a shipment."""
+        jobs = [self.problem.jobs[i] for i in unit.jobs]
+        prize = sum(job_prize(self.base, job) for job in jobs)
+        amount = [unit_demand(self.problem, list(unit.jobs))]
+        if len(jobs) == 1:
+            self._client(unit, jobs[0], prize, amount)
+        else:
+            self._shipment(unit, jobs[0], jobs[1], prize, amount)
+
+    def _client(self, unit: Unit, job: Job, prize: int, amount: list[int]) -> None:
+        clients = self.clients
+        where = self.builder.place(unit.jobs[0])
+        if unit.bound_vehicle is not None:
+            self.bound_to[where] = unit.bound_vehicle
+        options = alternatives(job)
+        top = max(cost for _, _, cost in options)
+        self.max_prize = max(self.max_prize, prize + top)
+        group = len(self.groups) if len(options) > 1 else None
+        for early, late, cost in options:
+            clients.append(
+                tuple(
+                    Client(
+                        location=where,
+                        delivery=amount,
+                        service_duration=job.service_s,
+                        tw_early=early,
+                        tw_late=_clip(late),
+                        # A required job's prize would change no decision; zero keeps the
+                        # required model identical to PyVRP's plain one. In a group, the
+                        # prize still says how much a later alternative costs.
+                        prize=(0 if required else prize) + top - cost,
+                        required=required and group is None,
+                        group=group,
+                        name=job.id,
+                    )
+                    for required in (False, True)
+                )
+            )
+            self.client_jobs.append(unit.jobs[0])
+        if group is not None:
+            members = list(range(len(clients) - len(options), len(clients)))
+            self.groups.append((ClientGroup(members, required=False, name=job.id),
+                                ClientGroup(members, required=True, name=job.id)))
+
+    def _shipment(self, unit: Unit, pick: Job, drop: Job, prize: int,
+                  amount: list[int]) -> None:
+        self.max_prize = max(self.max_prize, prize)
+        pick_where = self.builder.place(unit.jobs[0])
+        drop_where = self.builder.place(unit.jobs[1])
+        if unit.bound_vehicle is not None:
+            self.bound_to[pick_where] = self.bound_to[drop_where] = unit.bound_vehicle
+        (pick_early, pick_late) = shipment_window(pick, self.ready_s)
+        (drop_early, drop_late) = shipment_window(drop, max(self.ready_s, pick_early))
+        # PyVRP refuses a drop that must happen before its pick may; a soft drop may be
+        # late instead, and anything else the search gets wrong the repair takes out.
+        drop_late = max(drop_late, pick_early)
+        self.shipments.append(
+            tuple(
+                Shipment(
+                    pickup_location=pick_where,
+                    delivery_location=drop_where,
+                    pickup_tw_early=pick_early,
+                    pickup_tw_late=_clip(pick_late),
+                    pickup_service_duration=pick.service_s,
+                    delivery_tw_early=drop_early,
+                    delivery_tw_late=_clip(drop_late),
+                    delivery_service_duration=drop.service_s,
+                    amount=amount,
+                    prize=0 if required else prize,
+                    required=required,
+                    name=f"{pick.id}>{drop.id}",
+                )
+                for required in (False, True)
+            )
+        )
+        self.shipment_jobs.append((unit.jobs[0], unit.jobs[1]))
+
+
 def translate(
     problem: Problem, states: Sequence[Availability], units: Sequence[Unit]
 ) -> Translation:
     """Build PyVRP data for these units on these (usable) vehicles."""
     builder = _Builder(problem, states)
-    base = base_prize(problem, states, units)
-    clients: list[tuple[Client, ...]] = []
-    shipments: list[tuple[Shipment, ...]] = []
-    client_jobs: list[int] = []
-    shipment_jobs: list[tuple[int, int]] = []
-    bound_to: dict[int, int] = {}
-    max_prize = 1
-    groups: list[tuple[ClientGroup, ClientGroup]] = []
-    ready_s = min(state.ready_s for state in states)
+    added = _Units(problem, builder, base_prize(problem, states, units),
+                   min(state.ready_s for state in states))
     for unit in units:
-        jobs = [problem.jobs[i] for i in unit.jobs]
-        prize = sum(job_prize(base, job) for job in jobs)
-        amount = [unit_demand(problem, list(unit.jobs))]
-        if len(jobs) == 1:
-            job = jobs[0]
-            where = builder.place(unit.jobs[0])
-            if unit.bound_vehicle is not None:
-                bound_to[where] = unit.bound_vehicle
-            options = alternatives(job)
-            top = max(cost for _, _, cost in options)
-            max_prize = max(max_prize, prize + top)
-            group = len(groups) if len(options) > 1 else None
-            for early, late, cost in options:
-                clients.append(
-                    tuple(
-                        Client(
-                            location=where,
-                            delivery=amount,
-                            service_duration=job.service_s,
-                            tw_early=early,
-                            tw_late=_clip(late),
-                            # A required job's prize would change no decision; zero keeps the
-                            # required model identical to PyVRP's plain one. In a group, the
-                            # prize still says how much a later alternative costs.
-                            prize=(0 if required else prize) + top - cost,
-                            required=required and group is None,
-                            group=group,
-                            name=job.id,
-                        )
-                        for required in (False, True)
-                    )
-                )
-                client_jobs.append(unit.jobs[0])
-            if group is not None:
-                members = list(range(len(clients) - len(options), len(clients)))
-                groups.append((ClientGroup(members, required=False, name=job.id),
-                               ClientGroup(members, required=True, name=job.id)))
-        else:
-            pick, drop = jobs
-            max_prize = max(max_prize, prize)
-            pick_where = builder.place(unit.jobs[0])
-            drop_where = builder.place(unit.jobs[1])
-            if unit.bound_vehicle is not None:
-                bound_to[pick_where] = bound_to[drop_where] = unit.bound_vehicle
-            (pick_early, pick_late) = shipment_window(pick, ready_s)
-            (drop_early, drop_late) = shipment_window(drop, max(ready_s, pick_early))
-            # PyVRP refuses a drop that must happen before its pick may; a soft drop may be
-            # late instead, and anything else the search gets wrong the repair takes out.
-            drop_late = max(drop_late, pick_early)
-            shipments.append(
-                tuple(
-                    Shipment(
-                        pickup_location=pick_where,
-                        delivery_location=drop_where,
-                        pickup_tw_early=pick_early,
-                        pickup_tw_late=_clip(pick_late),
-                        pickup_service_duration=pick.service_s,
-                        delivery_tw_early=drop_early,
-                        delivery_tw_late=_clip(drop_late),
-                        delivery_service_duration=drop.service_s,
-                        amount=amount,
-                        prize=0 if required else prize,
-                        required=required,
-                        name=f"{pick.id}>{drop.id}",
-                    )
-                    for required in (False, True)
-                )
-            )
-            shipment_jobs.append((unit.jobs[0], unit.jobs[1]))
+        added.add(unit)
+    clients, shipments, groups = added.clients, added.shipments, added.groups
+    client_jobs, shipment_jobs = added.client_jobs, added.shipment_jobs
+    bound_to, max_prize = added.bound_to, added.max_prize
     distance, duration = builder.matrices()
     longest = int(max(distance.max(), duration.max())) if distance.size else 0
     forbidden = min(MAX_VALUE, 4 * (max_prize + longest) + 1)

@@ -144,12 +144,26 @@ def validate_fix(
     The implied-speed check credits both fixes' accuracy (a jump within the accuracy circles
     is noise, not speed) and works in either time order, so it can be used on arrival order.
     """
+    reason = (_time_problem(fix, now, max_future_skew_s) or _place_problem(fix)
+              or _reading_problem(fix, max_speed_mps))
+    if reason is None and previous is not None:
+        return implausible_move(fix, previous, max_speed_mps)
+    return reason
+
+
+def _time_problem(fix: Fix, now: datetime, max_future_skew_s: float) -> str | None:
+    """Why the fix's time cannot be right (no zone, in the future, before 2000)."""
     if fix.recorded_at.tzinfo is None or fix.recorded_at.utcoffset() is None:
         return "recorded_at has no time zone"
     if (fix.recorded_at - require_aware(now, "now")).total_seconds() > max_future_skew_s:
         return "recorded_at is in the future"
     if fix.recorded_at < EARLIEST_FIX:
         return "recorded_at is before 2000"
+    return None
+
+
+def _place_problem(fix: Fix) -> str | None:
+    """Why the fix's coordinates cannot be a place on Earth a worker is at."""
     if _not_finite(fix.lat) or _not_finite(fix.lon):
         return "coordinates are not finite numbers"
     if not -90.0 <= fix.lat <= 90.0:
@@ -158,6 +172,12 @@ def validate_fix(
         return "longitude out of range"
     if fix.lat == 0.0 and fix.lon == 0.0:
         return "impossible coordinates (0, 0)"
+    return None
+
+
+def _reading_problem(fix: Fix, max_speed_mps: float) -> str | None:
+    """Why one of the fix's other readings (accuracy, speed, bearing, altitude, battery)
+    cannot be right."""
     if _not_finite(fix.accuracy_m):
         return "accuracy is not a finite number"
     if fix.accuracy_m is not None and fix.accuracy_m < 0:
@@ -178,8 +198,6 @@ def validate_fix(
         return "battery is not a finite number"
     if fix.battery_percent is not None and not 0.0 <= fix.battery_percent <= 100.0:
         return "battery_percent out of range"
-    if previous is not None:
-        return implausible_move(fix, previous, max_speed_mps)
     return None
 
 

@@ -8,12 +8,24 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from routekeeper.core.geo import EARTH_RADIUS_M, haversine_m
 from routekeeper.travel.base import LonLat
+
+__all__ = [
+    "EARTH_RADIUS_M",
+    "Box",
+    "Geofence",
+    "GeofenceKind",
+    "Presence",
+    "distance_to_polygon_boundary_m",
+    "haversine_m",
+    "inside_confidence",
+    "point_in_polygon",
+]
 
 if TYPE_CHECKING:
     from routekeeper.tracking.engine.fixes import Fix
 
-EARTH_RADIUS_M = 6_371_008.8
 """Mean Earth radius (IUGG) used for every distance in tracking."""
 
 DEFAULT_RADIUS_M = 50.0
@@ -39,17 +51,6 @@ class GeofenceKind(StrEnum):
 
     CIRCLE = "circle"
     POLYGON = "polygon"
-
-
-def haversine_m(a: LonLat, b: LonLat) -> float:
-    """Return the great-circle distance in metres between two (lon, lat) points."""
-    lon1, lat1 = math.radians(a[0]), math.radians(a[1])
-    lon2, lat2 = math.radians(b[0]), math.radians(b[1])
-    h = (
-        math.sin((lat2 - lat1) / 2.0) ** 2
-        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2.0) ** 2
-    )
-    return 2.0 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
 
 
 def _local_xy(origin: LonLat, point: LonLat) -> tuple[float, float]:

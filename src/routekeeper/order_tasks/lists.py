@@ -1,0 +1,126 @@
+"""Making an order's task rows: from posted tasks, a task definition, or an order's
+``tasks_list``; and reading the tasks of many orders at once (``order.tasks``).
+
+Imports no other domain, so the orders domain can create an order's tasks in the same
+transaction as the order (``POST /orders/``, ``POST /orders/track``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from routekeeper.core.clock import utcnow
+from routekeeper.core.errors import RequestValidationFailed
+from routekeeper.core.ids import new_id
+from routekeeper.core.timefmt import format_ts
+from routekeeper.models.order import Order
+from routekeeper.models.order_task import OrderTask
+from routekeeper.models.task_definition import TaskDefinition
+from routekeeper.order_tasks.schemas import MAX_TASKS, TasksList
+
+UNKNOWN_DEFINITION = "No task definition with this id."
+
+
+def task_wire(task: OrderTask) -> dict[str, Any]:
+    """The ``OrderTaskResponse`` of a task."""
+    return {
+        "task_id": task.task_id, "label": task.label,
+        "task_definition_id": task.task_definition_id, "description": task.description,
+        "metadata": task.metadata_, "priority": task.priority, "status": task.status,
+        "created_at": task.created_at, "updated_at": task.updated_at,
+        "attachments": task.attachments or [],
+    }
+
+
+def definition_tasks(definition: TaskDefinition) -> list[dict[str, Any]]:
+    """A definition's tasks as task fields, each naming the definition."""
+    return [{**task, "task_definition_id": definition.task_definition_id}
+            for task in definition.tasks]
+
+
+def new_tasks(order: Order, fields: Sequence[dict[str, Any]], *,
+              now: datetime | None = None) -> list[OrderTask]:
+    """Task rows (status ``created``) for an order, in the given order."""
+    now = now or utcnow()
+    return [
+        OrderTask(
+            account_id=order.account_id, task_id=new_id(), order_id=order.id,
+            label=f["label"], task_definition_id=f.get("task_definition_id"),
+            description=f.get("description"), metadata_=f.get("metadata"),
+            priority=f.get("priority"), status="created", attachments=[],
+            # A microsecond apart, so a batch lists in the posted order.
+            created_at=now + timedelta(microseconds=i), updated_at=now + timedelta(microseconds=i),
+        )
+        for i, f in enumerate(fields)
+    ]
+
+
+def check_tasks_lists(
+    session: Session, account_id: str, lists: Sequence[TasksList | None],
+) -> None:
+    """Every ``tasks_list`` of a batch names a task definition of the account and stays
+    within the task limit; else a 422 naming each bad item, before anything is stored."""
+    wanted = {t.task_definition_id for t in lists if t is not None and t.task_definition_id}
+    known: set[str] = set()
+    if wanted:
+        known = set(session.scalars(select(TaskDefinition.task_definition_id).where(
+            TaskDefinition.account_id == account_id,
+            TaskDefinition.task_definition_id.in_(sorted(wanted)))))
+    errors: dict[str, list[str]] = {}
+    for index, item in enumerate(lists):
+        if item is None:
+            continue
+        at = f"orders.{index}.tasks_list"
+        if item.task_definition_id and item.task_definition_id not in known:
+            errors[f"{at}.task_definition_id"] = [UNKNOWN_DEFINITION]
+            continue
+        count = len(item.tasks or [])
+        if item.task_definition_id:
+            definition = session.get(TaskDefinition, (account_id, item.task_definition_id))
+            count += len(definition.tasks) if definition is not None else 0
+        if count > MAX_TASKS:
+            errors[at] = [f"An order has at most {MAX_TASKS} tasks."]
+    if errors:
+        raise RequestValidationFailed({"json": errors})
+
+
+def tasks_from_list(session: Session, order: Order, tasks_list: TasksList) -> list[OrderTask]:
+    """Add an order's tasks from its ``tasks_list``: the definition's first, then the listed
+    ones (checked beforehand by :func:`check_tasks_lists`)."""
+    fields: list[dict[str, Any]] = []
+    if tasks_list.task_definition_id:
+        definition = session.get(TaskDefinition, (order.account_id, tasks_list.task_definition_id))
+        if definition is not None:
+            fields += definition_tasks(definition)
+    fields += [item.model_dump(mode="json") for item in tasks_list.tasks or []]
+    created = new_tasks(order, fields)
+    session.add_all(created)
+    return created
+
+
+def tasks_by_order(session: Session, orders: Sequence[Order]) -> dict[str, list[dict[str, Any]]]:
+    """The tasks of each of ``orders`` (by order id, oldest first), in one query per
+    thousand orders; an order without tasks maps to an empty list."""
+    found: dict[str, list[dict[str, Any]]] = {o.id: [] for o in orders}
+    by_account: dict[str, list[str]] = {}
+    for order in orders:
+        by_account.setdefault(order.account_id, []).append(order.id)
+    for account_id, ids in by_account.items():
+        for start in range(0, len(ids), 1000):
+            rows = session.scalars(
+                select(OrderTask)
+                .where(OrderTask.account_id == account_id,
+                       OrderTask.order_id.in_(ids[start:start + 1000]))
+                .order_by(OrderTask.created_at, OrderTask.task_id))
+            for task in rows:
+                # Rendered inside free-form order shapes: timestamps as the wire has them.
+                wire = task_wire(task)
+                for stamp in ("created_at", "updated_at"):
+                    wire[stamp] = format_ts(wire[stamp]) if wire[stamp] else None
+                found[task.order_id].append(wire)
+    return found

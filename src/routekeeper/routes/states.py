@@ -1,0 +1,19 @@
+"""The states of a route (contract section 4.2): planned without a worker, assigned to one,
+tracking while driven, completed at the end."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class RouteStatus(StrEnum):
+    """A route's ``status``."""
+
+    PLANNED = "planned"
+    ASSIGNED = "assigned"
+    TRACKING = "tracking"
+    COMPLETED = "completed"
+
+
+NOT_STARTED = frozenset({RouteStatus.PLANNED, RouteStatus.ASSIGNED})
+"""Routes no worker has started driving: the ones a re-plan may dissolve."""

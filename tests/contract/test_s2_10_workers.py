@@ -1,0 +1,75 @@
+"""Contract section 2.10 (and the planning inputs of section 6): workers and ops groups with
+HyperTrack's payloads, work_status, the operations radius, schedules and automations."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from starlette.testclient import TestClient
+
+from tests.contract.spec import answers, conforms, fails
+from tests.factories import create_orders_body, order_body
+
+HOME = {"geometry": {"type": "Point", "coordinates": [-122.40, 37.79]}, "address": "Depot"}
+
+
+def test_ops_group_with_hypertrack_fields(api: TestClient) -> None:
+    """An ops group with operations radius, schedule and automations (and a field unknown
+    here) answers 200 with them; PATCH changes them; an unknown group is a 404."""
+    body = {
+        "ops_group_handle": "store-sf", "ops_group_label": "Store SF", "timezone": "UTC",
+        "ops_group_home": HOME, "operations_radius": 20000, "enforce_operations_radius": True,
+        "schedule": [{"day_of_week": "MONDAY", "start_time": "09:00", "end_time": "17:00"}],
+        "order_tracking_automation": {"type": "order_and_route", "mode": "auto_start",
+                                      "lead_time": 600, "lag_time": 0},
+        "work_status_automation": [{"type": "tracking", "mode": "auto"}],
+        "route_planning_enabled": True,
+    }
+    group = answers("create_ops_group", api.post("/workers/ops-groups/", json=body))
+    assert group["operations_radius"] == 20000 and group["enforce_operations_radius"] is True
+    assert group["schedule"] == body["schedule"]
+    assert group["order_tracking_automation"]["type"] == "order_and_route"
+    assert "route_planning_enabled" not in group
+    patched = answers("update_ops_group", api.patch("/workers/ops-groups/store-sf", json={
+        "enforce_operations_radius": False}))
+    assert patched["enforce_operations_radius"] is False
+    fails("update_ops_group", api.patch("/workers/ops-groups/nope", json={}), 404, "HTTPError")
+    fails("update_ops_group", api.patch("/workers/ops-groups/store-sf", json={
+        "order_tracking_automation": {"lag_time": -1}}), 422, "ValidationError")
+
+
+def test_worker_work_status(api: TestClient) -> None:
+    """A HyperTrack worker (work_status, extra fields) answers 201 with work_status;
+    POST /workers/{h}/work_status answers the worker; errors in the contract's shapes."""
+    worker = answers("create_worker", api.post("/workers/", json={
+        "worker_handle": "james@ht.com", "name": "James", "profile": {"zoneId": "4"},
+        "work_status": {"available": True, "tracking": False},
+        "device_info": {"os_name": "Android"}, "location": {"accuracy": 19.35}}))
+    assert worker["work_status"] == {"available": True, "tracking": False}
+    status = answers("work_status", api.post("/workers/james@ht.com/work_status", json={
+        "available": False}))
+    assert status["work_status"] == {"available": False, "tracking": False}
+    conforms("Worker", answers("get_worker", api.get("/workers/james@ht.com")))
+    fails("work_status", api.post("/workers/ghost/work_status", json={}), 404, "HTTPError")
+    fails("work_status", api.post("/workers/james@ht.com/work_status",
+                                  json={"tracking": [1]}), 422, "ValidationError")
+    answers("delete_worker", api.delete("/workers/james@ht.com"))
+
+
+def test_enforced_radius_refuses_orders_beyond_it(api: TestClient) -> None:
+    """Section 6: with enforce_operations_radius, an order beyond operations_radius of the
+    ops group home is refused at creation (422 naming it)."""
+    answers("create_ops_group", api.post("/workers/ops-groups/", json={
+        "ops_group_handle": "radius", "ops_group_home": HOME, "operations_radius": 1000,
+        "enforce_operations_radius": True}))
+    due = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    far = order_body(scheduled_at=due, scheduled_after=None,
+                     destination={"geometry": {"type": "Point",
+                                               "coordinates": [-122.27, 37.80]}})
+    fails("create_orders", api.post("/orders/", json=create_orders_body(
+        far, ops_group_handle="radius")), 422, "ValidationError")
+    near = order_body(scheduled_at=due, scheduled_after=None,
+                      destination={"geometry": {"type": "Point",
+                                                "coordinates": [-122.401, 37.791]}})
+    answers("create_orders", api.post("/orders/", json=create_orders_body(
+        near, ops_group_handle="radius")))
