@@ -4,14 +4,14 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from starlette.testclient import TestClient
 
 from routekeeper.db.engine import Database
 from tests.conftest import Tenant
-from tests.factories import order_body
+from tests.factories import iso, order_body
 from tests.routes.helpers import (
     create_route,
     events,
@@ -196,7 +196,12 @@ def test_reassign_into_a_tracking_route_starts_the_order(api: TestClient,
     started = api.post("/orders/track", json={"track_mode": "on_time", "worker_handle": "ada",
                                               "orders": [order_body()]})
     assert started.status_code == 201, started.text
-    (order,) = orders_at(api, (13.41, 52.5))
+    # A window open since an hour ago includes today (the route's day) at any hour: one of
+    # the next two hours alone falls on tomorrow late in a UTC day, and an order due tomorrow
+    # rightly never joins today's route.
+    now = datetime.now(UTC)
+    (order,) = orders_at(api, (13.41, 52.5), scheduled_after=iso(now - timedelta(hours=1)),
+                         scheduled_at=iso(now + timedelta(hours=2)))
     detail = _reassign(api, order, worker_handle="ada").json()
     assert (detail["status"], detail["route_handle"]) == \
         ("ongoing", started.json()["route_handle"])

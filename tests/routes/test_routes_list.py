@@ -40,7 +40,9 @@ def fleet(api: TestClient, tenant: Tenant, db: Database) -> dict[str, str]:
     make_group(api, "north")
     make_group(api, "south")
     make_worker(api, "ada", group="south")
-    start = tomorrow_at(10)
+    # r-north leaves the day after tomorrow: the other routes' orders (due within two hours)
+    # start tomorrow at the latest, even when the suite runs just before midnight UTC.
+    start = tomorrow_at(10) + timedelta(days=1)
     late = order_body(destination=point(13.41, 52.5), **window(start, after_min=0, at_min=60))
     (north_order,) = make_orders(api, late, group="north")
     north = create_route(api, [north_order], ops_group_handle="north", route_handle="r-north",
@@ -107,7 +109,7 @@ def test_date_and_window_filters(api: TestClient, fleet: dict[str, str]) -> None
     """X_date is a UTC day; X_from is inclusive, X_to exclusive."""
     today = datetime.now(UTC).date()
     yesterday = (today - timedelta(days=1)).isoformat()
-    tomorrow = (today + timedelta(days=1)).isoformat()
+    later = (today + timedelta(days=2)).isoformat()
     hour_ago = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S")
     assert _listed(api, created_at_date=today.isoformat()) == \
         ["r-done", "r-north", "r-sched", "r-south"]
@@ -120,10 +122,10 @@ def test_date_and_window_filters(api: TestClient, fleet: dict[str, str]) -> None
     assert _listed(api, completed_at_to=hour_ago) == []
     assert _listed(api, planned_at_from=hour_ago, status="planned") == ["r-north", "r-sched"]
     assert _listed(api, planned_at_date=yesterday) == []
-    # r-north's windows are tomorrow, so it must leave tomorrow.
-    assert _listed(api, start_by_date=tomorrow) == ["r-north"]
-    assert _listed(api, start_by_from=f"{tomorrow} 00:00:00",
-                   start_by_to=f"{tomorrow} 23:59:59") == ["r-north"]
+    # r-north's windows are the day after tomorrow, so it must leave that day.
+    assert _listed(api, start_by_date=later) == ["r-north"]
+    assert _listed(api, start_by_from=f"{later} 00:00:00",
+                   start_by_to=f"{later} 23:59:59") == ["r-north"]
     assert _listed(api, scheduled_start_at_from="2031-05-05 06:00:00") == ["r-north"]
     assert _listed(api, scheduled_start_at_to="2031-05-05 06:00:00") == []
     assert _listed(api, scheduled_start_at_from="2031-05-05T05:00:00-02:00") == []
