@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
+from routekeeper.core.links import Links
 from routekeeper.db.engine import Database
 from routekeeper.models.order import Order
 from routekeeper.orders import service as orders
@@ -36,7 +37,7 @@ def _change(app: Any, db: Database, tenant: Tenant, handle: str,
     """Change an order the way the orders domain's flows do, inside the seam."""
     with db.write() as session:
         ctx = RouteContext(session, tenant.account_id, app.state.settings, app.state.travel,
-                           worker_location)
+                           worker_location, Links(app.state.settings.public_url))
         order = orders.find_order(session, tenant.account_id, handle)
         with order_change(ctx, order):
             change(session, order)

@@ -27,6 +27,8 @@ class Principal:
     account_id: str
     name: str
     contact_email: str | None
+    # Signs the answer's embed links (views.tokens.embed_links) without another read.
+    secret_version: int
 
 
 def unauthorized(description: str) -> HttpError:
@@ -71,7 +73,8 @@ TOKEN_AUTH = _DocumentedScheme("bearer", "TokenAuth", "A Bearer token from POST 
 
 
 def _principal(account: Account) -> Principal:
-    return Principal(account.account_id, account.name, account.contact_email)
+    return Principal(account.account_id, account.name, account.contact_email,
+                     account.secret_version)
 
 
 def current_account(

@@ -11,6 +11,7 @@ from fastapi import Body, Depends, Query
 
 from routekeeper.accounts.auth import CurrentAccount
 from routekeeper.core.errors import invalid_field
+from routekeeper.core.links import Links
 from routekeeper.core.pagination import page_keys
 from routekeeper.core.responses import (
     ERRORS_401_404_422,
@@ -56,8 +57,8 @@ from routekeeper.planning.schemas import PlanResponse, PlanResult
 from routekeeper.routes.context import RouteContext
 from routekeeper.routes.dependencies import ChangeContext
 from routekeeper.routes.schemas import RouteRead
-from routekeeper.settings import Settings
 from routekeeper.tracking.engine.outages import merge as merge_outages
+from routekeeper.views.tokens import embed_links
 
 router = Router(tags=["Orders"])
 
@@ -94,8 +95,8 @@ def selector(
 SelectorDep = Annotated[Selector, Depends(selector)]
 
 
-def _detail(session: Any, order: Any, settings: Settings) -> dict[str, Any]:
-    return order_detail_wire(order, settings.public_url, repository.timeline(session, order),
+def _detail(session: Any, order: Any, links: Links) -> dict[str, Any]:
+    return order_detail_wire(order, links, repository.timeline(session, order),
                              tasks=tasks_by_order(session, [order])[order.id])
 
 
@@ -121,7 +122,8 @@ def list_orders(
         aggregate["outage_summary"] = merge_outages(
             repository.outage_summaries(session, account.account_id, filters))
     tasks = tasks_by_order(session, rows)
-    return {"orders": [order_wire(o, settings.public_url, tasks=tasks[o.id]) for o in rows],
+    links = embed_links(settings, account)
+    return {"orders": [order_wire(o, links, tasks=tasks[o.id]) for o in rows],
             "pagination_token": token, "aggregate": aggregate}
 
 
@@ -170,7 +172,7 @@ def get_order(
     lo = _query_time("from_time", from_time)
     hi = _query_time("to_time", to_time)
     order = _lookup(session, account.account_id, order_handle, selector)
-    data = _detail(session, order, settings)
+    data = _detail(session, order, embed_links(settings, account))
     data["timeline"] = timeline_view(
         data["timeline"], since=lo, until=hi, device_id=device_id,
         on_shift_only=on_shift_only, shift=tracked_span(order),
@@ -196,7 +198,7 @@ Action = Callable[..., Order]
 
 def _answer(ctx: RouteContext, order: Order) -> dict[str, Any]:
     ctx.session.flush()
-    return _detail(ctx.session, order, ctx.settings)
+    return _detail(ctx.session, order, ctx.links)
 
 
 def _act(ctx: RouteContext, order_handle: str, selector: Selector, flow: Action,

@@ -37,13 +37,13 @@ def create(ctx: RouteContext, body: OrdersCreate, *, geocoder: Geocoder | None, 
     if body.plan_mode.value != "manual":
         return plan_new_orders(ctx.session, ctx.account_id, orders, mode=body.plan_mode.value,
                                sync=body.enable_sync_planning, settings=ctx.settings, db=db,
-                               runner=runner, replan=body.replan,
+                               runner=runner, links=ctx.links, replan=body.replan,
                                max_moves_per_route=body.max_moves_per_route)
     if body.worker is not None:
         # Manual mode with a worker: a route for that worker, in the posted sequence.
         return route_for_new_orders(ctx, body.worker, orders)
     tasks = tasks_by_order(ctx.session, orders)
-    return {"orders": [order_wire(o, ctx.public_url, tasks=tasks[o.id]) for o in orders]}
+    return {"orders": [order_wire(o, ctx.links, tasks=tasks[o.id]) for o in orders]}
 
 
 def complete(ctx: RouteContext, order: Order, *, metadata: dict[str, Any] | None) -> Order:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from routekeeper.core.links import Links
 from routekeeper.core.timefmt import format_ts
 from routekeeper.models.order import Order
 from routekeeper.models.order_event import OrderEvent
 from routekeeper.orders.attachments import image_urls
-from routekeeper.views.tokens import sign_embed_url
 
 _STAMPS = (
     "created_at", "planned_at", "assigned_at", "started_at", "arrived_at", "exited_at",
@@ -24,7 +24,7 @@ def share_url(order: Order, public_url: str) -> str | None:
     return f"{public_url.rstrip('/')}/t/{order.tracking_id}"
 
 
-def order_wire(order: Order, public_url: str, *, embed_url: str | None = None,
+def order_wire(order: Order, links: Links, *, embed_url: str | None = None,
                tasks: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The ``Order`` shape (lists, routes, track); ``embed_url`` is its route's, when the
     caller has it signed already (every order of a route shares it); ``tasks`` are the
@@ -65,11 +65,9 @@ def order_wire(order: Order, public_url: str, *, embed_url: str | None = None,
         # answer carries the same keys, also those rendered without a response model.
         "driver_name": None, "worker_profile": None, "tracked_service_time": None,
         "time_to_first_event": None, "time_to_first_location": None, "tasks": tasks,
-        "share_url": share_url(order, public_url),
+        "share_url": share_url(order, links.public_url),
         "embed_url": embed_url or (
-            sign_embed_url(f"{public_url.rstrip('/')}/embed/routes/{order.route_handle}", order)
-            if order.route_handle else None
-        ),
+            links.route_embed(order.route_handle) if order.route_handle else None),
         "timezone": order.timezone,
         "cancellation_source": order.cancellation_source,
         "created_by": order.created_by,
@@ -88,11 +86,11 @@ def timeline_wire(event: OrderEvent) -> dict[str, Any]:
 
 
 def order_detail_wire(
-    order: Order, public_url: str, events: list[OrderEvent], *,
+    order: Order, links: Links, events: list[OrderEvent], *,
     tasks: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The detail shape with the timeline (``GetOrderTimelineResponse``)."""
-    data = order_wire(order, public_url, tasks=tasks)
+    data = order_wire(order, links, tasks=tasks)
     data.update(
         polyline=order.polyline,
         start_location=order.start_location,

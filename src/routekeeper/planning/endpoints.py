@@ -25,7 +25,7 @@ from routekeeper.planning.schemas import (
 )
 from routekeeper.planning.wire import plan_wire
 from routekeeper.routes.service import orders_of_routes
-from routekeeper.routes.wire import embed_url
+from routekeeper.views.tokens import embed_links
 
 router = Router(tags=["Orders"])
 
@@ -67,10 +67,11 @@ def list_plans(filters: Annotated[PlanFilters, Query()], account: CurrentAccount
     # about 2 MB, so it is rendered directly (core.wirejson), not re-validated.
     routes = repository.plan_routes_shown(session, account.account_id, ids)
     all_routes = [r for plan_routes in routes.values() for r in plan_routes]
+    links = embed_links(settings, account)
     orders = repository.route_orders_rendered(
         session, account.account_id,
-        {r.route_handle: embed_url(r, settings.public_url) for r in all_routes},
-        f"{settings.public_url.rstrip('/')}/t/")
+        {r.route_handle: links.route_embed(r.route_handle) for r in all_routes},
+        f"{links.base}/t/")
     rendered = orders is not None
     if orders is None:
         orders = repository.route_orders_shown(session, account.account_id, all_routes)
@@ -80,7 +81,7 @@ def list_plans(filters: Annotated[PlanFilters, Query()], account: CurrentAccount
     return json_response({
         "plans": [plan_wire(p, routes[p.plan_id], unplanned[p.plan_id],
                             summary=summaries.get(p.plan_id), route_orders=orders,
-                            rendered=rendered, public_url=settings.public_url) for p in rows],
+                            rendered=rendered, links=links) for p in rows],
         "pagination_token": token})
 
 
@@ -94,7 +95,7 @@ def get_plan(plan_id: str, account: CurrentAccount, session: ReadSession,
     summary = repository.summaries(session, account.account_id, [plan_id])[plan_id]
     return plan_wire(plan, routes, unplanned, summary=summary,
                      route_orders=orders_of_routes(session, routes),
-                     public_url=settings.public_url)
+                     links=embed_links(settings, account))
 
 
 @router.post("/orders/plans/{plan_id}/trigger", response_model=PlanResponse,

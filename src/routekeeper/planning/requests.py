@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from routekeeper.core.jobs import JobRunner
+from routekeeper.core.links import Links
 from routekeeper.db.engine import Database
 from routekeeper.models.ops_group import OpsGroup
 from routekeeper.models.order import Order
@@ -21,10 +22,11 @@ from routekeeper.settings import Settings
 
 def plan_new_orders(
     session: Session, account_id: str, orders: list[Order], *, mode: str, sync: bool,
-    settings: Settings, db: Database, runner: JobRunner | None,
+    settings: Settings, db: Database, runner: JobRunner | None, links: Links,
     replan: str | None = None, max_moves_per_route: int | None = None,
 ) -> dict[str, Any]:
-    """Queue planning of new orders; with ``sync`` (on_demand only) answer with the result.
+    """Queue planning of new orders; with ``sync`` (on_demand only) answer with the result
+    (its routes' links are ``links``).
 
     ``replan`` (scheduled only) re-plans the rest of the day with them, see ``queue_run``.
     """
@@ -51,7 +53,7 @@ def plan_new_orders(
                 summary = repository.summaries(reader, account_id, [plan_id])[plan_id]
                 detail = plan_wire(current, routes, unplanned, summary=summary,
                                    route_orders=orders_of_routes(reader, routes),
-                                   public_url=settings.public_url)
+                                   links=links)
                 return {**plan_reference(plan_id), **detail}
         time.sleep(0.1)
     # No worker finished the run in time: answer as an asynchronous request does.

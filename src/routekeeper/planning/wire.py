@@ -6,6 +6,7 @@ from typing import Any
 
 import orjson
 
+from routekeeper.core.links import Links
 from routekeeper.models.order import Order
 from routekeeper.models.plan import Plan
 from routekeeper.models.route import Route
@@ -34,24 +35,25 @@ def plan_wire(
     summary: dict[str, Any] | None,
     route_orders: dict[str, list[Any]] | None = None,
     rendered: bool = False,
-    public_url: str = "",
+    links: Links | None = None,
 ) -> dict[str, Any]:
     """A plan. With ``route_orders`` its routes are full route objects as the contract's
     plan examples show them (estimate with polyline, orders with destination and window),
     a superset of the schema's ``PlanListRoute``/``PlanRoute`` (docs/compatibility.md);
     without, ``{route_handle, status}`` only. ``rendered``: the orders are the rows of
     ``planning.repository.route_orders_rendered``, and the answer goes to
-    ``core.wirejson`` (it holds JSON fragments)."""
+    ``core.wirejson`` (it holds JSON fragments). ``links``: those of the full routes."""
     if route_orders is None:
         route_items: list[dict[str, Any]] = [
             {"route_handle": r.route_handle, "status": r.status} for r in routes
         ]
     else:
+        assert links is not None, "full routes carry links"
         route_items = []
         for r in routes:
             rows = route_orders.get(r.route_handle, [])
             items = [rendered_order(row) for row in rows] if rendered else None
-            route_items.append(route_wire(r, rows, public_url, full=False, planned=True,
+            route_items.append(route_wire(r, rows, links, full=False, planned=True,
                                           order_items=items))
     data: dict[str, Any] = {
         "plan_id": plan.plan_id,

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from routekeeper.core.clock import utcnow
 from routekeeper.core.jobs import JobContext
+from routekeeper.core.links import Links
 from routekeeper.models.order import Order
 from routekeeper.models.route import Route
 from routekeeper.planning.availability import day_start
@@ -196,7 +197,9 @@ def write_plan(
     """Apply the run to the database (the caller completes the job in this transaction)."""
     assert ctx.account_id is not None
     account_id = ctx.account_id
-    route_ctx = RouteContext(session, account_id, settings, travel, worker_location)
+    # A job answers no request: any links it would render stay unsigned.
+    route_ctx = RouteContext(session, account_id, settings, travel, worker_location,
+                             Links(settings.public_url))
     plan = get_plan(session, account_id, inputs.plan_id, lock=True)
     write = _PlanWrite(route_ctx, inputs, plan.plan_id, plan.ops_group_handle, {})
     write.lock_routes()

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from routekeeper.core.errors import CodedError, HttpError, RequestValidationFailed, conflict
 from routekeeper.core.fields import check_text
+from routekeeper.core.links import Links
 from routekeeper.models.ops_group import OpsGroup
 from routekeeper.models.order import Order
 from routekeeper.models.route import Route
@@ -29,14 +30,16 @@ from routekeeper.travel.base import TravelModel
 
 @dataclass
 class RouteContext:
-    """What every route operation needs: the session, the tenant, settings, travel, and
-    where workers are now (``live``, the tracking domain's answer, passed in)."""
+    """What every route operation needs: the session, the tenant, settings, travel,
+    where workers are now (``live``, the tracking domain's answer, passed in), and the
+    links answers carry (signed for the request's account; plain in a worker job)."""
 
     session: Session
     account_id: str
     settings: Settings
     travel: TravelModel
     live: LiveLocation
+    links: Links
 
     @property
     def public_url(self) -> str:

@@ -61,6 +61,7 @@ from routekeeper.routes.wire import bound_by_wire, route_wire
 from routekeeper.tracking.engine.outages import merge as merge_outages
 from routekeeper.tracking.service import worker_location
 from routekeeper.travel.base import TravelModel
+from routekeeper.views.tokens import embed_links
 
 router = Router(tags=["Orders"])
 
@@ -81,12 +82,13 @@ Travel = TravelDep
 
 
 def _ctx(session: Any, account: Any, settings: Any, travel: TravelModel) -> RouteContext:
-    return RouteContext(session, account.account_id, settings, travel, worker_location)
+    return RouteContext(session, account.account_id, settings, travel, worker_location,
+                        embed_links(settings, account))
 
 
 def _full(ctx: RouteContext, route: Any, *, include_summary: bool = True) -> dict[str, Any]:
     ctx.session.flush()
-    return route_wire(route, repository.route_orders(ctx.session, route), ctx.public_url,
+    return route_wire(route, repository.route_orders(ctx.session, route), ctx.links,
                       include_summary=include_summary)
 
 
@@ -108,7 +110,7 @@ def estimate(account: CurrentAccount, session: ReadSession, settings: SettingsDe
     """Estimate a route through the given orders in the given sequence (201, as HyperTrack)."""
     ctx = _ctx(session, account, settings, travel)
     body, sequence = track.estimate_sequence(ctx, ops_group_handle, track.refs_from_query(orders))
-    return {"estimate": body, "orders": [order_wire(o, settings.public_url) for o in sequence]}
+    return {"estimate": body, "orders": [order_wire(o, ctx.links) for o in sequence]}
 
 
 @router.get("/orders/routes/", response_model=RoutePage, responses=ERRORS_401_422)
@@ -121,7 +123,7 @@ def list_routes(filters: Annotated[RouteFilters, Query()],
     ctx = _ctx(session, account, settings, travel)
     rows, token = track.list_routes(ctx, filters)
     grouped = repository.routes_orders(session, rows)
-    routes = [route_wire(r, grouped[r.route_handle], settings.public_url, full=False)
+    routes = [route_wire(r, grouped[r.route_handle], ctx.links, full=False)
               for r in rows]
     if filters.send_outage:
         for route in routes:
@@ -266,6 +268,6 @@ def reassign_order(order_handle: str, body: OrderReassign, account: CurrentAccou
     )
     order = track.reassign_order(ctx, order, body)
     session.flush()
-    return order_detail_wire(order, settings.public_url,
+    return order_detail_wire(order, ctx.links,
                              order_service.timeline(session, order),
                              tasks=tasks_by_order(session, [order])[order.id])

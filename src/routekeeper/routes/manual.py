@@ -18,4 +18,4 @@ def route_for_new_orders(ctx: RouteContext, worker_handle: str,
     group = find_group(ctx, orders[0].ops_group_handle)
     route = create_route(ctx, orders, group=group, worker=worker)
     ctx.session.flush()
-    return route_wire(route, route_orders(ctx.session, route), ctx.public_url)
+    return route_wire(route, route_orders(ctx.session, route), ctx.links)

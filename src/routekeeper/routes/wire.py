@@ -4,19 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from routekeeper.core.links import Links
 from routekeeper.models.order import Order
 from routekeeper.models.route import Route
 from routekeeper.orders.wire import order_wire
 from routekeeper.routes.daystops import day_stops_wire
-from routekeeper.views.tokens import sign_embed_url
 
 _STAMPS = ("created_at", "planned_at", "assigned_at", "started_at", "completed_at",
            "scheduled_start_at")
-
-
-def embed_url(route: Route, public_url: str) -> str:
-    """The ops view of a route, with a signed expiring ``token`` while a request is served."""
-    return sign_embed_url(f"{public_url.rstrip('/')}/embed/routes/{route.route_handle}", route)
 
 
 def _list_order(order: Order) -> dict[str, Any]:
@@ -47,7 +42,7 @@ def bound_by_wire(route: Route, orders: list[Order]) -> dict[str, Any] | None:
 
 
 def route_wire(
-    route: Route, orders: list[Order], public_url: str, *, full: bool = True,
+    route: Route, orders: list[Order], links: Links, *, full: bool = True,
     include_summary: bool = True, planned: bool = False,
     order_items: list[Any] | None = None,
 ) -> dict[str, Any]:
@@ -58,13 +53,13 @@ def route_wire(
     estimate = route.estimate
     if estimate is not None and not full and not planned:
         estimate = {k: estimate.get(k) for k in ("start_by", "distance", "duration")}
-    signed = embed_url(route, public_url)
+    signed = links.route_embed(route.route_handle)
     data: dict[str, Any] = {
         "route_handle": route.route_handle,
         "status": route.status,
         "version": route.version,
         "orders": order_items if order_items is not None else [
-            order_wire(o, public_url, embed_url=signed) if full or planned else _list_order(o)
+            order_wire(o, links, embed_url=signed) if full or planned else _list_order(o)
             for o in orders],
         "ops_group_handle": route.ops_group_handle,
         "track_mode": route.track_mode,

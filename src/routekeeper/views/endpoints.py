@@ -47,7 +47,6 @@ from routekeeper.views.assets import (
 from routekeeper.views.live import LiveHub, StreamRefused, event_stream
 from routekeeper.views.order_embed import order_embed_view
 from routekeeper.views.tokens import (
-    RequestSettings,
     account_token,
     check_embed_token,
     check_order_embed_token,
@@ -622,7 +621,7 @@ PAGES: list[tuple[str, Callable[[Request], Any], str]] = [
 
 def install(app: FastAPI) -> None:
     """Serve the views: the embed-token operation, the pages with their state and streams,
-    their static files and Leaflet, and sign embed links while serving requests."""
+    their static files and Leaflet."""
     views = app.state.settings.views
     app.state.live_hub = LiveHub(partial(_marks, app.state.db),
                                  per_view=views.max_streams_per_view,
@@ -639,4 +638,3 @@ def install(app: FastAPI) -> None:
     else:
         app.mount("/static/leaflet", CachedStaticFiles(directory=leaflet),
                   name="views_leaflet")
-    app.add_middleware(RequestSettings, settings=app.state.settings)

@@ -4,22 +4,21 @@ An embed token is a bearer token of scope ``embed`` (``accounts.secrets``) whose
 route handle: it opens that route's page, data and event stream, and nothing else. It carries
 the account's secret version, so rotating the secret key revokes every embed link too.
 
-``embed_url`` (routes) signs the links the API hands out. It has no settings of its own, so
-the views install a middleware that makes the serving app's settings known for the length of
-each request; outside a request (a worker job, say) links are left unsigned and the page asks
-for the account's credentials instead.
+``embed_links`` gives an endpoint the ``core.links.Links`` its answer's wire shapes sign their
+``embed_url`` with: the account's token for each route. Outside a request (a worker job, say)
+links are left unsigned and the page asks for the account's credentials instead.
 """
 
 from __future__ import annotations
 
-from contextvars import ContextVar
 from typing import Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from sqlalchemy.orm import Session, object_session
-from starlette.types import ASGIApp, Receive, Scope, Send
+from sqlalchemy.orm import Session
 
+from routekeeper.accounts.auth import Principal
 from routekeeper.accounts.secrets import TokenClaims, issue_token, now_s, read_token
+from routekeeper.core.links import Links
 from routekeeper.models.account import Account
 from routekeeper.settings import Settings
 
@@ -28,45 +27,18 @@ TOKEN_PARAM = "token"
 # Characters urlencode leaves as they are (tokens are base64url with a dot).
 _URL_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
 
-_request_settings: ContextVar[Settings | None] = ContextVar(
-    "routekeeper_request_settings", default=None)
-# The tokens signed while serving one request, by (account, route): a page of plans shows a
-# thousand orders on a few hundred routes, and each would otherwise look up the account (the
-# session's identity map keeps no strong reference to it) and sign again.
-_request_tokens: ContextVar[dict[tuple[str, str], object] | None] = ContextVar(
-    "routekeeper_request_tokens", default=None)
 
-
-class RouteRow(Protocol):
-    """A row that names an account's route: a route, or an order on one."""
+class AccountKey(Protocol):
+    """What signs for an account: its id and the version of its secret key (an account row,
+    or the request's principal)."""
 
     @property
     def account_id(self) -> str:
-        """The account the row belongs to."""
+        """The account."""
 
     @property
-    def route_handle(self) -> str | None:
-        """The route the row is (or is on)."""
-
-
-class RequestSettings:
-    """ASGI middleware: the app's settings are the current ones while it serves a request."""
-
-    def __init__(self, app: ASGIApp, settings: Settings) -> None:
-        self.app = app
-        self.settings = settings
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        reset = _request_settings.set(self.settings)
-        reset_tokens = _request_tokens.set({})
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            _request_tokens.reset(reset_tokens)
-            _request_settings.reset(reset)
+    def secret_version(self) -> int:
+        """Bumped when the secret key is rotated (revoking the account's tokens)."""
 
 
 def issue_embed_token(
@@ -79,7 +51,7 @@ def issue_embed_token(
     return issue_token(settings.signing_keys.current, claims)
 
 
-def account_token(settings: Settings, account: Account, route_handle: str, *,
+def account_token(settings: Settings, account: AccountKey, route_handle: str, *,
                   signing_key: str | None = None) -> str:
     """An embed token of ``account`` for one of its routes, for the ``embed_url`` of API
     answers: its expiry is rounded up to the hour, so the same route gets the same link
@@ -165,38 +137,29 @@ def without_token(url: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-def sign_embed_url(url: str, row: RouteRow) -> str:
-    """``url`` with a fresh embed token for the row's route, when serving a request with the
-    row loaded in a session; otherwise ``url`` unchanged (the page then asks for credentials)."""
-    settings = _request_settings.get()
-    session = object_session(row)
-    if settings is None or session is None or not row.route_handle:
-        return url
-    memo = _request_tokens.get()
-    if memo is None:
-        memo = {}
-    signed = memo.get((row.account_id, f"url:{url}"))
-    if isinstance(signed, str):
+class EmbedSigner:
+    """Signs the embed links of one account's answer: one token per route, made once (a page
+    of plans shows a thousand orders on a few hundred routes)."""
+
+    def __init__(self, settings: Settings, account: AccountKey) -> None:
+        self._settings = settings
+        self._account = account
+        self._signing_key: str | None = None
+        self._signed: dict[str, str] = {}
+
+    def __call__(self, url: str, route_handle: str) -> str:
+        """``url`` with the account's embed token for ``route_handle``."""
+        signed = self._signed.get(url)
+        if signed is None:
+            if self._signing_key is None:
+                # Read once: without a configured secret key it comes from a file.
+                self._signing_key = self._settings.signing_keys.current
+            token = account_token(self._settings, self._account, route_handle,
+                                  signing_key=self._signing_key)
+            signed = self._signed[url] = with_token(url, token)
         return signed
-    key = (row.account_id, row.route_handle)
-    token = memo.get(key)
-    if isinstance(token, str):
-        memo[(row.account_id, f"url:{url}")] = signed = with_token(url, token)
-        return signed
-    held = memo.get((row.account_id, ""))
-    account = held if isinstance(held, Account) else None
-    if account is None:
-        with session.no_autoflush:
-            account = session.get(Account, row.account_id)
-        if account is None:
-            return url
-        memo[(row.account_id, "")] = account  # held here, so it is looked up once
-    signing = memo.get(("", ""))
-    if not isinstance(signing, str):
-        # Read once a request: without a configured secret key it comes from a file.
-        signing = settings.signing_keys.current
-        memo[("", "")] = signing
-    token = account_token(settings, account, row.route_handle, signing_key=signing)
-    memo[key] = token
-    memo[(row.account_id, f"url:{url}")] = signed = with_token(url, token)
-    return signed
+
+
+def embed_links(settings: Settings, principal: Principal) -> Links:
+    """The links of an answer to ``principal``: embed links signed with its tokens."""
+    return Links(settings.public_url, EmbedSigner(settings, principal))
