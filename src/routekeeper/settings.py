@@ -33,8 +33,6 @@ class ApiSettings(BaseModel):
     # Comma list of proxy addresses or networks whose X-Forwarded-* headers make the base
     # of the links in answers (core/public_url.py); nobody else's are believed.
     trusted_proxies: str = ""
-    default_page_limit: int = 50
-    max_page_limit: int = 1000
     token_ttl_s: int = 3600
 
 

@@ -11,7 +11,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from routekeeper.db.base import Base
 from routekeeper.db.types import PortableJSON, UTCDateTime
 
-TERMINAL_STATUSES = ("completed", "cancelled")
 _ACTIVE = "status NOT IN ('completed', 'cancelled')"
 
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from routekeeper.core.errors import invalid_field
 from routekeeper.core.fields import Handle, JsonObject, Text
-from routekeeper.core.geojson import PointGeometry, PolygonGeometry
+from routekeeper.core.geojson import PolygonGeometry
 from routekeeper.core.timefmt import ApiDatetime
 from routekeeper.orders.schemas import AddressComponents, Geometry
 
@@ -257,10 +257,3 @@ class HistoryQuery(BaseModel):
     field_name: Text | None = Field(default=None, max_length=100)
     limit: int = Field(default=20, ge=1, le=100)
     pagination_token: str | None = Field(default=None, max_length=2000)
-
-
-def representative_point(geometry: PointGeometry | PolygonGeometry) -> tuple[float, float]:
-    """The point a place is found by in ``lat``/``lon``/``radius`` searches."""
-    if isinstance(geometry, PointGeometry):
-        return geometry.lon, geometry.lat
-    return geometry.centroid()

@@ -233,14 +233,6 @@ def take_pending(session: Session, account_id: str, device_id: str, limit: int
             for _, received, at, lon, lat, accuracy, speed, bearing, altitude, battery in rows]
 
 
-def inbox_backlog(session: Session) -> tuple[int, datetime | None]:
-    """How many fixes wait in the inbox, and when the oldest of them was received."""
-    count = session.scalar(select(func.count()).select_from(PositionInbox)) or 0
-    oldest = session.scalar(select(PositionInbox.received_at)
-                            .order_by(PositionInbox.id).limit(1))
-    return int(count), oldest
-
-
 def try_lock_device(session: Session, account_id: str, device_id: str) -> bool:
     """Take the transaction's claim on processing a device's inbox; False when another
     transaction holds it. PostgreSQL: an advisory lock released at commit or rollback;

@@ -6,7 +6,7 @@ fields are indices into ``Problem.locations`` and into both matrices.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -346,8 +346,3 @@ class Solution:
     def route_of(self, vehicle_id: str) -> Route | None:
         """The route driven by this vehicle, if it has one."""
         return next((route for route in self.routes if route.vehicle_id == vehicle_id), None)
-
-
-def job_ids_in(routes: Sequence[Route]) -> list[str]:
-    """All job ids served by these routes, in route order."""
-    return [job_id for route in routes for job_id in route.job_ids]

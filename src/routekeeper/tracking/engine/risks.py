@@ -20,13 +20,6 @@ DELAYED_FROM_INITIAL_ETA = "delayed_from_initial_eta"
 IS_OFFLINE = "is_offline"
 MOVING_AWAY_FROM_DESTINATION = "moving_away_from_destination"
 IN_LOW_BATTERY = "in_low_battery"
-RISK_NAMES = (
-    DELAYED_FROM_SCHEDULED_AT,
-    DELAYED_FROM_INITIAL_ETA,
-    IS_OFFLINE,
-    MOVING_AWAY_FROM_DESTINATION,
-    IN_LOW_BATTERY,
-)
 
 # delayed_from_scheduled_at: green when the ETA is not after scheduled_at, yellow up to the grace,
 # red beyond; the intensity reaches 1 at the saturation delay.
