@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, ForeignKey, ForeignKeyConstraint, Index, String
+from sqlalchemy import Float, ForeignKeyConstraint, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from routekeeper.db.base import Base
 from routekeeper.db.types import PortableJSON, UTCDateTime
+from routekeeper.models.mixins import AccountOwned
 
 
-class Device(Base):
+class Device(AccountOwned, Base):
     """A device of an account, linked to one worker; its newest position is kept on the row.
 
     Only a hash of the ingest key is stored, with a short prefix of it to find the row by key
@@ -29,9 +30,6 @@ class Device(Base):
         Index("ix_device_account_worker", "account_id", "worker_handle"),
     )
 
-    account_id: Mapped[str] = mapped_column(
-        String(64), ForeignKey("account.account_id", ondelete="CASCADE"), primary_key=True
-    )
     device_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     worker_handle: Mapped[str] = mapped_column(String(200))
     name: Mapped[str | None] = mapped_column(String(200))

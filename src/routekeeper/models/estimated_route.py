@@ -5,21 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy import Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from routekeeper.db.base import Base
 from routekeeper.db.types import PortableJSON, UTCDateTime
+from routekeeper.models.mixins import AccountOwned
 
 
-class EstimatedRoute(Base):
+class EstimatedRoute(AccountOwned, Base):
     """The estimated drive from the worker's position to one order, as of one ETA event."""
 
     __tablename__ = "estimated_route"
 
-    account_id: Mapped[str] = mapped_column(
-        String(64), ForeignKey("account.account_id", ondelete="CASCADE"), primary_key=True
-    )
     estimated_route_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     order_id: Mapped[str] = mapped_column(String(36))
     polyline: Mapped[dict[str, Any]] = mapped_column(PortableJSON)

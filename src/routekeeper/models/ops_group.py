@@ -5,21 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, false
+from sqlalchemy import Boolean, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from routekeeper.db.base import Base
 from routekeeper.db.types import PortableJSON, UTCDateTime
+from routekeeper.models.mixins import AccountOwned
 
 
-class OpsGroup(Base):
+class OpsGroup(AccountOwned, Base):
     """One ops group of an account; ``default`` always exists."""
 
     __tablename__ = "ops_group"
 
-    account_id: Mapped[str] = mapped_column(
-        String(64), ForeignKey("account.account_id", ondelete="CASCADE"), primary_key=True
-    )
     ops_group_handle: Mapped[str] = mapped_column(String(200), primary_key=True)
     name: Mapped[str | None] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")

@@ -5,16 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, text
+from sqlalchemy import Boolean, Float, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from routekeeper.db.base import Base
 from routekeeper.db.types import PortableJSON, UTCDateTime
+from routekeeper.models.mixins import AccountOwned
 
 _ACTIVE = "status NOT IN ('completed', 'cancelled')"
 
 
-class Order(Base):
+class Order(AccountOwned, Base):
     """An order attempt; the handle is unique among an account's non-terminal orders."""
 
     __tablename__ = "order"
@@ -38,9 +39,6 @@ class Order(Base):
         Index("ix_order_tracking_id", "tracking_id", unique=True),
     )
 
-    account_id: Mapped[str] = mapped_column(
-        String(64), ForeignKey("account.account_id", ondelete="CASCADE"), primary_key=True
-    )
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     order_handle: Mapped[str] = mapped_column(String(200))
     fulfillment_attempt: Mapped[int] = mapped_column(Integer, default=0)

@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from routekeeper.db.base import Base
 from routekeeper.db.types import PortableJSON, UTCDateTime
+from routekeeper.models.mixins import AccountOwned
 
 
-class OrderExport(Base):
+class OrderExport(AccountOwned, Base):
     """An export of an account's orders to CSV.gz; its ``id`` is also its durable job's id."""
 
     __tablename__ = "order_export"
@@ -24,9 +25,6 @@ class OrderExport(Base):
         Index("ix_order_export_status", "status"),
     )
 
-    account_id: Mapped[str] = mapped_column(
-        String(64), ForeignKey("account.account_id", ondelete="CASCADE"), primary_key=True
-    )
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     # pending -> processing -> completed | failed (the contract's values).
     status: Mapped[str] = mapped_column(String(16))

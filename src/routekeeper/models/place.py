@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Float, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from routekeeper.db.base import Base
 from routekeeper.db.types import PortableJSON, UTCDateTime
+from routekeeper.models.mixins import AccountOwned
 
 
-class Place(Base):
+class Place(AccountOwned, Base):
     """A place of one account; ``place_id`` is also the ``geofence_id`` orders may name."""
 
     __tablename__ = "place"
@@ -21,9 +22,6 @@ class Place(Base):
         Index("ix_place_account_created", "account_id", "created_at", "place_id"),
     )
 
-    account_id: Mapped[str] = mapped_column(
-        String(64), ForeignKey("account.account_id", ondelete="CASCADE"), primary_key=True
-    )
     place_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     place_handle: Mapped[str] = mapped_column(String(200))
     name: Mapped[str | None] = mapped_column(String(500))
@@ -49,7 +47,7 @@ class Place(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-class PlaceHistory(Base):
+class PlaceHistory(AccountOwned, Base):
     """One audited change of a place (kept after the place is deleted)."""
 
     __tablename__ = "place_history"
@@ -57,9 +55,6 @@ class PlaceHistory(Base):
         Index("ix_place_history_handle", "account_id", "place_handle", "changed_at", "audit_id"),
     )
 
-    account_id: Mapped[str] = mapped_column(
-        String(64), ForeignKey("account.account_id", ondelete="CASCADE"), primary_key=True
-    )
     audit_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     place_id: Mapped[str] = mapped_column(String(36))
     place_handle: Mapped[str] = mapped_column(String(200))

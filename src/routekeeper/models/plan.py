@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from routekeeper.db.base import Base
 from routekeeper.db.types import UTCDateTime
+from routekeeper.models.mixins import AccountOwned
 
 
-class Plan(Base):
+class Plan(AccountOwned, Base):
     """The plan of one ops group for one day (in the group's time zone)."""
 
     __tablename__ = "plan"
@@ -21,9 +22,6 @@ class Plan(Base):
         Index("ix_plan_account_created", "account_id", "created_at", "plan_id"),
     )
 
-    account_id: Mapped[str] = mapped_column(
-        String(64), ForeignKey("account.account_id", ondelete="CASCADE"), primary_key=True
-    )
     plan_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     ops_group_handle: Mapped[str] = mapped_column(String(200))
     fulfillment_date: Mapped[str] = mapped_column(String(10))

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Float, String
+from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from routekeeper.db.base import Base
 from routekeeper.db.types import UTCDateTime
+from routekeeper.models.mixins import FixValues
 
 
-class Position(Base):
+class Position(FixValues, Base):
     """One stored fix; SI units (metres, m/s, degrees, percent), WGS 84.
 
     The primary key doubles as the idempotency key and ends with ``recorded_at``, so the table
@@ -25,11 +26,3 @@ class Position(Base):
     account_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     device_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    lon: Mapped[float] = mapped_column(Float)
-    lat: Mapped[float] = mapped_column(Float)
-    accuracy: Mapped[float | None] = mapped_column(Float)
-    speed: Mapped[float | None] = mapped_column(Float)
-    bearing: Mapped[float | None] = mapped_column(Float)
-    altitude: Mapped[float | None] = mapped_column(Float)
-    battery: Mapped[float | None] = mapped_column(Float)

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Float, Index, Integer, String
+from sqlalchemy import BigInteger, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from routekeeper.db.base import Base
 from routekeeper.db.types import UTCDateTime
+from routekeeper.models.mixins import FixValues
 
 
-class PositionInbox(Base):
+class PositionInbox(FixValues, Base):
     """One newly stored fix waiting for the tracking processor (``tracking/processor.py``).
 
     An upload writes its new positions here in the same transaction that stores them, so a
@@ -28,11 +29,3 @@ class PositionInbox(Base):
     account_id: Mapped[str] = mapped_column(String(64))
     device_id: Mapped[str] = mapped_column(String(200))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    lon: Mapped[float] = mapped_column(Float)
-    lat: Mapped[float] = mapped_column(Float)
-    accuracy: Mapped[float | None] = mapped_column(Float)
-    speed: Mapped[float | None] = mapped_column(Float)
-    bearing: Mapped[float | None] = mapped_column(Float)
-    altitude: Mapped[float | None] = mapped_column(Float)
-    battery: Mapped[float | None] = mapped_column(Float)

@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, String
+from sqlalchemy import Float, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from routekeeper.db.base import Base
 from routekeeper.db.types import PortableJSON, UTCDateTime
+from routekeeper.models.mixins import AccountOwned
 
 
-class Route(Base):
+class Route(AccountOwned, Base):
     """A route; the orders on it point at it (``order.route_handle``) with their sequence."""
 
     __tablename__ = "route"
@@ -23,9 +24,6 @@ class Route(Base):
         Index("ix_route_account_device", "account_id", "device_id", "status"),
     )
 
-    account_id: Mapped[str] = mapped_column(
-        String(64), ForeignKey("account.account_id", ondelete="CASCADE"), primary_key=True
-    )
     route_handle: Mapped[str] = mapped_column(String(200), primary_key=True)
     status: Mapped[str] = mapped_column(String(16))
     version: Mapped[int] = mapped_column(Integer, default=1)

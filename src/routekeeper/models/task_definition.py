@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from routekeeper.db.base import Base
 from routekeeper.db.types import PortableJSON, UTCDateTime
+from routekeeper.models.mixins import AccountOwned
 
 
-class TaskDefinition(Base):
+class TaskDefinition(AccountOwned, Base):
     """A named template of tasks, optionally scoped to an ops group."""
 
     __tablename__ = "task_definition"
@@ -21,9 +22,6 @@ class TaskDefinition(Base):
               "task_definition_id"),
     )
 
-    account_id: Mapped[str] = mapped_column(
-        String(64), ForeignKey("account.account_id", ondelete="CASCADE"), primary_key=True
-    )
     task_definition_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     label: Mapped[str] = mapped_column(String(200))
     tasks: Mapped[list[dict[str, Any]]] = mapped_column(PortableJSON, default=list)

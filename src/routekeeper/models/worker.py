@@ -7,7 +7,6 @@ from typing import Any
 
 from sqlalchemy import (
     Boolean,
-    ForeignKey,
     ForeignKeyConstraint,
     Index,
     Integer,
@@ -18,9 +17,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from routekeeper.db.base import Base
 from routekeeper.db.types import PortableJSON, UTCDateTime
+from routekeeper.models.mixins import AccountOwned
 
 
-class Worker(Base):
+class Worker(AccountOwned, Base):
     """A worker of an account; deleting one keeps the row (``deleted_at``) for history."""
 
     __tablename__ = "worker"
@@ -32,9 +32,6 @@ class Worker(Base):
         Index("ix_worker_account_ops_group", "account_id", "ops_group_handle"),
     )
 
-    account_id: Mapped[str] = mapped_column(
-        String(64), ForeignKey("account.account_id", ondelete="CASCADE"), primary_key=True
-    )
     worker_handle: Mapped[str] = mapped_column(String(200), primary_key=True)
     name: Mapped[str | None] = mapped_column(String(200))
     profile: Mapped[dict[str, Any]] = mapped_column(PortableJSON, default=dict)
