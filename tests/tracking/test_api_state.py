@@ -17,7 +17,8 @@ from routekeeper.models.route import Route
 from routekeeper.settings import Settings, TrackingSettings
 from routekeeper.tracking.apply import _worth_writing
 from routekeeper.tracking.completion import on_route_completed
-from routekeeper.tracking.engine.fixes import Fix, dump_time
+from routekeeper.tracking.engine import codec
+from routekeeper.tracking.engine.fixes import Fix
 from routekeeper.tracking.engine.pipeline import RouteTrackState, process_fixes
 from routekeeper.tracking.protocols import parse_timestamp
 from routekeeper.tracking.routestate import StoredState
@@ -40,7 +41,7 @@ def stored(road: Road) -> StoredState:
     with road.db.read() as session:
         route = session.get(Route, (road.account_id, road.route_handle))
         assert route is not None and route.track_state is not None
-        return StoredState.from_dict(route.track_state)
+        return codec.load(StoredState, route.track_state)
 
 
 def order_id(road: Road, name: str) -> str:
@@ -113,9 +114,9 @@ def test_polylines_grow_incrementally_and_rebuild_the_same(road: Road, settings:
     with road.db.write() as session:
         route = session.get(Route, (road.account_id, road.route_handle))
         assert route is not None and route.track_state is not None
-        state = StoredState.from_dict(route.track_state)
+        state = codec.load(StoredState, route.track_state)
         state.polyline_until = None
-        route.track_state = state.to_dict()
+        route.track_state = codec.dump(state)
     check(road.db, settings, road.account_id, road.route_handle)
     with road.db.read() as session:
         route = session.get(Route, (road.account_id, road.route_handle))
@@ -127,14 +128,15 @@ def test_the_job_passes_over_routes_an_upload_just_evaluated() -> None:
     """Due: never evaluated, evaluated a while ago, or a polyline older than five minutes."""
     now = datetime(2024, 5, 6, 8, 0, tzinfo=UTC)
     started = now - timedelta(minutes=1)
-    just = dump_time(now - timedelta(seconds=5))
-    old = dump_time(now - timedelta(minutes=2))
+    # As the state stores them: ISO-8601 text with an offset.
+    just = (now - timedelta(seconds=5)).isoformat()
+    old = (now - timedelta(minutes=2)).isoformat()
     assert _due(started, None, None, now)
     assert not _due(started, just, None, now)
     assert _due(started, old, None, now)
     assert _due(now - timedelta(minutes=6), just, None, now)
     assert not _due(now - timedelta(minutes=6), just, just, now)
-    assert _due(started, just, dump_time(now - timedelta(minutes=6)), now)
+    assert _due(started, just, (now - timedelta(minutes=6)).isoformat(), now)
 
 
 def test_route_completion_hook_finalizes_actuals(road: Road, settings: Settings) -> None:
@@ -210,6 +212,6 @@ def test_fix_rows_round_trip_through_the_state() -> None:
     state, _ = process_fixes(state, drive.fixes[:50], now=drive.fixes[49].recorded_at,
                              travel=FakeTravel(), settings=TrackingSettings(), eta_every_s=30)
     wrapped = StoredState(pipeline=state, devices=["a"], polyline_until=T0, polyline_at=T0)
-    assert StoredState.from_dict(wrapped.to_dict()) == wrapped
+    assert codec.load(StoredState, codec.dump(wrapped)) == wrapped
     assert state.etas_evaluated_at is not None
     assert isinstance(drive.fixes[0], Fix)

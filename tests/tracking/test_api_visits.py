@@ -14,6 +14,7 @@ from routekeeper.db.engine import Database
 from routekeeper.models.order import Order
 from routekeeper.models.route import Route
 from routekeeper.settings import Settings
+from routekeeper.tracking.engine import codec
 from routekeeper.tracking.engine.fixes import Fix
 from routekeeper.tracking.processor import process_pending
 from routekeeper.tracking.routestate import StoredState
@@ -124,7 +125,7 @@ def test_completion_hook_fills_deviation_before_the_webhook(road: Road) -> None:
     with road.db.read() as session:
         route = session.get(Route, (road.account_id, road.route_handle))
         assert route is not None and route.track_state is not None
-        state = StoredState.from_dict(route.track_state).pipeline
+        state = codec.load(StoredState, route.track_state).pipeline
         p_id = session.scalars(select(Order.id).where(
             Order.account_id == road.account_id,
             Order.order_handle == road.handles["P"])).one()
@@ -235,7 +236,7 @@ def test_concurrent_uploads_lose_nothing(road: Road) -> None:
     with road.db.read() as session:
         route = session.get(Route, (road.account_id, road.route_handle))
         assert route is not None and route.track_state is not None
-        stored = StoredState.from_dict(route.track_state)
+        stored = codec.load(StoredState, route.track_state)
     state = stored.pipeline
     assert state.fixes_accepted + state.fixes_late + state.fixes_rejected == len(fixes)
     assert sorted(stored.devices) == ["phone", "tablet"]

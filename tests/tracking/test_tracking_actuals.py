@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from routekeeper.tracking.engine import codec
 from routekeeper.tracking.engine.actuals import (
     Actuals,
     accumulate,
@@ -105,10 +106,10 @@ def test_tracking_rate_bounds() -> None:
 
 
 def test_round_trip() -> None:
-    """The accumulator survives to_dict/from_dict."""
+    """The accumulator survives the state codec."""
     acc = accumulate(noisy([(i * 50.0, 0.0) for i in range(10)], noise_m=5))
     acc = acc.add(Fix(at(1000), *ORIGIN))
-    assert Actuals.from_dict(acc.to_dict()) == acc
+    assert codec.load(Actuals, codec.dump(acc)) == acc
 
 
 def test_polyline_points() -> None:

@@ -7,6 +7,7 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from routekeeper.tracking.engine import codec
 from routekeeper.tracking.engine.arrival import (
     VisitEventKind,
     VisitPhase,
@@ -118,12 +119,12 @@ def test_late_fix_is_ignored() -> None:
 
 
 def test_round_trip() -> None:
-    """Visit states survive to_dict/from_dict in every phase."""
+    """Visit states survive the state codec in every phase."""
     fixes = [fix(0, 500), fix(10, 20), fix(15, 5), fix(60, 100), fix(65, 150)]
     state = VisitState()
     for f in fixes:
         state, _ = step(state, f, GEOFENCE, dwell_s=DWELL_S, exit_buffer_m=BUFFER_M)
-        assert VisitState.from_dict(state.to_dict()) == state
+        assert codec.load(VisitState, codec.dump(state)) == state
 
 
 samples = st.lists(

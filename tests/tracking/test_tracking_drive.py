@@ -10,6 +10,7 @@ from itertools import pairwise
 import pytest
 
 from routekeeper.settings import TrackingSettings
+from routekeeper.tracking.engine import codec
 from routekeeper.tracking.engine.pipeline import RouteTrackState, TrackEvent, process_fixes
 
 from .simulate import (
@@ -61,9 +62,9 @@ def run_drive(seed: int, *, late_rate: float = 0.02, single_batch: bool = False)
         state, events = process_fixes(
             state, chunk, now=upload_now(chunk), travel=run.travel, settings=SETTINGS
         )
-        stored = json.loads(json.dumps(state.to_dict()))
-        assert RouteTrackState.from_dict(stored) == state
-        state = RouteTrackState.from_dict(stored)
+        stored = json.loads(json.dumps(codec.dump(state)))
+        assert codec.load(RouteTrackState, stored) == state
+        state = codec.load(RouteTrackState, stored)
         fresh = state.fixes_accepted > accepted_before
         run.batches_with_fresh += fresh
         run.batches_with_etas += fresh and any(t.open for t in state.orders)

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from routekeeper.tracking.engine import codec
 from routekeeper.tracking.engine.fixes import (
     Fix,
     format_utc_ms,
@@ -116,6 +117,6 @@ def test_time_helpers() -> None:
 
 
 def test_fix_round_trip() -> None:
-    """A fix survives to_dict/from_dict unchanged."""
+    """A fix survives the state codec unchanged."""
     fix = good(accuracy_m=8.5, speed_mps=3.0, bearing_deg=12.0, battery_percent=40.0)
-    assert Fix.from_dict(fix.to_dict()) == fix
+    assert codec.load(Fix, codec.dump(fix)) == fix

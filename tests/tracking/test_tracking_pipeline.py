@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from routekeeper.settings import TrackingSettings
+from routekeeper.tracking.engine import codec
 from routekeeper.tracking.engine.fixes import Fix
 from routekeeper.tracking.engine.geofence import Geofence
 from routekeeper.tracking.engine.pipeline import (
@@ -298,10 +299,10 @@ def test_leg_distance_and_replace_orders() -> None:
 def test_state_round_trip_and_version() -> None:
     """The state is JSON-safe and refuses an unknown version."""
     state, _ = feed(route(), [fix_east(0, 990, battery_percent=40.0), fix_east(5, 1000)])
-    data = json.loads(json.dumps(state.to_dict()))
-    assert RouteTrackState.from_dict(data) == state
+    data = json.loads(json.dumps(codec.dump(state)))
+    assert codec.load(RouteTrackState, data) == state
     with pytest.raises(ValueError, match="version"):
-        RouteTrackState.from_dict({**data, "version": 99})
+        codec.load(RouteTrackState, {**data, "version": 99})
     with pytest.raises(ValueError, match="unique"):
         RouteTrackState.start([order("A", A_POS), order("A", B_POS)], started_at=T0)
 

@@ -31,7 +31,7 @@ from routekeeper.tracking.engine.pipeline import (
 )
 from routekeeper.tracking.engine.risks import risk_status
 from routekeeper.tracking.routeorders import OrderRow, RouteOrders
-from routekeeper.tracking.routestate import StoredState
+from routekeeper.tracking.routestate import StoredState, store
 from routekeeper.travel.base import LonLat
 from routekeeper.webhooks.outbox import record_order_event
 
@@ -277,7 +277,7 @@ def write_back(env: Env, route: Route, orders: RouteOrders, stored: StoredState,
         _webhook(env, order, state.order(event.order_key), state, event)
     orders.flush()
     _route_actuals(route, state)
-    route.track_state = stored.to_dict()
+    store(route, stored)
 
 
 def _route_actuals(route: Route, state: RouteTrackState) -> None:

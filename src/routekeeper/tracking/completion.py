@@ -34,7 +34,7 @@ from routekeeper.tracking.engine.geofence import Geofence, Presence, inside_conf
 from routekeeper.tracking.engine.outages import outage_summary
 from routekeeper.tracking.engine.pipeline import RouteTrackState, close_order
 from routekeeper.tracking.routeorders import RouteOrders
-from routekeeper.tracking.routestate import StoredState, finished_at, load, sync_plan
+from routekeeper.tracking.routestate import StoredState, finished_at, load, store, sync_plan
 
 POLYLINE_SPACING_S = 1.0
 """Polylines keep at most one position per second."""
@@ -178,7 +178,7 @@ def on_order_finished(session: Session, order: Order, *,
                 and stored.pipeline.order(order.id).closed_at is None:
             stored.pipeline = close_order(stored.pipeline, order.id, at=at)
         fill_completion(session, route, stored, order, tracking)
-        route.track_state = stored.to_dict()
+        store(route, stored)
 
 
 def _thinned(fixes: list[Fix], after: datetime | None) -> list[Fix]:
@@ -248,4 +248,4 @@ def on_route_completed(session: Session, route: Route, *,
             return
         close_finished(session, route, stored, orders, settings or TrackingSettings())
         finalize_route(session, route, stored)
-        route.track_state = stored.to_dict()
+        store(route, stored)

@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from routekeeper.models.order import Order
 from routekeeper.models.route import Route
-from routekeeper.tracking.engine.fixes import dump_time, load_time
+from routekeeper.tracking.engine import codec
+from routekeeper.tracking.engine.fixes import Instant
 from routekeeper.tracking.engine.geofence import Geofence
 from routekeeper.tracking.engine.pipeline import (
     RouteTrackState,
@@ -38,26 +39,9 @@ class StoredState:
     pipeline: RouteTrackState
     devices: list[str] = field(default_factory=list)
     # The stored route polyline covers positions up to this instant; refreshed at polyline_at.
-    polyline_until: datetime | None = None
-    polyline_at: datetime | None = None
+    polyline_until: Instant | None = None
+    polyline_at: Instant | None = None
     finalized: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON stored on the route."""
-        return {"pipeline": self.pipeline.to_dict(), "devices": list(self.devices),
-                "polyline_until": dump_time(self.polyline_until),
-                "polyline_at": dump_time(self.polyline_at), "finalized": self.finalized}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> StoredState:
-        """Rebuild from :meth:`to_dict` output."""
-        return cls(
-            pipeline=RouteTrackState.from_dict(data["pipeline"]),
-            devices=[str(d) for d in data.get("devices", [])],
-            polyline_until=load_time(data.get("polyline_until")),
-            polyline_at=load_time(data.get("polyline_at")),
-            finalized=bool(data.get("finalized", False)),
-        )
 
 
 # Plans are made of ORM orders (hooks) or plain order rows (uploads).
@@ -84,7 +68,7 @@ def finished_at(order: PlannedOrder) -> datetime | None:
 def load(route: Route, orders: Sequence[PlannedOrder], *, now: datetime) -> StoredState:
     """The route's stored state, started (from its open orders, in sequence) when missing."""
     if route.track_state:
-        return StoredState.from_dict(route.track_state)
+        return codec.load(StoredState, route.track_state)
     started_at = route.started_at or now
     plan = [tracked_order(o) for o in orders if o.status == "ongoing"]
     return StoredState(pipeline=RouteTrackState.start(plan, started_at=started_at))
@@ -117,4 +101,4 @@ def sync_plan(stored: StoredState, orders: Sequence[OrderT]) -> list[OrderT]:
 
 def store(route: Route, stored: StoredState) -> None:
     """Write the state back to the route row."""
-    route.track_state = stored.to_dict()
+    route.track_state = codec.dump(stored)

@@ -23,7 +23,7 @@ from routekeeper.tracking.completion import close_finished, finalize_route, refr
 from routekeeper.tracking.engine.fixes import load_time
 from routekeeper.tracking.engine.pipeline import check_offline
 from routekeeper.tracking.routeorders import RouteOrders
-from routekeeper.tracking.routestate import StoredState, load
+from routekeeper.tracking.routestate import load, store
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +53,12 @@ def check_route(session: Session, settings: Settings, account_id: str, route_han
         env = Env(session=session, settings=settings)
         write_back(env, route, orders, stored, events, now=now)
     elif route.status == "completed" and route.track_state:
-        stored = StoredState.from_dict(route.track_state)
+        stored = load(route, orders.rows, now=now)
         if stored.finalized:
             return
         close_finished(session, route, stored, orders, settings.tracking)
         finalize_route(session, route, stored)
-        route.track_state = stored.to_dict()
+        store(route, stored)
 
 
 def _due(started_at: datetime | None, evaluated: str | None, refreshed: str | None,

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
 
-from routekeeper.tracking.engine.fixes import Fix, dump_time, format_utc_ms, load_time
+from routekeeper.tracking.engine.fixes import Fix, Instant, format_utc_ms
 from routekeeper.tracking.engine.geofence import Geofence, GeofenceKind, haversine_m
 from routekeeper.travel.base import LonLat
 
@@ -80,13 +79,13 @@ class Actuals:
     """
 
     distance_m: float = 0.0
-    first_at: datetime | None = None
-    last_at: datetime | None = None
+    first_at: Instant | None = None
+    last_at: Instant | None = None
     anchor: Fix | None = None
     centre: Fix | None = None
     centre_fixes: int = 0
     pending: Fix | None = None
-    gaps: tuple[tuple[datetime, datetime], ...] = ()
+    gaps: tuple[tuple[Instant, Instant], ...] = ()
     folded_gap_s: float = 0.0
     gap_s: float = TRACKING_GAP_S
 
@@ -202,44 +201,6 @@ class Actuals:
             return 1.0
         lost = self.untracked_s(since_at=since_at, until_at=until_at)
         return round(max(0.0, min(1.0, 1.0 - lost / span)), 4)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-safe dict."""
-        return {
-            "distance_m": self.distance_m,
-            "first_at": dump_time(self.first_at),
-            "last_at": dump_time(self.last_at),
-            "anchor": None if self.anchor is None else self.anchor.to_dict(),
-            "centre": None if self.centre is None else self.centre.to_dict(),
-            "centre_fixes": self.centre_fixes,
-            "pending": None if self.pending is None else self.pending.to_dict(),
-            "gaps": [[dump_time(s), dump_time(e)] for s, e in self.gaps],
-            "folded_gap_s": self.folded_gap_s,
-            "gap_s": self.gap_s,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Actuals:
-        """Rebuild from :meth:`to_dict` output."""
-        gaps: list[tuple[datetime, datetime]] = []
-        for start, end in data.get("gaps", []):
-            s, e = load_time(start), load_time(end)
-            if s is None or e is None:
-                raise ValueError("a gap needs both ends")
-            gaps.append((s, e))
-        anchor, centre, pending = data.get("anchor"), data.get("centre"), data.get("pending")
-        return cls(
-            distance_m=float(data.get("distance_m", 0.0)),
-            first_at=load_time(data.get("first_at")),
-            last_at=load_time(data.get("last_at")),
-            anchor=None if anchor is None else Fix.from_dict(anchor),
-            centre=None if centre is None else Fix.from_dict(centre),
-            centre_fixes=int(data.get("centre_fixes", 0)),
-            pending=None if pending is None else Fix.from_dict(pending),
-            gaps=tuple(gaps),
-            folded_gap_s=float(data.get("folded_gap_s", 0.0)),
-            gap_s=float(data.get("gap_s", TRACKING_GAP_S)),
-        )
 
 
 def accumulate(fixes: Iterable[Fix], actuals: Actuals | None = None) -> Actuals:

@@ -9,13 +9,11 @@ at most once and exits at most once; ``exited`` is terminal.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
-from routekeeper.tracking.engine.fixes import Fix, dump_time, load_time
+from routekeeper.tracking.engine.fixes import Fix, Instant
 from routekeeper.tracking.engine.geofence import Geofence, Presence, inside_confidence
 
 
@@ -40,7 +38,7 @@ class VisitEventKind(StrEnum):
 class Sighting:
     """When and where a fix was taken (what an event reports), without the rest of the fix."""
 
-    recorded_at: datetime
+    recorded_at: Instant
     lon: float
     lat: float
     accuracy_m: float | None
@@ -49,34 +47,6 @@ class Sighting:
     def of(cls, fix: Fix) -> Sighting:
         """Keep the time, place and accuracy of ``fix``."""
         return cls(fix.recorded_at, fix.lon, fix.lat, fix.accuracy_m)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-safe dict."""
-        return {
-            "recorded_at": dump_time(self.recorded_at),
-            "lon": self.lon,
-            "lat": self.lat,
-            "accuracy_m": self.accuracy_m,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Sighting:
-        """Rebuild from :meth:`to_dict` output."""
-        recorded_at = load_time(data["recorded_at"])
-        if recorded_at is None:
-            raise ValueError("a sighting needs recorded_at")
-        accuracy = data.get("accuracy_m")
-        return cls(
-            recorded_at,
-            float(data["lon"]),
-            float(data["lat"]),
-            None if accuracy is None else float(accuracy),
-        )
-
-
-def _sighting_or_none(data: Any) -> Sighting | None:
-    """Parse an optional sighting."""
-    return None if data is None else Sighting.from_dict(data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +66,7 @@ class VisitState:
     """One order's visit; ``candidate`` is the unconfirmed first inside (or outside) sighting."""
 
     phase: VisitPhase = VisitPhase.APPROACHING
-    last_fix_at: datetime | None = None
+    last_fix_at: Instant | None = None
     candidate: Sighting | None = None
     arrival: Sighting | None = None
     exit: Sighting | None = None
@@ -127,27 +97,6 @@ class VisitState:
     def has_arrived(self) -> bool:
         """Return whether an arrival was confirmed (possibly followed by an exit)."""
         return self.arrival is not None
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-safe dict."""
-        return {
-            "phase": self.phase.value,
-            "last_fix_at": dump_time(self.last_fix_at),
-            "candidate": None if self.candidate is None else self.candidate.to_dict(),
-            "arrival": None if self.arrival is None else self.arrival.to_dict(),
-            "exit": None if self.exit is None else self.exit.to_dict(),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> VisitState:
-        """Rebuild from :meth:`to_dict` output."""
-        return cls(
-            phase=VisitPhase(data["phase"]),
-            last_fix_at=load_time(data.get("last_fix_at")),
-            candidate=_sighting_or_none(data.get("candidate")),
-            arrival=_sighting_or_none(data.get("arrival")),
-            exit=_sighting_or_none(data.get("exit")),
-        )
 
 
 def _event(kind: VisitEventKind, first: Sighting, confirming: Fix) -> VisitEvent:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, PlainSerializer
 
 from routekeeper.tracking.engine.geofence import haversine_m
 from routekeeper.travel.base import LonLat
@@ -42,13 +43,8 @@ def format_utc_ms(value: datetime) -> str:
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
-def dump_time(value: datetime | None) -> str | None:
-    """Serialise a datetime losslessly (microseconds, UTC offset) for stored state."""
-    return None if value is None else value.astimezone(UTC).isoformat()
-
-
 def load_time(value: Any) -> datetime | None:
-    """Parse a datetime written by :func:`dump_time` (or any ISO-8601 string with an offset)."""
+    """Parse an ISO-8601 string with an offset (as stored in tracking state) to UTC."""
     if value is None:
         return None
     if isinstance(value, datetime):
@@ -67,16 +63,24 @@ def require_aware(value: datetime, name: str) -> datetime:
     return value.astimezone(UTC)
 
 
-def _opt_float(value: Any) -> float | None:
-    """Convert an optional number to float."""
-    return None if value is None else float(value)
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat()
+
+
+def _stored_utc(value: datetime) -> datetime:
+    return require_aware(value, "a stored time")
+
+
+Instant = Annotated[datetime, AfterValidator(_stored_utc), PlainSerializer(_iso, return_type=str)]
+"""A time in stored tracking state (``engine.codec``): ISO-8601 UTC text with microseconds and
+its offset, read back as an aware UTC datetime (text without an offset is an error)."""
 
 
 @dataclass(frozen=True, slots=True)
 class Fix:
     """One position report: when it was recorded, where, and what the device said about it."""
 
-    recorded_at: datetime
+    recorded_at: Instant
     lon: float
     lat: float
     accuracy_m: float | None = None
@@ -94,36 +98,6 @@ class Fix:
     def accuracy_or_assumed_m(self) -> float:
         """Return the reported accuracy, or :data:`ASSUMED_ACCURACY_M` when unknown."""
         return ASSUMED_ACCURACY_M if self.accuracy_m is None else self.accuracy_m
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-safe dict of this fix."""
-        return {
-            "recorded_at": dump_time(self.recorded_at),
-            "lon": self.lon,
-            "lat": self.lat,
-            "accuracy_m": self.accuracy_m,
-            "speed_mps": self.speed_mps,
-            "bearing_deg": self.bearing_deg,
-            "altitude_m": self.altitude_m,
-            "battery_percent": self.battery_percent,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Fix:
-        """Rebuild a fix from :meth:`to_dict` output."""
-        recorded_at = load_time(data["recorded_at"])
-        if recorded_at is None:
-            raise ValueError("a fix needs recorded_at")
-        return cls(
-            recorded_at=recorded_at,
-            lon=float(data["lon"]),
-            lat=float(data["lat"]),
-            accuracy_m=_opt_float(data.get("accuracy_m")),
-            speed_mps=_opt_float(data.get("speed_mps")),
-            bearing_deg=_opt_float(data.get("bearing_deg")),
-            altitude_m=_opt_float(data.get("altitude_m")),
-            battery_percent=_opt_float(data.get("battery_percent")),
-        )
 
 
 def _not_finite(value: float | None) -> bool:

@@ -6,7 +6,9 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
+
+from pydantic import PlainSerializer, PlainValidator
 
 from routekeeper.core.geo import EARTH_RADIUS_M, haversine_m
 from routekeeper.travel.base import LonLat
@@ -246,6 +248,15 @@ class Geofence:
     def from_dict(cls, data: Mapping[str, Any]) -> Geofence:
         """Rebuild a geofence from :meth:`to_dict` output."""
         return cls.from_destination(data)
+
+
+def _stored_geofence(value: Any) -> Geofence:
+    return value if isinstance(value, Geofence) else Geofence.from_dict(value)
+
+
+StoredGeofence = Annotated[Geofence, PlainValidator(_stored_geofence),
+                           PlainSerializer(Geofence.to_dict)]
+"""A geofence in stored tracking state (``engine.codec``): its destination form."""
 
 
 @dataclass(frozen=True, slots=True)

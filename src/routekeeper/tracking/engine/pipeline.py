@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Final, Literal
 
 from routekeeper.settings import TrackingSettings
 from routekeeper.tracking.engine import risks as rk
@@ -37,17 +37,16 @@ from routekeeper.tracking.engine.arrival import (
 from routekeeper.tracking.engine.eta import Stop, StopEta, estimate_remaining
 from routekeeper.tracking.engine.fixes import (
     Fix,
-    dump_time,
+    Instant,
     format_utc_ms,
     implausible_move,
-    load_time,
     require_aware,
     validate_fix,
 )
-from routekeeper.tracking.engine.geofence import Box, Geofence
+from routekeeper.tracking.engine.geofence import Box, StoredGeofence
 from routekeeper.travel.base import TravelError, TravelModel
 
-STATE_VERSION = 1
+STATE_VERSION: Final = 1
 
 ETA_CHANGE_MIN_S = 120.0
 """``eta_change`` fires when the ETA moved by more than this many seconds..."""
@@ -78,31 +77,10 @@ class TrackedOrder:
     """What tracking needs to know about one order of the route (its plan, not its progress)."""
 
     order_key: str
-    geofence: Geofence
-    scheduled_after: datetime | None = None
-    scheduled_at: datetime | None = None
+    geofence: StoredGeofence
+    scheduled_after: Instant | None = None
+    scheduled_at: Instant | None = None
     service_s: float = 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-safe dict."""
-        return {
-            "order_key": self.order_key,
-            "geofence": self.geofence.to_dict(),
-            "scheduled_after": dump_time(self.scheduled_after),
-            "scheduled_at": dump_time(self.scheduled_at),
-            "service_s": self.service_s,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> TrackedOrder:
-        """Rebuild from :meth:`to_dict` output."""
-        return cls(
-            order_key=str(data["order_key"]),
-            geofence=Geofence.from_dict(data["geofence"]),
-            scheduled_after=load_time(data.get("scheduled_after")),
-            scheduled_at=load_time(data.get("scheduled_at")),
-            service_s=float(data.get("service_s", 0.0)),
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,16 +89,16 @@ class OrderTrack:
 
     order: TrackedOrder
     visit: VisitState = field(default_factory=VisitState)
-    closed_at: datetime | None = None
-    initial_eta_at: datetime | None = None
-    eta_at: datetime | None = None
-    announced_eta_at: datetime | None = None
+    closed_at: Instant | None = None
+    initial_eta_at: Instant | None = None
+    eta_at: Instant | None = None
+    announced_eta_at: Instant | None = None
     remaining_distance_m: float | None = None
     remaining_duration_s: float | None = None
     n_minutes_away_sent: bool = False
     delayed_sent: bool = False
-    eta_sent_at: datetime | None = None
-    risks: Mapping[str, rk.Risk] = field(default_factory=dict)
+    eta_sent_at: Instant | None = None
+    risks: Mapping[str, rk.StoredRisk] = field(default_factory=dict)
     distance_at_arrival_m: float | None = None
     distance_at_exit_m: float | None = None
 
@@ -139,68 +117,25 @@ class OrderTrack:
         """Return whether the order is open and the worker has not arrived yet."""
         return self.open and not self.visit.has_arrived
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-safe dict."""
-        return {
-            "order": self.order.to_dict(),
-            "visit": self.visit.to_dict(),
-            "closed_at": dump_time(self.closed_at),
-            "initial_eta_at": dump_time(self.initial_eta_at),
-            "eta_at": dump_time(self.eta_at),
-            "announced_eta_at": dump_time(self.announced_eta_at),
-            "remaining_distance_m": self.remaining_distance_m,
-            "remaining_duration_s": self.remaining_duration_s,
-            "n_minutes_away_sent": self.n_minutes_away_sent,
-            "delayed_sent": self.delayed_sent,
-            "eta_sent_at": dump_time(self.eta_sent_at),
-            "risks": {name: risk.to_dict() for name, risk in self.risks.items()},
-            "distance_at_arrival_m": self.distance_at_arrival_m,
-            "distance_at_exit_m": self.distance_at_exit_m,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> OrderTrack:
-        """Rebuild from :meth:`to_dict` output."""
-
-        def opt(name: str) -> float | None:
-            """Read an optional float field."""
-            value = data.get(name)
-            return None if value is None else float(value)
-
-        return cls(
-            order=TrackedOrder.from_dict(data["order"]),
-            visit=VisitState.from_dict(data["visit"]),
-            closed_at=load_time(data.get("closed_at")),
-            initial_eta_at=load_time(data.get("initial_eta_at")),
-            eta_at=load_time(data.get("eta_at")),
-            announced_eta_at=load_time(data.get("announced_eta_at")),
-            remaining_distance_m=opt("remaining_distance_m"),
-            remaining_duration_s=opt("remaining_duration_s"),
-            n_minutes_away_sent=bool(data.get("n_minutes_away_sent", False)),
-            delayed_sent=bool(data.get("delayed_sent", False)),
-            eta_sent_at=load_time(data.get("eta_sent_at")),
-            risks={k: rk.Risk.from_dict(v) for k, v in (data.get("risks") or {}).items()},
-            distance_at_arrival_m=opt("distance_at_arrival_m"),
-            distance_at_exit_m=opt("distance_at_exit_m"),
-        )
-
 
 @dataclass(frozen=True, slots=True)
 class RouteTrackState:
     """Everything tracking remembers about one route between batches (store it as JSON)."""
 
-    started_at: datetime
+    started_at: Instant
     orders: tuple[OrderTrack, ...] = ()
     last_fix: Fix | None = None
     recent_fixes: tuple[Fix, ...] = ()
     battery_percent: float | None = None
     actuals: Actuals = field(default_factory=Actuals)
-    evaluated_at: datetime | None = None
-    etas_evaluated_at: datetime | None = None
+    evaluated_at: Instant | None = None
+    etas_evaluated_at: Instant | None = None
     fixes_accepted: int = 0
     fixes_late: int = 0
     fixes_rejected: int = 0
     fixes_duplicate: int = 0
+    # The stored form's version: state of another version does not load (a ValueError).
+    version: Literal[1] = STATE_VERSION
 
     @classmethod
     def start(cls, orders: Sequence[TrackedOrder], *, started_at: datetime) -> RouteTrackState:
@@ -219,49 +154,6 @@ class RouteTrackState:
             if track.key == order_key:
                 return track
         raise KeyError(order_key)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-safe dict (``json.dumps`` works on it as is)."""
-        return {
-            "version": STATE_VERSION,
-            "started_at": dump_time(self.started_at),
-            "orders": [t.to_dict() for t in self.orders],
-            "last_fix": None if self.last_fix is None else self.last_fix.to_dict(),
-            "recent_fixes": [f.to_dict() for f in self.recent_fixes],
-            "battery_percent": self.battery_percent,
-            "actuals": self.actuals.to_dict(),
-            "evaluated_at": dump_time(self.evaluated_at),
-            "etas_evaluated_at": dump_time(self.etas_evaluated_at),
-            "fixes_accepted": self.fixes_accepted,
-            "fixes_late": self.fixes_late,
-            "fixes_rejected": self.fixes_rejected,
-            "fixes_duplicate": self.fixes_duplicate,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> RouteTrackState:
-        """Rebuild from :meth:`to_dict` output (ValueError on an unknown version)."""
-        if data.get("version") != STATE_VERSION:
-            raise ValueError(f"unsupported route track state version: {data.get('version')!r}")
-        started_at = load_time(data["started_at"])
-        if started_at is None:
-            raise ValueError("route track state needs started_at")
-        last_fix = data.get("last_fix")
-        battery = data.get("battery_percent")
-        return cls(
-            started_at=started_at,
-            orders=tuple(OrderTrack.from_dict(t) for t in data.get("orders", [])),
-            last_fix=None if last_fix is None else Fix.from_dict(last_fix),
-            recent_fixes=tuple(Fix.from_dict(f) for f in data.get("recent_fixes", [])),
-            battery_percent=None if battery is None else float(battery),
-            actuals=Actuals.from_dict(data.get("actuals") or {}),
-            evaluated_at=load_time(data.get("evaluated_at")),
-            etas_evaluated_at=load_time(data.get("etas_evaluated_at")),
-            fixes_accepted=int(data.get("fixes_accepted", 0)),
-            fixes_late=int(data.get("fixes_late", 0)),
-            fixes_rejected=int(data.get("fixes_rejected", 0)),
-            fixes_duplicate=int(data.get("fixes_duplicate", 0)),
-        )
 
 
 @dataclass(frozen=True, slots=True)

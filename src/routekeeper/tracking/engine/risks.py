@@ -10,7 +10,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import PlainSerializer, PlainValidator
 
 from routekeeper.tracking.engine.fixes import Fix
 from routekeeper.tracking.engine.geofence import Geofence
@@ -67,6 +69,14 @@ class Risk:
 
 
 GREEN = Risk(RiskLabel.GREEN, 0.0)
+
+
+def _stored_risk(value: Any) -> Risk:
+    return value if isinstance(value, Risk) else Risk.from_dict(value)
+
+
+StoredRisk = Annotated[Risk, PlainValidator(_stored_risk), PlainSerializer(Risk.to_dict)]
+"""A risk in stored tracking state (``engine.codec``): its Orders API form."""
 
 
 def _clamp01(value: float) -> float:
