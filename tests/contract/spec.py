@@ -328,6 +328,10 @@ OPERATIONS: dict[str, Operation] = {
     "create_export": Operation("POST", "/orders/export", "2.9", 201, "ExportCreated"),
     "export_status": Operation("GET", "/orders/export/{job_id}", "2.9", 200, "ExportStatus",
                                (401, 404, 422)),
+    # 2.9: "Worker export ... uses the identical job shapes".
+    "create_worker_export": Operation("POST", "/workers/export", "2.9", 201, "ExportCreated"),
+    "worker_export_status": Operation("GET", "/workers/export/{job_id}", "2.9", 200,
+                                      "ExportStatus", (401, 404, 422)),
     "create_ops_group": Operation("POST", "/workers/ops-groups/", "2.10", 200, "OpsGroup",
                                   (401, 409, 422)),
     "update_ops_group": Operation("PATCH", "/workers/ops-groups/{ops_group_handle}", "2.10",

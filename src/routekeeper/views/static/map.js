@@ -132,6 +132,28 @@
     }
   };
 
+  /* Start a page that follows its live state: the side panel is replaced on every state,
+   * and, when Leaflet is there, `setup(map, view)` adds the page's layers and returns the
+   * function that draws a state's map data. `view` (with the map, the data and the worker's
+   * marker added) becomes RK.view, the page's state that the browser tests read. */
+  RK.liveMap = function (view, setup) {
+    var map = RK.makeMap();
+    view.map = map;
+    view.data = RK.data();
+    view.worker = null;
+    RK.view = view;
+    var draw = map ? setup(map, view) : null;
+    if (draw) {
+      draw(view.data);
+    }
+    RK.live(function (payload) {
+      RK.setPanel(payload.panel);
+      if (draw) {
+        draw(payload.map);
+      }
+    });
+  };
+
   /* Follow the page's event stream; EventSource reconnects by itself when a stream ends. */
   RK.live = function (onState) {
     var el = document.getElementById("map");

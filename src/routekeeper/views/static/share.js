@@ -3,40 +3,30 @@
 (function () {
   "use strict";
   var RK = window.RK;
-  var map = RK.makeMap();
-  var view = (RK.view = { map: map, data: RK.data(), worker: null, destination: null });
 
-  if (!map) {
-    RK.live(function (payload) { RK.setPanel(payload.panel); });
-    return;
-  }
+  RK.liveMap({ destination: null }, function (map, view) {
+    // Only the order embed sends a trail; the share page's data has none.
+    var trail = L.polyline([], { color: "#111827", weight: 3, opacity: 0.75,
+                                 interactive: false }).addTo(map);
+    view.trail = trail;
 
-  // Only the order embed sends a trail; the share page's data has none.
-  var trail = L.polyline([], { color: "#111827", weight: 3, opacity: 0.75,
-                               interactive: false }).addTo(map);
-  view.trail = trail;
-
-  function draw(data) {
-    var first = view.destination === null && !view.worker;
-    view.data = data;
-    trail.setLatLngs(data.trail || []);
-    if (data.destination && !view.destination) {
-      view.destination = L.marker(data.destination, { icon: RK.destinationIcon(), keyboard: false,
-                                                      title: "Destination" }).addTo(map);
-    }
-    var appeared = data.worker && !view.worker;
-    view.worker = RK.placeWorker(map, view.worker, data.worker);
-    var points = [data.destination, data.worker];
-    if (first || appeared) {
-      RK.fit(map, points);
-    } else if (data.worker && !map.getBounds().contains(data.worker)) {
-      RK.fit(map, points);
-    }
-  }
-
-  draw(view.data);
-  RK.live(function (payload) {
-    RK.setPanel(payload.panel);
-    draw(payload.map);
+    return function draw(data) {
+      var first = view.destination === null && !view.worker;
+      view.data = data;
+      trail.setLatLngs(data.trail || []);
+      if (data.destination && !view.destination) {
+        view.destination = L.marker(data.destination, { icon: RK.destinationIcon(),
+                                                        keyboard: false,
+                                                        title: "Destination" }).addTo(map);
+      }
+      var appeared = data.worker && !view.worker;
+      view.worker = RK.placeWorker(map, view.worker, data.worker);
+      var points = [data.destination, data.worker];
+      if (first || appeared) {
+        RK.fit(map, points);
+      } else if (data.worker && !map.getBounds().contains(data.worker)) {
+        RK.fit(map, points);
+      }
+    };
   });
 })();
