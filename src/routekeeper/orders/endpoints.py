@@ -201,39 +201,31 @@ def _answer(ctx: RouteContext, order: Order) -> dict[str, Any]:
     return _detail(ctx.session, order, ctx.links)
 
 
-def _act(ctx: RouteContext, order_handle: str, selector: Selector, flow: Action,
-         body: OrderActionBody | None) -> dict[str, Any]:
-    """Apply one state change to an order (its route follows), answer its detail."""
-    order = _lookup(ctx.session, ctx.account_id, order_handle, selector)
-    return _answer(ctx, flow(ctx, order, metadata=_action_body(body)))
+def _action(flow: Action) -> Callable[..., dict[str, Any]]:
+    """The endpoint of a state change whose body is an optional ``metadata`` object: apply
+    it to the order (its route follows), answer the order's detail."""
+
+    def act(order_handle: str, ctx: ChangeContext, selector: SelectorDep,
+            body: ActionBody = None) -> dict[str, Any]:
+        order = _lookup(ctx.session, ctx.account_id, order_handle, selector)
+        return _answer(ctx, flow(ctx, order, metadata=_action_body(body)))
+
+    return act
 
 
-@router.post(f"{ORDER}/complete", response_model=OrderDetail, responses=ERRORS_ALL)
-def complete_order(order_handle: str, ctx: ChangeContext, selector: SelectorDep,
-                   body: ActionBody = None) -> dict[str, Any]:
-    """Complete an order."""
-    return _act(ctx, order_handle, selector, flows.complete, body)
-
-
-@router.post(f"{ORDER}/cancel", response_model=OrderDetail, responses=ERRORS_ALL)
-def cancel_order(order_handle: str, ctx: ChangeContext, selector: SelectorDep,
-                 body: ActionBody = None) -> dict[str, Any]:
-    """Cancel an order (a ``metadata`` object in the body is merged into the order's)."""
-    return _act(ctx, order_handle, selector, flows.cancel, body)
-
-
-@router.post(f"{ORDER}/disable", response_model=OrderDetail, responses=ERRORS_ALL)
-def disable_order(order_handle: str, ctx: ChangeContext, selector: SelectorDep,
-                  body: ActionBody = None) -> dict[str, Any]:
-    """Disable an order: it stays on its route but out of the route's ETAs."""
-    return _act(ctx, order_handle, selector, flows.disable, body)
-
-
-@router.post(f"{ORDER}/enable", response_model=OrderDetail, responses=ERRORS_ALL)
-def enable_order(order_handle: str, ctx: ChangeContext, selector: SelectorDep,
-                 body: ActionBody = None) -> dict[str, Any]:
-    """Enable a disabled order again."""
-    return _act(ctx, order_handle, selector, flows.enable, body)
+# POST /orders/{order_handle}/<verb>: the flow and the operation's description.
+_ACTIONS: tuple[tuple[str, Action, str], ...] = (
+    ("complete", flows.complete, "Complete an order."),
+    ("cancel", flows.cancel,
+     "Cancel an order (a ``metadata`` object in the body is merged into the order's)."),
+    ("disable", flows.disable,
+     "Disable an order: it stays on its route but out of the route's ETAs."),
+    ("enable", flows.enable, "Enable a disabled order again."),
+)
+for _verb, _flow, _description in _ACTIONS:
+    router.add_api_route(f"{ORDER}/{_verb}", _action(_flow), methods=["POST"],
+                         name=f"{_verb}_order", description=_description,
+                         response_model=OrderDetail, responses=ERRORS_ALL)
 
 
 @router.post(
