@@ -231,7 +231,10 @@ SCHEMAS: dict[str, Schema] = {
         {"worker_handle": f(STR, NULL), "location": f(OBJ, NULL)}),
     "WebhookData": Schema({"order_handle": f(STR), "route_handle": f(STR, NULL),
                            "value": f(STR, enum="webhook_value"),
-                           "status": f(STR, enum="order_status")}),
+                           "status": f(STR, enum="order_status")},
+                          {"share_url": f(STR, NULL), "metadata": f(OBJ, NULL)}),
+    # 5.2 task_created / task_updated / task_completed: `task*` OrderTaskResponse.
+    "TaskWebhookData": Schema({"task": f(OBJ, obj="Task")}, {"scheduled_at": _TS}),
 }
 
 
