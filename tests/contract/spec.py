@@ -231,7 +231,10 @@ SCHEMAS: dict[str, Schema] = {
         {"worker_handle": f(STR, NULL), "location": f(OBJ, NULL)}),
     "WebhookData": Schema({"order_handle": f(STR), "route_handle": f(STR, NULL),
                            "value": f(STR, enum="webhook_value"),
-                           "status": f(STR, enum="order_status")}),
+                           "status": f(STR, enum="order_status")},
+                          {"share_url": f(STR, NULL), "metadata": f(OBJ, NULL)}),
+    # 5.2 task_created / task_updated / task_completed: `task*` OrderTaskResponse.
+    "TaskWebhookData": Schema({"task": f(OBJ, obj="Task")}, {"scheduled_at": _TS}),
 }
 
 
@@ -328,6 +331,10 @@ OPERATIONS: dict[str, Operation] = {
     "create_export": Operation("POST", "/orders/export", "2.9", 201, "ExportCreated"),
     "export_status": Operation("GET", "/orders/export/{job_id}", "2.9", 200, "ExportStatus",
                                (401, 404, 422)),
+    # 2.9: "Worker export ... uses the identical job shapes".
+    "create_worker_export": Operation("POST", "/workers/export", "2.9", 201, "ExportCreated"),
+    "worker_export_status": Operation("GET", "/workers/export/{job_id}", "2.9", 200,
+                                      "ExportStatus", (401, 404, 422)),
     "create_ops_group": Operation("POST", "/workers/ops-groups/", "2.10", 200, "OpsGroup",
                                   (401, 409, 422)),
     "update_ops_group": Operation("PATCH", "/workers/ops-groups/{ops_group_handle}", "2.10",

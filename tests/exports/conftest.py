@@ -113,9 +113,9 @@ def start_export(api: TestClient, body: dict[str, Any] | None = None,
     return job_id
 
 
-def status(api: TestClient, job_id: str) -> dict[str, Any]:
-    """GET /orders/export/{job_id}."""
-    response = api.get(f"/orders/export/{job_id}")
+def status(api: TestClient, job_id: str, *, kind: str = "orders") -> dict[str, Any]:
+    """GET /orders/export/{job_id} (or /workers/export/{job_id} of a workers' job)."""
+    response = api.get(f"/{kind}/export/{job_id}")
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body

@@ -130,7 +130,8 @@ def test_completed_export_writes_an_outbox_event(api: TestClient, tenant: Tenant
     assert len(events) == 1
     assert events[0][0] == "completed"
     assert events[0][1]["data"] == {
-        "value": "completed", "job_id": job_id, "status": "completed", "rows_processed": 2,
+        "value": "completed", "job_id": job_id, "kind": "orders", "status": "completed",
+        "rows_processed": 2,
     }
 
 

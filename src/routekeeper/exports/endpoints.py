@@ -1,4 +1,5 @@
-"""HTTP endpoints of exports (contract section 2.9) and the signed download of local files."""
+"""HTTP endpoints of exports (contract section 2.9): the orders' and the workers' export
+jobs, and the signed download of local files."""
 
 from __future__ import annotations
 
@@ -14,10 +15,12 @@ from routekeeper.core.routing import Router
 from routekeeper.dependencies import GeocoderDep, ReadSession, SettingsDep, WriteSession
 from routekeeper.exports import repository, service
 from routekeeper.exports.schemas import (
+    ExportKind,
     ExportStatus,
     OrderExportCreated,
     OrderExportRequest,
     OrderExportStatusBody,
+    WorkerExportRequest,
 )
 from routekeeper.exports.storage import LOCAL, LocalStorage, download_name, verify_download
 from routekeeper.geocoding.service import require_for_region_filter
@@ -34,6 +37,25 @@ _STATUS_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+IdempotencyKey = Annotated[
+    str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)
+]
+
+
+def _created(
+    body: OrderExportRequest | WorkerExportRequest, kind: ExportKind, *,
+    account: CurrentAccount, session: WriteSession, settings: SettingsDep,
+    idempotency_key: str | None,
+) -> dict[str, Any]:
+    mail_configured = bool(settings.mail.host)
+    export = service.create_export(
+        session, account.account_id, body, contact_email=account.contact_email,
+        idempotency_key=idempotency_key, mail_configured=mail_configured, kind=kind,
+    )
+    return {"job_id": export.id, "status": export.status,
+            "message": service.created_message(export, mail_configured=mail_configured)}
+
+
 @router.post(
     "/orders/export", status_code=201, response_model=OrderExportCreated,
     responses=_CREATE_ERRORS,
@@ -44,20 +66,13 @@ def create_export(
     session: WriteSession,
     settings: SettingsDep,
     geocoder: GeocoderDep,
-    idempotency_key: Annotated[
-        str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)
-    ] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """Start an export of every order matching the filters to a CSV.gz file."""
     if body.region_filter:
         require_for_region_filter(geocoder, "json")
-    export = service.create_export(
-        session, account.account_id, body, contact_email=account.contact_email,
-        idempotency_key=idempotency_key, mail_configured=bool(settings.mail.host),
-    )
-    return {"job_id": export.id, "status": export.status,
-            "message": service.created_message(export,
-                                               mail_configured=bool(settings.mail.host))}
+    return _created(body, ExportKind.ORDERS, account=account, session=session,
+                    settings=settings, idempotency_key=idempotency_key)
 
 
 @router.get(
@@ -69,6 +84,35 @@ def get_export(
 ) -> dict[str, Any]:
     """The state of an export job, with its download link once completed."""
     export = service.get_export(session, account.account_id, job_id)
+    return service.status_body(export, settings)
+
+
+@router.post(
+    "/workers/export", status_code=201, response_model=OrderExportCreated,
+    responses=_CREATE_ERRORS, tags=["Workers", "Export"],
+)
+def create_worker_export(
+    body: WorkerExportRequest,
+    account: CurrentAccount,
+    session: WriteSession,
+    settings: SettingsDep,
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:
+    """Start an export of every worker GET /workers/ lists with these filters to a CSV.gz
+    file (the orders' export job: same shapes, links and email)."""
+    return _created(body, ExportKind.WORKERS, account=account, session=session,
+                    settings=settings, idempotency_key=idempotency_key)
+
+
+@router.get(
+    "/workers/export/{job_id}", response_model=OrderExportStatusBody,
+    responses=_STATUS_ERRORS, tags=["Workers", "Export"],
+)
+def get_worker_export(
+    job_id: str, account: CurrentAccount, session: ReadSession, settings: SettingsDep
+) -> dict[str, Any]:
+    """The state of a workers' export job, with its download link once completed."""
+    export = service.get_export(session, account.account_id, job_id, kind=ExportKind.WORKERS)
     return service.status_body(export, settings)
 
 
@@ -97,4 +141,5 @@ def download_export(
     path = storage.path(export.storage_key)
     if not path.is_file():
         raise HttpError(404, "Export file not found")
-    return FileResponse(path, media_type="application/gzip", filename=download_name(job_id))
+    return FileResponse(path, media_type="application/gzip",
+                        filename=download_name(job_id, export.kind))

@@ -18,6 +18,7 @@ class ExportOutcome:
     """What the email reports: a finished export's link, or why it failed."""
 
     export_id: str
+    kind: str  # "orders" or "workers": what the file lists
     status: str
     rows: int
     url: str | None
@@ -36,17 +37,19 @@ def build_message(outcome: ExportOutcome, *, sender: str, recipients: list[str])
     message["To"] = ", ".join(recipients)
     message["Date"] = formatdate(usegmt=True)
     message["Message-ID"] = make_msgid(domain="routekeeper")
+    what = "worker" if outcome.kind == "workers" else "order"
     if outcome.status == "completed":
-        message["Subject"] = "Your order export is ready"
+        message["Subject"] = f"Your {what} export is ready"
         message.set_content(
-            f"Your order export {outcome.export_id} is ready: {outcome.rows} orders.\n\n"
+            f"Your {what} export {outcome.export_id} is ready: {outcome.rows} "
+            f"{outcome.kind}.\n\n"
             f"Download it (CSV, gzip-compressed) here:\n{outcome.url}\n\n"
             f"The link works until {format_ts(outcome.expires_at)}.\n"
         )
     else:
-        message["Subject"] = "Your order export failed"
+        message["Subject"] = f"Your {what} export failed"
         message.set_content(
-            f"Your order export {outcome.export_id} could not be completed.\n\n"
+            f"Your {what} export {outcome.export_id} could not be completed.\n\n"
             f"Reason: {outcome.error}\n\nPlease request a new export.\n"
         )
     return message

@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, EmailStr, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
+from routekeeper.core.fields import Text
 from routekeeper.core.timefmt import ApiDatetime, parse_query_date, parse_query_time
 from routekeeper.orders.filters import DATE_FILTERS, WINDOW_FILTERS, OrderFilters
+from routekeeper.workers.schemas import handle_list
 
 MAX_RECIPIENTS = 20
 # Fields of the body that do not change which orders are exported, nor how.
 IGNORED_FIELDS = frozenset({"limit", "pagination_token", "aggregate"})
+
+
+class ExportKind(StrEnum):
+    """What an export lists: orders (POST /orders/export) or workers (POST /workers/export)."""
+
+    ORDERS = "orders"
+    WORKERS = "workers"
 
 
 class ExportStatus(StrEnum):
@@ -74,6 +83,33 @@ class OrderExportRequest(OrderFilters):
             mode="json", exclude_none=True,
             exclude=set(IGNORED_FIELDS) | {"email_recipients"},
         ))
+
+
+class WorkerExportRequest(BaseModel):
+    """The body of ``POST /workers/export``: the filters of ``GET /workers/`` plus
+    ``email_recipients``; other fields a HyperTrack client sends are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    # A comma-separated list, as the query parameter of GET /workers/ (or a JSON list).
+    ops_group_handle: (Annotated[str, Field(max_length=2000)]
+                       | Annotated[list[str], Field(max_length=100)] | None) = None
+    search_term: Text | None = Field(default=None, max_length=200)
+    # An export covers every matching worker: paging fields are accepted and ignored.
+    limit: int | None = None
+    pagination_token: str | None = None
+    email_recipients: list[EmailStr] | None = Field(default=None, max_length=MAX_RECIPIENTS)
+
+    def filters(self) -> dict[str, Any]:
+        """The filters to store with the job (what decides the rows)."""
+        group = self.ops_group_handle
+        handles = handle_list(",".join(group) if isinstance(group, list) else group)
+        found: dict[str, Any] = {}
+        if handles is not None:
+            found["ops_group_handles"] = handles
+        if self.search_term:
+            found["search_term"] = self.search_term
+        return found
 
 
 class OrderExportCreated(BaseModel):

@@ -21,7 +21,14 @@ from routekeeper.core.ids import new_id
 from routekeeper.core.jobs import enqueue
 from routekeeper.exports import repository
 from routekeeper.exports.mail import ExportOutcome
-from routekeeper.exports.schemas import FINAL_STATUSES, ExportStatus, MailStatus, OrderExportRequest
+from routekeeper.exports.schemas import (
+    FINAL_STATUSES,
+    ExportKind,
+    ExportStatus,
+    MailStatus,
+    OrderExportRequest,
+    WorkerExportRequest,
+)
 from routekeeper.exports.storage import storage_named
 from routekeeper.models.order_export import OrderExport
 from routekeeper.settings import Settings
@@ -41,15 +48,28 @@ def export_not_found(export_id: str) -> CodedError:
                       {"description": f"Export job not found for job_id {export_id}"})
 
 
-def _recipients(body: OrderExportRequest, contact_email: str | None) -> list[str]:
+ExportRequest = OrderExportRequest | WorkerExportRequest
+
+
+def status_path(kind: str) -> str:
+    """Where a client polls an export of this kind."""
+    return f"/{kind}/export/{{job_id}}"
+
+
+def _recipients(body: ExportRequest, contact_email: str | None) -> list[str]:
     # Missing, null or empty: the account's contact email, as HyperTrack falls back.
     given = [str(address) for address in body.email_recipients or []]
     chosen = given or ([contact_email] if contact_email else [])
     return list(dict.fromkeys(chosen))
 
 
-def _digest(filters: dict[str, Any], recipients: list[str]) -> str:
-    canonical = json.dumps({"filters": filters, "email_recipients": recipients},
+def _digest(kind: ExportKind, filters: dict[str, Any], recipients: list[str]) -> str:
+    # The kind is part of the request: a key used for an order export is not a worker
+    # export's key as well.
+    request: dict[str, Any] = {"filters": filters, "email_recipients": recipients}
+    if kind != ExportKind.ORDERS:
+        request["kind"] = kind.value
+    canonical = json.dumps(request,
                            sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -57,19 +77,21 @@ def _digest(filters: dict[str, Any], recipients: list[str]) -> str:
 def create_export(
     session: Session,
     account_id: str,
-    body: OrderExportRequest,
+    body: ExportRequest,
     *,
     contact_email: str | None,
     idempotency_key: str | None,
     mail_configured: bool = True,
+    kind: ExportKind = ExportKind.ORDERS,
 ) -> OrderExport:
-    """A new export and its job; with a known Idempotency-Key, the export made with it.
+    """A new export (of orders or workers) and its job; with a known Idempotency-Key, the
+    export made with it.
 
     Its ``mail_status`` says from the start whether an email will follow: ``pending``, or
     ``not_configured`` (no SMTP server) or ``no_recipients``."""
     filters = body.filters()
     recipients = _recipients(body, contact_email)
-    digest = _digest(filters, recipients)
+    digest = _digest(kind, filters, recipients)
     if idempotency_key is not None:
         existing = repository.find_by_key(session, account_id, idempotency_key)
         if existing is not None:
@@ -85,7 +107,8 @@ def create_export(
             job.id = export_id  # one id for the export and its job, the wire's ``job_id``
             export = OrderExport(
                 account_id=account_id, id=export_id, status=ExportStatus.PENDING.value,
-                filters=filters, email_recipients=recipients, idempotency_key=idempotency_key,
+                kind=kind.value, filters=filters, email_recipients=recipients,
+                idempotency_key=idempotency_key,
                 request_digest=digest, rows_processed=0, mail_attempts=0,
                 mail_status=(MailStatus.NO_RECIPIENTS if not recipients
                              else MailStatus.PENDING if mail_configured
@@ -119,10 +142,12 @@ def recent_exports(session: Session, account_id: str, *, limit: int = 20) -> lis
     return repository.recent(session, account_id, limit=limit)
 
 
-def get_export(session: Session, account_id: str, export_id: str) -> OrderExport:
-    """The account's export, or a 404 ``export_not_found``."""
+def get_export(
+    session: Session, account_id: str, export_id: str, *, kind: ExportKind = ExportKind.ORDERS
+) -> OrderExport:
+    """The account's export of this kind, or a 404 ``export_not_found``."""
     export = repository.find(session, account_id, export_id)
-    if export is None:
+    if export is None or export.kind != kind.value:
         raise export_not_found(export_id)
     return export
 
@@ -135,7 +160,8 @@ def download_url(export: OrderExport, settings: Settings) -> str | None:
         return None
     try:
         storage = storage_named(export.storage, settings)
-        return storage.download_url(export.id, export.storage_key, export.expires_at)
+        return storage.download_url(export.id, export.storage_key, export.expires_at,
+                                    kind=export.kind)
     except Exception:
         # A store that cannot presign right now (credentials, missing boto3) must not turn
         # a status request into a 500: the link is simply absent until it can be made.
@@ -164,14 +190,15 @@ def created_message(export: OrderExport, *, mail_configured: bool = True) -> str
     """The ``message`` of the 201 answer: it promises an email only when one can be sent."""
     if export.status in FINAL_STATUSES:
         return f"Export job already {export.status}."
+    poll = f"GET {status_path(export.kind)}"
     if export.email_recipients and not mail_configured:
         return ("Export job created. No mail server is configured (ROUTEKEEPER_MAIL__HOST), "
                 f"so no email will be sent to {', '.join(export.email_recipients)}: poll "
-                "GET /orders/export/{job_id} for the download link.")
+                f"{poll} for the download link.")
     if export.email_recipients:
         return ("Export job created; the download link will be emailed to "
                 f"{', '.join(export.email_recipients)} when it is ready.")
-    return "Export job created; poll GET /orders/export/{job_id} for the download link."
+    return f"Export job created; poll {poll} for the download link."
 
 
 def begin_run(session: Session, account_id: str, export_id: str) -> OrderExport | None:
@@ -192,7 +219,7 @@ def _finish(session: Session, export: OrderExport, settings: Settings) -> None:
     """The outbox event and the email of a final state, in the same transaction as it."""
     record_event(
         session, account_id=export.account_id, type="export", value=export.status,
-        data={"job_id": export.id, "status": export.status,
+        data={"job_id": export.id, "kind": export.kind, "status": export.status,
               "rows_processed": export.rows_processed},
     )
     if not settings.mail.host:
@@ -243,7 +270,7 @@ def fail(session: Session, export: OrderExport, reason: str, settings: Settings)
 def outcome(export: OrderExport, settings: Settings) -> ExportOutcome:
     """What the export's email reports."""
     return ExportOutcome(
-        export_id=export.id, status=export.status, rows=export.rows_processed,
+        export_id=export.id, kind=export.kind, status=export.status, rows=export.rows_processed,
         url=download_url(export, settings), expires_at=export.expires_at,
         error=export.error_message,
     )

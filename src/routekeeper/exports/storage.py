@@ -32,9 +32,9 @@ def export_key(account_id: str, export_id: str, attempt: int) -> str:
     return f"{account_id}/{export_id}-{attempt}.csv.gz"
 
 
-def download_name(export_id: str) -> str:
-    """The file name offered to whoever downloads an export."""
-    return f"orders-export-{export_id}.csv.gz"
+def download_name(export_id: str, kind: str = "orders") -> str:
+    """The file name offered to whoever downloads an export (of orders or workers)."""
+    return f"{kind}-export-{export_id}.csv.gz"
 
 
 class ExportStorage(Protocol):
@@ -54,8 +54,11 @@ class ExportStorage(Protocol):
         """Remove the file of ``key`` and its staging file, if any (idempotent)."""
         ...
 
-    def download_url(self, export_id: str, key: str, expires_at: datetime) -> str:
-        """A URL that downloads the file of ``key`` until ``expires_at``."""
+    def download_url(
+        self, export_id: str, key: str, expires_at: datetime, *, kind: str = "orders"
+    ) -> str:
+        """A URL that downloads the file of ``key`` (an export of ``kind``) until
+        ``expires_at``."""
         ...
 
 
@@ -114,7 +117,9 @@ class LocalStorage:
         self.path(key).unlink(missing_ok=True)
         self.staging_path(key).unlink(missing_ok=True)
 
-    def download_url(self, export_id: str, key: str, expires_at: datetime) -> str:
+    def download_url(
+        self, export_id: str, key: str, expires_at: datetime, *, kind: str = "orders"
+    ) -> str:
         """A link to ``GET /exports/download/{id}`` signed with the service's secret key."""
         expires = int(expires_at.timestamp())
         query = urlencode({"expires": expires,
@@ -165,14 +170,17 @@ class S3Storage:
         self.client().delete_object(Bucket=self.bucket, Key=self.object_key(key))
         self.staging_path(key).unlink(missing_ok=True)
 
-    def download_url(self, export_id: str, key: str, expires_at: datetime) -> str:
+    def download_url(
+        self, export_id: str, key: str, expires_at: datetime, *, kind: str = "orders"
+    ) -> str:
         """A presigned GET URL, valid until ``expires_at`` (at most a week from now)."""
         remaining = int((expires_at - utcnow()).total_seconds())
         url: str = self.client().generate_presigned_url(
             "get_object",
             Params={
                 "Bucket": self.bucket, "Key": self.object_key(key),
-                "ResponseContentDisposition": f'attachment; filename="{download_name(export_id)}"',
+                "ResponseContentDisposition": (
+                    f'attachment; filename="{download_name(export_id, kind)}"'),
             },
             ExpiresIn=max(1, min(remaining, S3_MAX_PRESIGN_S)),
         )

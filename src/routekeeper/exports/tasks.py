@@ -17,19 +17,22 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from routekeeper.core import metrics
 from routekeeper.core.clock import utcnow
 from routekeeper.core.jobs import JobContext, LeaseLost, Retry, backoff_s, registry
 from routekeeper.exports import repository, service
 from routekeeper.exports.columns import header
 from routekeeper.exports.mail import PermanentMailError, build_message, send_message
-from routekeeper.exports.schemas import MailStatus
+from routekeeper.exports.schemas import ExportKind, MailStatus
 from routekeeper.exports.storage import (
     ExportStorage,
     configured_storage,
     export_key,
     storage_named,
 )
+from routekeeper.exports.workers import worker_batches, worker_header
 from routekeeper.exports.writer import CsvGzWriter, csv_bytes
 from routekeeper.orders.filters import OrderFilters
 from routekeeper.settings import Settings
@@ -45,16 +48,18 @@ PROGRESS_EVERY_S = 1.0
 
 @dataclass(frozen=True, slots=True)
 class _Plan:
-    """What one run exports: the account, its filters and the order of rows."""
+    """What one run exports: the account, what it lists, its filters."""
 
     export_id: str
     account_id: str
+    kind: str
     filters: dict[str, Any]
 
 
 @registry.register(service.GENERATE_TASK, max_attempts=service.GENERATE_MAX_ATTEMPTS)
 def generate_export(ctx: JobContext) -> None:
-    """Stream the export's orders into a CSV.gz file, publish it, then mark it completed."""
+    """Stream the export's orders (or workers) into a CSV.gz file, publish it, then mark it
+    completed."""
     settings: Settings = ctx.env["settings"]
     export_id = str(ctx.payload["export_id"])
     with ctx.db.write() as session:
@@ -62,7 +67,7 @@ def generate_export(ctx: JobContext) -> None:
         if export is None:
             ctx.complete(session)  # already final (or gone): nothing to redo
             return
-        plan = _Plan(export.id, export.account_id, dict(export.filters))
+        plan = _Plan(export.id, export.account_id, export.kind, dict(export.filters))
     storage = configured_storage(settings)
     key = export_key(plan.account_id, plan.export_id, ctx.attempt)
     started = time.monotonic()
@@ -130,28 +135,39 @@ def _as_csv(batches: Iterator[list[Any]]) -> Iterator[tuple[bytes, int]]:
         yield csv_bytes([row[: -repository.KEY_WIDTH] for row in batch]), len(batch)
 
 
+def _order_rows(
+    ctx: JobContext, session: Session, settings: Settings, plan: _Plan
+) -> Iterator[tuple[bytes, int]]:
+    """The orders the export's filters select, as CSV bytes and a row count per batch."""
+    filters = OrderFilters.model_validate(plan.filters)
+    descending = filters.sort_direction.value == "desc"
+    batch_rows = settings.exports.batch_rows
+    if ctx.db.is_postgres:
+        # The database writes the CSV (COPY); the worker compresses it.
+        query = repository.export_query(session, plan.account_id, filters,
+                                        settings.public_url, with_key=False)
+        return repository.csv_batches(session, query, descending=descending,
+                                      batch_rows=batch_rows)
+    query = repository.export_query(session, plan.account_id, filters, settings.public_url)
+    return _as_csv(repository.batches(session, query, descending=descending,
+                                      batch_rows=batch_rows))
+
+
 def _write_and_publish(
     ctx: JobContext, settings: Settings, storage: ExportStorage, plan: _Plan, key: str
 ) -> tuple[int, int]:
-    """Write every matching order from one snapshot to a staged file, then publish it."""
+    """Write every matching row from one snapshot to a staged file, then publish it."""
     staged = storage.staging_path(key)
-    filters = OrderFilters.model_validate(plan.filters)
     rows = 0
     with repository.snapshot(ctx.db) as session:
-        descending = filters.sort_direction.value == "desc"
-        batch_rows = settings.exports.batch_rows
-        if ctx.db.is_postgres:
-            # The database writes the CSV (COPY); the worker compresses it.
-            query = repository.export_query(session, plan.account_id, filters,
-                                            settings.public_url, with_key=False)
-            source: Iterator[tuple[bytes, int]] = repository.csv_batches(
-                session, query, descending=descending, batch_rows=batch_rows)
+        if plan.kind == ExportKind.WORKERS:
+            columns = worker_header()
+            source = worker_batches(session, plan.account_id, plan.filters,
+                                    batch_rows=settings.exports.batch_rows)
         else:
-            query = repository.export_query(session, plan.account_id, filters,
-                                            settings.public_url)
-            source = _as_csv(repository.batches(session, query, descending=descending,
-                                                batch_rows=batch_rows))
-        with CsvGzWriter(staged, header()) as writer, repository.read_ahead(source) as ahead:
+            columns = header()
+            source = _order_rows(ctx, session, settings, plan)
+        with CsvGzWriter(staged, columns) as writer, repository.read_ahead(source) as ahead:
             reported_at: float | None = None
             for data, count in ahead:
                 writer.write_csv(data)

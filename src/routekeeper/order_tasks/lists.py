@@ -1,8 +1,9 @@
 """Making an order's task rows: from posted tasks, a task definition, or an order's
 ``tasks_list``; and reading the tasks of many orders at once (``order.tasks``).
 
-Imports no other domain, so the orders domain can create an order's tasks in the same
-transaction as the order (``POST /orders/``, ``POST /orders/track``).
+Imports no other domain's service, so the orders domain can create an order's tasks (and
+their ``task_created`` events) in the same transaction as the order (``POST /orders/``,
+``POST /orders/track``).
 """
 
 from __future__ import annotations
@@ -17,24 +18,14 @@ from sqlalchemy.orm import Session
 from routekeeper.core.clock import utcnow
 from routekeeper.core.errors import RequestValidationFailed
 from routekeeper.core.ids import new_id
-from routekeeper.core.timefmt import format_ts
 from routekeeper.models.order import Order
 from routekeeper.models.order_task import OrderTask
 from routekeeper.models.task_definition import TaskDefinition
+from routekeeper.order_tasks.events import record_created
 from routekeeper.order_tasks.schemas import MAX_TASKS, TasksList
+from routekeeper.order_tasks.wire import task_json
 
 UNKNOWN_DEFINITION = "No task definition with this id."
-
-
-def task_wire(task: OrderTask) -> dict[str, Any]:
-    """The ``OrderTaskResponse`` of a task."""
-    return {
-        "task_id": task.task_id, "label": task.label,
-        "task_definition_id": task.task_definition_id, "description": task.description,
-        "metadata": task.metadata_, "priority": task.priority, "status": task.status,
-        "created_at": task.created_at, "updated_at": task.updated_at,
-        "attachments": task.attachments or [],
-    }
 
 
 def definition_tasks(definition: TaskDefinition) -> list[dict[str, Any]]:
@@ -100,6 +91,8 @@ def tasks_from_list(session: Session, order: Order, tasks_list: TasksList) -> li
     fields += [item.model_dump(mode="json") for item in tasks_list.tasks or []]
     created = new_tasks(order, fields)
     session.add_all(created)
+    # A new order is not tracked yet, so its events carry no share_url.
+    record_created(session, order, created, share_url=None)
     return created
 
 
@@ -118,9 +111,6 @@ def tasks_by_order(session: Session, orders: Sequence[Order]) -> dict[str, list[
                        OrderTask.order_id.in_(ids[start:start + 1000]))
                 .order_by(OrderTask.created_at, OrderTask.task_id))
             for task in rows:
-                # Rendered inside free-form order shapes: timestamps as the wire has them.
-                wire = task_wire(task)
-                for stamp in ("created_at", "updated_at"):
-                    wire[stamp] = format_ts(wire[stamp]) if wire[stamp] else None
-                found[task.order_id].append(wire)
+                # Rendered inside free-form order shapes.
+                found[task.order_id].append(task_json(task))
     return found

@@ -17,6 +17,7 @@ from routekeeper.models.ops_group import OpsGroup
 from routekeeper.models.order import Order
 from routekeeper.models.order_task import OrderTask
 from routekeeper.models.task_definition import TaskDefinition
+from routekeeper.order_tasks.events import record_created, record_task_event, update_value
 from routekeeper.order_tasks.lists import definition_tasks, new_tasks
 from routekeeper.order_tasks.schemas import (
     BaseOrderTask,
@@ -25,6 +26,7 @@ from routekeeper.order_tasks.schemas import (
     TaskDefinitionUpdate,
 )
 from routekeeper.orders import service as orders
+from routekeeper.orders.wire import share_url
 
 
 def _clean(value: str) -> str:
@@ -56,9 +58,10 @@ def list_tasks(session: Session, order: Order) -> list[OrderTask]:
 
 
 def create_tasks(
-    session: Session, order: Order, items: list[BaseOrderTask]
+    session: Session, order: Order, items: list[BaseOrderTask], *, public_url: str
 ) -> list[OrderTask]:
-    """Add tasks to an order; an item naming a task definition adds that definition's tasks."""
+    """Add tasks to an order, each announced by a ``task_created`` event; an item naming a
+    task definition adds that definition's tasks."""
     fields: list[dict[str, Any]] = []
     for index, item in enumerate(items):
         if item.task_definition_id is None:
@@ -72,6 +75,7 @@ def create_tasks(
     created = new_tasks(order, fields)
     session.add_all(created)
     session.flush()
+    record_created(session, order, created, share_url=share_url(order, public_url))
     return created
 
 
@@ -89,8 +93,12 @@ def find_task(session: Session, order: Order, task_id: str) -> OrderTask:
     return task
 
 
-def update_task(task: OrderTask, body: OrderTaskUpdate) -> OrderTask:
-    """Change a task's fields; attachments are appended to the existing ones."""
+def update_task(
+    session: Session, order: Order, task: OrderTask, body: OrderTaskUpdate, *, public_url: str
+) -> OrderTask:
+    """Change a task's fields (attachments are appended to the existing ones), announced
+    by ``task_completed`` when the change completes it, else ``task_updated``."""
+    previous_status = task.status
     data = body.model_dump(mode="json", exclude_unset=True)
     for name in ("label", "status", "description", "priority"):
         if name in data:
@@ -100,6 +108,8 @@ def update_task(task: OrderTask, body: OrderTaskUpdate) -> OrderTask:
     if data.get("attachments"):
         task.attachments = [*(task.attachments or []), *data["attachments"]]
     task.updated_at = utcnow()
+    record_task_event(session, order, task, update_value(previous_status, task),
+                      share_url=share_url(order, public_url))
     return task
 
 

@@ -26,7 +26,7 @@ from routekeeper.workers.schemas import (
     WorkerRead,
     WorkerUpdate,
     WorkStatus,
-    is_handle,
+    handle_list,
 )
 from routekeeper.workers.status import work_statuses
 
@@ -49,15 +49,6 @@ def _read(session: Session, worker: Worker) -> WorkerRead:
     session.flush()
     return service.worker_read(worker, work_statuses(session, [worker], now=utcnow())
                                [worker.worker_handle])
-
-
-def _handles(csv: str | None) -> list[str] | None:
-    # HyperTrack takes a comma-separated list of ops group handles here; a part that cannot
-    # be a handle matches no worker, so it is dropped before it reaches the database.
-    if csv is None or not csv.strip():
-        return None
-    parts = (part.strip() for part in csv.split(","))
-    return [part for part in parts if is_handle(part)]
 
 
 # Literal ops-group paths are registered before /workers/{worker_handle} so they win.
@@ -134,7 +125,7 @@ def list_workers(
     if search_term is not None and "\x00" in search_term:
         raise invalid_field("query", "search_term", "Text must not contain NUL characters.")
     rows, token = service.list_workers(
-        session, account.account_id, ops_group_handles=_handles(ops_group_handle),
+        session, account.account_id, ops_group_handles=handle_list(ops_group_handle),
         search_term=search_term, limit=limit, token=pagination_token,
         secret=page_keys(settings.signing_keys, "workers", account.account_id),
     )

@@ -41,6 +41,15 @@ def is_handle(text: str) -> bool:
     return len(text) <= HANDLE_MAX and _HANDLE.match(text) is not None
 
 
+def handle_list(csv: str | None) -> list[str] | None:
+    """A comma-separated list of ops group handles (None when empty: no filter)."""
+    # A part that cannot be a handle matches no worker, so it never reaches the database.
+    if csv is None or not csv.strip():
+        return None
+    parts = (part.strip() for part in csv.split(","))
+    return [part for part in parts if is_handle(part)]
+
+
 def check_hhmm(value: str | None) -> str | None:
     """Validate a ``HH:mm`` wall-clock time."""
     if value is not None and not _HHMM.match(value):

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-from sqlalchemy import String, cast, inspect, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
 from routekeeper.core.clock import utcnow
@@ -15,6 +14,7 @@ from routekeeper.core.pagination import decode_token, encode_token
 from routekeeper.core.signing_keys import SigningKeys
 from routekeeper.models.ops_group import OpsGroup
 from routekeeper.models.worker import Worker
+from routekeeper.workers import repository
 from routekeeper.workers.schemas import (
     ObjectiveFn,
     OpsGroupCreate,
@@ -74,7 +74,7 @@ def worker_read(worker: Worker, work_status: dict[str, bool] | None = None) -> W
 def get_ops_group(session: Session, account_id: str, handle: str) -> OpsGroup:
     """An ops group of the account, or a 404."""
     # A path segment that cannot be a handle names nothing; it never reaches the database.
-    group = session.get(OpsGroup, (account_id, handle)) if is_handle(handle) else None
+    group = repository.find_ops_group(session, account_id, handle) if is_handle(handle) else None
     if group is None:
         raise not_found("Ops group", handle)
     return group
@@ -84,19 +84,15 @@ def require_ops_groups(session: Session, account_id: str, handles: Iterable[str]
     """Every ops group named in a request body exists, or the contract's 400
     ``ops_group_not_defined`` for the first that does not."""
     for handle in dict.fromkeys(handles):
-        if session.get(OpsGroup, (account_id, handle)) is None:
+        if repository.find_ops_group(session, account_id, handle) is None:
             raise CodedError(400, "ops_group_not_defined", f"Ops group {handle} does not exist",
                              {"description": f"Ops group {handle} does not exist"})
 
 
 def _insert(session: Session, row: OpsGroup | Worker, duplicate: CodedError) -> None:
-    # A savepoint turns a concurrent insert of the same key (PostgreSQL) into a 409
-    # instead of a failed transaction and a 500.
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError as exc:
-        raise duplicate from exc
+    # A concurrent insert of the same key (PostgreSQL) is a 409, not a failed transaction.
+    if not repository.insert(session, row):
+        raise duplicate
 
 
 def _duplicate(what: str, handle: str) -> CodedError:
@@ -129,7 +125,7 @@ def _apply_ops_group_fields(
 
 def create_ops_group(session: Session, account_id: str, body: OpsGroupCreate) -> OpsGroup:
     """Create an ops group; its handle must be new for the account (409 otherwise)."""
-    if session.get(OpsGroup, (account_id, body.ops_group_handle)) is not None:
+    if repository.find_ops_group(session, account_id, body.ops_group_handle) is not None:
         raise _duplicate("ops group", body.ops_group_handle)
     now = utcnow()
     group = OpsGroup(account_id=account_id, ops_group_handle=body.ops_group_handle,
@@ -164,10 +160,8 @@ def list_ops_groups(
 ) -> tuple[list[OpsGroup], str | None]:
     """A page of ops groups by handle."""
     filters: dict[str, Any] = {"kind": "ops_groups", "account": account_id}
-    query = select(OpsGroup).where(OpsGroup.account_id == account_id)
-    if token:
-        query = query.where(OpsGroup.ops_group_handle > _after(secret, token, filters))
-    rows = list(session.scalars(query.order_by(OpsGroup.ops_group_handle).limit(limit + 1)))
+    after = _after(secret, token, filters) if token else None
+    rows = repository.ops_groups_page(session, account_id, after=after, limit=limit + 1)
     next_token = None
     if len(rows) > limit:
         rows = rows[:limit]
@@ -177,7 +171,7 @@ def list_ops_groups(
 
 def get_worker(session: Session, account_id: str, handle: str) -> Worker:
     """A live (not deleted) worker of the account, or a 404."""
-    worker = session.get(Worker, (account_id, handle)) if is_handle(handle) else None
+    worker = repository.find_worker(session, account_id, handle) if is_handle(handle) else None
     if worker is None or worker.deleted_at is not None:
         raise not_found("Worker", handle)
     return worker
@@ -231,7 +225,7 @@ def create_worker(session: Session, account_id: str, body: WorkerCreate) -> Work
     """Create a worker; a deleted worker's handle may be reused for a new one."""
     data = _worker_data(body, unset=False)
     require_ops_groups(session, account_id, _named_ops_groups(data) or ["default"])
-    existing = session.get(Worker, (account_id, body.worker_handle))
+    existing = repository.find_worker(session, account_id, body.worker_handle)
     if existing is not None and existing.deleted_at is None:
         raise _duplicate("worker", body.worker_handle)
     fresh = _fresh_worker(account_id, body.worker_handle)
@@ -283,12 +277,6 @@ def _after(secret: SigningKeys, token: str, filters: dict[str, Any]) -> str:
     return key[0]
 
 
-def _like_pattern(term: str) -> str:
-    # The term is matched literally: % and _ are not wildcards for the client.
-    escaped = term.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def list_workers(
     session: Session,
     account_id: str,
@@ -305,23 +293,27 @@ def list_workers(
         "kind": "workers", "account": account_id, "ops_group_handles": ops_group_handles,
         "search_term": search_term,
     }
-    query = select(Worker).where(Worker.account_id == account_id, Worker.deleted_at.is_(None))
-    if ops_group_handles is not None:
-        query = query.where(Worker.ops_group_handle.in_(ops_group_handles))
-    if search_term:
-        pattern = _like_pattern(search_term)
-        query = query.where(
-            or_(
-                Worker.worker_handle.ilike(pattern, escape="\\"),
-                Worker.name.ilike(pattern, escape="\\"),
-                cast(Worker.profile, String).ilike(pattern, escape="\\"),
-            )
-        )
-    if token:
-        query = query.where(Worker.worker_handle > _after(secret, token, filters))
-    rows = list(session.scalars(query.order_by(Worker.worker_handle).limit(limit + 1)))
+    query = repository.live_workers(account_id, ops_group_handles=ops_group_handles,
+                                    search_term=search_term)
+    after = _after(secret, token, filters) if token else None
+    rows = repository.workers_page(session, query, after=after, limit=limit + 1)
     next_token = None
     if len(rows) > limit:
         rows = rows[:limit]
         next_token = encode_token(secret, [rows[-1].worker_handle], filters)
     return rows, next_token
+
+
+def walk_workers(
+    session: Session,
+    account_id: str,
+    *,
+    ops_group_handles: list[str] | None,
+    search_term: str | None,
+    batch: int,
+) -> Iterator[list[Worker]]:
+    """Every live worker that GET /workers/ would list with these filters, by handle, in
+    batches (the workers' export reads them this way)."""
+    query = repository.live_workers(account_id, ops_group_handles=ops_group_handles,
+                                    search_term=search_term)
+    yield from repository.walk_workers(session, query, batch=batch)
