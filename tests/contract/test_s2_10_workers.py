@@ -73,3 +73,24 @@ def test_enforced_radius_refuses_orders_beyond_it(api: TestClient) -> None:
                                                 "coordinates": [-122.401, 37.791]}})
     answers("create_orders", api.post("/orders/", json=create_orders_body(
         near, ops_group_handle="radius")))
+
+
+def test_schedules_take_hypertrack_minutes(api: TestClient) -> None:
+    """Section 6 names start_time "HH:mm" and end_time without a format; HyperTrack's own
+    examples send end_time as minutes after midnight (1080 = 18:00). Both forms are taken,
+    on workers and ops groups, and answered as HH:mm; out of range is a 422."""
+    entry = {"day_of_week": "MONDAY", "start_time": "09:00", "end_time": 1080,
+             "ops_group_handle": "default", "priority": None}
+    worker = answers("create_worker", api.post("/workers/", json={
+        "worker_handle": "minutes", "schedule": [entry, {"day_of_week": "TUESDAY",
+                                                         "start_time": 0, "end_time": 1440}]}))
+    assert [(e["start_time"], e["end_time"]) for e in worker["schedule"]] == [
+        ("09:00", "18:00"), ("00:00", "23:59")]
+    group = answers("create_ops_group", api.post("/workers/ops-groups/", json={
+        "ops_group_handle": "minutes-group",
+        "schedule": [{"day_of_week": "FRIDAY", "start_time": 480, "end_time": "16:30"}]}))
+    assert group["schedule"][0]["start_time"] == "08:00"
+    bad = fails("create_worker", api.post("/workers/", json={
+        "worker_handle": "late", "schedule": [{**entry, "end_time": 1441}]}),
+        422, "ValidationError")
+    assert bad["detail"]["json"]["schedule"]["0"]["end_time"]
