@@ -7,8 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 from starlette.testclient import TestClient
 
+from routekeeper.db.engine import Database
+from routekeeper.settings import Settings
 from tests.contract.spec import answers, conforms, fails
 from tests.factories import create_orders_body, order_body
+from tests.planning.helpers import add_worker, day_order, post_plan, run_jobs, tomorrow
 
 HOME = {"geometry": {"type": "Point", "coordinates": [-122.40, 37.79]}, "address": "Depot"}
 
@@ -94,3 +97,30 @@ def test_schedules_take_hypertrack_minutes(api: TestClient) -> None:
         "worker_handle": "late", "schedule": [{**entry, "end_time": 1441}]}),
         422, "ValidationError")
     assert bad["detail"]["json"]["schedule"]["0"]["end_time"]
+
+
+def test_planning_respects_work_status_and_the_group_schedule(
+    api: TestClient, db: Database, settings: Settings
+) -> None:
+    """Section 6: a worker whose work_status is unavailable gets no route; a worker without
+    a schedule of their own works the ops group's schedule, so a day outside it plans
+    nobody."""
+    off = add_worker(api, work_status={"available": False, "tracking": False})
+    on = add_worker(api)
+    day = tomorrow()
+    plan_id = post_plan(api, [day_order(day, 13.40, 52.50), day_order(day, 13.41, 52.50)])
+    run_jobs(db, settings)
+    plan = answers("get_plan", api.get(f"/orders/plans/{plan_id}"))
+    assert [r["worker_handle"] for r in plan["routes"]] == [on]
+    assert off not in {r["worker_handle"] for r in plan["routes"]}
+
+    other_day = (day + timedelta(days=3)).strftime("%A").upper()
+    answers("create_ops_group", api.post("/workers/ops-groups/", json={
+        "ops_group_handle": "weekly", "route_start_location": "driver_home",
+        "schedule": [{"day_of_week": other_day, "start_time": "08:00", "end_time": 1080}]}))
+    add_worker(api, ops_group_handle="weekly")
+    plan_id = post_plan(api, [day_order(day, 13.40, 52.50)], ops_group_handle="weekly")
+    run_jobs(db, settings)
+    plan = answers("get_plan", api.get(f"/orders/plans/{plan_id}"))
+    assert plan["routes"] == []
+    assert plan["unplanned_orders"][0]["planning_failure_reason"]
