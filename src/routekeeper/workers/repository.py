@@ -51,13 +51,17 @@ def _like_pattern(term: str) -> str:
 
 
 def live_workers(
-    account_id: str, *, ops_group_handles: list[str] | None, search_term: str | None
+    account_id: str, *, ops_group_handles: list[str] | None, search_term: str | None,
+    worker_handles: list[str] | None = None,
 ) -> Select[Any]:
-    """Live workers of the account in these ops groups, matching a search term on the
-    handle, the name and the profile (what GET /workers/ and the workers' export list)."""
+    """Live workers of the account in these ops groups, with these handles, matching a
+    search term on the handle, the name and the profile (what GET /workers/ and the
+    workers' export list)."""
     query = select(Worker).where(Worker.account_id == account_id, Worker.deleted_at.is_(None))
     if ops_group_handles is not None:
         query = query.where(Worker.ops_group_handle.in_(ops_group_handles))
+    if worker_handles is not None:
+        query = query.where(Worker.worker_handle.in_(worker_handles))
     if search_term:
         pattern = _like_pattern(search_term)
         query = query.where(

@@ -42,7 +42,7 @@ def is_handle(text: str) -> bool:
 
 
 def handle_list(csv: str | None) -> list[str] | None:
-    """A comma-separated list of ops group handles (None when empty: no filter)."""
+    """A comma-separated list of handles (None when empty: no filter)."""
     # A part that cannot be a handle matches no worker, so it never reaches the database.
     if csv is None or not csv.strip():
         return None

@@ -286,15 +286,19 @@ def list_workers(
     limit: int,
     token: str | None,
     secret: SigningKeys,
+    worker_handles: list[str] | None = None,
 ) -> tuple[list[Worker], str | None]:
-    """A page of live workers by handle, filtered by ops groups and a search term on the
-    handle, the name and the profile."""
+    """A page of live workers by handle, filtered by ops groups, handles and a search term
+    on the handle, the name and the profile."""
     filters: dict[str, Any] = {
         "kind": "workers", "account": account_id, "ops_group_handles": ops_group_handles,
         "search_term": search_term,
     }
+    if worker_handles is not None:
+        # Only when given, so that tokens handed out before this filter existed stay valid.
+        filters["worker_handles"] = worker_handles
     query = repository.live_workers(account_id, ops_group_handles=ops_group_handles,
-                                    search_term=search_term)
+                                    search_term=search_term, worker_handles=worker_handles)
     after = _after(secret, token, filters) if token else None
     rows = repository.workers_page(session, query, after=after, limit=limit + 1)
     next_token = None
@@ -311,9 +315,10 @@ def walk_workers(
     ops_group_handles: list[str] | None,
     search_term: str | None,
     batch: int,
+    worker_handles: list[str] | None = None,
 ) -> Iterator[list[Worker]]:
     """Every live worker that GET /workers/ would list with these filters, by handle, in
     batches (the workers' export reads them this way)."""
     query = repository.live_workers(account_id, ops_group_handles=ops_group_handles,
-                                    search_term=search_term)
+                                    search_term=search_term, worker_handles=worker_handles)
     yield from repository.walk_workers(session, query, batch=batch)
