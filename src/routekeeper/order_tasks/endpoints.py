@@ -79,7 +79,7 @@ def delete_order_task(
 ) -> Response:
     """Delete a task of an order."""
     order = service.find_order(session, account.account_id, order_handle, fulfillment_attempt)
-    session.delete(service.find_task(session, order, task_id))
+    service.delete_task(session, service.find_task(session, order, task_id))
     return Response(status_code=204)
 
 
@@ -139,5 +139,6 @@ def delete_task_definition(
     task_definition_id: str, account: CurrentAccount, session: WriteSession,
 ) -> dict[str, Any]:
     """Delete a task definition (tasks copied from it stay)."""
-    session.delete(service.find_definition(session, account.account_id, task_definition_id))
+    service.delete_definition(
+        session, service.find_definition(session, account.account_id, task_definition_id))
     return {}

@@ -80,6 +80,11 @@ def get_ops_group(session: Session, account_id: str, handle: str) -> OpsGroup:
     return group
 
 
+def ops_group_exists(session: Session, account_id: str, handle: str) -> bool:
+    """Whether the account has an ops group with this handle."""
+    return repository.find_ops_group(session, account_id, handle) is not None
+
+
 def require_ops_groups(session: Session, account_id: str, handles: Iterable[str]) -> None:
     """Every ops group named in a request body exists, or the contract's 400
     ``ops_group_not_defined`` for the first that does not."""
