@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import inspect
 from sqlalchemy.orm import Session
@@ -167,11 +167,7 @@ def list_ops_groups(
     filters: dict[str, Any] = {"kind": "ops_groups", "account": account_id}
     after = _after(secret, token, filters) if token else None
     rows = repository.ops_groups_page(session, account_id, after=after, limit=limit + 1)
-    next_token = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_token = encode_token(secret, [rows[-1].ops_group_handle], filters)
-    return rows, next_token
+    return _page(rows, [row.ops_group_handle for row in rows], limit, secret, filters)
 
 
 def get_worker(session: Session, account_id: str, handle: str) -> Worker:
@@ -275,6 +271,20 @@ def delete_worker(session: Session, account_id: str, handle: str) -> None:
     worker.updated_at = worker.deleted_at
 
 
+_Row = TypeVar("_Row", OpsGroup, Worker)
+
+
+def _page(
+    rows: list[_Row], handles: list[str], limit: int, secret: SigningKeys,
+    filters: dict[str, Any],
+) -> tuple[list[_Row], str | None]:
+    """A page of ``limit`` of the ``limit + 1`` rows read, and the token after its last
+    row's handle when there are more."""
+    if len(rows) <= limit:
+        return rows, None
+    return rows[:limit], encode_token(secret, [handles[limit - 1]], filters)
+
+
 def _after(secret: SigningKeys, token: str, filters: dict[str, Any]) -> str:
     key = decode_token(secret, token, filters)
     if len(key) != 1 or not isinstance(key[0], str):
@@ -306,11 +316,7 @@ def list_workers(
                                     search_term=search_term, worker_handles=worker_handles)
     after = _after(secret, token, filters) if token else None
     rows = repository.workers_page(session, query, after=after, limit=limit + 1)
-    next_token = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_token = encode_token(secret, [rows[-1].worker_handle], filters)
-    return rows, next_token
+    return _page(rows, [row.worker_handle for row in rows], limit, secret, filters)
 
 
 def walk_workers(
