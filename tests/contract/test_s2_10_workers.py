@@ -7,8 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 from starlette.testclient import TestClient
 
+from routekeeper.db.engine import Database
+from routekeeper.settings import Settings
 from tests.contract.spec import answers, conforms, fails
 from tests.factories import create_orders_body, order_body
+from tests.planning.helpers import add_worker, day_order, post_plan, run_jobs, tomorrow
 
 HOME = {"geometry": {"type": "Point", "coordinates": [-122.40, 37.79]}, "address": "Depot"}
 
@@ -73,3 +76,51 @@ def test_enforced_radius_refuses_orders_beyond_it(api: TestClient) -> None:
                                                 "coordinates": [-122.401, 37.791]}})
     answers("create_orders", api.post("/orders/", json=create_orders_body(
         near, ops_group_handle="radius")))
+
+
+def test_schedules_take_hypertrack_minutes(api: TestClient) -> None:
+    """Section 6 names start_time "HH:mm" and end_time without a format; HyperTrack's own
+    examples send end_time as minutes after midnight (1080 = 18:00). Both forms are taken,
+    on workers and ops groups, and answered as HH:mm; out of range is a 422."""
+    entry = {"day_of_week": "MONDAY", "start_time": "09:00", "end_time": 1080,
+             "ops_group_handle": "default", "priority": None}
+    worker = answers("create_worker", api.post("/workers/", json={
+        "worker_handle": "minutes", "schedule": [entry, {"day_of_week": "TUESDAY",
+                                                         "start_time": 0, "end_time": 1440}]}))
+    assert [(e["start_time"], e["end_time"]) for e in worker["schedule"]] == [
+        ("09:00", "18:00"), ("00:00", "23:59")]
+    group = answers("create_ops_group", api.post("/workers/ops-groups/", json={
+        "ops_group_handle": "minutes-group",
+        "schedule": [{"day_of_week": "FRIDAY", "start_time": 480, "end_time": "16:30"}]}))
+    assert group["schedule"][0]["start_time"] == "08:00"
+    bad = fails("create_worker", api.post("/workers/", json={
+        "worker_handle": "late", "schedule": [{**entry, "end_time": 1441}]}),
+        422, "ValidationError")
+    assert bad["detail"]["json"]["schedule"]["0"]["end_time"]
+
+
+def test_planning_respects_work_status_and_the_group_schedule(
+    api: TestClient, db: Database, settings: Settings
+) -> None:
+    """Section 6: a worker whose work_status is unavailable gets no route; a worker without
+    a schedule of their own works the ops group's schedule, so a day outside it plans
+    nobody."""
+    off = add_worker(api, work_status={"available": False, "tracking": False})
+    on = add_worker(api)
+    day = tomorrow()
+    plan_id = post_plan(api, [day_order(day, 13.40, 52.50), day_order(day, 13.41, 52.50)])
+    run_jobs(db, settings)
+    plan = answers("get_plan", api.get(f"/orders/plans/{plan_id}"))
+    assert [r["worker_handle"] for r in plan["routes"]] == [on]
+    assert off not in {r["worker_handle"] for r in plan["routes"]}
+
+    other_day = (day + timedelta(days=3)).strftime("%A").upper()
+    answers("create_ops_group", api.post("/workers/ops-groups/", json={
+        "ops_group_handle": "weekly", "route_start_location": "driver_home",
+        "schedule": [{"day_of_week": other_day, "start_time": "08:00", "end_time": 1080}]}))
+    add_worker(api, ops_group_handle="weekly")
+    plan_id = post_plan(api, [day_order(day, 13.40, 52.50)], ops_group_handle="weekly")
+    run_jobs(db, settings)
+    plan = answers("get_plan", api.get(f"/orders/plans/{plan_id}"))
+    assert plan["routes"] == []
+    assert plan["unplanned_orders"][0]["planning_failure_reason"]

@@ -189,3 +189,17 @@ def test_without_mail_server_the_answer_says_so(api: TestClient) -> None:
     message = response.json()["message"]
     assert "No mail server is configured" in message and "/workers/export/" in message
     assert _status(api, response.json()["job_id"])["mail_status"] == "not_configured"
+
+
+def test_worker_handle_filter_as_get_workers(
+    api: TestClient, anon: TestClient, db: Database, settings: Settings
+) -> None:
+    """worker_handle (HyperTrack's comma list of handles) selects those live workers, in
+    the export as in GET /workers/; a deleted or unknown handle selects nothing."""
+    _crew(api)
+    listed = _listed(api, worker_handle="cid,ann,gone,ghost")
+    assert [w["worker_handle"] for w in listed] == ["ann", "cid"]
+    job_id = _start(api, {"worker_handle": ["cid", "ann", "gone", "ghost"]})
+    runner_for(db, settings).run_until_idle()
+    rows = parse_csv(download(anon, _status(api, job_id)["presigned_url"]))
+    assert [r["worker_handle"] for r in rows] == ["ann", "cid"]

@@ -85,15 +85,19 @@ class OrderExportRequest(OrderFilters):
         ))
 
 
+HandleList = (Annotated[str, Field(max_length=20_000)]
+              | Annotated[list[str], Field(max_length=1000)] | None)
+
+
 class WorkerExportRequest(BaseModel):
     """The body of ``POST /workers/export``: the filters of ``GET /workers/`` plus
     ``email_recipients``; other fields a HyperTrack client sends are ignored."""
 
     model_config = ConfigDict(extra="ignore")
 
-    # A comma-separated list, as the query parameter of GET /workers/ (or a JSON list).
-    ops_group_handle: (Annotated[str, Field(max_length=2000)]
-                       | Annotated[list[str], Field(max_length=100)] | None) = None
+    # Comma-separated lists, as the query parameters of GET /workers/ (or JSON lists).
+    ops_group_handle: HandleList = None
+    worker_handle: HandleList = None
     search_term: Text | None = Field(default=None, max_length=200)
     # An export covers every matching worker: paging fields are accepted and ignored.
     limit: int | None = None
@@ -102,11 +106,12 @@ class WorkerExportRequest(BaseModel):
 
     def filters(self) -> dict[str, Any]:
         """The filters to store with the job (what decides the rows)."""
-        group = self.ops_group_handle
-        handles = handle_list(",".join(group) if isinstance(group, list) else group)
         found: dict[str, Any] = {}
-        if handles is not None:
-            found["ops_group_handles"] = handles
+        for name, given in (("ops_group_handles", self.ops_group_handle),
+                            ("worker_handles", self.worker_handle)):
+            handles = handle_list(",".join(given) if isinstance(given, list) else given)
+            if handles is not None:
+                found[name] = handles
         if self.search_term:
             found["search_term"] = self.search_term
         return found

@@ -58,7 +58,8 @@ def worker_batches(
     """The workers the export's filters select, as CSV bytes and a row count per batch."""
     walk = workers.walk_workers(
         session, account_id, ops_group_handles=filters.get("ops_group_handles"),
-        search_term=filters.get("search_term"), batch=batch_rows,
+        search_term=filters.get("search_term"), worker_handles=filters.get("worker_handles"),
+        batch=batch_rows,
     )
     for batch in walk:
         statuses = work_statuses(session, batch, now=utcnow())

@@ -13,7 +13,6 @@ from routekeeper.core.responses import R400, R401, R404, R404_CODED, R422, Respo
 from routekeeper.core.routing import Router
 from routekeeper.dependencies import ReadSession, SettingsDep, WriteSession
 from routekeeper.order_tasks import service
-from routekeeper.order_tasks.lists import task_wire
 from routekeeper.order_tasks.schemas import (
     OrderTaskList,
     OrderTaskRead,
@@ -24,6 +23,7 @@ from routekeeper.order_tasks.schemas import (
     TaskDefinitionRead,
     TaskDefinitionUpdate,
 )
+from routekeeper.order_tasks.wire import task_wire
 from routekeeper.orders.paths import ORDER
 
 router = Router(tags=["Orders"])
@@ -51,22 +51,23 @@ def list_order_tasks(
              responses=TASK_ERRORS)
 def create_order_tasks(
     order_handle: str, body: OrderTasksCreate, account: CurrentAccount, session: WriteSession,
-    fulfillment_attempt: Attempt = None,
+    settings: SettingsDep, fulfillment_attempt: Attempt = None,
 ) -> dict[str, Any]:
     """Add tasks (status ``created``) to an order."""
     order = service.find_order(session, account.account_id, order_handle, fulfillment_attempt)
-    tasks = service.create_tasks(session, order, body.tasks)
+    tasks = service.create_tasks(session, order, body.tasks, public_url=settings.public_url)
     return {"tasks": [task_wire(t) for t in tasks]}
 
 
 @router.patch(TASK, response_model=OrderTaskRead, responses=TASK_ERRORS)
 def update_order_task(
     order_handle: str, task_id: str, body: OrderTaskUpdate, account: CurrentAccount,
-    session: WriteSession, fulfillment_attempt: Attempt = None,
+    session: WriteSession, settings: SettingsDep, fulfillment_attempt: Attempt = None,
 ) -> dict[str, Any]:
     """Change a task's fields (attachments are appended)."""
     order = service.find_order(session, account.account_id, order_handle, fulfillment_attempt)
-    task = service.update_task(service.find_task(session, order, task_id), body)
+    task = service.update_task(session, order, service.find_task(session, order, task_id), body,
+                               public_url=settings.public_url)
     session.flush()
     return task_wire(task)
 
@@ -78,7 +79,7 @@ def delete_order_task(
 ) -> Response:
     """Delete a task of an order."""
     order = service.find_order(session, account.account_id, order_handle, fulfillment_attempt)
-    session.delete(service.find_task(session, order, task_id))
+    service.delete_task(session, service.find_task(session, order, task_id))
     return Response(status_code=204)
 
 
@@ -138,5 +139,6 @@ def delete_task_definition(
     task_definition_id: str, account: CurrentAccount, session: WriteSession,
 ) -> dict[str, Any]:
     """Delete a task definition (tasks copied from it stay)."""
-    session.delete(service.find_definition(session, account.account_id, task_definition_id))
+    service.delete_definition(
+        session, service.find_definition(session, account.account_id, task_definition_id))
     return {}

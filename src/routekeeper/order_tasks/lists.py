@@ -1,8 +1,9 @@
 """Making an order's task rows: from posted tasks, a task definition, or an order's
 ``tasks_list``; and reading the tasks of many orders at once (``order.tasks``).
 
-Imports no other domain, so the orders domain can create an order's tasks in the same
-transaction as the order (``POST /orders/``, ``POST /orders/track``).
+Imports no other domain's service, so the orders domain can create an order's tasks (and
+their ``task_created`` events) in the same transaction as the order (``POST /orders/``,
+``POST /orders/track``).
 """
 
 from __future__ import annotations
@@ -11,30 +12,20 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from routekeeper.core.clock import utcnow
 from routekeeper.core.errors import RequestValidationFailed
 from routekeeper.core.ids import new_id
-from routekeeper.core.timefmt import format_ts
 from routekeeper.models.order import Order
 from routekeeper.models.order_task import OrderTask
 from routekeeper.models.task_definition import TaskDefinition
+from routekeeper.order_tasks import repository
+from routekeeper.order_tasks.events import record_created
 from routekeeper.order_tasks.schemas import MAX_TASKS, TasksList
+from routekeeper.order_tasks.wire import task_json
 
 UNKNOWN_DEFINITION = "No task definition with this id."
-
-
-def task_wire(task: OrderTask) -> dict[str, Any]:
-    """The ``OrderTaskResponse`` of a task."""
-    return {
-        "task_id": task.task_id, "label": task.label,
-        "task_definition_id": task.task_definition_id, "description": task.description,
-        "metadata": task.metadata_, "priority": task.priority, "status": task.status,
-        "created_at": task.created_at, "updated_at": task.updated_at,
-        "attachments": task.attachments or [],
-    }
 
 
 def definition_tasks(definition: TaskDefinition) -> list[dict[str, Any]]:
@@ -65,12 +56,9 @@ def check_tasks_lists(
 ) -> None:
     """Every ``tasks_list`` of a batch names a task definition of the account and stays
     within the task limit; else a 422 naming each bad item, before anything is stored."""
-    wanted = {t.task_definition_id for t in lists if t is not None and t.task_definition_id}
-    known: set[str] = set()
-    if wanted:
-        known = set(session.scalars(select(TaskDefinition.task_definition_id).where(
-            TaskDefinition.account_id == account_id,
-            TaskDefinition.task_definition_id.in_(sorted(wanted)))))
+    known = repository.known_definitions(
+        session, account_id,
+        (t.task_definition_id for t in lists if t is not None and t.task_definition_id))
     errors: dict[str, list[str]] = {}
     for index, item in enumerate(lists):
         if item is None:
@@ -81,7 +69,8 @@ def check_tasks_lists(
             continue
         count = len(item.tasks or [])
         if item.task_definition_id:
-            definition = session.get(TaskDefinition, (account_id, item.task_definition_id))
+            definition = repository.find_definition(session, account_id,
+                                                    item.task_definition_id)
             count += len(definition.tasks) if definition is not None else 0
         if count > MAX_TASKS:
             errors[at] = [f"An order has at most {MAX_TASKS} tasks."]
@@ -94,12 +83,15 @@ def tasks_from_list(session: Session, order: Order, tasks_list: TasksList) -> li
     ones (checked beforehand by :func:`check_tasks_lists`)."""
     fields: list[dict[str, Any]] = []
     if tasks_list.task_definition_id:
-        definition = session.get(TaskDefinition, (order.account_id, tasks_list.task_definition_id))
+        definition = repository.find_definition(session, order.account_id,
+                                                tasks_list.task_definition_id)
         if definition is not None:
             fields += definition_tasks(definition)
     fields += [item.model_dump(mode="json") for item in tasks_list.tasks or []]
     created = new_tasks(order, fields)
-    session.add_all(created)
+    repository.add(session, created)
+    # A new order is not tracked yet, so its events carry no share_url.
+    record_created(session, order, created, share_url=None)
     return created
 
 
@@ -111,16 +103,7 @@ def tasks_by_order(session: Session, orders: Sequence[Order]) -> dict[str, list[
     for order in orders:
         by_account.setdefault(order.account_id, []).append(order.id)
     for account_id, ids in by_account.items():
-        for start in range(0, len(ids), 1000):
-            rows = session.scalars(
-                select(OrderTask)
-                .where(OrderTask.account_id == account_id,
-                       OrderTask.order_id.in_(ids[start:start + 1000]))
-                .order_by(OrderTask.created_at, OrderTask.task_id))
-            for task in rows:
-                # Rendered inside free-form order shapes: timestamps as the wire has them.
-                wire = task_wire(task)
-                for stamp in ("created_at", "updated_at"):
-                    wire[stamp] = format_ts(wire[stamp]) if wire[stamp] else None
-                found[task.order_id].append(wire)
+        for task in repository.tasks_of_orders(session, account_id, ids):
+            # Rendered inside free-form order shapes.
+            found[task.order_id].append(task_json(task))
     return found

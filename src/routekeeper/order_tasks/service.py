@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from routekeeper.core.clock import utcnow
@@ -13,10 +12,11 @@ from routekeeper.core.errors import ApiError, CodedError, invalid_field, not_fou
 from routekeeper.core.ids import new_id
 from routekeeper.core.pagination import decode_token, encode_token
 from routekeeper.core.signing_keys import SigningKeys
-from routekeeper.models.ops_group import OpsGroup
 from routekeeper.models.order import Order
 from routekeeper.models.order_task import OrderTask
 from routekeeper.models.task_definition import TaskDefinition
+from routekeeper.order_tasks import repository
+from routekeeper.order_tasks.events import record_created, record_task_event, update_value
 from routekeeper.order_tasks.lists import definition_tasks, new_tasks
 from routekeeper.order_tasks.schemas import (
     BaseOrderTask,
@@ -25,6 +25,8 @@ from routekeeper.order_tasks.schemas import (
     TaskDefinitionUpdate,
 )
 from routekeeper.orders import service as orders
+from routekeeper.orders.wire import share_url
+from routekeeper.workers import service as workers
 
 
 def _clean(value: str) -> str:
@@ -48,30 +50,29 @@ def find_order(
 
 def list_tasks(session: Session, order: Order) -> list[OrderTask]:
     """An order's tasks, oldest first."""
-    return list(session.scalars(
-        select(OrderTask)
-        .where(OrderTask.account_id == order.account_id, OrderTask.order_id == order.id)
-        .order_by(OrderTask.created_at, OrderTask.task_id)
-    ))
+    return repository.tasks_of(session, order.account_id, order.id)
 
 
 def create_tasks(
-    session: Session, order: Order, items: list[BaseOrderTask]
+    session: Session, order: Order, items: list[BaseOrderTask], *, public_url: str
 ) -> list[OrderTask]:
-    """Add tasks to an order; an item naming a task definition adds that definition's tasks."""
+    """Add tasks to an order, each announced by a ``task_created`` event; an item naming a
+    task definition adds that definition's tasks."""
     fields: list[dict[str, Any]] = []
     for index, item in enumerate(items):
         if item.task_definition_id is None:
             fields.append(item.model_dump(mode="json"))
             continue
-        definition = session.get(TaskDefinition, (order.account_id, item.task_definition_id))
+        definition = repository.find_definition(session, order.account_id,
+                                                item.task_definition_id)
         if definition is None:
             raise invalid_field("json", f"tasks.{index}.task_definition_id",
                                 "No task definition with this id.")
         fields.extend(definition_tasks(definition))
     created = new_tasks(order, fields)
-    session.add_all(created)
+    repository.add(session, created)
     session.flush()
+    record_created(session, order, created, share_url=share_url(order, public_url))
     return created
 
 
@@ -79,18 +80,19 @@ def find_task(session: Session, order: Order, task_id: str) -> OrderTask:
     """One task of an order, or a 404 ``order_task_not_found``."""
     task = None
     if "\x00" not in task_id:
-        task = session.scalars(select(OrderTask).where(
-            OrderTask.account_id == order.account_id, OrderTask.order_id == order.id,
-            OrderTask.task_id == task_id,
-        )).first()
+        task = repository.find_task(session, order.account_id, order.id, task_id)
     if task is None:
         raise CodedError(404, "order_task_not_found", "Order Task Not Found",
                          {"description": f"Order task not found for id {_clean(task_id)}"})
     return task
 
 
-def update_task(task: OrderTask, body: OrderTaskUpdate) -> OrderTask:
-    """Change a task's fields; attachments are appended to the existing ones."""
+def update_task(
+    session: Session, order: Order, task: OrderTask, body: OrderTaskUpdate, *, public_url: str
+) -> OrderTask:
+    """Change a task's fields (attachments are appended to the existing ones), announced
+    by ``task_completed`` when the change completes it, else ``task_updated``."""
+    previous_status = task.status
     data = body.model_dump(mode="json", exclude_unset=True)
     for name in ("label", "status", "description", "priority"):
         if name in data:
@@ -100,11 +102,18 @@ def update_task(task: OrderTask, body: OrderTaskUpdate) -> OrderTask:
     if data.get("attachments"):
         task.attachments = [*(task.attachments or []), *data["attachments"]]
     task.updated_at = utcnow()
+    record_task_event(session, order, task, update_value(previous_status, task),
+                      share_url=share_url(order, public_url))
     return task
 
 
+def delete_task(session: Session, task: OrderTask) -> None:
+    """Delete a task of an order (no webhook: the contract has no value for it)."""
+    repository.delete(session, task)
+
+
 def _check_ops_group(session: Session, account_id: str, handle: str | None) -> None:
-    if handle is not None and session.get(OpsGroup, (account_id, handle)) is None:
+    if handle is not None and not workers.ops_group_exists(session, account_id, handle):
         raise CodedError(
             400, "ops_group_not_defined", f"Ops group {handle} does not exist",
             {"description": f"Ops group {handle} does not exist", "ops_group_handle": handle},
@@ -136,7 +145,7 @@ def create_definition(
         tasks=_stored_tasks(body.tasks), ops_group_handle=body.ops_group_handle,
         metadata_=body.metadata, created_at=now, updated_at=now,
     )
-    session.add(definition)
+    repository.add(session, [definition])
     session.flush()
     return definition
 
@@ -145,7 +154,7 @@ def find_definition(session: Session, account_id: str, task_definition_id: str) 
     """A definition of the account, or a 404."""
     definition = None
     if "\x00" not in task_definition_id:
-        definition = session.get(TaskDefinition, (account_id, task_definition_id))
+        definition = repository.find_definition(session, account_id, task_definition_id)
     if definition is None:
         raise not_found("Task definition", _clean(task_definition_id))
     return definition
@@ -170,6 +179,26 @@ def update_definition(
     return definition
 
 
+def delete_definition(session: Session, definition: TaskDefinition) -> None:
+    """Delete a task definition (tasks copied from it stay)."""
+    repository.delete(session, definition)
+
+
+def _position(
+    secret: SigningKeys, token: str, fingerprint: dict[str, Any]
+) -> tuple[datetime, str]:
+    key = decode_token(secret, token, fingerprint)
+    try:
+        created = datetime.fromisoformat(str(key[0]))
+        last_id = str(key[1])
+        if created.tzinfo is None:
+            raise ValueError("naive position")
+    except (ValueError, IndexError) as exc:
+        raise invalid_field("query", "pagination_token",
+                            "Not a valid pagination token.") from exc
+    return created, last_id
+
+
 def list_definitions(
     session: Session,
     account_id: str,
@@ -182,30 +211,10 @@ def list_definitions(
 ) -> tuple[list[TaskDefinition], str | None]:
     """One page of definitions, newest first, and the next page's token."""
     fingerprint = {"search_term": search_term, "ops_group_handle": ops_group_handle}
-    query = select(TaskDefinition).where(TaskDefinition.account_id == account_id)
-    if search_term:
-        query = query.where(TaskDefinition.label.icontains(search_term, autoescape=True))
-    if ops_group_handle is not None:
-        query = query.where(TaskDefinition.ops_group_handle == ops_group_handle)
-    if pagination_token:
-        key = decode_token(secret, pagination_token, fingerprint)
-        try:
-            created = datetime.fromisoformat(str(key[0]))
-            last_id = str(key[1])
-            if created.tzinfo is None:
-                raise ValueError("naive position")
-        except (ValueError, IndexError) as exc:
-            raise invalid_field("query", "pagination_token",
-                                "Not a valid pagination token.") from exc
-        query = query.where(or_(
-            TaskDefinition.created_at < created,
-            and_(TaskDefinition.created_at == created,
-                 TaskDefinition.task_definition_id < last_id),
-        ))
-    rows = list(session.scalars(
-        query.order_by(TaskDefinition.created_at.desc(), TaskDefinition.task_definition_id.desc())
-        .limit(limit + 1)
-    ))
+    after = _position(secret, pagination_token, fingerprint) if pagination_token else None
+    rows = repository.definitions_page(session, account_id, search_term=search_term,
+                                       ops_group_handle=ops_group_handle, after=after,
+                                       limit=limit + 1)
     token = None
     if len(rows) > limit:
         rows = rows[:limit]

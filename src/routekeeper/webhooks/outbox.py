@@ -11,9 +11,10 @@ Recording an event also queues its webhook deliveries in the same transaction
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy.orm import Session
+from typing_extensions import Unpack
 
 from routekeeper.core.clock import utcnow
 from routekeeper.core.ids import new_id
@@ -26,6 +27,18 @@ from routekeeper.webhooks.dispatch import fan_out, kick, new_delivery
 EVENT_VERSION = "3.0.0"
 
 
+class EventContext(TypedDict, total=False):
+    """What an event may say besides its kind and data: when it happened, who and where,
+    and the order or route it belongs to (for history and filters)."""
+
+    recorded_at: datetime | None
+    device_id: str | None
+    worker_handle: str | None
+    location: dict[str, Any] | None
+    order: Order | None
+    route_handle: str | None
+
+
 def record_event(
     session: Session,
     *,
@@ -33,18 +46,10 @@ def record_event(
     type: str,
     value: str,
     data: dict[str, Any],
-    recorded_at: datetime | None = None,
-    device_id: str | None = None,
-    worker_handle: str | None = None,
-    location: dict[str, Any] | None = None,
-    order: Order | None = None,
-    route_handle: str | None = None,
+    **context: Unpack[EventContext],
 ) -> OutboxEvent:
     """Add one event to the outbox; it commits or rolls back with the caller's change."""
-    event = _new_event(account_id=account_id, type=type, value=value, data=data,
-                       recorded_at=recorded_at, device_id=device_id,
-                       worker_handle=worker_handle, location=location, order=order,
-                       route_handle=route_handle)
+    event = _new_event(account_id=account_id, type=type, value=value, data=data, **context)
     session.add(event)
     fan_out(session, event)
     return event
@@ -64,39 +69,32 @@ def record_test_event(session: Session, endpoint: WebhookEndpoint) -> OutboxEven
 
 
 def _new_event(
-    *,
-    account_id: str,
-    type: str,
-    value: str,
-    data: dict[str, Any],
-    recorded_at: datetime | None = None,
-    device_id: str | None = None,
-    worker_handle: str | None = None,
-    location: dict[str, Any] | None = None,
-    order: Order | None = None,
-    route_handle: str | None = None,
+    *, account_id: str, type: str, value: str, data: dict[str, Any],
+    **context: Unpack[EventContext],
 ) -> OutboxEvent:
     now = utcnow()
-    recorded_at = recorded_at or now
+    recorded_at = context.get("recorded_at") or now
+    worker_handle = context.get("worker_handle")
+    order = context.get("order")
     event_id = new_id()
     payload: dict[str, Any] = {
         "id": event_id,
         "account_id": account_id,
-        "device_id": device_id,
+        "device_id": context.get("device_id"),
         "worker_handle": worker_handle,
         "driver_handle": worker_handle,
         "type": type,
         "version": EVENT_VERSION,
         "created_at": format_ts(now),
         "recorded_at": format_ts(recorded_at),
-        "location": location,
+        "location": context.get("location"),
         "data": {"value": value, **data},
     }
     return OutboxEvent(
         account_id=account_id, id=event_id, type=type, value=value,
         order_handle=order.order_handle if order else data.get("order_handle"),
         order_id=order.id if order else None,
-        route_handle=route_handle or data.get("route_handle"),
+        route_handle=context.get("route_handle") or data.get("route_handle"),
         recorded_at=recorded_at, created_at=now, payload=payload,
     )
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from routekeeper.models.job import Job
@@ -212,12 +212,8 @@ def list_deliveries(
     limit: int,
 ) -> list[tuple[WebhookDelivery, OutboxEvent]]:
     """A page of an endpoint's deliveries with their events, newest first."""
-    query = (
-        select(WebhookDelivery, OutboxEvent)
-        .join(OutboxEvent, OutboxEvent.id == WebhookDelivery.event_id)
-        .where(WebhookDelivery.account_id == account_id,
-               WebhookDelivery.endpoint_id == endpoint_id)
-    )
+    query = _with_events().where(WebhookDelivery.account_id == account_id,
+                                 WebhookDelivery.endpoint_id == endpoint_id)
     if status is not None:
         query = query.where(WebhookDelivery.status == status)
     if event_id is not None:
@@ -228,6 +224,12 @@ def list_deliveries(
         )
     query = query.order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id.desc())
     return [(row[0], row[1]) for row in session.execute(query.limit(limit))]
+
+
+def _with_events() -> Select[WebhookDelivery, OutboxEvent]:
+    """Deliveries joined with their events."""
+    return (select(WebhookDelivery, OutboxEvent)
+            .join(OutboxEvent, OutboxEvent.id == WebhookDelivery.event_id))
 
 
 def order_history(
@@ -244,12 +246,9 @@ def order_history(
     limit: int,
 ) -> list[tuple[WebhookDelivery, OutboxEvent]]:
     """A page of the deliveries of one order's events, by event time then delivery."""
-    query = (
-        select(WebhookDelivery, OutboxEvent)
-        .join(OutboxEvent, OutboxEvent.id == WebhookDelivery.event_id)
-        .where(OutboxEvent.account_id == account_id, OutboxEvent.order_handle == order_handle,
-               OutboxEvent.type == "order", WebhookDelivery.account_id == account_id)
-    )
+    query = _with_events().where(
+        OutboxEvent.account_id == account_id, OutboxEvent.order_handle == order_handle,
+        OutboxEvent.type == "order", WebhookDelivery.account_id == account_id)
     if values:
         query = query.where(OutboxEvent.value.in_(values))
     if from_time is not None:

@@ -118,16 +118,21 @@ def list_workers(
         str | None, Query(description="Comma-separated ops group handles.")
     ] = None,
     search_term: Annotated[str | None, Query(max_length=200)] = None,
+    worker_handle: Annotated[
+        str | None, Query(max_length=20_000, description="Comma-separated worker handles.")
+    ] = None,
     limit: Limit = 50,
     pagination_token: str | None = None,
 ) -> WorkerPage:
-    """List workers, filtered by ops groups and a search term on handle, name and profile."""
+    """List workers, filtered by ops groups, handles and a search term on handle, name and
+    profile."""
     if search_term is not None and "\x00" in search_term:
         raise invalid_field("query", "search_term", "Text must not contain NUL characters.")
     rows, token = service.list_workers(
         session, account.account_id, ops_group_handles=handle_list(ops_group_handle),
         search_term=search_term, limit=limit, token=pagination_token,
         secret=page_keys(settings.signing_keys, "workers", account.account_id),
+        worker_handles=handle_list(worker_handle),
     )
     statuses = work_statuses(session, rows, now=utcnow())
     return WorkerPage(workers=[service.worker_read(r, statuses[r.worker_handle]) for r in rows],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from sqlalchemy import Select, String, cast, or_, select
@@ -10,12 +10,26 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from routekeeper.models.ops_group import OpsGroup
+from routekeeper.models.route import Route
 from routekeeper.models.worker import Worker
 
 
 def find_ops_group(session: Session, account_id: str, handle: str) -> OpsGroup | None:
     """The account's ops group with this handle."""
     return session.get(OpsGroup, (account_id, handle))
+
+
+def ops_groups_named(session: Session, account_id: str, handles: Iterable[str]) -> list[OpsGroup]:
+    """The account's ops groups among ``handles``."""
+    return list(session.scalars(select(OpsGroup).where(
+        OpsGroup.account_id == account_id, OpsGroup.ops_group_handle.in_(sorted(set(handles))))))
+
+
+def workers_tracking(session: Session, account_id: str, handles: Iterable[str]) -> set[str]:
+    """Which of the workers ``handles`` have a route being tracked now."""
+    return {handle for handle in session.scalars(select(Route.worker_handle).where(
+        Route.account_id == account_id, Route.status == "tracking",
+        Route.worker_handle.in_(sorted(set(handles))))) if handle is not None}
 
 
 def find_worker(session: Session, account_id: str, handle: str) -> Worker | None:
@@ -51,13 +65,17 @@ def _like_pattern(term: str) -> str:
 
 
 def live_workers(
-    account_id: str, *, ops_group_handles: list[str] | None, search_term: str | None
+    account_id: str, *, ops_group_handles: list[str] | None, search_term: str | None,
+    worker_handles: list[str] | None = None,
 ) -> Select[Any]:
-    """Live workers of the account in these ops groups, matching a search term on the
-    handle, the name and the profile (what GET /workers/ and the workers' export list)."""
+    """Live workers of the account in these ops groups, with these handles, matching a
+    search term on the handle, the name and the profile (what GET /workers/ and the
+    workers' export list)."""
     query = select(Worker).where(Worker.account_id == account_id, Worker.deleted_at.is_(None))
     if ops_group_handles is not None:
         query = query.where(Worker.ops_group_handle.in_(ops_group_handles))
+    if worker_handles is not None:
+        query = query.where(Worker.worker_handle.in_(worker_handles))
     if search_term:
         pattern = _like_pattern(search_term)
         query = query.where(

@@ -42,7 +42,7 @@ def is_handle(text: str) -> bool:
 
 
 def handle_list(csv: str | None) -> list[str] | None:
-    """A comma-separated list of ops group handles (None when empty: no filter)."""
+    """A comma-separated list of handles (None when empty: no filter)."""
     # A part that cannot be a handle matches no worker, so it never reaches the database.
     if csv is None or not csv.strip():
         return None
@@ -145,20 +145,36 @@ class BreakEntry(_Body):
     _hhmm = field_validator("after", "before")(check_hhmm)
 
 
+def minutes_as_hhmm(value: Any) -> Any:
+    """A time given as minutes after midnight (HyperTrack's examples send ``end_time:
+    1080`` for 18:00) as ``HH:mm``. Anything else is left for the ``HH:mm`` check."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not 0 <= value <= 1440:
+            raise ValueError("Not a valid time; expected HH:mm or minutes 0 to 1440.")
+        # HH:mm has no 24:00: the end of the day is a minute short of it, so that a
+        # whole day (0 to 1440) stays a shift whose end differs from its start.
+        value = min(value, 1439)
+        return f"{value // 60:02d}:{value % 60:02d}"
+    return value
+
+
 class ScheduleEntry(_Body):
     """A shift: recurring on ``day_of_week`` or on one ``date``; an end before the start
-    means the shift runs past midnight."""
+    means the shift runs past midnight. Times are ``HH:mm`` or minutes after midnight."""
 
     day_of_week: DayOfWeek | None = None
     date: dt.date | None = None
-    start_time: str = Field(description="HH:mm in the ops group's time zone.")
-    end_time: str = Field(description="HH:mm in the ops group's time zone.")
+    start_time: str = Field(description="HH:mm (or minutes after midnight) in the ops "
+                                        "group's time zone.")
+    end_time: str = Field(description="HH:mm (or minutes after midnight, e.g. 1080) in the "
+                                      "ops group's time zone.")
     ops_group_handle: str | None = Field(
         default=None, min_length=1, max_length=HANDLE_MAX, pattern=HANDLE_PATTERN
     )
     priority: int | None = Field(default=None, ge=-INT32_MAX, le=INT32_MAX)
     breaks: list[BreakEntry] | None = Field(default=None, max_length=10)
 
+    _minutes = field_validator("start_time", "end_time", mode="before")(minutes_as_hhmm)
     _hhmm = field_validator("start_time", "end_time")(check_hhmm)
 
     @model_validator(mode="after")

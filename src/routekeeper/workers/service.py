@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import inspect
 from sqlalchemy.orm import Session
@@ -78,6 +78,11 @@ def get_ops_group(session: Session, account_id: str, handle: str) -> OpsGroup:
     if group is None:
         raise not_found("Ops group", handle)
     return group
+
+
+def ops_group_exists(session: Session, account_id: str, handle: str) -> bool:
+    """Whether the account has an ops group with this handle."""
+    return repository.find_ops_group(session, account_id, handle) is not None
 
 
 def require_ops_groups(session: Session, account_id: str, handles: Iterable[str]) -> None:
@@ -162,11 +167,7 @@ def list_ops_groups(
     filters: dict[str, Any] = {"kind": "ops_groups", "account": account_id}
     after = _after(secret, token, filters) if token else None
     rows = repository.ops_groups_page(session, account_id, after=after, limit=limit + 1)
-    next_token = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_token = encode_token(secret, [rows[-1].ops_group_handle], filters)
-    return rows, next_token
+    return _page(rows, [row.ops_group_handle for row in rows], limit, secret, filters)
 
 
 def get_worker(session: Session, account_id: str, handle: str) -> Worker:
@@ -270,6 +271,20 @@ def delete_worker(session: Session, account_id: str, handle: str) -> None:
     worker.updated_at = worker.deleted_at
 
 
+_Row = TypeVar("_Row", OpsGroup, Worker)
+
+
+def _page(
+    rows: list[_Row], handles: list[str], limit: int, secret: SigningKeys,
+    filters: dict[str, Any],
+) -> tuple[list[_Row], str | None]:
+    """A page of ``limit`` of the ``limit + 1`` rows read, and the token after its last
+    row's handle when there are more."""
+    if len(rows) <= limit:
+        return rows, None
+    return rows[:limit], encode_token(secret, [handles[limit - 1]], filters)
+
+
 def _after(secret: SigningKeys, token: str, filters: dict[str, Any]) -> str:
     key = decode_token(secret, token, filters)
     if len(key) != 1 or not isinstance(key[0], str):
@@ -286,22 +301,22 @@ def list_workers(
     limit: int,
     token: str | None,
     secret: SigningKeys,
+    worker_handles: list[str] | None = None,
 ) -> tuple[list[Worker], str | None]:
-    """A page of live workers by handle, filtered by ops groups and a search term on the
-    handle, the name and the profile."""
+    """A page of live workers by handle, filtered by ops groups, handles and a search term
+    on the handle, the name and the profile."""
     filters: dict[str, Any] = {
         "kind": "workers", "account": account_id, "ops_group_handles": ops_group_handles,
         "search_term": search_term,
     }
+    if worker_handles is not None:
+        # Only when given, so that tokens handed out before this filter existed stay valid.
+        filters["worker_handles"] = worker_handles
     query = repository.live_workers(account_id, ops_group_handles=ops_group_handles,
-                                    search_term=search_term)
+                                    search_term=search_term, worker_handles=worker_handles)
     after = _after(secret, token, filters) if token else None
     rows = repository.workers_page(session, query, after=after, limit=limit + 1)
-    next_token = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_token = encode_token(secret, [rows[-1].worker_handle], filters)
-    return rows, next_token
+    return _page(rows, [row.worker_handle for row in rows], limit, secret, filters)
 
 
 def walk_workers(
@@ -311,9 +326,10 @@ def walk_workers(
     ops_group_handles: list[str] | None,
     search_term: str | None,
     batch: int,
+    worker_handles: list[str] | None = None,
 ) -> Iterator[list[Worker]]:
     """Every live worker that GET /workers/ would list with these filters, by handle, in
     batches (the workers' export reads them this way)."""
     query = repository.live_workers(account_id, ops_group_handles=ops_group_handles,
-                                    search_term=search_term)
+                                    search_term=search_term, worker_handles=worker_handles)
     yield from repository.walk_workers(session, query, batch=batch)

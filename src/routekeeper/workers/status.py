@@ -13,13 +13,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from routekeeper.models.ops_group import OpsGroup
-from routekeeper.models.route import Route
 from routekeeper.models.worker import Worker
 from routekeeper.planning.availability import local_day, shift_on
+from routekeeper.workers import repository
 
 TRACKING = "tracking"
 AVAILABLE = "available"
@@ -49,16 +48,13 @@ def work_statuses(
     if not workers:
         return {}
     account_id = workers[0].account_id
-    handles = sorted({w.ops_group_handle for w in workers})
-    groups = {g.ops_group_handle: g for g in session.scalars(select(OpsGroup).where(
-        OpsGroup.account_id == account_id, OpsGroup.ops_group_handle.in_(handles)))}
+    groups = {g.ops_group_handle: g for g in repository.ops_groups_named(
+        session, account_id, (w.ops_group_handle for w in workers))}
     automated_tracking = [w.worker_handle for w in workers
                           if automates(groups.get(w.ops_group_handle), TRACKING)]
     tracking_now: set[str] = set()
     if automated_tracking:
-        tracking_now = {h for h in session.scalars(select(Route.worker_handle).where(
-            Route.account_id == account_id, Route.status == "tracking",
-            Route.worker_handle.in_(automated_tracking))) if h is not None}
+        tracking_now = repository.workers_tracking(session, account_id, automated_tracking)
     found: dict[str, dict[str, bool]] = {}
     for worker in workers:
         group = groups.get(worker.ops_group_handle)
