@@ -326,6 +326,22 @@ def _elapsed_s(order: Order, now: datetime) -> int:
     return max(0, int((now - order.started_at).total_seconds()))
 
 
+def _change_status(order: Order, action: OrderAction, metadata: dict[str, Any] | None,
+                   stamp: str) -> datetime:
+    """How a status change starts: it must be allowed, the metadata is merged, the status
+    becomes the one ``action`` leads to and ``stamp`` (its time column) is set; that time."""
+    status = _require(order, action)
+    now = utcnow()
+    _merge_metadata(order, metadata)
+    order.status = target(
+        action, status, started=order.started_at is not None,
+        assigned=order.worker_handle is not None, on_route=order.route_handle is not None,
+    ).value
+    setattr(order, stamp, now)
+    order.updated_at = now
+    return now
+
+
 def complete_order(
     session: Session, order: Order, *, metadata: dict[str, Any] | None = None,
     public_url: str, tracking: TrackingSettings | None = None,
@@ -335,12 +351,7 @@ def complete_order(
     A tracked order gets its actuals (deviation, ``completed_at_destination``, polyline...)
     here, before its timeline entry and ``completed`` event, which carry them.
     """
-    _require(order, OrderAction.COMPLETE)
-    now = utcnow()
-    _merge_metadata(order, metadata)
-    order.status = OrderStatus.COMPLETED.value
-    order.completed_at = now
-    order.updated_at = now
+    now = _change_status(order, OrderAction.COMPLETE, metadata, "completed_at")
     if order.duration is None and order.started_at is not None:
         order.duration = _elapsed_s(order, now)
     on_order_finished(session, order, settings=tracking)
@@ -362,12 +373,7 @@ def cancel_order(
 ) -> Order:
     """Cancel any order that is not finished yet (a tracked one gets its actuals first, as in
     :func:`complete_order`)."""
-    _require(order, OrderAction.CANCEL)
-    now = utcnow()
-    _merge_metadata(order, metadata)
-    order.status = OrderStatus.CANCELLED.value
-    order.cancelled_at = now
-    order.updated_at = now
+    now = _change_status(order, OrderAction.CANCEL, metadata, "cancelled_at")
     order.cancellation_source = {"source": source, "timestamp": format_ts(now)}
     on_order_finished(session, order, settings=tracking)
     add_timeline(session, order, "order_cancelled", recorded_at=now,
@@ -384,12 +390,7 @@ def disable_order(
     public_url: str,
 ) -> Order:
     """Exclude an order from its route's ETAs; it stays on the route."""
-    _require(order, OrderAction.DISABLE)
-    now = utcnow()
-    _merge_metadata(order, metadata)
-    order.status = OrderStatus.DISABLED.value
-    order.disabled_at = now
-    order.updated_at = now
+    now = _change_status(order, OrderAction.DISABLE, metadata, "disabled_at")
     add_timeline(session, order, "order_disabled", recorded_at=now)
     record_order_event(session, order, "disabled", share_url=_share(order, public_url),
                        recorded_at=now)
@@ -401,15 +402,7 @@ def enable_order(
     public_url: str,
 ) -> Order:
     """Bring a disabled order back into its route's ETAs."""
-    status = _require(order, OrderAction.ENABLE)
-    now = utcnow()
-    _merge_metadata(order, metadata)
-    order.status = target(
-        OrderAction.ENABLE, status, started=order.started_at is not None,
-        assigned=order.worker_handle is not None, on_route=order.route_handle is not None,
-    ).value
-    order.enabled_at = now
-    order.updated_at = now
+    now = _change_status(order, OrderAction.ENABLE, metadata, "enabled_at")
     add_timeline(session, order, "order_enabled", recorded_at=now)
     record_order_event(session, order, "enabled", share_url=_share(order, public_url),
                        recorded_at=now)
