@@ -268,30 +268,31 @@ OSMAND_DOC = (
 )
 
 
-@public_router.get("/osmand", response_model=IngestResult, responses=DEVICE_PROTOCOL,
-                   description=OSMAND_DOC)
-async def osmand_get(
-    request: Request,
+async def osmand_query(
     key: Annotated[str | None, Query(alias="id", description="The ingest key.")] = None,
     lat: str | None = None, lon: str | None = None, timestamp: str | None = None,
     speed: Annotated[str | None, Query(description="knots")] = None,
     bearing: str | None = None, altitude: str | None = None, accuracy: str | None = None,
     batt: Annotated[str | None, Query(description="percent")] = None,
-) -> JSONResponse:
+) -> None:
+    """The query parameters of OsmAnd's protocol, for the API document only: the request
+    itself is parsed by ``osmand_request`` (which also reads form and JSON bodies). Async,
+    so the ingest path does not pay a thread hop for it."""
+
+
+OsmandQuery = Annotated[None, Depends(osmand_query)]
+
+
+@public_router.get("/osmand", response_model=IngestResult, responses=DEVICE_PROTOCOL,
+                   description=OSMAND_DOC)
+async def osmand_get(request: Request, _query: OsmandQuery) -> JSONResponse:
     """OsmAnd protocol, parameters in the query string."""
     return await osmand_request(request)
 
 
 @public_router.post("/osmand", response_model=IngestResult, responses=DEVICE_PROTOCOL,
                     description=OSMAND_DOC)
-async def osmand_post(
-    request: Request,
-    key: Annotated[str | None, Query(alias="id", description="The ingest key.")] = None,
-    lat: str | None = None, lon: str | None = None, timestamp: str | None = None,
-    speed: Annotated[str | None, Query(description="knots")] = None,
-    bearing: str | None = None, altitude: str | None = None, accuracy: str | None = None,
-    batt: Annotated[str | None, Query(description="percent")] = None,
-) -> JSONResponse:
+async def osmand_post(request: Request, _query: OsmandQuery) -> JSONResponse:
     """OsmAnd protocol: query string, form body, or Traccar Client's JSON body."""
     return await osmand_request(request)
 
