@@ -26,6 +26,7 @@ from routekeeper.routes.schemas import OrderRef
 from routekeeper.routes.states import RouteStatus
 from routekeeper.settings import Settings
 from routekeeper.travel.base import TravelModel
+from routekeeper.workers import service as workers
 
 
 @dataclass
@@ -67,14 +68,9 @@ def find_group(ctx: RouteContext, handle: str) -> OpsGroup:
 
 def find_worker(ctx: RouteContext, handle: str) -> Worker:
     """A worker by handle, or the contract's 404 ``driver_not_found`` / ``driver_deleted``."""
-    worker = ctx.session.get(Worker, (ctx.account_id, handle)) if lookup_key(handle) else None
-    if worker is None:
-        raise CodedError(404, "driver_not_found", "Worker Not Found",
-                         {"description": f"Worker not found for handle {handle}"})
-    if worker.deleted_at is not None:
-        raise CodedError(404, "driver_deleted", "Worker is deleted",
-                         {"description": f"Worker {handle} is deleted; undelete it first"})
-    return worker
+    if not lookup_key(handle):
+        raise workers.worker_not_found(handle)
+    return workers.live_worker(ctx.session, ctx.account_id, handle)
 
 
 def route_worker(ctx: RouteContext, route: Route) -> Worker | None:

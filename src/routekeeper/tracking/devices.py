@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from routekeeper.core.clock import utcnow
-from routekeeper.core.errors import CodedError, HttpError, conflict
+from routekeeper.core.errors import HttpError, conflict
 from routekeeper.core.pagination import decode_token, encode_token
 from routekeeper.core.signing_keys import SigningKeys
 from routekeeper.models.device import Device
@@ -27,6 +27,7 @@ from routekeeper.tracking.schemas import (
     LastLocation,
     PointOut,
 )
+from routekeeper.workers import service as workers
 from routekeeper.workers.schemas import is_handle
 
 
@@ -73,19 +74,6 @@ def get_device(session: Session, account_id: str, device_id: str, *, lock: bool 
     return device
 
 
-def _worker(session: Session, account_id: str, handle: str) -> Worker:
-    """A live worker under a row lock, or the contract's coded 404."""
-    worker = session.get(Worker, (account_id, handle), with_for_update=True,
-                         populate_existing=True)
-    if worker is None:
-        raise CodedError(404, "driver_not_found", "Worker Not Found",
-                         {"description": f"Worker not found for handle {handle}"})
-    if worker.deleted_at is not None:
-        raise CodedError(404, "driver_deleted", "Worker is deleted",
-                         {"description": f"Worker {handle} is deleted; undelete it first"})
-    return worker
-
-
 def _link(worker: Worker, device_id: str) -> None:
     # A new list, so the JSON column is seen as changed.
     if device_id not in (worker.device_ids or []):
@@ -101,7 +89,7 @@ def _unlink(worker: Worker | None, device_id: str) -> None:
 
 def create_device(session: Session, account_id: str, body: DeviceCreate) -> DeviceWithKey:
     """Register a device for a worker; 409 when the account already has this device id."""
-    worker = _worker(session, account_id, body.worker_handle)
+    worker = workers.live_worker(session, account_id, body.worker_handle, lock=True)
     duplicate = conflict("duplicate_resource", "Duplicate device found with this ID",
                          {"description": f"Device {body.device_id} already exists"})
     if repository.get_device(session, account_id, body.device_id) is not None:
@@ -133,9 +121,9 @@ def update_device(session: Session, account_id: str, device_id: str, body: Devic
         old, new = device.worker_handle, body.worker_handle
         locked: dict[str, Worker | None] = {}
         for handle in sorted({old, new}):
-            locked[handle] = (_worker(session, account_id, handle) if handle == new
-                              else session.get(Worker, (account_id, handle),
-                                               with_for_update=True, populate_existing=True))
+            locked[handle] = (
+                workers.live_worker(session, account_id, handle, lock=True) if handle == new
+                else workers.lock_worker(session, account_id, handle))
         _unlink(locked[old], device.device_id)
         new_worker = locked[new]
         assert new_worker is not None
@@ -152,8 +140,7 @@ def update_device(session: Session, account_id: str, device_id: str, body: Devic
 def delete_device(session: Session, account_id: str, device_id: str) -> None:
     """Remove a device: its key stops working at once; its stored positions are kept."""
     device = get_device(session, account_id, device_id, lock=True)
-    worker = session.get(Worker, (account_id, device.worker_handle), with_for_update=True,
-                         populate_existing=True)
+    worker = workers.lock_worker(session, account_id, device.worker_handle)
     _unlink(worker, device.device_id)
     session.delete(device)
 

@@ -32,9 +32,12 @@ def workers_tracking(session: Session, account_id: str, handles: Iterable[str]) 
         Route.worker_handle.in_(sorted(set(handles))))) if handle is not None}
 
 
-def find_worker(session: Session, account_id: str, handle: str) -> Worker | None:
-    """The account's worker with this handle, deleted or not."""
-    return session.get(Worker, (account_id, handle))
+def find_worker(session: Session, account_id: str, handle: str, *, lock: bool = False
+                ) -> Worker | None:
+    """The account's worker with this handle, deleted or not; ``lock`` takes its row lock
+    and reloads it (for a read-modify-write of its columns)."""
+    return session.get(Worker, (account_id, handle), with_for_update=lock,
+                       populate_existing=lock)
 
 
 def insert(session: Session, row: OpsGroup | Worker) -> bool:

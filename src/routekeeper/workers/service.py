@@ -178,6 +178,33 @@ def get_worker(session: Session, account_id: str, handle: str) -> Worker:
     return worker
 
 
+def worker_not_found(handle: str) -> CodedError:
+    """The contract's coded 404 of a handle that names no worker (``driver_not_found``), as
+    route and device operations answer it."""
+    return CodedError(404, "driver_not_found", "Worker Not Found",
+                      {"description": f"Worker not found for handle {handle}"})
+
+
+def lock_worker(session: Session, account_id: str, handle: str) -> Worker | None:
+    """The worker row (deleted or not) under its row lock, reloaded, for a change of its
+    ``device_ids``; None when the handle names none."""
+    return repository.find_worker(session, account_id, handle, lock=True)
+
+
+def live_worker(session: Session, account_id: str, handle: str, *, lock: bool = False
+                ) -> Worker:
+    """A worker that is not deleted, for the route and device operations that name one:
+    their 404s are coded (``driver_not_found``, ``driver_deleted``), unlike the workers API's
+    own (:func:`get_worker`). ``lock`` takes the worker's row lock."""
+    worker = repository.find_worker(session, account_id, handle, lock=lock)
+    if worker is None:
+        raise worker_not_found(handle)
+    if worker.deleted_at is not None:
+        raise CodedError(404, "driver_deleted", "Worker is deleted",
+                         {"description": f"Worker {handle} is deleted; undelete it first"})
+    return worker
+
+
 def _apply_worker_fields(worker: Worker, data: dict[str, Any]) -> None:
     for key, value in data.items():
         if key == "metadata":
