@@ -64,15 +64,15 @@ def cancel(ctx: RouteContext, order: Order, *, metadata: dict[str, Any] | None) 
 def disable(ctx: RouteContext, order: Order, *, metadata: dict[str, Any] | None) -> Order:
     """Disable an order: it stays on its route, out of the route's ETAs."""
     with order_change(ctx, order):
-        return service.disable_order(ctx.session, order, metadata=metadata,
-                                     public_url=ctx.public_url)
+        return service.set_enabled(ctx.session, order, enabled=False, metadata=metadata,
+                                   public_url=ctx.public_url)
 
 
 def enable(ctx: RouteContext, order: Order, *, metadata: dict[str, Any] | None) -> Order:
     """Enable a disabled order again; its route's ETAs include it."""
     with order_change(ctx, order):
-        return service.enable_order(ctx.session, order, metadata=metadata,
-                                    public_url=ctx.public_url)
+        return service.set_enabled(ctx.session, order, enabled=True, metadata=metadata,
+                                   public_url=ctx.public_url)
 
 
 def reschedule(ctx: RouteContext, order: Order, body: Reschedule) -> Order:

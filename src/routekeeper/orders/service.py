@@ -385,26 +385,23 @@ def cancel_order(
     return order
 
 
-def disable_order(
-    session: Session, order: Order, *, metadata: dict[str, Any] | None = None,
-    public_url: str,
-) -> Order:
-    """Exclude an order from its route's ETAs; it stays on the route."""
-    now = _change_status(order, OrderAction.DISABLE, metadata, "disabled_at")
-    add_timeline(session, order, "order_disabled", recorded_at=now)
-    record_order_event(session, order, "disabled", share_url=_share(order, public_url),
-                       recorded_at=now)
-    return order
+# The two directions of one switch: the action, its time column, timeline entry and event.
+_SWITCH = {
+    False: (OrderAction.DISABLE, "disabled_at", "order_disabled", "disabled"),
+    True: (OrderAction.ENABLE, "enabled_at", "order_enabled", "enabled"),
+}
 
 
-def enable_order(
-    session: Session, order: Order, *, metadata: dict[str, Any] | None = None,
+def set_enabled(
+    session: Session, order: Order, *, enabled: bool, metadata: dict[str, Any] | None = None,
     public_url: str,
 ) -> Order:
-    """Bring a disabled order back into its route's ETAs."""
-    now = _change_status(order, OrderAction.ENABLE, metadata, "enabled_at")
-    add_timeline(session, order, "order_enabled", recorded_at=now)
-    record_order_event(session, order, "enabled", share_url=_share(order, public_url),
+    """Disable an order (it stays on its route, out of the route's ETAs) or bring a disabled
+    one back into them."""
+    action, stamp, entry, value = _SWITCH[enabled]
+    now = _change_status(order, action, metadata, stamp)
+    add_timeline(session, order, entry, recorded_at=now)
+    record_order_event(session, order, value, share_url=_share(order, public_url),
                        recorded_at=now)
     return order
 
