@@ -57,6 +57,18 @@ ALLOWED_FROM: dict[OrderAction, frozenset[OrderStatus]] = {
     OrderAction.UPDATE: _LIVE | {OrderStatus.UNPLANNED},
 }
 
+# action -> the status it leads to whatever the order's history; the others (enable,
+# reschedule) are resolved by ``target``, and ``update`` keeps the status.
+FIXED_TARGET: dict[OrderAction, OrderStatus] = {
+    OrderAction.PLAN: OrderStatus.PLANNED,
+    OrderAction.ASSIGN: OrderStatus.ASSIGNED,
+    OrderAction.START: OrderStatus.ONGOING,
+    OrderAction.COMPLETE: OrderStatus.COMPLETED,
+    OrderAction.CANCEL: OrderStatus.CANCELLED,
+    OrderAction.DISABLE: OrderStatus.DISABLED,
+    OrderAction.UNPLAN: OrderStatus.UNPLANNED,
+}
+
 
 def can(action: OrderAction, status: OrderStatus) -> bool:
     """Whether ``action`` is allowed on an order in ``status``."""
@@ -72,18 +84,9 @@ def target(
     on_route: bool = False,
 ) -> OrderStatus:
     """The status after ``action`` (call ``can`` first); history flags pick between options."""
-    if action is OrderAction.PLAN:
-        return OrderStatus.PLANNED
-    if action is OrderAction.ASSIGN:
-        return OrderStatus.ASSIGNED
-    if action is OrderAction.START:
-        return OrderStatus.ONGOING
-    if action is OrderAction.COMPLETE:
-        return OrderStatus.COMPLETED
-    if action is OrderAction.CANCEL:
-        return OrderStatus.CANCELLED
-    if action is OrderAction.DISABLE:
-        return OrderStatus.DISABLED
+    fixed = FIXED_TARGET.get(action)
+    if fixed is not None:
+        return fixed
     if action is OrderAction.ENABLE:
         if started:
             return OrderStatus.ONGOING
@@ -94,7 +97,5 @@ def target(
         # A dispatched or started order is cancelled and re-created as a new attempt.
         if started or status in (OrderStatus.ONGOING, OrderStatus.DISPATCHED):
             return OrderStatus.CANCELLED
-        return OrderStatus.UNPLANNED
-    if action is OrderAction.UNPLAN:
         return OrderStatus.UNPLANNED
     return status
