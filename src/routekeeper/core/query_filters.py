@@ -100,24 +100,21 @@ def json_object_filter(value: str) -> dict[str, Any]:
     return parsed
 
 
+# A JSON object filter (metadata, worker profile): checked, and kept as the raw text.
+JsonObjectQuery = Annotated[str | None, AfterValidator(checked(json_object_filter))]
+
+
 class TrackingFilters(BaseModel):
     """The filters orders and routes share beyond their own columns (issue 15): the worker's
     profile, the destination's geohash cell, tracking state, outages and the device rule."""
 
-    worker_profile_filter: str | None = None
+    worker_profile_filter: JsonObjectQuery = None
     destination_geohash: str | None = None
     device_switch_mode: str | None = None
     tracking_status: str | None = None
     filter_outage_category: str | None = None
     worker_inside_destination: bool | None = None
     send_outage: bool | None = None
-
-    @field_validator("worker_profile_filter")
-    @classmethod
-    def _profile(cls, value: str | None) -> str | None:
-        if value is not None:
-            json_object_filter(value)
-        return value
 
     @field_validator("destination_geohash")
     @classmethod

@@ -16,16 +16,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, create_model, field_validator
+from pydantic import AfterValidator, Field, create_model
 
 from routekeeper.core.query_filters import (
+    JsonObjectQuery,
     ListFilters,
     QueryDate,
     QueryFilters,
     QueryInstant,
     TrackingFilters,
     checked,
-    json_object_filter,
     metadata_filter,
 )
 from routekeeper.core.timefmt import parse_wall_time
@@ -70,19 +70,12 @@ class OrderFilterFields(TrackingFilters, ListFilters, QueryFilters):
 
     route_handle: str | None = None
     place_handle: str | None = None
-    order_metadata_filter: str | None = None
+    order_metadata_filter: JsonObjectQuery = None
     track_mode: TrackMode | None = None
     fulfillment_attempt: int | None = Field(default=None, ge=0, le=MAX_ATTEMPT)
     risk_status: bool | None = None
     aggregate: bool | None = None
     sort_direction: SortDirection = SortDirection.DESC
-
-    @field_validator("order_metadata_filter")
-    @classmethod
-    def _metadata_filter(cls, value: str | None) -> str | None:
-        if value is not None:
-            json_object_filter(value)
-        return value
 
     def wall(self, name: str) -> datetime | None:
         """A wall-clock window filter as a naive datetime."""

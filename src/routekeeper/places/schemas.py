@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from routekeeper.core.errors import invalid_field
 from routekeeper.core.fields import Handle, JsonObject, Text
 from routekeeper.core.geojson import PolygonGeometry
+from routekeeper.core.query_filters import JsonObjectQuery
 from routekeeper.core.timefmt import ApiDatetime
 from routekeeper.orders.schemas import AddressComponents, Geometry
 
@@ -196,7 +197,7 @@ class PlaceFilters(BaseModel):
     lat: float | None = Field(default=None, ge=-90, le=90, allow_inf_nan=False)
     lon: float | None = Field(default=None, ge=-180, le=180, allow_inf_nan=False)
     radius: float | None = Field(default=None, gt=0, le=1_000_000, allow_inf_nan=False)
-    metadata: Text | None = None
+    metadata: JsonObjectQuery = None
     sort_by: SortBy | None = None
     sort_direction: Text = "desc"
     geofence_type: Text | None = None
@@ -224,15 +225,6 @@ class PlaceFilters(BaseModel):
         if value is SortBy.SKEW:
             # Skew measures learned geofences against visits, which this server does not learn.
             raise ValueError("sort_by=skew is not supported (no learned geofences here).")
-        return value
-
-    @field_validator("metadata")
-    @classmethod
-    def _metadata(cls, value: str | None) -> str | None:
-        from routekeeper.core.query_filters import json_object_filter
-
-        if value is not None:
-            json_object_filter(value)
         return value
 
     def check_around(self) -> None:

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import create_model, field_validator
+from pydantic import create_model
 
 from routekeeper.core.query_filters import (
+    JsonObjectQuery,
     ListFilters,
     QueryDate,
     QueryFilters,
     QueryInstant,
     TrackingFilters,
-    json_object_filter,
     metadata_filter,
 )
 from routekeeper.orders.schemas import SortDirection, TrackMode
@@ -38,16 +38,9 @@ class RouteFilterFields(TrackingFilters, ListFilters, QueryFilters):
     PLAN_MODE_VALUES = PLAN_MODES
 
     track_mode: TrackMode | None = None
-    route_metadata_filter: str | None = None
-    device_metadata_filter: str | None = None
+    route_metadata_filter: JsonObjectQuery = None
+    device_metadata_filter: JsonObjectQuery = None
     sort_direction: SortDirection = SortDirection.DESC
-
-    @field_validator("route_metadata_filter", "device_metadata_filter")
-    @classmethod
-    def _metadata(cls, value: str | None) -> str | None:
-        if value is not None:
-            json_object_filter(value)
-        return value
 
     @property
     def ops_groups(self) -> list[str]:
