@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Set
 from datetime import date, datetime
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from routekeeper.core import geohash
+from routekeeper.core.errors import invalid_field
 from routekeeper.core.fields import check_json, check_text
 from routekeeper.core.timefmt import parse_query_date, parse_query_time
 
@@ -45,6 +46,20 @@ def checked(parse: Callable[[str], Any]) -> Callable[[str | None], str | None]:
 
 QueryDate = Annotated[str | None, AfterValidator(checked(parse_query_date))]
 QueryInstant = Annotated[str | None, AfterValidator(checked(parse_query_time))]
+
+
+_T = TypeVar("_T")
+
+
+def query_param(name: str, value: str | None, parse: Callable[[str], _T]) -> _T | None:
+    """A plain query parameter read by ``parse``: None when absent, and a value it refuses
+    is a 422 naming the parameter (for endpoints without a filter model)."""
+    if value is None:
+        return None
+    try:
+        return parse(value)
+    except ValueError as exc:
+        raise invalid_field("query", name, str(exc)) from exc
 
 
 def status_list(value: str | None, allowed: Set[str]) -> str | None:

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Body, Depends, Query
 
 from routekeeper.accounts.auth import CurrentAccount
-from routekeeper.core.errors import invalid_field
 from routekeeper.core.links import Links
 from routekeeper.core.pagination import page_keys
+from routekeeper.core.query_filters import query_param
 from routekeeper.core.responses import (
     ERRORS_401_404_422,
     ERRORS_401_422,
@@ -145,15 +144,6 @@ def _lookup(session: Any, account_id: str, order_handle: str, selector: Selector
     )
 
 
-def _query_time(name: str, value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        return parse_ts(value)
-    except ValueError as exc:
-        raise invalid_field("query", name, str(exc)) from exc
-
-
 @router.get(ORDER, response_model=OrderDetail, responses=ERRORS_401_404_422)
 def get_order(
     order_handle: str,
@@ -169,8 +159,8 @@ def get_order(
 ) -> dict[str, Any]:
     """An order with its timeline, narrowed to a time range, to the time it was tracked
     (``on_shift_only``), to one device, and without mocked events unless allowed."""
-    lo = _query_time("from_time", from_time)
-    hi = _query_time("to_time", to_time)
+    lo = query_param("from_time", from_time, parse_ts)
+    hi = query_param("to_time", to_time, parse_ts)
     order = _lookup(session, account.account_id, order_handle, selector)
     data = _detail(session, order, embed_links(settings, account))
     data["timeline"] = timeline_view(

@@ -10,6 +10,7 @@ from fastapi import Query
 from routekeeper.accounts.auth import CurrentAccount
 from routekeeper.core.errors import invalid_field
 from routekeeper.core.pagination import page_keys
+from routekeeper.core.query_filters import query_param
 from routekeeper.core.responses import (
     ERRORS_401_404_422,
     ERRORS_401_422,
@@ -158,15 +159,6 @@ def _values(value: str | None) -> tuple[str, ...] | None:
     return values or None
 
 
-def _time(name: str, value: str | None) -> Any:
-    if value is None:
-        return None
-    try:
-        return parse_query_time(value)
-    except ValueError as exc:
-        raise invalid_field("query", name, str(exc)) from exc
-
-
 @router.get(
     f"{ORDER}/webhooks", response_model=OrderWebhookPage,
     responses=ERRORS_401_404_422, tags=["Orders"],
@@ -188,8 +180,9 @@ def order_webhooks(
     """The webhooks sent for an order's events, with each delivery's HTTP outcome."""
     del debug_level  # accepted for compatibility; it changes nothing here
     query = service.HistoryQuery(
-        values=_values(value), from_time=_time("from_time", from_time),
-        to_time=_time("to_time", to_time), fulfillment_attempt=fulfillment_attempt,
+        values=_values(value), from_time=query_param("from_time", from_time, parse_query_time),
+        to_time=query_param("to_time", to_time, parse_query_time),
+        fulfillment_attempt=fulfillment_attempt,
         limit=limit, descending=sort_direction == SortDirection.DESC,
         pagination_token=pagination_token,
     )
