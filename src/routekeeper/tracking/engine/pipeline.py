@@ -19,7 +19,7 @@ Steps, in order, for each batch (each one a small pure function):
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Final, Literal
@@ -532,6 +532,35 @@ def _evaluate_risks(
     return track, [TrackEvent(RISK_UPDATED, track.key, now, data)]
 
 
+# What one order's step before its risks leads to: its track and events, and the ETA bound
+# and moving-away risk its risks are computed with.
+_Prepared = tuple[OrderTrack, list[TrackEvent], datetime | None, rk.Risk]
+
+
+def _with_risks(
+    state: RouteTrackState,
+    events: list[TrackEvent],
+    prepare: Callable[[OrderTrack], _Prepared],
+    selected: Callable[[OrderTrack], bool],
+    *,
+    now: datetime,
+    settings: TrackingSettings,
+) -> tuple[RouteTrackState, list[TrackEvent]]:
+    """Step 5 after an order's own step: for each ``selected`` order in route order,
+    ``prepare`` it, then evaluate its risks; its events follow ``events`` in that order. The
+    state with the new tracks, and all the events."""
+    orders = list(state.orders)
+    for i, track in enumerate(orders):
+        if not selected(track):
+            continue
+        track, prepared_events, eta_bound, moving_away = prepare(track)
+        track, risk_events = _evaluate_risks(state, track, eta_bound_at=eta_bound, now=now,
+                                             moving_away=moving_away, settings=settings)
+        events.extend(prepared_events + risk_events)
+        orders[i] = track
+    return replace(state, orders=tuple(orders)), events
+
+
 def process_fixes(
     route_state: RouteTrackState,
     fixes: Sequence[Fix],
@@ -635,31 +664,26 @@ def _estimate(
     next_key = _next_key(orders)
     # On the way to the next order: not while still on site at another (periodic ``eta``).
     on_site = any(t.open and t.visit.on_site for t in orders)
-    for i, track in enumerate(orders):
-        if track.key not in open_before or track.closed_at is not None:
-            continue
+
+    def eta_step(track: OrderTrack) -> _Prepared:
+        eta_events: list[TrackEvent] = []
         eta = etas.get(track.key)
         if eta is not None and track.awaiting_arrival:
             track, eta_events = _apply_eta(track, eta, eval_at, settings,
                                            heading=track.key == next_key and not on_site)
-            events.extend(eta_events)
         moving_away = (
             rk.moving_away_risk(state.recent_fixes, track.order.geofence)
             if track.key == next_key
             else rk.GREEN
         )
         eta_bound = None if track.eta_at is None else max(track.eta_at, eval_at)
-        track, risk_events = _evaluate_risks(
-            state,
-            track,
-            eta_bound_at=eta_bound,
-            now=now,
-            moving_away=moving_away,
-            settings=settings,
-        )
-        events.extend(risk_events)
-        orders[i] = track
-    return replace(state, orders=tuple(orders)), events
+        return track, eta_events, eta_bound, moving_away
+
+    return _with_risks(
+        state, events, eta_step,
+        lambda track: track.key in open_before and track.closed_at is None,
+        now=now, settings=settings,
+    )
 
 
 def _etas_due(state: RouteTrackState, orders: Sequence[OrderTrack], at: datetime,
@@ -682,29 +706,18 @@ def check_offline(
     alone can raise the delay risks and fire ``delayed`` once ``now`` passes ``scheduled_at``.
     """
     now = require_aware(now, "now")
-    state = replace(route_state, evaluated_at=now)
-    orders = list(state.orders)
-    events: list[TrackEvent] = []
-    for i, track in enumerate(orders):
-        if not track.open:
-            continue
+
+    def clock_step(track: OrderTrack) -> _Prepared:
         eta_bound: datetime | None = None
+        delayed: list[TrackEvent] = []
         if track.awaiting_arrival:
             eta_bound = now if track.eta_at is None else max(track.eta_at, now)
             track, delayed = _maybe_delayed(track, eta_bound, now)
-            events.extend(delayed)
         moving_away = track.risks.get(rk.MOVING_AWAY_FROM_DESTINATION, rk.GREEN)
-        track, risk_events = _evaluate_risks(
-            state,
-            track,
-            eta_bound_at=eta_bound,
-            now=now,
-            moving_away=moving_away,
-            settings=settings,
-        )
-        events.extend(risk_events)
-        orders[i] = track
-    return replace(state, orders=tuple(orders)), events
+        return track, delayed, eta_bound, moving_away
+
+    return _with_risks(replace(route_state, evaluated_at=now), [], clock_step,
+                       lambda track: track.open, now=now, settings=settings)
 
 
 def replace_orders(route_state: RouteTrackState, orders: Sequence[TrackedOrder]) -> RouteTrackState:
