@@ -13,34 +13,21 @@
 
 from __future__ import annotations
 
-import json
 from urllib.parse import parse_qsl
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
+
+from routekeeper.core.asgi import HttpMiddleware, send_json
 
 
 def _has_control(text: str) -> bool:
     return any(ord(char) < 0x20 or ord(char) == 0x7F for char in text)
 
 
-class RefuseUnmatchableTargets:
+class RefuseUnmatchableTargets(HttpMiddleware):
     """Neutralise control characters in paths; answer 422 to queries holding NUL."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    @staticmethod
-    async def _send(send: Send, status: int, body: dict[str, object]) -> None:
-        data = json.dumps(body).encode()
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(data)).encode())]})
-        await send({"type": "http.response.body", "body": data})
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
         if _has_control(path):
             scope = dict(scope)
@@ -52,7 +39,7 @@ class RefuseUnmatchableTargets:
             names = sorted({name.replace("\x00", "") or "_query"
                             for name, value in parse_qsl(query, keep_blank_values=True)
                             if "\x00" in name or "\x00" in value}) or ["_query"]
-            await self._send(send, 422, {
+            await send_json(send, 422, {
                 "detail": {"query": {name: ["Must not contain NUL characters."]
                                      for name in names}},
                 "message": "Validation error"})

@@ -6,9 +6,10 @@ import logging
 import time
 from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from routekeeper.core import metrics
+from routekeeper.core.asgi import HttpMiddleware
 from routekeeper.core.context import HEADER, accept_request_id, bound_request_id
 
 log = logging.getLogger("routekeeper.access")
@@ -33,16 +34,10 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-class RequestObserver:
+class RequestObserver(HttpMiddleware):
     """Accept or make the request id, answer it in ``X-Request-ID``, log and count the request."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = accept_request_id(_header(scope, _HEADER_BYTES))
         started = time.perf_counter()
         status = 500
