@@ -11,6 +11,7 @@ from collections.abc import Callable, Set
 from datetime import date, datetime
 from typing import Annotated, Any, ClassVar, TypeVar
 
+from fastapi import Query
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from routekeeper.core import geohash
@@ -31,6 +32,9 @@ def _at_most_a_page(value: int) -> int:
 
 
 PageLimit = Annotated[int, Field(ge=1), AfterValidator(_at_most_a_page)]
+# The ``limit`` of the lists that take plain query parameters (devices, webhook endpoints,
+# deliveries and history, workers, ops groups): more than a page is refused with a 422.
+QueryLimit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 
 
 def checked(parse: Callable[[str], Any]) -> Callable[[str | None], str | None]:

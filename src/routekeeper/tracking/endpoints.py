@@ -28,6 +28,7 @@ from routekeeper.accounts.auth import (
 from routekeeper.accounts.limits import client_address, guard
 from routekeeper.core.errors import ApiError, invalid_field
 from routekeeper.core.pagination import page_keys
+from routekeeper.core.query_filters import QueryLimit
 from routekeeper.core.responses import (
     NO_STORE,
     R400,
@@ -61,7 +62,6 @@ _T = TypeVar("_T")
 router = Router(tags=["Devices"])
 public_router = Router(tags=["Tracking"])
 
-Limit = Annotated[int, Query(ge=1, le=1000)]
 
 
 def _merge(*parts: Mapping[int | str, dict[str, Any]]) -> dict[int | str, dict[str, Any]]:
@@ -138,7 +138,7 @@ def create_device(body: DeviceCreate, account: CurrentAccount, session: WriteSes
 
 @router.get("/devices/", response_model=DevicePage, responses=LISTED)
 def list_devices(account: CurrentAccount, session: ReadSession, settings: SettingsDep,
-                 limit: Limit = 50, pagination_token: str | None = None,
+                 limit: QueryLimit = 50, pagination_token: str | None = None,
                  worker_handle: str | None = None) -> DevicePage:
     """List the account's devices by id, optionally those of one worker."""
     if worker_handle is not None and not is_handle(worker_handle):

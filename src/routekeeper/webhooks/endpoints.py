@@ -10,7 +10,7 @@ from fastapi import Query
 from routekeeper.accounts.auth import CurrentAccount
 from routekeeper.core.errors import invalid_field
 from routekeeper.core.pagination import page_keys
-from routekeeper.core.query_filters import query_param
+from routekeeper.core.query_filters import QueryLimit, query_param
 from routekeeper.core.responses import (
     ERRORS_401_404_422,
     ERRORS_401_422,
@@ -43,7 +43,6 @@ from routekeeper.webhooks.schemas import (
 
 router = Router(tags=["Webhooks"])
 
-Limit = Annotated[int, Query(ge=1, le=1000)]
 # Operations with a body also answer core's 400 for a body that is not JSON at all.
 CREATE_ERRORS: dict[int | str, dict[str, Any]] = {400: R400[400], 401: R401[401], 422: R422[422]}
 UPDATE_ERRORS: dict[int | str, dict[str, Any]] = {**CREATE_ERRORS, 404: R404[404]}
@@ -65,7 +64,7 @@ def list_endpoints(
     account: CurrentAccount,
     session: ReadSession,
     settings: SettingsDep,
-    limit: Limit = 50,
+    limit: QueryLimit = 50,
     pagination_token: str | None = None,
 ) -> EndpointPage:
     """List the account's endpoints, oldest first."""
@@ -126,7 +125,7 @@ def list_deliveries(
     settings: SettingsDep,
     status: DeliveryStatus | None = None,
     event_id: str | None = None,
-    limit: Limit = 50,
+    limit: QueryLimit = 50,
     pagination_token: str | None = None,
 ) -> DeliveryPage:
     """An endpoint's deliveries, newest first, with attempts and last response."""
@@ -172,7 +171,7 @@ def order_webhooks(
     from_time: str | None = None,
     to_time: str | None = None,
     fulfillment_attempt: Annotated[int | None, Query(ge=0)] = None,
-    limit: Limit = 50,
+    limit: QueryLimit = 50,
     sort_direction: SortDirection = SortDirection.DESC,
     pagination_token: str | None = None,
     debug_level: Annotated[str, Query(include_in_schema=False)] = "",

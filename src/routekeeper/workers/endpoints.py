@@ -11,6 +11,7 @@ from routekeeper.accounts.auth import CurrentAccount
 from routekeeper.core.clock import utcnow
 from routekeeper.core.errors import invalid_field
 from routekeeper.core.pagination import page_keys
+from routekeeper.core.query_filters import QueryLimit
 from routekeeper.core.responses import R400, R401, R404, R409, R422, Responses
 from routekeeper.core.routing import Router
 from routekeeper.dependencies import ReadSession, SettingsDep, WriteSession
@@ -32,7 +33,6 @@ from routekeeper.workers.status import work_statuses
 
 router = Router(tags=["Workers"])
 
-Limit = Annotated[int, Query(ge=1, le=1000)]
 
 
 # What each kind of operation can answer besides its success.
@@ -65,7 +65,7 @@ def list_ops_groups(
     account: CurrentAccount,
     session: ReadSession,
     settings: SettingsDep,
-    limit: Limit = 100,
+    limit: QueryLimit = 100,
     pagination_token: str | None = None,
 ) -> OpsGroupPage:
     """List the account's ops groups by handle."""
@@ -121,7 +121,7 @@ def list_workers(
     worker_handle: Annotated[
         str | None, Query(max_length=20_000, description="Comma-separated worker handles.")
     ] = None,
-    limit: Limit = 50,
+    limit: QueryLimit = 50,
     pagination_token: str | None = None,
 ) -> WorkerPage:
     """List workers, filtered by ops groups, handles and a search term on handle, name and
