@@ -136,6 +136,13 @@ def stored_windows(windows: list[TimeWindowIn] | None) -> list[dict[str, str]] |
     return [window.model_dump(mode="json") for window in windows]
 
 
+# Fields that mean the same wherever an order (or a place, for its service time) takes them.
+ServiceTime = Annotated[int, Field(ge=0, le=7 * 24 * 3600)]  # seconds at the destination
+CapacityUsed = Annotated[int, Field(ge=0, le=1_000_000)]
+TimeWindows = Annotated[list[TimeWindowIn], Field(max_length=24)]
+LatenessCost = Annotated[int, Field(ge=0, le=MAX_LATENESS_COST_PER_MINUTE)]
+
+
 class AddressComponents(BaseModel):
     """Structured parts of an address: the geocoder searches by them when given."""
 
@@ -195,16 +202,15 @@ class OrderIn(BaseModel):
     destination: DestinationIn
     scheduled_at: ApiDatetime
     scheduled_after: ApiDatetime | None = None
-    expected_service_time: int | None = Field(default=None, ge=0, le=7 * 24 * 3600)
+    expected_service_time: ServiceTime | None = None
     metadata: JsonObject | None = None
     product_type: ProductTypes | None = None
     type: OrderType = OrderType.DROP
     type_index: int = Field(default=0, ge=0, le=10_000)
     priority: Priority | None = None
-    capacity_used: int = Field(default=1, ge=0, le=1_000_000)
-    time_windows: list[TimeWindowIn] | None = Field(default=None, max_length=24)
-    lateness_cost_per_minute: int | None = Field(default=None, ge=0,
-                                                 le=MAX_LATENESS_COST_PER_MINUTE)
+    capacity_used: CapacityUsed = 1
+    time_windows: TimeWindows | None = None
+    lateness_cost_per_minute: LatenessCost | None = None
     # The order's tasks: a task definition's and/or listed ones (order_tasks/lists.py).
     tasks_list: TasksList | None = None
 
@@ -243,14 +249,13 @@ class OrderUpdate(BaseModel):
     destination: DestinationIn | None = None
     scheduled_at: ApiDatetime | None = None
     scheduled_after: ApiDatetime | None = None
-    expected_service_time: int | None = Field(default=None, ge=0, le=7 * 24 * 3600)
+    expected_service_time: ServiceTime | None = None
     product_type: ProductTypes | None = None
-    capacity_used: int | None = Field(default=None, ge=0, le=1_000_000)
+    capacity_used: CapacityUsed | None = None
     priority: Priority | None = None
     ops_group_handle: Handle | None = None
-    time_windows: list[TimeWindowIn] | None = Field(default=None, max_length=24)
-    lateness_cost_per_minute: int | None = Field(default=None, ge=0,
-                                                 le=MAX_LATENESS_COST_PER_MINUTE)
+    time_windows: TimeWindows | None = None
+    lateness_cost_per_minute: LatenessCost | None = None
     # Appended to the order's attachments (never replaced; null or [] adds nothing).
     attachments: list[AttachmentIn] | None = Field(default=None, max_length=MAX_ATTACHMENTS)
 

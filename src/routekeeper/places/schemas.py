@@ -14,7 +14,7 @@ from routekeeper.core.fields import Handle, JsonObject, Text
 from routekeeper.core.geojson import PolygonGeometry
 from routekeeper.core.query_filters import JsonObjectQuery
 from routekeeper.core.timefmt import ApiDatetime
-from routekeeper.orders.schemas import AddressComponents, Geometry
+from routekeeper.orders.schemas import AddressComponents, Geometry, ServiceTime
 
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$")
@@ -91,7 +91,7 @@ class PlaceFields(BaseModel):
     place_type: PlaceType | None = None
     timings: list[Timing] | None = Field(default=None, max_length=100)
     closed_on: list[str] | None = Field(default=None, max_length=1000)
-    expected_service_time: int | None = Field(default=None, ge=0, le=7 * 24 * 3600)
+    expected_service_time: ServiceTime | None = None
     metadata: JsonObject | None = None
     parkings: list[JsonObject] | None = Field(default=None, max_length=100)
     checkins: list[JsonObject] | None = Field(default=None, max_length=100)
