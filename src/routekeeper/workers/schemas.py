@@ -7,7 +7,7 @@ import math
 import re
 from enum import StrEnum
 from functools import cache
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import available_timezones
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -30,10 +30,8 @@ _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 INT32_MAX = 2**31 - 1
 
 
-def handle_field(*, description: str) -> Any:
-    """A required handle: 1-200 characters that are safe in a URL path segment."""
-    return Field(min_length=1, max_length=HANDLE_MAX, pattern=HANDLE_PATTERN,
-                 description=description)
+# A worker's or ops group's handle: 1-200 characters that are safe in a URL path segment.
+PathHandle = Annotated[str, Field(min_length=1, max_length=HANDLE_MAX, pattern=HANDLE_PATTERN)]
 
 
 def is_handle(text: str) -> bool:
@@ -168,9 +166,7 @@ class ScheduleEntry(_Body):
                                         "group's time zone.")
     end_time: str = Field(description="HH:mm (or minutes after midnight, e.g. 1080) in the "
                                       "ops group's time zone.")
-    ops_group_handle: str | None = Field(
-        default=None, min_length=1, max_length=HANDLE_MAX, pattern=HANDLE_PATTERN
-    )
+    ops_group_handle: PathHandle | None = None
     priority: int | None = Field(default=None, ge=-INT32_MAX, le=INT32_MAX)
     breaks: list[BreakEntry] | None = Field(default=None, max_length=10)
 
@@ -306,7 +302,7 @@ class _OpsGroupFields(_Body):
 class OpsGroupCreate(_OpsGroupFields):
     """Body of ``POST /workers/ops-groups/``."""
 
-    ops_group_handle: str = handle_field(description="Unique per account.")
+    ops_group_handle: PathHandle = Field(description="Unique per account.")
 
 
 class OpsGroupUpdate(_OpsGroupFields):
@@ -349,9 +345,7 @@ class OpsGroupPage(BaseModel):
 class _WorkerFields(_Body):
     name: str | None = Field(default=None, max_length=200)
     profile: dict[str, Any] | None = None
-    ops_group_handle: str | None = Field(
-        default=None, min_length=1, max_length=HANDLE_MAX, pattern=HANDLE_PATTERN
-    )
+    ops_group_handle: PathHandle | None = None
     product_types: list[str] | None = Field(default=None, max_length=100)
     capacity: int | None = Field(default=None, ge=0, le=INT32_MAX)
     home: Location | None = None
@@ -373,8 +367,7 @@ class WorkerCreate(_WorkerFields):
     """Body of ``POST /workers/``."""
 
     # ``driver_handle`` is HyperTrack's deprecated name for the same thing.
-    worker_handle: str = Field(
-        min_length=1, max_length=HANDLE_MAX, pattern=HANDLE_PATTERN,
+    worker_handle: PathHandle = Field(
         validation_alias=AliasChoices("worker_handle", "driver_handle"),
         description="Unique per account (an email or user id, for instance).",
     )
