@@ -354,6 +354,12 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _group(sub: Any, name: str, help: str) -> Any:
+    """A command group, ``routekeeper NAME COMMAND``: the subparsers its commands go in."""
+    group = sub.add_parser(name, help=help)
+    return group.add_subparsers(dest=f"{name}_command", required=True)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     from routekeeper.travel.dataset import SMALL_COMPONENT_SIZE
@@ -374,15 +380,13 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--concurrency", type=int, default=None)
     worker.set_defaults(func=cmd_worker)
 
-    db = sub.add_parser("db", help="database commands")
-    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub = _group(sub, "db", "database commands")
     db_sub.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db_upgrade)
     db_sub.add_parser("check", help="compare models and migrations").set_defaults(
         func=cmd_db_check
     )
 
-    acc = sub.add_parser("accounts", help="account commands")
-    acc_sub = acc.add_subparsers(dest="accounts_command", required=True)
+    acc_sub = _group(sub, "accounts", "account commands")
     create = acc_sub.add_parser("create", help="create an account")
     create.add_argument("--name", required=True)
     create.add_argument("--email", default=None)
@@ -396,8 +400,7 @@ def build_parser() -> argparse.ArgumentParser:
     rotate.add_argument("--json", action="store_true")
     rotate.set_defaults(func=cmd_accounts_rotate)
 
-    hooks = sub.add_parser("webhooks", help="webhook endpoints of an account")
-    hooks_sub = hooks.add_subparsers(dest="webhooks_command", required=True)
+    hooks_sub = _group(sub, "webhooks", "webhook endpoints of an account")
     add = hooks_sub.add_parser("add", help="send an account's events to a URL")
     add.add_argument("--account", required=True, help="the AccountID")
     add.add_argument("url", help="the receiving URL (https://...)")
@@ -407,8 +410,7 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--json", action="store_true")
     add.set_defaults(func=cmd_webhooks_add)
 
-    roads = sub.add_parser("roads", help="road network commands")
-    roads_sub = roads.add_subparsers(dest="roads_command", required=True)
+    roads_sub = _group(sub, "roads", "road network commands")
     prep = roads_sub.add_parser("prepare", help="build an OSRM dataset from an OSM extract")
     prep.add_argument("--pbf", required=True, help="an OpenStreetMap extract (.osm.pbf)")
     prep.add_argument("--profile", choices=("car", "bicycle", "foot"), default="car")
@@ -417,8 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="road parts with fewer nodes are not snapped to (osrm-extract)")
     prep.set_defaults(func=cmd_roads_prepare)
 
-    keys = sub.add_parser("keys", help="server signing key commands")
-    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    keys_sub = _group(sub, "keys", "server signing key commands")
     rotate_key = keys_sub.add_parser("rotate", help="replace the generated signing key")
     # One week by default: the longest-lived signed thing is an export download link.
     rotate_key.add_argument("--grace-s", type=float, default=7 * 24 * 3600.0)
