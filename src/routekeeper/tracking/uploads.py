@@ -88,6 +88,12 @@ class UploadWriter:
             self._ready.notify()
         return waiting.answer
 
+    @property
+    def queued(self) -> int:
+        """How many uploads wait for a group."""
+        with self._ready:
+            return len(self._waiting)
+
     def _take(self) -> list[_Waiting]:
         """The next group: the longest waiting uploads, each key or device once."""
         group: list[_Waiting] = []
