@@ -23,6 +23,7 @@ from routekeeper.db.engine import Database
 from routekeeper.geocoding.service import geocoder_from_settings
 from routekeeper.settings import Settings
 from routekeeper.tracking.osmand_port import install_osmand_port
+from routekeeper.tracking.uploads import UploadWriter
 from routekeeper.travel import TravelError
 from routekeeper.travel.runtime import TravelRuntime
 from routekeeper.worker import start_runner
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
             hub = getattr(app.state, "live_hub", None)
             if hub is not None:
                 hub.stop()
+            app.state.uploads.stop()
             travel.stop()
             db.dispose()
 
@@ -74,6 +76,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     app.state.db = db
     app.state.runner = None
     app.state.guard = Guard(bucket_store(db, settings.limits.backend), settings.limits)
+    app.state.uploads = UploadWriter(db, settings, app.state.guard)
     app.state.travel = travel.model
     app.state.travel_runtime = travel
     app.state.geocoder = geocoder_from_settings(settings.geocoding)

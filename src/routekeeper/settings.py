@@ -118,6 +118,8 @@ class TrackingSettings(BaseModel):
     # Which device an ingest key belongs to is remembered this long (the key is re-checked
     # against the device row on every upload all the same).
     key_cache_s: float = 60.0
+    # At most this many uploads are written in one transaction (tracking/uploads.py).
+    upload_group: int = Field(default=200, ge=1)
     # Processing is "behind" (health, metrics) when the oldest waiting fix is older than this.
     lag_threshold_s: float = 30.0
     # Positions older than this are deleted (whole partitions on PostgreSQL).

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterable, Sequence
 
 from fastapi import Request
 from sqlalchemy import Connection
 
 from routekeeper.core import metrics
 from routekeeper.core.errors import ApiError
-from routekeeper.core.ratelimit import BucketStore, judge, now_s
+from routekeeper.core.ratelimit import BucketStore, Decision, judge, now_s
 from routekeeper.settings import LimitSettings, RateRule
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,17 @@ def _part(value: str) -> str:
     return value[:_KEY_PART]
 
 
+def _failures_refusal(address: str | None, waits: Iterable[Decision]) -> ApiError | None:
+    """The 429 for credentials from ``address`` while a failure bucket is empty, else None."""
+    blocked = [wait.retry_after_s for wait in waits if not wait.allowed]
+    if not blocked:
+        return None
+    metrics.RATE_LIMITED.labels("authentication").inc()
+    log.warning("credentials refused unchecked: too many failures",
+                extra={"event": "auth_limited", "client": address})
+    return too_many(max(blocked), "Too many failed authentication attempts.")
+
+
 class Guard:
     """The limits of one install, over one bucket store."""
 
@@ -81,20 +93,24 @@ class Guard:
             raise too_many(decision.retry_after_s,
                            f"The account's {klass} request rate limit is exhausted.")
 
-    def charge_device(self, account_id: str, device_id: str,
-                      connection: Connection | None = None) -> None:
-        """Take a token of one device's upload bucket (``limits.requests["device"]``), or
-        raise a 429: a client flooding one device is refused, the others are not. With
-        ``connection``, in the upload's own transaction (no second pool connection)."""
+    def charge_devices(self, devices: Sequence[tuple[str, str]], connection: Connection
+                       ) -> dict[tuple[str, str], ApiError]:
+        """Take a token of each device's upload bucket (``limits.requests["device"]``) for
+        several distinct (account id, device id) at once, in the caller's transaction (no
+        second pool connection); the refused ones with their 429s. A client flooding one
+        device is refused, the others are not."""
         rule = self.settings.requests.get("device")
-        if not self.settings.enabled or rule is None:
-            return
-        decision = self.store.hit(f"dev:{_part(account_id)}:{_part(device_id)}", rule, now_s(),
-                                  connection)
-        if not decision.allowed:
-            metrics.RATE_LIMITED.labels("device").inc()
-            raise too_many(decision.retry_after_s,
-                           "This device's upload rate limit is exhausted.")
+        if not self.settings.enabled or rule is None or not devices:
+            return {}
+        keys = {f"dev:{_part(account_id)}:{_part(device_id)}": (account_id, device_id)
+                for account_id, device_id in devices}
+        refused: dict[tuple[str, str], ApiError] = {}
+        for key, decision in self.store.hit_many(list(keys), rule, now_s(), connection).items():
+            if not decision.allowed:
+                metrics.RATE_LIMITED.labels("device").inc()
+                refused[keys[key]] = too_many(decision.retry_after_s,
+                                              "This device's upload rate limit is exhausted.")
+        return refused
 
     def _failure_keys(self, address: str | None, principal: str | None,
                       ) -> list[tuple[str, RateRule]]:
@@ -118,13 +134,29 @@ class Guard:
         exempt = stored.get(trusted, 0.0) > now
         waits = [judge(stored.get(key), rule, now)[0] for key, rule in keys
                  if not (exempt and key.startswith("fail:acct:"))]
-        refused = [decision.retry_after_s for decision in waits if not decision.allowed]
-        if refused:
-            metrics.RATE_LIMITED.labels("authentication").inc()
-            log.warning("credentials refused unchecked: too many failures",
-                        extra={"event": "auth_limited", "client": address})
-            raise too_many(max(refused), "Too many failed authentication attempts.")
+        refusal = _failures_refusal(address, waits)
+        if refusal is not None:
+            raise refusal
         return stored.get(trusted, 0.0)
+
+    def refused_addresses(self, addresses: Iterable[str | None], connection: Connection
+                          ) -> dict[str | None, ApiError]:
+        """``check_attempt`` without a principal (ingest keys name no account) for several
+        addresses at once, in the caller's transaction: the 429 of each address whose
+        failures are limited."""
+        if not self.settings.enabled:
+            return {}
+        keyed = {address: self._failure_keys(address, None) for address in set(addresses)}
+        stored = self.store.peek([key for keys in keyed.values() for key, _ in keys],
+                                 connection)
+        now = now_s()
+        refused: dict[str | None, ApiError] = {}
+        for address, keys in keyed.items():
+            refusal = _failures_refusal(
+                address, [judge(stored.get(key), rule, now)[0] for key, rule in keys])
+            if refusal is not None:
+                refused[address] = refusal
+        return refused
 
     def failed(self, address: str | None, principal: str | None) -> None:
         """Count a failed authentication against the address and the principal."""

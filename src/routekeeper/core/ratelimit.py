@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -58,8 +58,13 @@ class BucketStore(Protocol):
         """Take one token from ``key``'s bucket if it has one; with ``connection``, inside
         the caller's transaction on it (stores that keep no rows ignore it)."""
 
-    def peek(self, keys: Iterable[str]) -> dict[str, float]:
+    def peek(self, keys: Iterable[str], connection: Connection | None = None
+             ) -> dict[str, float]:
         """The stored times of those ``keys`` that have a bucket."""
+
+    def hit_many(self, keys: Sequence[str], rule: RateRule, now_s: float,
+                 connection: Connection | None = None) -> dict[str, Decision]:
+        """``hit`` for several distinct keys at once (a group of uploads)."""
 
     def mark(self, key: str, until_s: float) -> None:
         """Store ``until_s`` under ``key`` (a flag that holds until then)."""
@@ -89,10 +94,16 @@ class MemoryBuckets:
                 self._tat[key] = after
             return decision
 
-    def peek(self, keys: Iterable[str]) -> dict[str, float]:
+    def peek(self, keys: Iterable[str], connection: Connection | None = None
+             ) -> dict[str, float]:
         """The stored times of those ``keys`` that have a bucket."""
         with self._lock:
             return {key: self._tat[key] for key in keys if key in self._tat}
+
+    def hit_many(self, keys: Sequence[str], rule: RateRule, now_s: float,
+                 connection: Connection | None = None) -> dict[str, Decision]:
+        """``hit`` each key."""
+        return {key: self.hit(key, rule, now_s) for key in keys}
 
     def mark(self, key: str, until_s: float) -> None:
         """Store ``until_s`` under ``key``."""
@@ -119,6 +130,17 @@ ON CONFLICT (key) DO UPDATE
  WHERE {greatest}(rate_limit_bucket.tat_s, :now) + :interval - :now <= :limit
 RETURNING tat_s
 """
+
+# The same for many distinct keys in one statement (PostgreSQL): the keys it returns were let
+# in; the others were refused and are unchanged.
+_HIT_MANY = text("""
+INSERT INTO rate_limit_bucket (key, tat_s)
+SELECT stored_key, :now + :interval FROM unnest(CAST(:keys AS text[])) AS stored_key
+ON CONFLICT (key) DO UPDATE
+   SET tat_s = GREATEST(rate_limit_bucket.tat_s, :now) + :interval
+ WHERE GREATEST(rate_limit_bucket.tat_s, :now) + :interval - :now <= :limit
+RETURNING key
+""")
 
 _MARK = text("""
 INSERT INTO rate_limit_bucket (key, tat_s) VALUES (:key, :until)
@@ -169,14 +191,40 @@ class DatabaseBuckets:
             connection.commit()
         return judge(tat, rule, now_s)[0]
 
-    def peek(self, keys: Iterable[str]) -> dict[str, float]:
-        """The stored times of those ``keys`` that have a bucket."""
+    def peek(self, keys: Iterable[str], connection: Connection | None = None
+             ) -> dict[str, float]:
+        """The stored times of those ``keys`` that have a bucket; with ``connection``, in the
+        caller's transaction."""
         wanted = {_stored(key): key for key in keys}
-        with self.db.engine.connect() as connection:
-            rows = connection.execute(select(RateLimitBucket.key, RateLimitBucket.tat_s).where(
-                RateLimitBucket.key.in_(list(wanted)))).all()
-            connection.commit()
+        query = select(RateLimitBucket.key, RateLimitBucket.tat_s).where(
+            RateLimitBucket.key.in_(list(wanted)))
+        if connection is not None:
+            rows = connection.execute(query).all()
+        else:
+            with self.db.engine.connect() as own:
+                rows = own.execute(query).all()
+                own.commit()
         return {wanted[str(stored)]: float(tat) for stored, tat in rows}
+
+    def hit_many(self, keys: Sequence[str], rule: RateRule, now_s: float,
+                 connection: Connection | None = None) -> dict[str, Decision]:
+        """``hit`` for several distinct keys: one statement on PostgreSQL (a refused key's
+        wait is then read back), one per key elsewhere or without ``connection``."""
+        if connection is None or not self.db.is_postgres:
+            return {key: self.hit(key, rule, now_s, connection) for key in keys}
+        interval = _interval(rule)
+        stored = {_stored(key): key for key in keys}
+        allowed = set(connection.scalars(_HIT_MANY, {
+            "keys": list(stored), "now": now_s, "interval": interval,
+            "limit": rule.burst * interval + 1e-9}))
+        decisions = {stored[key]: Decision(True) for key in allowed}
+        refused = [key for key in stored if key not in allowed]
+        if refused:
+            tats = dict(connection.execute(select(RateLimitBucket.key, RateLimitBucket.tat_s)
+                                           .where(RateLimitBucket.key.in_(refused))).all())
+            for key in refused:
+                decisions[stored[key]] = judge(tats.get(key), rule, now_s)[0]
+        return decisions
 
     def mark(self, key: str, until_s: float) -> None:
         """Store ``until_s`` under ``key``."""

@@ -7,14 +7,14 @@ within the processing lag.
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Callable, Mapping
-from typing import Annotated, Any, TypeVar
+from collections.abc import Mapping
+from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 from fastapi import Depends, Query, Request, Response, Security
 from fastapi.responses import JSONResponse
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from routekeeper.accounts.auth import (
@@ -43,7 +43,7 @@ from routekeeper.core.routing import Router
 from routekeeper.dependencies import ReadSession, SettingsDep, WriteSession, get_db, get_settings
 from routekeeper.tracking import clock, devices, keys, repository
 from routekeeper.tracking.engine.fixes import Fix
-from routekeeper.tracking.ingest import DeviceRef, Resolver, ingest
+from routekeeper.tracking.ingest import DeviceRef, KeyCredential
 from routekeeper.tracking.protocols import parse_osmand, parse_owntracks, parse_traccar_json
 from routekeeper.tracking.public import TrackingResponse, tracking_view
 from routekeeper.tracking.schemas import (
@@ -55,9 +55,8 @@ from routekeeper.tracking.schemas import (
     IngestResult,
     LocationsIn,
 )
+from routekeeper.tracking.uploads import UploadWriter
 from routekeeper.workers.schemas import is_handle
-
-_T = TypeVar("_T")
 
 router = Router(tags=["Devices"])
 public_router = Router(tags=["Tracking"])
@@ -76,56 +75,29 @@ UPLOAD = _merge(R400, R401, R404, R413, R422)
 DEVICE_PROTOCOL = _merge(R400, R401, R413, R422)
 
 
-def _guarded_key(request: Request, device: Resolver, run: Callable[[], _T]) -> _T:
-    # An ingest key is a credential: failures from an address are limited like passwords.
-    limits, address = guard(request), client_address(request)
-    limits.check_attempt(address, None)
-    try:
-        return run()
-    except ApiError as exc:
-        if exc.status_code == 401:
-            limits.failed(address, None)
-        raise
+def upload_writer(request: Request) -> UploadWriter:
+    """The app's upload writer (``uploads.py``)."""
+    writer: UploadWriter = request.app.state.uploads
+    return writer
 
 
-def _upload(request: Request, device: Resolver | DeviceRef, fixes: list[Fix]) -> IngestResult:
-    settings = get_settings(request)
+async def _upload(request: Request, device: KeyCredential | DeviceRef, fixes: list[Fix]
+                  ) -> IngestResult:
+    """Hand an upload to the writer and wait until its group committed."""
+    limit = get_settings(request).tracking.max_batch
     # Every protocol ends here: one bound for all of them (each also checks before parsing).
-    if len(fixes) > settings.tracking.max_batch:
-        raise invalid_field("json", "locations",
-                            f"At most {settings.tracking.max_batch} locations per request.")
-
-    limits = guard(request)
-
-    def admit(session: Session, found: DeviceRef) -> None:
-        limits.charge_device(found.account_id, found.device_id, session.connection())
-
-    def run() -> IngestResult:
-        return ingest(get_db(request), settings, device, fixes, admit=admit)
-
-    return run() if isinstance(device, DeviceRef) else _guarded_key(request, device, run)
-
-
-def _key_cache(request: Request) -> keys.KeyCache:
-    state = request.app.state
-    cache: keys.KeyCache | None = getattr(state, "ingest_keys", None)
-    if cache is None:
-        cache = state.ingest_keys = keys.KeyCache(get_settings(request).tracking.key_cache_s)
-    return cache
-
-
-def key_resolver(key: str | None, *, device_id: str | None = None,
-                 cache: keys.KeyCache | None = None) -> Resolver:
-    """Find the device of an ingest key (named ``device_id`` if given) in the upload's
-    transaction; a 401 when there is none."""
-
-    def resolve(session: Session) -> DeviceRef:
-        device = devices.device_by_key(session, key, cache) if key else None
-        if device is None or (device_id is not None and device.device_id != device_id):
-            raise unauthorized("Unknown or revoked ingest key.")
-        return DeviceRef.of(device)
-
-    return resolve
+    if len(fixes) > limit:
+        raise invalid_field("json", "locations", f"At most {limit} locations per request.")
+    address = client_address(request)
+    try:
+        return await asyncio.wrap_future(
+            upload_writer(request).submit(device, fixes, address=address))
+    except ApiError as exc:
+        if exc.status_code == 401 and isinstance(device, KeyCredential):
+            # An ingest key is a credential: failures from an address are limited like
+            # passwords (the group checked the address's failures before the key).
+            await run_in_threadpool(guard(request).failed, address, None)
+        raise
 
 
 @router.post("/devices/", status_code=201, response_model=DeviceWithKey, responses=CREATE,
@@ -185,9 +157,9 @@ async def upload_credentials(
     device_id: str,
     _basic: Annotated[None, Security(BASIC_AUTH)],
     _token: Annotated[None, Security(TOKEN_AUTH)],
-) -> Resolver | None:
+) -> KeyCredential | None:
     """Read an upload's credentials before its body: an ingest key (``Bearer rkd_...``, checked
-    in the upload's own transaction) as a resolver; None for account credentials, which
+    when its upload is written); None for account credentials, which
     :func:`_account_device` checks; a 401 without any."""
     header = request.headers.get("authorization")
     if not header:
@@ -195,7 +167,7 @@ async def upload_credentials(
                            "credentials.")
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and keys.looks_like_key(token.strip()):
-        return key_resolver(token.strip(), device_id=device_id, cache=_key_cache(request))
+        return KeyCredential(token.strip(), device_id=device_id)
     return None
 
 
@@ -210,25 +182,16 @@ def _account_device(request: Request, device_id: str) -> DeviceRef:
         return DeviceRef.of(device)
 
 
-def _post_locations(request: Request, device_id: str, key: Resolver | None,
-                    body: LocationsIn) -> IngestResult:
-    device = key if key is not None else _account_device(request, device_id)
-    return _upload(request, device, [item.to_fix() for item in body.locations])
-
-
 @router.post("/devices/{device_id}/locations", response_model=IngestResult, responses=UPLOAD)
 async def post_locations(
     request: Request, device_id: str, body: LocationsIn,
-    key: Annotated[Resolver | None, Depends(upload_credentials)],
+    key: Annotated[KeyCredential | None, Depends(upload_credentials)],
 ) -> IngestResult:
     """Upload positions (up to ``tracking.max_batch``); account credentials or the device's
     ingest key as a Bearer token. Implausible positions are refused one by one, with reasons."""
-    limit = get_settings(request).tracking.max_batch
-    if len(body.locations) > limit:
-        raise invalid_field("json", "locations", f"At most {limit} locations per request.")
-    # All database work in one worker thread (the endpoint itself is async so the request
-    # costs one thread hand-off, not one per dependency and one for the response).
-    return await run_in_threadpool(_post_locations, request, device_id, key, body)
+    device = key if key is not None else await run_in_threadpool(_account_device, request,
+                                                                 device_id)
+    return await _upload(request, device, [item.to_fix() for item in body.locations])
 
 
 def _decode_json(raw: bytes) -> Any:
@@ -236,6 +199,16 @@ def _decode_json(raw: bytes) -> Any:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise invalid_field("json", "_schema", "Invalid JSON body.") from exc
+
+
+def _key(key: str | None) -> KeyCredential:
+    if not key:
+        raise unauthorized("Unknown or revoked ingest key.")
+    return KeyCredential(key)
+
+
+def _answer(result: IngestResult) -> JSONResponse:
+    return JSONResponse(result.model_dump(mode="json"))
 
 
 async def osmand_request(request: Request) -> JSONResponse:
@@ -248,16 +221,12 @@ async def osmand_request(request: Request) -> JSONResponse:
         if content_type.startswith("application/json"):
             key, fixes = parse_traccar_json(
                 _decode_json(raw), max_items=get_settings(request).tracking.max_batch)
-            result = await run_in_threadpool(_upload, request,
-                                             key_resolver(key, cache=_key_cache(request)), fixes)
-            return JSONResponse(result.model_dump(mode="json"))
+            return _answer(await _upload(request, _key(key), fixes))
         # Like Traccar: a body without a JSON content type is read as a query string.
         params = dict(parse_qsl(raw.decode("latin-1"), keep_blank_values=True))
         location = "form"
     key, fix = parse_osmand(params, location=location, received_at=clock.now())
-    result = await run_in_threadpool(_upload, request,
-                                     key_resolver(key, cache=_key_cache(request)), [fix])
-    return JSONResponse(result.model_dump(mode="json"))
+    return _answer(await _upload(request, _key(key), [fix]))
 
 
 OSMAND_DOC = (
@@ -297,19 +266,11 @@ async def osmand_post(request: Request, _query: OsmandQuery) -> JSONResponse:
     return await osmand_request(request)
 
 
-def _owntracks_device(request: Request) -> Resolver:
+def _owntracks_device(request: Request) -> KeyCredential:
     credentials = parse_basic(request.headers.get("authorization") or "")
     if credentials is None:
         raise unauthorized("Use HTTP Basic with the device id and its ingest key.")
-    return key_resolver(credentials[1], device_id=credentials[0], cache=_key_cache(request))
-
-
-def _check_key(request: Request, device: Resolver) -> None:
-    def run() -> None:
-        with get_db(request).read() as session:
-            device(session)
-
-    _guarded_key(request, device, run)
+    return KeyCredential(credentials[1], device_id=credentials[0])
 
 
 @public_router.post(
@@ -321,11 +282,9 @@ async def owntracks(request: Request) -> JSONResponse:
     """OwnTracks HTTP mode."""
     device = _owntracks_device(request)
     fix = parse_owntracks(_decode_json(await request.body()))
-    if fix is not None:
-        await run_in_threadpool(_upload, request, device, [fix])
-    else:
-        # Nothing to store, but the credentials must still be good (OwnTracks shows a 401).
-        await run_in_threadpool(_check_key, request, device)
+    # Without a location there is nothing to store, but the credentials must still be good
+    # (OwnTracks shows a 401): an empty upload checks them.
+    await _upload(request, device, [fix] if fix is not None else [])
     return JSONResponse([])
 
 

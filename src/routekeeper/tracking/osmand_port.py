@@ -32,8 +32,9 @@ START_TIMEOUT_S = 10.0
 def osmand_app(main: FastAPI) -> FastAPI:
     """An app answering OsmAnd at ``/`` (and ``/osmand``) with ``main``'s resources."""
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None, redirect_slashes=False)
-    # The guard too: failed ingest keys on this port count against the same limits.
-    for name in ("settings", "db", "travel", "guard"):
+    # The guard too: failed ingest keys on this port count against the same limits; and the
+    # upload writer, so both ports' uploads are written in the same groups.
+    for name in ("settings", "db", "travel", "guard", "uploads"):
         setattr(app.state, name, getattr(main.state, name))
     install_error_handlers(app)
 

@@ -7,11 +7,11 @@ position, and one locked ``SELECT`` of the device's tracking routes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Table, and_, delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, defer
 
@@ -88,53 +88,70 @@ def position_row(
 _FIX_FIELDS = ("recorded_at", "lon", "lat", "accuracy_m", "speed_mps", "bearing_deg",
                "altitude_m", "battery_percent")
 _VALUE_COLUMNS = "recorded_at, lon, lat, accuracy, speed, bearing, altitude, battery"
-# The hot path of every upload, in one round trip on PostgreSQL: the fixes go in as one array
-# per column (a handful of parameters instead of eleven per row, none of SQLAlchemy's per-row
-# processing), duplicates are skipped, the new ones are queued in the inbox for the tracking
-# processor, and the device's newest position moves forward.
+_ARRAYS = """%(recorded_at)s::timestamptz[], %(lon)s::float8[], %(lat)s::float8[],
+             %(accuracy_m)s::float8[], %(speed_mps)s::float8[], %(bearing_deg)s::float8[],
+             %(altitude_m)s::float8[], %(battery_percent)s::float8[]"""
+# The hot path of every group of uploads, in one round trip on PostgreSQL: the fixes of all
+# its devices go in as one array per column (a handful of parameters instead of eleven per
+# row, none of SQLAlchemy's per-row processing), duplicates are skipped, the new ones are
+# queued in the inbox for the tracking processor, and each device's newest position moves
+# forward (one row per device: the group holds each device once).
 _PG_STORE = f"""
 WITH stored AS (
     INSERT INTO position (account_id, device_id, received_at, {_VALUE_COLUMNS})
-    SELECT %(account_id)s, %(device_id)s, %(received_at)s, f.*
-    FROM unnest(%(recorded_at)s::timestamptz[], %(lon)s::float8[], %(lat)s::float8[],
-                %(accuracy_m)s::float8[], %(speed_mps)s::float8[], %(bearing_deg)s::float8[],
-                %(altitude_m)s::float8[], %(battery_percent)s::float8[])
-         AS f({_VALUE_COLUMNS})
+    SELECT f.account_id, f.device_id, %(received_at)s, {_VALUE_COLUMNS}
+    FROM unnest(%(account_id)s::text[], %(device_id)s::text[], {_ARRAYS})
+         AS f(account_id, device_id, {_VALUE_COLUMNS})
     ON CONFLICT DO NOTHING
-    RETURNING {_VALUE_COLUMNS}
+    RETURNING account_id, device_id, {_VALUE_COLUMNS}
 ), queued AS (
     INSERT INTO position_inbox (account_id, device_id, received_at, {_VALUE_COLUMNS})
-    SELECT %(account_id)s, %(device_id)s, %(received_at)s, {_VALUE_COLUMNS} FROM stored
+    SELECT account_id, device_id, %(received_at)s, {_VALUE_COLUMNS} FROM stored
 ), newest AS (
-    UPDATE device SET last_recorded_at = %(last_recorded_at)s, last_received_at = %(received_at)s,
-        last_lon = %(last_lon)s, last_lat = %(last_lat)s, last_accuracy = %(last_accuracy)s,
-        last_speed = %(last_speed)s, last_bearing = %(last_bearing)s,
-        last_altitude = %(last_altitude)s, last_battery = %(last_battery)s
-    WHERE account_id = %(account_id)s AND device_id = %(device_id)s
-      AND (last_recorded_at IS NULL OR last_recorded_at < %(last_recorded_at)s)
+    UPDATE device SET last_recorded_at = n.recorded_at, last_received_at = %(received_at)s,
+        last_lon = n.lon, last_lat = n.lat, last_accuracy = n.accuracy, last_speed = n.speed,
+        last_bearing = n.bearing, last_altitude = n.altitude, last_battery = n.battery
+    FROM unnest(%(n_account_id)s::text[], %(n_device_id)s::text[],
+                {_ARRAYS.replace("%(", "%(n_")})
+         AS n(account_id, device_id, {_VALUE_COLUMNS})
+    WHERE device.account_id = n.account_id AND device.device_id = n.device_id
+      AND (device.last_recorded_at IS NULL OR device.last_recorded_at < n.recorded_at)
 )
-SELECT recorded_at FROM stored
+SELECT account_id, device_id, recorded_at FROM stored
 """
 
+DeviceKey = tuple[str, str]
+"""(account id, device id)."""
 
-def store_positions(session: Session, account_id: str, device_id: str, fixes: Sequence[Fix],
-                    received_at: datetime) -> set[datetime]:
-    """Store fixes (in time order), skipping instants already stored, and make the newest the
-    device's last position unless a newer one is recorded; the instants newly stored."""
-    if not fixes:
-        return set()
+
+def store_positions(session: Session, uploads: Mapping[DeviceKey, Sequence[Fix]],
+                    received_at: datetime) -> dict[DeviceKey, set[datetime]]:
+    """Store the fixes of each device (each in time order), skipping instants already stored,
+    and make each device's newest fix its last position unless a newer one is recorded; the
+    instants newly stored, per device that stored any."""
+    uploads = {device: fixes for device, fixes in uploads.items() if fixes}
+    if not uploads:
+        return {}
     if session.get_bind().dialect.name == "postgresql":
-        newest = fixes[-1]
-        params: dict[str, Any] = {
-            name: [getattr(fix, name) for fix in fixes] for name in _FIX_FIELDS}
-        params.update(
-            account_id=account_id, device_id=device_id, received_at=received_at,
-            last_recorded_at=newest.recorded_at, last_lon=newest.lon, last_lat=newest.lat,
-            last_accuracy=newest.accuracy_m, last_speed=newest.speed_mps,
-            last_bearing=newest.bearing_deg, last_altitude=newest.altitude_m,
-            last_battery=newest.battery_percent)
-        result = session.connection().exec_driver_sql(_PG_STORE, params)
-        return {stamp.astimezone(UTC) for (stamp,) in result}
+        rows = [(device, fix) for device, fixes in uploads.items() for fix in fixes]
+        newest = [(device, fixes[-1]) for device, fixes in uploads.items()]
+        params: dict[str, Any] = {"received_at": received_at}
+        for prefix, items in (("", rows), ("n_", newest)):
+            params[f"{prefix}account_id"] = [device[0] for device, _ in items]
+            params[f"{prefix}device_id"] = [device[1] for device, _ in items]
+            params.update({f"{prefix}{name}": [getattr(fix, name) for _, fix in items]
+                           for name in _FIX_FIELDS})
+        stored: dict[DeviceKey, set[datetime]] = {}
+        for account_id, device_id, stamp in session.connection().exec_driver_sql(
+                _PG_STORE, params):
+            stored.setdefault((account_id, device_id), set()).add(stamp.astimezone(UTC))
+        return stored
+    return {device: inserted for device, fixes in uploads.items()
+            if (inserted := _sqlite_store(session, *device, fixes, received_at))}
+
+
+def _sqlite_store(session: Session, account_id: str, device_id: str, fixes: Sequence[Fix],
+                  received_at: datetime) -> set[datetime]:
     rows = [position_row(account_id, device_id, fix, received_at) for fix in fixes]
     statement = (
         sqlite_insert(_POSITIONS).on_conflict_do_nothing().returning(_POSITIONS.c.recorded_at)
@@ -184,16 +201,39 @@ def tracking_routes(
     return list(session.scalars(query))
 
 
-def tracking_route_handles(
-    session: Session, account_id: str, device_id: str, worker_handle: str
-) -> list[str]:
-    """The handles of the tracking routes a device feeds, by handle (no lock)."""
-    return list(session.scalars(
-        select(Route.route_handle)
-        .where(Route.account_id == account_id, Route.status == "tracking",
-               or_(Route.device_id == device_id, Route.worker_handle == worker_handle))
-        .order_by(Route.route_handle)
-    ))
+def tracking_route_handles(session: Session, devices: Mapping[DeviceKey, str]
+                           ) -> dict[DeviceKey, list[str]]:
+    """The handles of the tracking routes each device (with its worker's handle) feeds, by
+    handle (no lock): one query for all of them."""
+    if not devices:
+        return {}
+    rows = session.execute(
+        select(Route.account_id, Route.device_id, Route.worker_handle, Route.route_handle)
+        .where(Route.account_id.in_({account_id for account_id, _ in devices}),
+               Route.status == "tracking",
+               or_(Route.device_id.in_({device_id for _, device_id in devices}),
+                   Route.worker_handle.in_(set(devices.values()))))
+    ).all()
+    by_device: dict[DeviceKey, set[str]] = {}
+    by_worker: dict[tuple[str, str], set[str]] = {}
+    for row in rows:
+        if row.device_id is not None:
+            by_device.setdefault((row.account_id, row.device_id), set()).add(row.route_handle)
+        if row.worker_handle is not None:
+            by_worker.setdefault((row.account_id, row.worker_handle), set()).add(
+                row.route_handle)
+    return {device: sorted(by_device.get(device, set())
+                           | by_worker.get((device[0], worker_handle), set()))
+            for device, worker_handle in devices.items()}
+
+
+def devices_by_ids(session: Session, wanted: Iterable[DeviceKey]) -> dict[DeviceKey, Device]:
+    """The devices of these (account id, device id) pairs that exist, in one query."""
+    pairs = list(set(wanted))
+    if not pairs:
+        return {}
+    return {(device.account_id, device.device_id): device for device in session.scalars(
+        select(Device).where(tuple_(Device.account_id, Device.device_id).in_(pairs)))}
 
 
 def pending_devices(session: Session, limit: int) -> list[tuple[str, str]]:
