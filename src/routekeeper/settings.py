@@ -113,6 +113,8 @@ class TrackingSettings(BaseModel):
     # often idle threads look for fixes stored by other processes.
     process_batch: int = 5000
     process_devices: int = 500
+    # Devices processed in one transaction (a failed group is retried device by device).
+    process_group: int = Field(default=50, ge=1)
     process_threads: int = 2
     process_poll_s: float = 0.05
     # Which device an ingest key belongs to is remembered this long (the key is re-checked

@@ -272,3 +272,44 @@ def test_an_upload_takes_one_pool_connection_with_the_device_limit_on(
             "/devices/pooled/locations", headers=bearer(key),
             json={"locations": [location(Fix(datetime.now(UTC), 13.4, 52.5))]})
     assert response.status_code == 200, response.text
+
+
+def test_devices_are_processed_in_groups_and_a_broken_one_waits_alone(
+    api: TestClient, db: Database, tenant: Tenant, other_tenant: Tenant,
+    track_clock: TrackClock, travel: FakeTravel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two devices with waiting fixes are processed in one transaction (one group); when one
+    of them breaks its group, the group is taken again device by device: the healthy device's
+    stop arrives, the broken one's fixes stay in the inbox for the next round."""
+    drain(api)
+    healthy = make_road(api, db, tenant, track_clock)
+    broken = make_road(other_tenant.client, db, other_tenant, track_clock)
+    sent = 0
+    for road in (healthy, broken):
+        fixes = road.drive(0, 100, 0, 1000) + road.drive(110, 170, 1000, 1000)
+        sent = len(fixes)
+        _post(road, *fixes)
+    groups: list[list[tuple[str, str]]] = []
+    real_group = processor._process_group
+
+    def recorded(session: Any, settings: Any, travel: Any, devices: Any) -> Any:
+        groups.append(list(devices))
+        return real_group(session, settings, travel, devices)
+
+    real_actuals = apply._route_actuals
+
+    def crash_broken(route: Route, state: Any) -> None:
+        real_actuals(route, state)
+        if route.account_id == broken.account_id:
+            raise RuntimeError("this route's write-back fails")
+
+    monkeypatch.setattr(processor, "_process_group", recorded)
+    monkeypatch.setattr(apply, "_route_actuals", crash_broken)
+    state = api.app.state
+    processed = process_pending(state.db, state.settings, state.travel)
+    both = {(healthy.account_id, "phone"), (broken.account_id, "phone")}
+    assert set(groups[0]) == both  # first together, then one by one
+    assert sorted(map(len, groups)) == [1, 1, 2]
+    assert processed == sent and _waiting(db, broken.account_id) == sent
+    assert _waiting(db, healthy.account_id) == 0 and _arrivals(healthy) == 1
+    assert _arrivals(broken) == 0

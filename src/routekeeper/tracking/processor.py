@@ -2,15 +2,19 @@
 
 An upload only screens and stores (``ingest.py``): its new positions go to ``position``
 and, in the same transaction, to the inbox (``position_inbox``). The processor takes them
-from the inbox device by device, in micro-batches, and runs each batch through the pipeline
-of every tracking route the device feeds (route lock, state, visits, ETAs, risks, write-back).
+from the inbox in micro-batches, per device, and runs each batch through the pipeline of
+every tracking route the device feeds (route lock, state, visits, ETAs, risks, write-back).
+The batches of up to ``tracking.process_group`` devices share one transaction, with one
+statement each for the claims, the inbox rows, the devices and the routes (locked): per
+device, only its routes' own work is left.
 
 * **Exactly once.** The inbox rows of a batch are deleted in the transaction that writes the
   batch's outcome: a processor killed mid-batch leaves them to be taken again, and a batch
   that committed can never be taken twice. Only newly stored fixes enter the inbox, so
   re-sent uploads change nothing either.
 * **One processor per device, one per route.** A device's batch is claimed with a
-  transaction-scoped advisory lock on PostgreSQL (SQLite has one writer at a time); routes are
+  transaction-scoped advisory lock on PostgreSQL (a device another processor holds is left
+  out of the group) (SQLite has one writer at a time); routes are
   locked in handle order as before, so two devices that feed one route take turns.
 * **Catch-up.** A batch is everything a device has waiting (up to ``tracking.process_batch``):
   when processing falls behind, batches grow and the per-batch work (state, ETAs, write-back)
@@ -27,11 +31,13 @@ import logging
 import random
 import threading
 import time
+from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from routekeeper.core import metrics
 from routekeeper.db.engine import Database
@@ -42,6 +48,7 @@ from routekeeper.tracking.apply import Env, write_back
 from routekeeper.tracking.completion import close_finished, point
 from routekeeper.tracking.engine.fixes import Fix
 from routekeeper.tracking.engine.pipeline import process_fixes
+from routekeeper.tracking.repository import DeviceKey
 from routekeeper.tracking.routeorders import RouteOrders
 from routekeeper.tracking.routestate import load
 from routekeeper.tracking.switch import switch_device
@@ -83,6 +90,7 @@ class Batch:
 
     fixes: int
     routes: list[str]
+    received: list[datetime] = field(default_factory=list, repr=False, compare=False)
 
 
 def _feed_route(env: Env, route: Route, device_id: str, worker_handle: str, fixes: list[Fix],
@@ -121,47 +129,69 @@ def _retryable(exc: OperationalError) -> bool:
     return getattr(exc.orig, "sqlstate", None) in _RETRYABLE
 
 
-def process_device(db: Database, settings: Settings, travel: TravelModel, account_id: str,
-                   device_id: str) -> Batch | None:
-    """Process one batch of a device's waiting fixes; None when another processor has the
-    device (or nothing waits)."""
+def _process_group(session: Session, settings: Settings, travel: TravelModel,
+                   devices: Sequence[DeviceKey]) -> dict[DeviceKey, Batch]:
+    """One attempt of a group's transaction: each claimed device's waiting fixes through the
+    routes it feeds."""
+    claimed = repository.try_lock_devices(session, devices)
+    taken = repository.take_pending(session, claimed, settings.tracking.process_batch)
+    if not taken:
+        return {}
+    now = clock.now()
+    rows = repository.devices_by_ids(session, taken)
+    routes = repository.tracking_routes(session, {
+        device: row.worker_handle for device, row in rows.items()})
+    env = Env(session=session, settings=settings)
+    batches: dict[DeviceKey, Batch] = {}
+    for device, fixes in taken.items():
+        handles: list[str] = []
+        row = rows.get(device)
+        if row is not None:
+            in_order = _in_order(fixes)
+            for route in routes.get(device, []):
+                _feed_route(env, route, device[1], row.worker_handle, in_order, now=now,
+                            travel=travel)
+                handles.append(route.route_handle)
+        batches[device] = Batch(len(fixes), handles, [received for _, received in fixes])
+    return batches
+
+
+def process_group(db: Database, settings: Settings, travel: TravelModel,
+                  devices: Sequence[DeviceKey]) -> dict[DeviceKey, Batch]:
+    """Process one batch of each device's waiting fixes, all in one transaction; the batches
+    of the devices this processor claimed and found fixes for (another processor may hold
+    the others)."""
     for attempt in range(1, _ATTEMPTS + 1):
         try:
             with sqlite_turn(db), db.write() as session:
-                if not repository.try_lock_device(session, account_id, device_id):
-                    return None
-                taken = repository.take_pending(session, account_id, device_id,
-                                                settings.tracking.process_batch)
-                if not taken:
-                    return None
-                now = clock.now()
-                device = repository.get_device(session, account_id, device_id)
-                handles: list[str] = []
-                if device is not None:
-                    fixes = _in_order(taken)
-                    env = Env(session=session, settings=settings)
-                    for route in repository.tracking_routes(session, account_id, device_id,
-                                                            device.worker_handle):
-                        _feed_route(env, route, device_id, device.worker_handle, fixes,
-                                    now=now, travel=travel)
-                        handles.append(route.route_handle)
+                batches = _process_group(session, settings, travel, devices)
             break
         except OperationalError as exc:
             if attempt == _ATTEMPTS or not _retryable(exc):
                 raise
             log.info("a tracking batch was retried after %s", exc.orig)
     done = clock.now()
-    for _, received_at in taken:
-        metrics.PIPELINE_LAG.observe(max(0.0, (done - received_at).total_seconds()))
-    metrics.PROCESSED.inc(len(taken))
-    metrics.BATCH_FIXES.observe(len(taken))
-    return Batch(len(taken), handles)
+    for batch in batches.values():
+        for received_at in batch.received:
+            metrics.PIPELINE_LAG.observe(max(0.0, (done - received_at).total_seconds()))
+        metrics.PROCESSED.inc(batch.fixes)
+        metrics.BATCH_FIXES.observe(batch.fixes)
+    return batches
+
+
+def process_device(db: Database, settings: Settings, travel: TravelModel, account_id: str,
+                   device_id: str) -> Batch | None:
+    """Process one batch of a device's waiting fixes; None when another processor has the
+    device (or nothing waits)."""
+    return process_group(db, settings, travel, [(account_id, device_id)]).get(
+        (account_id, device_id))
 
 
 def process_pending(db: Database, settings: Settings, travel: TravelModel, *,
                     shuffle: bool = False) -> int:
     """One round: a batch of each device with waiting fixes (up to ``tracking.process_devices``
-    of them, longest waiting first); the number of fixes processed.
+    of them, longest waiting first), ``tracking.process_group`` devices to a transaction; the
+    number of fixes processed.
 
     ``shuffle`` spreads several processors over the devices of a round instead of having all
     of them try the same device first.
@@ -170,17 +200,29 @@ def process_pending(db: Database, settings: Settings, travel: TravelModel, *,
         pending = repository.pending_devices(session, settings.tracking.process_devices)
     if shuffle:
         random.shuffle(pending)
+    size = settings.tracking.process_group
     done = 0
-    for account_id, device_id in pending:
+    for start in range(0, len(pending), size):
+        group = pending[start:start + size]
         try:
-            batch = process_device(db, settings, travel, account_id, device_id)
-        except Exception:
-            # One broken route must not stop the other devices' processing; its fixes stay in
-            # the inbox and are tried again next round.
-            log.exception("tracking batch of device %s/%s failed", account_id, device_id)
+            done += sum(batch.fixes for batch in process_group(db, settings, travel, group)
+                        .values())
             continue
-        if batch is not None:
-            done += batch.fixes
+        except Exception:
+            if len(group) == 1:
+                # One broken route must not stop the other devices' processing; its fixes
+                # stay in the inbox and are tried again next round.
+                log.exception("tracking batch of device %s/%s failed", *group[0])
+                continue
+        # A failed group is taken again device by device: only the device at fault waits.
+        for account_id, device_id in group:
+            try:
+                batch = process_device(db, settings, travel, account_id, device_id)
+            except Exception:
+                log.exception("tracking batch of device %s/%s failed", account_id, device_id)
+                continue
+            if batch is not None:
+                done += batch.fixes
     return done
 
 

@@ -181,24 +181,32 @@ def bump_last_position(
     )
 
 
-def tracking_routes(
-    session: Session, account_id: str, device_id: str, worker_handle: str
-) -> list[Route]:
-    """The tracking routes a device feeds (its own, or its worker's), locked, by handle.
+def tracking_routes(session: Session, devices: Mapping[DeviceKey, str]
+                    ) -> dict[DeviceKey, list[Route]]:
+    """The tracking routes each device (with its worker's handle) feeds (its own, or its
+    worker's), locked in one statement, by handle.
 
-    Locking in handle order keeps two uploads that feed the same routes from deadlocking.
+    Locking in handle order keeps two processors that feed the same routes from deadlocking.
     """
+    if not devices:
+        return {}
+    worker_pairs = {(device[0], handle) for device, handle in devices.items()}
     query = (
         select(Route)
-        .where(Route.account_id == account_id, Route.status == "tracking",
-               or_(Route.device_id == device_id, Route.worker_handle == worker_handle))
-        .order_by(Route.route_handle)
+        .where(Route.status == "tracking",
+               or_(tuple_(Route.account_id, Route.device_id).in_(list(devices)),
+                   tuple_(Route.account_id, Route.worker_handle).in_(list(worker_pairs))))
+        .order_by(Route.account_id, Route.route_handle)
         .with_for_update()
         # The route's actual polyline and planned estimate grow with the route; not needed.
         .options(defer(Route.polyline), defer(Route.estimate))
         .execution_options(populate_existing=True)
     )
-    return list(session.scalars(query))
+    routes = list(session.scalars(query))
+    return {(account_id, device_id): [
+        route for route in routes if route.account_id == account_id
+        and (route.device_id == device_id or route.worker_handle == handle)]
+        for (account_id, device_id), handle in devices.items()}
 
 
 def tracking_route_handles(session: Session, devices: Mapping[DeviceKey, str]
@@ -253,35 +261,54 @@ _INBOX_FIX = (PositionInbox.recorded_at, PositionInbox.lon, PositionInbox.lat,
               PositionInbox.altitude, PositionInbox.battery)
 
 
-def take_pending(session: Session, account_id: str, device_id: str, limit: int
-                 ) -> list[tuple[Fix, datetime]]:
-    """Remove up to ``limit`` of a device's oldest inbox rows (in the caller's transaction,
-    so they come back if it rolls back); each fix with when it was received."""
+def take_pending(session: Session, devices: Sequence[DeviceKey], limit: int
+                 ) -> dict[DeviceKey, list[tuple[Fix, datetime]]]:
+    """Remove up to ``limit`` of each device's oldest inbox rows (in the caller's transaction,
+    so they come back if it rolls back); each fix with when it was received, per device that
+    had any. One read and one delete for all the devices."""
+    if not devices:
+        return {}
     rows = session.execute(
-        select(PositionInbox.id, PositionInbox.received_at, *_INBOX_FIX)
-        .where(PositionInbox.account_id == account_id, PositionInbox.device_id == device_id)
+        select(PositionInbox.id, PositionInbox.account_id, PositionInbox.device_id,
+               PositionInbox.received_at, *_INBOX_FIX)
+        .where(tuple_(PositionInbox.account_id, PositionInbox.device_id).in_(list(devices)))
         .order_by(PositionInbox.id)
-        .limit(limit)
     ).all()
-    if not rows:
-        return []
-    session.execute(delete(PositionInbox).where(
-        PositionInbox.account_id == account_id, PositionInbox.device_id == device_id,
-        PositionInbox.id.in_([row[0] for row in rows])))
-    return [(Fix(recorded_at=at, lon=lon, lat=lat, accuracy_m=accuracy, speed_mps=speed,
-                 bearing_deg=bearing, altitude_m=altitude, battery_percent=battery), received)
-            for _, received, at, lon, lat, accuracy, speed, bearing, altitude, battery in rows]
+    taken: dict[DeviceKey, list[tuple[Fix, datetime]]] = {}
+    ids: list[int] = []
+    for row_id, account_id, device_id, received, at, lon, lat, accuracy, speed, bearing, \
+            altitude, battery in rows:
+        fixes = taken.setdefault((account_id, device_id), [])
+        if len(fixes) < limit:
+            ids.append(row_id)
+            fixes.append((Fix(recorded_at=at, lon=lon, lat=lat, accuracy_m=accuracy,
+                              speed_mps=speed, bearing_deg=bearing, altitude_m=altitude,
+                              battery_percent=battery), received))
+    if ids:
+        session.execute(delete(PositionInbox).where(PositionInbox.id.in_(ids)))
+    return taken
+
+
+def try_lock_devices(session: Session, devices: Sequence[DeviceKey]) -> list[DeviceKey]:
+    """Take the transaction's claim on processing these devices' inboxes, in one statement;
+    those it got (another transaction holds the others). PostgreSQL: advisory locks released
+    at commit or rollback; SQLite has one writer at a time, so the write transaction itself
+    is the claim."""
+    if session.get_bind().dialect.name != "postgresql" or not devices:
+        return list(devices)
+    rows = session.connection().exec_driver_sql(
+        "SELECT k.account_id, k.device_id"
+        " FROM unnest(%(accounts)s::text[], %(devices)s::text[]) AS k(account_id, device_id)"
+        " WHERE pg_try_advisory_xact_lock(hashtextextended("
+        "'position_inbox:' || k.account_id || ':' || k.device_id, 0))",
+        {"accounts": [device[0] for device in devices],
+         "devices": [device[1] for device in devices]})
+    return [(str(account_id), str(device_id)) for account_id, device_id in rows]
 
 
 def try_lock_device(session: Session, account_id: str, device_id: str) -> bool:
-    """Take the transaction's claim on processing a device's inbox; False when another
-    transaction holds it. PostgreSQL: an advisory lock released at commit or rollback;
-    SQLite has one writer at a time, so the write transaction itself is the claim."""
-    if session.get_bind().dialect.name != "postgresql":
-        return True
-    taken = session.scalar(select(func.pg_try_advisory_xact_lock(
-        func.hashtextextended(f"position_inbox:{account_id}:{device_id}", 0))))
-    return bool(taken)
+    """``try_lock_devices`` for one device."""
+    return bool(try_lock_devices(session, [(account_id, device_id)]))
 
 
 def lock_route(session: Session, account_id: str, route_handle: str) -> Route | None:
