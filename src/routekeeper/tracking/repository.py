@@ -193,7 +193,7 @@ def tracking_routes(session: Session, devices: Mapping[DeviceKey, str]
     worker_pairs = {(device[0], handle) for device, handle in devices.items()}
     query = (
         select(Route)
-        .where(Route.status == "tracking",
+        .where(Route.account_id.in_(_accounts(devices)), Route.status == "tracking",
                or_(tuple_(Route.account_id, Route.device_id).in_(list(devices)),
                    tuple_(Route.account_id, Route.worker_handle).in_(list(worker_pairs))))
         .order_by(Route.account_id, Route.route_handle)
@@ -217,8 +217,7 @@ def tracking_route_handles(session: Session, devices: Mapping[DeviceKey, str]
         return {}
     rows = session.execute(
         select(Route.account_id, Route.device_id, Route.worker_handle, Route.route_handle)
-        .where(Route.account_id.in_({account_id for account_id, _ in devices}),
-               Route.status == "tracking",
+        .where(Route.account_id.in_(_accounts(devices)), Route.status == "tracking",
                or_(Route.device_id.in_({device_id for _, device_id in devices}),
                    Route.worker_handle.in_(set(devices.values()))))
     ).all()
@@ -241,7 +240,14 @@ def devices_by_ids(session: Session, wanted: Iterable[DeviceKey]) -> dict[Device
     if not pairs:
         return {}
     return {(device.account_id, device.device_id): device for device in session.scalars(
-        select(Device).where(tuple_(Device.account_id, Device.device_id).in_(pairs)))}
+        select(Device).where(Device.account_id.in_(_accounts(pairs)),
+                             tuple_(Device.account_id, Device.device_id).in_(pairs)))}
+
+
+def _accounts(devices: Iterable[DeviceKey]) -> set[str]:
+    # Named on its own beside the (account, device) pairs: every statement pins its accounts
+    # (docs/deploy.md: a sharded database routes by account_id).
+    return {account_id for account_id, _ in devices}
 
 
 def pending_devices(session: Session, limit: int) -> list[tuple[str, str]]:
@@ -271,11 +277,13 @@ def take_pending(session: Session, devices: Sequence[DeviceKey], limit: int
     rows = session.execute(
         select(PositionInbox.id, PositionInbox.account_id, PositionInbox.device_id,
                PositionInbox.received_at, *_INBOX_FIX)
-        .where(tuple_(PositionInbox.account_id, PositionInbox.device_id).in_(list(devices)))
+        .where(PositionInbox.account_id.in_(_accounts(devices)),
+               tuple_(PositionInbox.account_id, PositionInbox.device_id).in_(list(devices)))
         .order_by(PositionInbox.id)
     ).all()
     taken: dict[DeviceKey, list[tuple[Fix, datetime]]] = {}
     ids: list[int] = []
+    taken_accounts = _accounts(devices)
     for row_id, account_id, device_id, received, at, lon, lat, accuracy, speed, bearing, \
             altitude, battery in rows:
         fixes = taken.setdefault((account_id, device_id), [])
@@ -285,7 +293,8 @@ def take_pending(session: Session, devices: Sequence[DeviceKey], limit: int
                               speed_mps=speed, bearing_deg=bearing, altitude_m=altitude,
                               battery_percent=battery), received))
     if ids:
-        session.execute(delete(PositionInbox).where(PositionInbox.id.in_(ids)))
+        session.execute(delete(PositionInbox).where(
+            PositionInbox.account_id.in_(taken_accounts), PositionInbox.id.in_(ids)))
     return taken
 
 
