@@ -62,8 +62,9 @@ STREETS: tuple[tuple[str, float, float], ...] = (
 WORKERS = (("demo-aino", "Aino Virtanen"), ("demo-eero", "Eero Korhonen"),
            ("demo-helmi", "Helmi Nieminen"))
 
-# After this local hour a plan for today would mostly lie in the past: plan tomorrow.
-_LATEST_START_HOUR = 15
+# From this local hour on, the morning windows (08:00-12:00) could no longer all be reached
+# (a plan for today would leave those orders unplanned): plan tomorrow.
+_LATEST_START_HOUR = 10
 
 
 def demo_day(now: datetime) -> date:
