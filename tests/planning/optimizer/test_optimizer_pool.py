@@ -54,10 +54,20 @@ def test_a_dead_solver_process_fails_one_run_then_fresh_processes_take_over() ->
 
 
 
-@pytest.mark.parametrize(("load", "expected"), [(0.0, 2), (0.4, 2), (0.8, 1), (1.7, 1), (9.0, 1)])
-def test_seeds_run_only_on_idle_cores(monkeypatch: pytest.MonkeyPatch, load: float,
-                                      expected: int) -> None:
-    """processes=0 runs one seed per core not busy with other work, and at least one."""
+@pytest.mark.parametrize(("busy", "expected"), [(0.0, 2), (0.4, 2), (0.6, 1), (1.7, 1), (2.0, 1)])
+def test_seeds_run_only_on_cores_idle_now(monkeypatch: pytest.MonkeyPatch, busy: float,
+                                         expected: int) -> None:
+    """processes=0 runs one seed per core not busy with other work while it looks, at least one."""
+    samples = iter([(0, 0), (round(busy * 100), 200)])  # two cores watched for 1 s of ticks
     monkeypatch.setattr(search_module.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(search_module, "_cpu_times", lambda: next(samples))
+    assert search_module.idle_cores(sample_s=0.0) == expected
+
+
+@pytest.mark.parametrize(("load", "expected"), [(0.0, 2), (0.4, 2), (0.8, 1), (1.7, 1), (9.0, 1)])
+def test_without_proc_stat_the_load_average_decides(monkeypatch: pytest.MonkeyPatch, load: float,
+                                                    expected: int) -> None:
+    monkeypatch.setattr(search_module.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(search_module, "_cpu_times", lambda: None)
     monkeypatch.setattr(search_module.os, "getloadavg", lambda: (load, load, load))
     assert search_module.idle_cores() == expected

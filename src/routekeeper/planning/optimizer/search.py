@@ -217,18 +217,48 @@ def _new_pool(processes: int) -> ProcessPoolExecutor:
                                mp_context=multiprocessing.get_context("spawn"))
 
 
-def idle_cores() -> int:
-    """Cores not busy with other work (the 1-minute load average), at least one.
+# How long idle_cores watches the cores: /proc/stat counts in 1/100 s per core, so this sees
+# busy work to a tenth of a core on two cores, and costs the search 1 % of a 10 s budget.
+CPU_SAMPLE_S = 0.1
+
+
+def _cpu_times() -> tuple[int, int] | None:
+    """Busy and total time of all cores so far (``/proc/stat``), or None where it is missing."""
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            ticks = [int(value) for value in stat.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    if len(ticks) < 5:
+        return None
+    idle = ticks[3] + ticks[4]  # idle and iowait
+    return sum(ticks) - idle, sum(ticks)
+
+
+def idle_cores(sample_s: float = CPU_SAMPLE_S) -> int:
+    """Cores not busy with other work right now, at least one.
 
     On a machine whose cores are shared, two seeds that each get half a core find worse plans
-    than one seed with a whole core: the parallel seeds only pay where cores are free.
+    than one seed with a whole core: the parallel seeds only pay where cores are free. The
+    cores are watched for ``sample_s`` rather than read from the load average: that average
+    trails by minutes, so a run planned right after another (a worker taking the next job, a
+    benchmark's next instance) counted the finished run's seeds as busy and ran one seed on a
+    quiet machine. Where /proc/stat is missing, the 1-minute load average decides.
     """
     cores = os.cpu_count() or 1
-    try:
-        load = os.getloadavg()[0]
-    except OSError:  # not available on this platform
+    before = _cpu_times()
+    if before is None:
+        try:
+            load = os.getloadavg()[0]
+        except OSError:  # not available on this platform
+            return cores
+        return max(1, min(cores, round(cores - load)))
+    time.sleep(sample_s)
+    after = _cpu_times()
+    if after is None or after[1] <= before[1]:
         return cores
-    return max(1, min(cores, round(cores - load)))
+    busy = cores * (after[0] - before[0]) / (after[1] - before[1])
+    return max(1, min(cores, round(cores - busy)))
 
 
 def _warm_pool(processes: int) -> ProcessPoolExecutor:
