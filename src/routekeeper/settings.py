@@ -51,7 +51,9 @@ class RoutingSettings(BaseModel):
     osrm_url: str | None = None
     osrm_profile: str = "driving"
     osrm_timeout_s: float = 10.0
-    osrm_max_table_size: int = 100
+    # The most coordinates one table request lists. A server whose --max-table-size is smaller
+    # (osrm-routed's default is 100) answers TooBig once, and is then asked in blocks of 100.
+    osrm_max_table_size: int = 1000
     # A dataset made by `routekeeper roads prepare` (its folder or its .osrm base path): serve
     # and worker then run osrm-routed on loopback as a supervised child (osrm_url wins if set).
     dataset: Path | None = None

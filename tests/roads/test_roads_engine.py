@@ -184,3 +184,29 @@ def test_a_big_square_table_in_two_halves_equals_the_blocks(helsinki: Engine) ->
     assert np.array_equal(halves.duration_s, blocks.duration_s, equal_nan=True)
     assert np.array_equal(halves.distance_m, blocks.distance_m, equal_nan=True)
     assert np.array_equal(halves.origin_snap_m, blocks.origin_snap_m)
+
+
+def test_a_server_with_a_small_table_limit_is_asked_in_blocks_it_accepts(
+        helsinki: Engine) -> None:
+    """osrm-routed started with --max-table-size 10 answers TooBig to the client's first,
+    1,000-coordinate-sized request; the client asks again in blocks the server accepts, gets
+    the same table as from a generous server, and keeps the smaller size for later tables."""
+    points = [CENTRAL_STATION, ESPLANADI, *HELSINKI]
+    points += [(lon + 0.0011, lat + 0.0007) for lon, lat in points]
+    supervisor = RoutedSupervisor(OsrmTools(OSRM_HOME).binary("osrm-routed"),
+                                  resolve(helsinki.dataset), port=0, max_table_size=10)
+    supervisor.start()
+    try:
+        strict = OsrmModel(supervisor.url, max_table_size=1000)
+        got = strict.table(points, points)
+        # osrm-routed compares sources x destinations with the square of its limit, so the
+        # size kept is the first whose blocks it accepts, not necessarily 10 or less.
+        assert strict.max_table_size < len(points)
+        again = strict.table(points[:3], points)
+    finally:
+        supervisor.stop()
+    expected = OsrmModel(helsinki.url, max_table_size=1000).table(points, points)
+    assert np.array_equal(got.duration_s, expected.duration_s, equal_nan=True)
+    assert np.array_equal(got.distance_m, expected.distance_m, equal_nan=True)
+    assert np.array_equal(got.destination_snap_m, expected.destination_snap_m)
+    assert np.array_equal(again.duration_s, expected.duration_s[:3], equal_nan=True)

@@ -21,7 +21,7 @@ from routekeeper.travel import (
     TravelError,
     TravelModel,
 )
-from routekeeper.travel.osrm import BLOCKS_AT_ONCE
+from routekeeper.travel.osrm import BLOCKS_AT_ONCE, table_blocks
 
 BASE_URL = "http://osrm.test:5000"
 RECORDING = json.loads(
@@ -155,6 +155,49 @@ def test_rectangular_matrix_is_batched() -> None:
     shapes = [table_shape(request) for request in recorder.requests]
     assert shapes == [(5, 2, 3), (5, 2, 3), (4, 2, 2)]
     assert np.array_equal(matrix.duration_s, recorded_grid("durations")[:2])
+
+
+def refusing_more_than(limit: int) -> Handler:
+    """A server whose --max-table-size is ``limit``: OSRM's recorded TooBig above it."""
+
+    def serve(request: httpx.Request) -> httpx.Response:
+        if table_shape_or_square(request) > limit:
+            return replay("table_too_big")
+        return serve_table_from_recording(request)
+
+    return serve
+
+
+def table_shape_or_square(request: httpx.Request) -> int:
+    """The number of coordinates a table request lists."""
+    return len(request.url.path.rsplit("/", 1)[1].split(";"))
+
+
+def test_a_refused_table_is_asked_again_in_blocks_the_server_accepts() -> None:
+    """TooBig lowers the table size (to osrm-routed's default 100, then by halves) until the
+    server accepts; the table is whole and the smaller size is kept for the next call."""
+    recorder = Recorder(refusing_more_than(4))
+    model = recorder.model(max_table_size=1000)
+    matrix = model.matrix(STOPS, STOPS)
+    assert np.array_equal(matrix.duration_s, recorded_grid("durations"))
+    assert np.array_equal(matrix.distance_m, recorded_grid("distances"))
+    # Refused: the square table of 8 points at 1000, 100, 50, 25 and 12, then a 3 + 3 block
+    # at 6 (blocks asked at once may be refused a few times before the size drops); 3 is not.
+    assert model.max_table_size == 3
+    sizes = [table_shape_or_square(request) for request in recorder.requests]
+    final = len(table_blocks(len(STOPS), len(STOPS), 3))
+    assert sizes[:5] == [8] * 5 and all(size <= 3 for size in sizes[-final:])
+    assert len(sizes) - final <= 5 + len(table_blocks(len(STOPS), len(STOPS), 6))
+    recorder.requests.clear()
+    model.matrix(STOPS[:2], STOPS[:1])
+    assert [table_shape_or_square(request) for request in recorder.requests] == [3]
+
+
+def test_a_server_that_refuses_every_table_is_a_travel_error() -> None:
+    """Refusals down to the smallest possible table end in the usual TravelError."""
+    recorder = Recorder(refusing_more_than(1))
+    expect_travel_error(recorder.model(max_table_size=1000))
+    assert len(recorder.requests) < 20
 
 
 def test_empty_matrix_makes_no_request() -> None:

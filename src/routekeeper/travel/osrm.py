@@ -87,6 +87,14 @@ def _is_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+# osrm-routed's --max-table-size when it is not given: the size a refused table is asked in.
+OSRM_DEFAULT_TABLE_SIZE = 100
+
+
+class _TableTooBig(TravelError):
+    """The server refused a table request as larger than its ``--max-table-size``."""
+
+
 # Square tables from this many points up are asked in two halves at once.
 _SPLIT_FROM = 400
 # Blocks of a table larger than the server's limit asked at once.
@@ -238,7 +246,9 @@ class OsrmModel:
         self.base_url = base_url.rstrip("/")
         self.profile = profile
         self.timeout_s = timeout_s
+        # Lowered when the server refuses a table as too big (see table()).
         self.max_table_size = max_table_size
+        self._table_size_lock = threading.Lock()
         # One matrix() is many requests; this bounds the whole call, not just each request.
         # The default fits a 2,000-point matrix (1,600 requests) from a nearby server.
         self.deadline_s = deadline_s
@@ -265,76 +275,109 @@ class OsrmModel:
         self.close()
 
     def table(self, origins: Sequence[LonLat], destinations: Sequence[LonLat]) -> RawTable:
-        """Return OSRM's float table (NaN where unreachable) and how far each point snapped."""
+        """Return OSRM's float table (NaN where unreachable) and how far each point snapped.
+
+        A server that refuses a request as larger than its ``--max-table-size`` (code
+        ``TooBig``) is asked again in smaller blocks, and this model remembers the smaller size.
+        """
         o, d = lonlat_array(origins), lonlat_array(destinations)
-        same = len(o) == len(d) and bool(np.array_equal(o, d))
-
-        def fetch(deadline: float, cancelled: threading.Event) -> RawTable:
-            distance = np.zeros((len(o), len(d)), dtype=np.float64)
-            duration = np.zeros((len(o), len(d)), dtype=np.float64)
-            origin_snap = np.zeros(len(o), dtype=np.float64)
-            destination_snap = np.zeros(len(d), dtype=np.float64)
-            if same and len(o) <= self.max_table_size:
-                # Square requests list each point once (half the coordinates to snap); a big
-                # one is split by rows into two requests sent at once, so osrm-routed's two
-                # threads compute while this side decodes.
-                n = len(o)
-                halves = [slice(0, n)] if n < _SPLIT_FROM else [slice(0, n // 2),
-                                                                  slice(n // 2, n)]
-                coordinates = _format_coordinates(o)
-
-                def square(rows: slice) -> None:
-                    sources = "" if rows == slice(0, n) else "&sources=" + ";".join(
-                        str(i) for i in range(rows.start, rows.stop))
-                    url = (f"{self.base_url}/table/v1/{self.profile}/{coordinates}"
-                           f"?annotations=duration,distance&generate_hints=false{sources}")
-                    body = self._get_ok_json(url, deadline, cancelled)
-                    count = rows.stop - rows.start
-                    duration[rows] = _number_grid(body, "durations", count, n)
-                    distance[rows] = _number_grid(body, "distances", count, n)
-                    origin_snap[rows] = _snap_distances(body, "sources", count)
-
-                if len(halves) == 1:
-                    square(halves[0])
-                else:
-                    with ThreadPoolExecutor(2, thread_name_prefix="osrm-table") as pool:
-                        for done in [pool.submit(square, rows) for rows in halves]:
-                            done.result()
-                destination_snap[:] = origin_snap
-                return RawTable(distance, duration, origin_snap, destination_snap)
-            def block(rows: slice, cols: slice) -> None:
-                n_rows, n_cols = rows.stop - rows.start, cols.stop - cols.start
-                # Each block lists its sources then its destinations, and indexes into them.
-                sources = ";".join(str(i) for i in range(n_rows))
-                targets = ";".join(str(n_rows + j) for j in range(n_cols))
-                url = (
-                    f"{self.base_url}/table/v1/{self.profile}/"
-                    f"{_format_coordinates(np.concatenate([o[rows], d[cols]]))}"
-                    f"?sources={sources}&destinations={targets}&annotations=duration,distance"
-                    "&generate_hints=false"
-                )
-                body = self._get_ok_json(url, deadline, cancelled)
-                duration[rows, cols] = _number_grid(body, "durations", n_rows, n_cols)
-                distance[rows, cols] = _number_grid(body, "distances", n_rows, n_cols)
-                origin_snap[rows] = _snap_distances(body, "sources", n_rows)
-                destination_snap[cols] = _snap_distances(body, "destinations", n_cols)
-
-            blocks = table_blocks(len(o), len(d), self.max_table_size)
-            if len(blocks) == 1:
-                block(*blocks[0])
-            else:
-                # A large table is many small requests (osrm-routed's default --max-table-size
-                # is 100): a few at once keep the server's threads busy while this side
-                # decodes, instead of paying every round trip in turn.
-                with ThreadPoolExecutor(BLOCKS_AT_ONCE, thread_name_prefix="osrm-table") as pool:
-                    for done in [pool.submit(block, rows, cols) for rows, cols in blocks]:
-                        done.result()
-            return RawTable(distance, duration, origin_snap, destination_snap)
-
         if len(o) == 0 or len(d) == 0:
             empty = np.zeros((len(o), len(d)), dtype=np.float64)
             return RawTable(empty, empty.copy(), np.zeros(len(o)), np.zeros(len(d)))
+
+        def fetch(deadline: float, cancelled: threading.Event) -> RawTable:
+            while True:
+                limit = self.max_table_size
+                try:
+                    return self._fetch_table(o, d, limit, deadline, cancelled)
+                except _TableTooBig:
+                    if not self._lower_table_size(limit):
+                        raise _failure("the server refuses even the smallest table") from None
+
         return self._within_deadline(fetch)
+
+    def _lower_table_size(self, refused: int) -> bool:
+        """Take a smaller table size after the server refused ``refused``; False at the floor."""
+        with self._table_size_lock:
+            if self.max_table_size < refused:  # another request of this table lowered it
+                return True
+            # osrm-routed's default limit first (one more refusal at most), then halving for
+            # a server configured below it.
+            lower = OSRM_DEFAULT_TABLE_SIZE if refused > OSRM_DEFAULT_TABLE_SIZE else refused // 2
+            if lower < 2:
+                return False
+            logger.info("OSRM refused a table of %d coordinates; asking in blocks of %d",
+                        refused, lower)
+            self.max_table_size = lower
+            return True
+
+    def _fetch_table(self, o: npt.NDArray[np.float64], d: npt.NDArray[np.float64], limit: int,
+                     deadline: float, cancelled: threading.Event) -> RawTable:
+        """Ask for the table in requests of at most ``limit`` coordinates."""
+        table = RawTable(np.zeros((len(o), len(d))), np.zeros((len(o), len(d))),
+                         np.zeros(len(o)), np.zeros(len(d)))
+        same = len(o) == len(d) and bool(np.array_equal(o, d))
+        if same and len(o) <= limit:
+            self._fetch_square(o, table, deadline, cancelled)
+            return table
+
+        def block(rows: slice, cols: slice) -> None:
+            n_rows, n_cols = rows.stop - rows.start, cols.stop - cols.start
+            # Each block lists its sources then its destinations, and indexes into them.
+            sources = ";".join(str(i) for i in range(n_rows))
+            targets = ";".join(str(n_rows + j) for j in range(n_cols))
+            url = (
+                f"{self.base_url}/table/v1/{self.profile}/"
+                f"{_format_coordinates(np.concatenate([o[rows], d[cols]]))}"
+                f"?sources={sources}&destinations={targets}&annotations=duration,distance"
+                "&generate_hints=false"
+            )
+            body = self._get_ok_json(url, deadline, cancelled)
+            table.duration_s[rows, cols] = _number_grid(body, "durations", n_rows, n_cols)
+            table.distance_m[rows, cols] = _number_grid(body, "distances", n_rows, n_cols)
+            table.origin_snap_m[rows] = _snap_distances(body, "sources", n_rows)
+            table.destination_snap_m[cols] = _snap_distances(body, "destinations", n_cols)
+
+        blocks = table_blocks(len(o), len(d), limit)
+        if len(blocks) == 1:
+            block(*blocks[0])
+        else:
+            # A large table is many small requests (osrm-routed's default --max-table-size
+            # is 100): a few at once keep the server's threads busy while this side
+            # decodes, instead of paying every round trip in turn.
+            with ThreadPoolExecutor(BLOCKS_AT_ONCE, thread_name_prefix="osrm-table") as pool:
+                for done in [pool.submit(block, rows, cols) for rows, cols in blocks]:
+                    done.result()
+        return table
+
+    def _fetch_square(self, points: npt.NDArray[np.float64], table: RawTable, deadline: float,
+                      cancelled: threading.Event) -> None:
+        """Fill a table from points to themselves, listing each point once."""
+        # Square requests list each point once (half the coordinates to snap); a big one is
+        # split by rows into two requests sent at once, so osrm-routed's two threads compute
+        # while this side decodes.
+        n = len(points)
+        halves = [slice(0, n)] if n < _SPLIT_FROM else [slice(0, n // 2), slice(n // 2, n)]
+        coordinates = _format_coordinates(points)
+
+        def square(rows: slice) -> None:
+            sources = "" if rows == slice(0, n) else "&sources=" + ";".join(
+                str(i) for i in range(rows.start, rows.stop))
+            url = (f"{self.base_url}/table/v1/{self.profile}/{coordinates}"
+                   f"?annotations=duration,distance&generate_hints=false{sources}")
+            body = self._get_ok_json(url, deadline, cancelled)
+            count = rows.stop - rows.start
+            table.duration_s[rows] = _number_grid(body, "durations", count, n)
+            table.distance_m[rows] = _number_grid(body, "distances", count, n)
+            table.origin_snap_m[rows] = _snap_distances(body, "sources", count)
+
+        if len(halves) == 1:
+            square(halves[0])
+        else:
+            with ThreadPoolExecutor(2, thread_name_prefix="osrm-table") as pool:
+                for done in [pool.submit(square, rows) for rows in halves]:
+                    done.result()
+        table.destination_snap_m[:] = table.origin_snap_m
 
     def matrix(self, origins: Sequence[LonLat], destinations: Sequence[LonLat]) -> TravelMatrix:
         """Return int64 road metres and seconds; pairs without a route are marked unreachable."""
@@ -436,6 +479,8 @@ class OsrmModel:
         # OSRM reports errors as {"code": "NoRoute", "message": ...}, usually with HTTP 400.
         if no_route_ok and body.get("code") == "NoRoute":
             return body
+        if body.get("code") == "TooBig":
+            raise _TableTooBig(TRAVEL_FAILURE_MESSAGE)
         if status != 200 or body.get("code") != "Ok":
             raise _failure(f"HTTP {status}, code {body.get('code')!r}: {body.get('message')!r}")
         return body
