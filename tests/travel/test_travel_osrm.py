@@ -88,9 +88,14 @@ class Recorder:
         return OsrmModel(BASE_URL, client=client, **options)
 
 
+def coordinate_count(request: httpx.Request) -> int:
+    """The number of coordinates a table request lists."""
+    return len(request.url.path.rsplit("/", 1)[1].split(";"))
+
+
 def table_shape(request: httpx.Request) -> tuple[int, int, int]:
     """Return (coordinates, sources, destinations) counts of a table request."""
-    n_coordinates = len(request.url.path.rsplit("/", 1)[1].split(";"))
+    n_coordinates = coordinate_count(request)
     n_sources = len(request.url.params["sources"].split(";"))
     n_destinations = len(request.url.params["destinations"].split(";"))
     return n_coordinates, n_sources, n_destinations
@@ -161,16 +166,11 @@ def refusing_more_than(limit: int) -> Handler:
     """A server whose --max-table-size is ``limit``: OSRM's recorded TooBig above it."""
 
     def serve(request: httpx.Request) -> httpx.Response:
-        if table_shape_or_square(request) > limit:
+        if coordinate_count(request) > limit:
             return replay("table_too_big")
         return serve_table_from_recording(request)
 
     return serve
-
-
-def table_shape_or_square(request: httpx.Request) -> int:
-    """The number of coordinates a table request lists."""
-    return len(request.url.path.rsplit("/", 1)[1].split(";"))
 
 
 def test_a_refused_table_is_asked_again_in_blocks_the_server_accepts() -> None:
@@ -184,13 +184,13 @@ def test_a_refused_table_is_asked_again_in_blocks_the_server_accepts() -> None:
     # Refused: the square table of 8 points at 1000, 100, 50, 25 and 12, then a 3 + 3 block
     # at 6 (blocks asked at once may be refused a few times before the size drops); 3 is not.
     assert model.max_table_size == 3
-    sizes = [table_shape_or_square(request) for request in recorder.requests]
+    sizes = [coordinate_count(request) for request in recorder.requests]
     final = len(table_blocks(len(STOPS), len(STOPS), 3))
     assert sizes[:5] == [8] * 5 and all(size <= 3 for size in sizes[-final:])
     assert len(sizes) - final <= 5 + len(table_blocks(len(STOPS), len(STOPS), 6))
     recorder.requests.clear()
     model.matrix(STOPS[:2], STOPS[:1])
-    assert [table_shape_or_square(request) for request in recorder.requests] == [3]
+    assert [coordinate_count(request) for request in recorder.requests] == [3]
 
 
 def test_a_server_that_refuses_every_table_is_a_travel_error() -> None:
