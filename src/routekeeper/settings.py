@@ -13,11 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from routekeeper.core.public_url import forwarded_base, parse_trusted
 from routekeeper.core.signing_keys import KEY_FILE_NAME, SigningKeys, check_key, load_or_create
 
-
-class Environment(StrEnum):
-    DEVELOPMENT = "development"
-    TEST = "test"
-    PRODUCTION = "production"
+Environment = StrEnum("Environment", "DEVELOPMENT TEST PRODUCTION")
 
 
 class DatabaseSettings(BaseModel):
@@ -156,10 +152,7 @@ class ExportSettings(BaseModel):
     s3_prefix: str = "exports/"
 
 
-class MailSecurity(StrEnum):
-    NONE = "none"
-    STARTTLS = "starttls"
-    TLS = "tls"
+MailSecurity = StrEnum("MailSecurity", "NONE STARTTLS TLS")
 
 
 class MailSettings(BaseModel):
@@ -182,9 +175,7 @@ class ViewSettings(BaseModel):
     max_streams: int = 4000
 
 
-class LogFormat(StrEnum):
-    TEXT = "text"
-    JSON = "json"
+LogFormat = StrEnum("LogFormat", "TEXT JSON")
 
 
 class LogSettings(BaseModel):

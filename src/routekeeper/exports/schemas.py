@@ -17,31 +17,19 @@ MAX_RECIPIENTS = 20
 IGNORED_FIELDS = frozenset({"limit", "pagination_token", "aggregate"})
 
 
-class ExportKind(StrEnum):
-    """What an export lists: orders (POST /orders/export) or workers (POST /workers/export)."""
-
-    ORDERS = "orders"
-    WORKERS = "workers"
+# What an export lists: orders (POST /orders/export) or workers (POST /workers/export).
+ExportKind = StrEnum("ExportKind", "ORDERS WORKERS")
 
 
-class ExportStatus(StrEnum):
-    PENDING = "pending"
-    PROCESSING = "processing"
-    COMPLETED = "completed"
-    FAILED = "failed"
+ExportStatus = StrEnum("ExportStatus", "PENDING PROCESSING COMPLETED FAILED")
 
 
 FINAL_STATUSES = (ExportStatus.COMPLETED, ExportStatus.FAILED)
 
 
-class MailStatus(StrEnum):
-    PENDING = "pending"  # will be sent when the export finishes
-    QUEUED = "queued"
-    SENT = "sent"
-    RETRYING = "retrying"
-    FAILED = "failed"
-    NOT_CONFIGURED = "not_configured"
-    NO_RECIPIENTS = "no_recipients"
+MailStatus = StrEnum(
+    "MailStatus", "PENDING QUEUED SENT RETRYING FAILED NOT_CONFIGURED NO_RECIPIENTS"
+)
 
 
 class OrderExportRequest(OrderFilters):

@@ -12,14 +12,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from routekeeper.db.base import Base
 from routekeeper.db.types import PortableJSON, UTCDateTime
 
-
-class JobStatus(StrEnum):
-    """A job's ``status``: waiting (queued), claimed under a lease (running), or done."""
-
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
+# A job's ``status``: waiting (queued), claimed under a lease (running), or done.
+JobStatus = StrEnum("JobStatus", "QUEUED RUNNING SUCCEEDED FAILED")
 
 
 class Job(Base):

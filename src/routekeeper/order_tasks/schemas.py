@@ -12,17 +12,10 @@ from routekeeper.core.timefmt import ApiDatetime
 MAX_TASKS = 100
 
 
-class TaskPriority(StrEnum):
-    NONE = "none"
-    LOW = "low"
-    MEDIUM = "medium"
-    HIGH = "high"
+TaskPriority = StrEnum("TaskPriority", "NONE LOW MEDIUM HIGH")
 
 
-class TaskStatusIn(StrEnum):
-    ONGOING = "ongoing"
-    COMPLETED = "completed"
-    CANCELLED = "cancelled"
+TaskStatusIn = StrEnum("TaskStatusIn", "ONGOING COMPLETED CANCELLED")
 
 
 class BaseOrderTask(BaseModel):

@@ -26,10 +26,7 @@ URL_MAX = 2048
 NOTE_MAX = 10_000
 
 
-class AttachmentType(StrEnum):
-    IMAGE = "image"
-    NOTE = "note"
-    SIGNATURE = "signature"
+AttachmentType = StrEnum("AttachmentType", "IMAGE NOTE SIGNATURE")
 
 
 # What each kind carries besides its type.

@@ -46,40 +46,22 @@ Geometry = Annotated[
 ]
 
 
-class OrderType(StrEnum):
-    PICK = "pick"
-    DROP = "drop"
+OrderType = StrEnum("OrderType", "PICK DROP")
 
 
-class Priority(StrEnum):
-    LOW = "low"
-    MEDIUM = "medium"
-    HIGH = "high"
+Priority = StrEnum("Priority", "LOW MEDIUM HIGH")
 
 
-class PlanMode(StrEnum):
-    MANUAL = "manual"
-    SCHEDULED = "scheduled"
-    ON_DEMAND = "on_demand"
+PlanMode = StrEnum("PlanMode", "MANUAL SCHEDULED ON_DEMAND")
 
 
-class TrackMode(StrEnum):
-    ON_TIME = "on_time"
-    FLEX = "flex"
-    PRE_SHIFT = "pre_shift"
-    ON_SHIFT = "on_shift"
-    FULL_SHIFT = "full_shift"
+TrackMode = StrEnum("TrackMode", "ON_TIME FLEX PRE_SHIFT ON_SHIFT FULL_SHIFT")
 
 
-class MatrixStrategy(StrEnum):
-    OSRM_FULL = "osrm_full"
-    ALS_FULL = "als_full"
-    HYBRID_SPARSE = "hybrid_sparse"
+MatrixStrategy = StrEnum("MatrixStrategy", "OSRM_FULL ALS_FULL HYBRID_SPARSE")
 
 
-class SortDirection(StrEnum):
-    ASC = "asc"
-    DESC = "desc"
+SortDirection = StrEnum("SortDirection", "ASC DESC")
 
 
 def check_window(

@@ -7,30 +7,13 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-
-class OrderStatus(StrEnum):
-    UNPLANNED = "unplanned"
-    PLANNED = "planned"
-    ASSIGNED = "assigned"
-    DISPATCHED = "dispatched"
-    ONGOING = "ongoing"
-    DISABLED = "disabled"
-    COMPLETED = "completed"
-    CANCELLED = "cancelled"
-    SUMMARIZING = "summarizing"
+OrderStatus = StrEnum("OrderStatus", "UNPLANNED PLANNED ASSIGNED DISPATCHED"
+                       " ONGOING DISABLED COMPLETED CANCELLED SUMMARIZING")
 
 
-class OrderAction(StrEnum):
-    PLAN = "plan"
-    ASSIGN = "assign"
-    START = "start"
-    COMPLETE = "complete"
-    CANCEL = "cancel"
-    DISABLE = "disable"
-    ENABLE = "enable"
-    RESCHEDULE = "reschedule"
-    UNPLAN = "unplan"
-    UPDATE = "update"
+OrderAction = StrEnum(
+    "OrderAction", "PLAN ASSIGN START COMPLETE CANCEL DISABLE ENABLE RESCHEDULE UNPLAN UPDATE"
+)
 
 
 TERMINAL = frozenset({OrderStatus.COMPLETED, OrderStatus.CANCELLED})

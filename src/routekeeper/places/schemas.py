@@ -21,18 +21,8 @@ _CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$")
 DEFAULT_PLACE_RADIUS_M = 100
 
 
-class PlaceType(StrEnum):
-    SHOP = "shop"
-    HOUSE = "house"
-    RESTAURANT = "restaurant"
-    OFFICE = "office"
-    WAREHOUSE = "warehouse"
-    HOSPITAL = "hospital"
-    MALL = "mall"
-    UNIVERSITY = "university"
-    GOLF_COURSE = "golf_course"
-    STADIUM = "stadium"
-    AIRPORT = "airport"
+PlaceType = StrEnum("PlaceType", "SHOP HOUSE RESTAURANT OFFICE WAREHOUSE"
+                     " HOSPITAL MALL UNIVERSITY GOLF_COURSE STADIUM AIRPORT")
 
 
 class Timing(BaseModel):
@@ -180,10 +170,7 @@ class PlaceHistoryPage(BaseModel):
     pagination_token: str | None = None
 
 
-class SortBy(StrEnum):
-    LAST_UPDATED = "last_updated"
-    ORDER_COUNT = "order_count"
-    SKEW = "skew"
+SortBy = StrEnum("SortBy", "LAST_UPDATED ORDER_COUNT SKEW")
 
 
 class PlaceFilters(BaseModel):

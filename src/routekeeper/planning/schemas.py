@@ -13,11 +13,7 @@ from routekeeper.core.timefmt import ApiDatetime
 from routekeeper.orders.schemas import SortDirection
 from routekeeper.routes.schemas import RouteRead
 
-
-class PlanStatus(StrEnum):
-    PLANNING = "planning"
-    COMPLETED = "completed"
-    FAILED = "failed"
+PlanStatus = StrEnum("PlanStatus", "PLANNING COMPLETED FAILED")
 
 
 class PlanFilters(BaseModel):
@@ -74,12 +70,8 @@ class TriggerOrder(BaseModel):
     order_handle: str = Field(min_length=1)
 
 
-class ReplanMode(StrEnum):
-    """How far a re-plan of the rest of the day may change routes being driven (extension)."""
-
-    KEEP_WITH_WORKER = "keep_with_worker"
-    ALLOW_MOVES = "allow_moves"
-    FREE = "free"
+# How far a re-plan of the rest of the day may change routes being driven (extension).
+ReplanMode = StrEnum("ReplanMode", "KEEP_WITH_WORKER ALLOW_MOVES FREE")
 
 
 class TriggerRequest(BaseModel):

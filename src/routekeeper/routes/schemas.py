@@ -12,13 +12,8 @@ from routekeeper.core.fields import Handle, JsonObject, Text
 from routekeeper.core.timefmt import ApiDatetime
 from routekeeper.orders.schemas import OrderIn, OrderRead, OrderType, TrackMode
 
-
-class DeviceSwitchMode(StrEnum):
-    """Which of a worker's devices tracks the orders (contract 2.3)."""
-
-    MANUAL = "manual"
-    LOGIN = "login"
-    CLOSEST_TO_DESTINATION = "closest_to_destination"
+# Which of a worker's devices tracks the orders (contract 2.3).
+DeviceSwitchMode = StrEnum("DeviceSwitchMode", "MANUAL LOGIN CLOSEST_TO_DESTINATION")
 
 
 class OrderRef(BaseModel):

@@ -5,14 +5,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-
-class RouteStatus(StrEnum):
-    """A route's ``status``."""
-
-    PLANNED = "planned"
-    ASSIGNED = "assigned"
-    TRACKING = "tracking"
-    COMPLETED = "completed"
+# A route's ``status``.
+RouteStatus = StrEnum("RouteStatus", "PLANNED ASSIGNED TRACKING COMPLETED")
 
 
 NOT_STARTED = frozenset({RouteStatus.PLANNED, RouteStatus.ASSIGNED})

@@ -25,10 +25,7 @@ USER_AGENT = f"Routekeeper-Webhooks/{__version__}"
 JITTER = 0.1
 
 
-class Outcome(StrEnum):
-    DELIVERED = "delivered"
-    REJECTED = "rejected"
-    RETRY = "retry"
+Outcome = StrEnum("Outcome", "DELIVERED REJECTED RETRY")
 
 
 @dataclass(frozen=True)

@@ -103,12 +103,7 @@ class EndpointPage(BaseModel):
     pagination_token: str | None
 
 
-class DeliveryStatus(StrEnum):
-    PENDING = "pending"
-    DELIVERED = "delivered"
-    REJECTED = "rejected"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
+DeliveryStatus = StrEnum("DeliveryStatus", "PENDING DELIVERED REJECTED FAILED CANCELLED")
 
 
 class DeliveryRead(BaseModel):

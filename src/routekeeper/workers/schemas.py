@@ -192,23 +192,16 @@ class ScheduleEntry(_Body):
         return self
 
 
-class RouteStartLocation(StrEnum):
-    DRIVER_HOME = "driver_home"
-    OPS_GROUP_HOME = "ops_group_home"
-    LIVE_LOCATION = "live_location"
+RouteStartLocation = StrEnum("RouteStartLocation", "DRIVER_HOME OPS_GROUP_HOME LIVE_LOCATION")
 
 
-class RouteCompletionType(StrEnum):
-    END_AT_LAST_ORDER = "end_at_last_order"
-    RETURN_TO_START_LOCATION = "return_to_start_location"
-    MANUAL = "manual"
+RouteCompletionType = StrEnum(
+    "RouteCompletionType", "END_AT_LAST_ORDER RETURN_TO_START_LOCATION MANUAL"
+)
 
 
-class ObjectiveFn(StrEnum):
-    MINIMISE_TIME = "minimise_time"
-    MINIMISE_DISTANCE = "minimise_distance"
-    # Extension: time, with a surcharge on routes longer than the fleet's average.
-    BALANCE_TIME = "balance_time"
+# Extension: time, with a surcharge on routes longer than the fleet's average.
+ObjectiveFn = StrEnum("ObjectiveFn", "MINIMISE_TIME MINIMISE_DISTANCE BALANCE_TIME")
 
 
 class Reloads(_Body):
@@ -220,18 +213,12 @@ class Reloads(_Body):
                               description="Seconds each reload takes.")
 
 
-class TrackingAutomationType(StrEnum):
-    MANUAL = "manual"
-    SHIFT = "shift"
-    ORDER = "order"
-    ROUTE = "route"
-    ORDER_AND_ROUTE = "order_and_route"
+TrackingAutomationType = StrEnum(
+    "TrackingAutomationType", "MANUAL SHIFT ORDER ROUTE ORDER_AND_ROUTE"
+)
 
 
-class AutomationMode(StrEnum):
-    AUTO = "auto"
-    AUTO_START = "auto_start"
-    AUTO_STOP = "auto_stop"
+AutomationMode = StrEnum("AutomationMode", "AUTO AUTO_START AUTO_STOP")
 
 
 class OrderTrackingAutomation(_Body):
@@ -246,10 +233,7 @@ class OrderTrackingAutomation(_Body):
     acceptance: dict[str, Any] | None = None
 
 
-class WorkStatusType(StrEnum):
-    MANUAL = "manual"
-    TRACKING = "tracking"
-    AVAILABLE = "available"
+WorkStatusType = StrEnum("WorkStatusType", "MANUAL TRACKING AVAILABLE")
 
 
 class WorkStatusAutomation(_Body):

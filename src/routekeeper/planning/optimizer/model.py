@@ -20,31 +20,21 @@ UNLIMITED_CAPACITY = 1 << 40
 
 Matrix = npt.NDArray[np.int64]
 
-
-class Objective(StrEnum):
-    """What the optimiser minimises over all routes."""
-
-    MINIMISE_TIME = "minimise_time"
-    MINIMISE_DISTANCE = "minimise_distance"
-    # Total time, plus a surcharge on every second a route runs beyond the fleet's average
-    # (see translate.BALANCE_WEIGHT): work moves from long routes to short ones.
-    BALANCE_TIME = "balance_time"
+# The vocabularies below are StrEnums whose values are their members' names in lower case.
 
 
-class StopKind(StrEnum):
-    """What a route stop is: serving a job, a worker's break, or reloading at a depot."""
-
-    JOB = "job"
-    BREAK = "break"
-    RELOAD = "reload"
+# What the optimiser minimises over all routes. BALANCE_TIME: total time, plus a surcharge on
+# every second a route runs beyond the fleet's average (see translate.BALANCE_WEIGHT): work
+# moves from long routes to short ones.
+Objective = StrEnum("Objective", "MINIMISE_TIME MINIMISE_DISTANCE BALANCE_TIME")
 
 
-class Priority(StrEnum):
-    """How reluctantly a job is left unassigned when not everything fits."""
+# What a route stop is: serving a job, a worker's break, or reloading at a depot.
+StopKind = StrEnum("StopKind", "JOB BREAK RELOAD")
 
-    LOW = "low"
-    MEDIUM = "medium"
-    HIGH = "high"
+
+# How reluctantly a job is left unassigned when not everything fits.
+Priority = StrEnum("Priority", "LOW MEDIUM HIGH")
 
 
 @dataclass(frozen=True, slots=True)

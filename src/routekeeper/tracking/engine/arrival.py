@@ -16,22 +16,12 @@ from enum import StrEnum
 from routekeeper.tracking.engine.fixes import Fix, Instant
 from routekeeper.tracking.engine.geofence import Geofence, Presence, inside_confidence
 
-
-class VisitPhase(StrEnum):
-    """Where a visit stands."""
-
-    APPROACHING = "approaching"
-    CANDIDATE = "candidate"
-    ARRIVED = "arrived"
-    EXIT_CANDIDATE = "exit_candidate"
-    EXITED = "exited"
+# Where a visit stands.
+VisitPhase = StrEnum("VisitPhase", "APPROACHING CANDIDATE ARRIVED EXIT_CANDIDATE EXITED")
 
 
-class VisitEventKind(StrEnum):
-    """The two visit events, named like the Orders API webhook values."""
-
-    ARRIVED = "arrived"
-    EXITED = "exited"
+# The two visit events, named like the Orders API webhook values.
+VisitEventKind = StrEnum("VisitEventKind", "ARRIVED EXITED")
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,19 +40,12 @@ TRUSTED_ACCURACY_M = 20.0
 """...or when accuracy is at most this many metres, so that small geofences stay reachable."""
 
 
-class Presence(StrEnum):
-    """Where a fix puts the device relative to a geofence, given the fix's accuracy."""
-
-    INSIDE = "inside"
-    OUTSIDE = "outside"
-    UNCERTAIN = "uncertain"
+# Where a fix puts the device relative to a geofence, given the fix's accuracy.
+Presence = StrEnum("Presence", "INSIDE OUTSIDE UNCERTAIN")
 
 
-class GeofenceKind(StrEnum):
-    """The two destination shapes of the Orders API."""
-
-    CIRCLE = "circle"
-    POLYGON = "polygon"
+# The two destination shapes of the Orders API.
+GeofenceKind = StrEnum("GeofenceKind", "CIRCLE POLYGON")
 
 
 def _local_xy(origin: LonLat, point: LonLat) -> tuple[float, float]:

@@ -43,12 +43,8 @@ MOVING_AWAY_SATURATION_M = 1000.0
 LOW_BATTERY_YELLOW_MARGIN_PERCENT = 10.0
 
 
-class RiskLabel(StrEnum):
-    """The three intensity labels of the Orders API."""
-
-    GREEN = "green"
-    YELLOW = "yellow"
-    RED = "red"
+# The three intensity labels of the Orders API.
+RiskLabel = StrEnum("RiskLabel", "GREEN YELLOW RED")
 
 
 @dataclass(frozen=True, slots=True)
