@@ -10,12 +10,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from routekeeper.db.base import Base
 from routekeeper.db.types import PortableJSON, UTCDateTime
-from routekeeper.models.mixins import AccountOwned
+from routekeeper.models.mixins import AccountOwned, Lifecycle
 
 _ACTIVE = "status NOT IN ('completed', 'cancelled')"
 
 
-class Order(AccountOwned, Base):
+class Order(AccountOwned, Lifecycle, Base):
     """An order attempt; the handle is unique among an account's non-terminal orders."""
 
     __tablename__ = "order"
@@ -93,14 +93,8 @@ class Order(AccountOwned, Base):
     previous_fulfillments: Mapped[list[dict[str, Any]]] = mapped_column(PortableJSON, default=list)
     timezone: Mapped[str | None] = mapped_column(String(64))
     tracking_id: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    planned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     arrived_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     exited_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -5,27 +5,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKeyConstraint, Index, String
+from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from routekeeper.db.base import Base
 from routekeeper.db.types import PortableJSON, UTCDateTime
+from routekeeper.models.mixins import OrderOwned, order_owned_args
 
 
-class OrderTask(Base):
+class OrderTask(OrderOwned, Base):
     """A task of one order row (attempt); deleted with its order."""
 
     __tablename__ = "order_task"
-    __table_args__ = (
-        ForeignKeyConstraint(
-            ["account_id", "order_id"], ["order.account_id", "order.id"], ondelete="CASCADE"
-        ),
-        Index("ix_order_task_account_order", "account_id", "order_id", "created_at"),
-    )
+    __table_args__ = order_owned_args("ix_order_task_account_order", listed_by="created_at")
 
-    account_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     task_id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    order_id: Mapped[str] = mapped_column(String(36))
     label: Mapped[str] = mapped_column(String(200))
     task_definition_id: Mapped[str | None] = mapped_column(String(36))
     description: Mapped[str | None] = mapped_column(String(2000))

@@ -10,10 +10,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from routekeeper.db.base import Base
 from routekeeper.db.types import PortableJSON, UTCDateTime
-from routekeeper.models.mixins import AccountOwned
+from routekeeper.models.mixins import AccountOwned, Lifecycle
 
 
-class Route(AccountOwned, Base):
+class Route(AccountOwned, Lifecycle, Base):
     """A route; the orders on it point at it (``order.route_handle``) with their sequence."""
 
     __tablename__ = "route"
@@ -52,9 +52,3 @@ class Route(AccountOwned, Base):
     day_stops: Mapped[list[dict[str, Any]] | None] = mapped_column(PortableJSON)
     # What bound the route when it was last planned (planning/binding.py), shown on request.
     bound_by: Mapped[dict[str, Any] | None] = mapped_column(PortableJSON)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    planned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
