@@ -54,6 +54,12 @@ from routekeeper.tracking.service import on_order_finished
 from routekeeper.webhooks.outbox import record_order_event
 from routekeeper.workers.radius import outside_radius
 
+# An order's columns that place it on a route; unplan() clears them all.
+ROUTE_PLACEMENT = (
+    "route_handle", "route_sequence", "plan_id", "worker_handle", "device_id", "estimate",
+    "planned_at", "assigned_at",
+)
+
 
 def add_timeline(
     session: Session,
@@ -410,14 +416,8 @@ def unplan(order: Order) -> None:
     """Take an order off its route, back to ``unplanned``: the one place its route fields
     are cleared (the route aggregate re-sequences and re-estimates the route it left)."""
     order.status = OrderStatus.UNPLANNED.value
-    order.route_handle = None
-    order.route_sequence = None
-    order.plan_id = None
-    order.worker_handle = None
-    order.device_id = None
-    order.estimate = None
-    order.planned_at = None
-    order.assigned_at = None
+    for placement in ROUTE_PLACEMENT:
+        setattr(order, placement, None)
 
 
 def reschedule_order(

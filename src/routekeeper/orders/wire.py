@@ -15,6 +15,11 @@ _STAMPS = (
     "completed_at", "cancelled_at", "disabled_at", "enabled_at", "rescheduled_marked_at",
     "scheduled_after", "scheduled_at",
 )
+# The actuals the detail shape adds, served as stored.
+_ACTUALS = (
+    "polyline", "start_location", "end_location", "visited_destination",
+    "completed_at_destination", "cancelled_at_destination", "deviation_from_destination",
+)
 
 
 def share_url(order: Order, public_url: str) -> str | None:
@@ -91,14 +96,9 @@ def order_detail_wire(
 ) -> dict[str, Any]:
     """The detail shape with the timeline (``GetOrderTimelineResponse``)."""
     data = order_wire(order, links, tasks=tasks)
+    for actual in _ACTUALS:
+        data[actual] = getattr(order, actual)
     data.update(
-        polyline=order.polyline,
-        start_location=order.start_location,
-        end_location=order.end_location,
-        visited_destination=order.visited_destination,
-        completed_at_destination=order.completed_at_destination,
-        cancelled_at_destination=order.cancelled_at_destination,
-        deviation_from_destination=order.deviation_from_destination,
         previous_fulfillments=order.previous_fulfillments or [],
         attachments=order.attachments or [],
         images=image_urls(order.attachments),

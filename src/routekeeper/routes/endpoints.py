@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Query
 
@@ -76,6 +77,14 @@ TRACK_ERRORS: Responses = {**R400, **R401, **R404_CODED, **R409, **R422}
 CHANGE_ERRORS: Responses = {**R400, **R401, **R404_EITHER, **R409, **R422}
 ESTIMATE_ERRORS: Responses = {**R400, **R401, **R404_CODED, **R422}
 Version = Annotated[int | None, Query(ge=1, description="Route version the change is based on")]
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+
+
+def _route_change(action: str) -> Callable[[Endpoint], Endpoint]:
+    """The operation ``POST /orders/routes/{route_handle}/<action>``: every one answers the
+    changed route and the same errors."""
+    return router.post(f"/orders/routes/{{route_handle}}/{action}", response_model=RouteRead,
+                       responses=CHANGE_ERRORS)
 
 
 Travel = TravelDep
@@ -169,8 +178,7 @@ def patch_route(route_handle: str, body: RouteUpdate, ctx: ChangeContext,
     return _full(ctx, operations.update_route(ctx, route_handle, body, version=version))
 
 
-@router.post("/orders/routes/{route_handle}/add", response_model=RouteRead,
-             responses=CHANGE_ERRORS)
+@_route_change("add")
 def add_to_route(route_handle: str, body: RouteOrders, ctx: ChangeContext,
                  version: Version = None) -> dict[str, Any]:
     """Add unplanned orders to a route."""
@@ -178,16 +186,14 @@ def add_to_route(route_handle: str, body: RouteOrders, ctx: ChangeContext,
                                             resequence=body.resequence, version=version))
 
 
-@router.post("/orders/routes/{route_handle}/remove", response_model=RouteRead,
-             responses=CHANGE_ERRORS)
+@_route_change("remove")
 def remove_from_route(route_handle: str, body: RouteOrders, ctx: ChangeContext,
                       version: Version = None) -> dict[str, Any]:
     """Remove orders from a route; they become unplanned."""
     return _full(ctx, operations.remove_orders(ctx, route_handle, body.orders, version=version))
 
 
-@router.post("/orders/routes/{route_handle}/resequence", response_model=RouteRead,
-             responses=CHANGE_ERRORS)
+@_route_change("resequence")
 def resequence_route(route_handle: str, body: RouteOrders, ctx: ChangeContext,
                      version: Version = None) -> dict[str, Any]:
     """Set the sequence of a route's open orders."""
@@ -195,24 +201,21 @@ def resequence_route(route_handle: str, body: RouteOrders, ctx: ChangeContext,
                                                    version=version))
 
 
-@router.post("/orders/routes/{route_handle}/optimise", response_model=RouteRead,
-             responses=CHANGE_ERRORS)
+@_route_change("optimise")
 def optimise_route(route_handle: str, ctx: ChangeContext,
                    version: Version = None) -> dict[str, Any]:
     """Let the solver re-sequence the stops not yet reached."""
     return _full(ctx, operations.optimise_route(ctx, route_handle, version=version))
 
 
-@router.post("/orders/routes/{route_handle}/reassign", response_model=RouteRead,
-             responses=CHANGE_ERRORS)
+@_route_change("reassign")
 def reassign_route(route_handle: str, body: RouteReassign, ctx: ChangeContext,
                    version: Version = None) -> dict[str, Any]:
     """Give a route to another worker or device."""
     return _full(ctx, operations.reassign_route(ctx, route_handle, body, version=version))
 
 
-@router.post("/orders/routes/{route_handle}/complete", response_model=RouteRead,
-             responses=CHANGE_ERRORS)
+@_route_change("complete")
 def complete_route(route_handle: str, ctx: ChangeContext,
                    version: Version = None) -> dict[str, Any]:
     """Complete a route (its unfinished orders are cancelled); 409 when already completed."""

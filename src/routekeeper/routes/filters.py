@@ -11,15 +11,7 @@ from typing import Any
 
 from pydantic import create_model
 
-from routekeeper.core.query_filters import (
-    JsonObjectQuery,
-    ListFilters,
-    QueryDate,
-    QueryFilters,
-    QueryInstant,
-    TrackingFilters,
-    metadata_filter,
-)
+from routekeeper.core import query_filters
 from routekeeper.orders.schemas import SortDirection, TrackMode
 from routekeeper.routes.states import RouteStatus
 
@@ -31,15 +23,17 @@ DATE_FILTERS = [f"{stem}_date" for stem in DATE_STEMS]
 WINDOW_FILTERS = [f"{stem}_{edge}" for stem in WINDOW_STEMS for edge in ("from", "to")]
 
 
-class RouteFilterFields(TrackingFilters, ListFilters, QueryFilters):
+class RouteFilterFields(
+    query_filters.TrackingFilters, query_filters.ListFilters, query_filters.QueryFilters
+):
     """The fixed part of the route filters; the time filters are generated below."""
 
     STATUS_VALUES = ROUTE_STATUSES
     PLAN_MODE_VALUES = PLAN_MODES
 
     track_mode: TrackMode | None = None
-    route_metadata_filter: JsonObjectQuery = None
-    device_metadata_filter: JsonObjectQuery = None
+    route_metadata_filter: query_filters.JsonObjectQuery = None
+    device_metadata_filter: query_filters.JsonObjectQuery = None
     sort_direction: SortDirection = SortDirection.DESC
 
     @property
@@ -50,12 +44,12 @@ class RouteFilterFields(TrackingFilters, ListFilters, QueryFilters):
     @property
     def metadata_filter(self) -> dict[str, Any]:
         """The route metadata filter as an object."""
-        return metadata_filter(self.route_metadata_filter)
+        return query_filters.metadata_filter(self.route_metadata_filter)
 
 
 RouteFilters = create_model(  # type: ignore[call-overload]
     "RouteFilters", __base__=RouteFilterFields,
-    **{name: (QueryDate, None) for name in DATE_FILTERS},
-    **{name: (QueryInstant, None) for name in WINDOW_FILTERS},
+    **{name: (query_filters.QueryDate, None) for name in DATE_FILTERS},
+    **{name: (query_filters.QueryInstant, None) for name in WINDOW_FILTERS},
 )
 RouteFilters.__doc__ = "Every filter of GET /orders/routes/."

@@ -10,7 +10,6 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any, TypeGuard, TypeVar
 
 import httpx
@@ -266,12 +265,7 @@ class OsrmModel:
     def __enter__(self) -> OsrmModel:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def table(self, origins: Sequence[LonLat], destinations: Sequence[LonLat]) -> RawTable:

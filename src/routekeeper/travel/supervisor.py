@@ -55,12 +55,14 @@ class RoutedSupervisor:
         """Configure the child; nothing runs before start()."""
         if algorithm not in ("ch", "mld"):
             raise ValueError("algorithm must be 'ch' or 'mld'")
-        self.binary = binary
         self.dataset = dataset
         self.algorithm = algorithm
-        self.requested_port = port
         self.max_table_size = max_table_size
-        self.threads = threads
+        # The command line but its port, which a restart may change.
+        self._arguments = [str(binary), "--algorithm", algorithm, "--ip", "127.0.0.1",
+                           "--threads", str(threads), "--max-table-size", str(max_table_size),
+                           "--verbosity", "WARNING"]
+        self.requested_port = port
         self.port = 0
         self.restarts = 0
         self._process: subprocess.Popen[bytes] | None = None
@@ -108,10 +110,7 @@ class RoutedSupervisor:
             self._output = None
 
     def _command(self, port: int) -> list[str]:
-        return [str(self.binary), "--algorithm", self.algorithm, "--ip", "127.0.0.1",
-                "--port", str(port), "--threads", str(self.threads),
-                "--max-table-size", str(self.max_table_size), "--verbosity", "WARNING",
-                str(self.dataset)]
+        return [*self._arguments, "--port", str(port), str(self.dataset)]
 
     def _launch(self) -> None:
         """Start one child and wait until it answers HTTP, or raise RoutedError."""

@@ -26,20 +26,8 @@ from routekeeper.core.timefmt import parse_query_time
 from routekeeper.dependencies import ReadSession, SettingsDep, WriteSession
 from routekeeper.orders.paths import ORDER
 from routekeeper.orders.schemas import SortDirection
-from routekeeper.webhooks import service
+from routekeeper.webhooks import schemas, service
 from routekeeper.webhooks.catalog import HISTORY_VALUES
-from routekeeper.webhooks.schemas import (
-    DeliveryPage,
-    DeliveryStatus,
-    EndpointCreate,
-    EndpointPage,
-    EndpointRead,
-    EndpointUpdate,
-    EndpointWithSecret,
-    OrderWebhookPage,
-    ReplayRequest,
-    ReplayResult,
-)
 
 router = Router(tags=["Webhooks"])
 
@@ -49,24 +37,25 @@ UPDATE_ERRORS: dict[int | str, dict[str, Any]] = {**CREATE_ERRORS, 404: R404[404
 
 
 @router.post(
-    "/webhooks/endpoints", status_code=201, response_model=EndpointWithSecret,
+    "/webhooks/endpoints", status_code=201, response_model=schemas.EndpointWithSecret,
     responses=CREATE_ERRORS, dependencies=NO_STORE,
 )
 def create_endpoint(
-    body: EndpointCreate, account: CurrentAccount, session: WriteSession, settings: SettingsDep
-) -> EndpointWithSecret:
+    body: schemas.EndpointCreate, account: CurrentAccount, session: WriteSession,
+    settings: SettingsDep,
+) -> schemas.EndpointWithSecret:
     """Register a receiver URL; the answer holds its signing secret (shown only here)."""
     return service.create_endpoint(session, account.account_id, body, settings.webhooks)
 
 
-@router.get("/webhooks/endpoints", response_model=EndpointPage, responses=ERRORS_401_422)
+@router.get("/webhooks/endpoints", response_model=schemas.EndpointPage, responses=ERRORS_401_422)
 def list_endpoints(
     account: CurrentAccount,
     session: ReadSession,
     settings: SettingsDep,
     limit: QueryLimit = 50,
     pagination_token: str | None = None,
-) -> EndpointPage:
+) -> schemas.EndpointPage:
     """List the account's endpoints, oldest first."""
     keys = page_keys(settings.signing_keys, "webhook_endpoints", account.account_id)
     return service.list_endpoints(session, account.account_id, limit=limit,
@@ -74,21 +63,24 @@ def list_endpoints(
 
 
 @router.get(
-    "/webhooks/endpoints/{endpoint_id}", response_model=EndpointRead,
+    "/webhooks/endpoints/{endpoint_id}", response_model=schemas.EndpointRead,
     responses=ERRORS_401_404_422,
 )
-def get_endpoint(endpoint_id: str, account: CurrentAccount, session: ReadSession) -> EndpointRead:
+def get_endpoint(
+    endpoint_id: str, account: CurrentAccount, session: ReadSession
+) -> schemas.EndpointRead:
     """Read one endpoint (without its secret)."""
     return service.endpoint_read(service.get_endpoint(session, account.account_id, endpoint_id))
 
 
 @router.patch(
-    "/webhooks/endpoints/{endpoint_id}", response_model=EndpointRead, responses=UPDATE_ERRORS,
+    "/webhooks/endpoints/{endpoint_id}", response_model=schemas.EndpointRead,
+    responses=UPDATE_ERRORS,
 )
 def update_endpoint(
-    endpoint_id: str, body: EndpointUpdate, account: CurrentAccount, session: WriteSession,
+    endpoint_id: str, body: schemas.EndpointUpdate, account: CurrentAccount, session: WriteSession,
     settings: SettingsDep,
-) -> EndpointRead:
+) -> schemas.EndpointRead:
     """Change an endpoint's URL, filter, description, or enable/disable it."""
     return service.update_endpoint(session, account.account_id, endpoint_id, body,
                                    settings.webhooks)
@@ -104,18 +96,18 @@ def delete_endpoint(
 
 
 @router.post(
-    "/webhooks/endpoints/{endpoint_id}/rotate-secret", response_model=EndpointWithSecret,
+    "/webhooks/endpoints/{endpoint_id}/rotate-secret", response_model=schemas.EndpointWithSecret,
     responses=ERRORS_401_404_422, dependencies=NO_STORE,
 )
 def rotate_secret(
     endpoint_id: str, account: CurrentAccount, session: WriteSession, settings: SettingsDep
-) -> EndpointWithSecret:
+) -> schemas.EndpointWithSecret:
     """Issue a new signing secret; the old one also signs until previous_secret_expires_at."""
     return service.rotate_secret(session, account.account_id, endpoint_id, settings.webhooks)
 
 
 @router.get(
-    "/webhooks/endpoints/{endpoint_id}/deliveries", response_model=DeliveryPage,
+    "/webhooks/endpoints/{endpoint_id}/deliveries", response_model=schemas.DeliveryPage,
     responses=ERRORS_401_404_422,
 )
 def list_deliveries(
@@ -123,11 +115,11 @@ def list_deliveries(
     account: CurrentAccount,
     session: ReadSession,
     settings: SettingsDep,
-    status: DeliveryStatus | None = None,
+    status: schemas.DeliveryStatus | None = None,
     event_id: str | None = None,
     limit: QueryLimit = 50,
     pagination_token: str | None = None,
-) -> DeliveryPage:
+) -> schemas.DeliveryPage:
     """An endpoint's deliveries, newest first, with attempts and last response."""
     return service.list_deliveries(
         session, account.account_id, endpoint_id, status=status, event_id=event_id,
@@ -137,12 +129,12 @@ def list_deliveries(
 
 
 @router.post(
-    "/webhooks/endpoints/{endpoint_id}/replay", status_code=202, response_model=ReplayResult,
-    responses=ERRORS_ALL,
+    "/webhooks/endpoints/{endpoint_id}/replay", status_code=202,
+    response_model=schemas.ReplayResult, responses=ERRORS_ALL,
 )
 def replay(
-    endpoint_id: str, body: ReplayRequest, account: CurrentAccount, session: WriteSession
-) -> ReplayResult:
+    endpoint_id: str, body: schemas.ReplayRequest, account: CurrentAccount, session: WriteSession
+) -> schemas.ReplayResult:
     """Send past events again (same event ids): one ``event_id``, or all ``since`` a time."""
     return service.replay(session, account.account_id, endpoint_id, body)
 
@@ -159,7 +151,7 @@ def _values(value: str | None) -> tuple[str, ...] | None:
 
 
 @router.get(
-    f"{ORDER}/webhooks", response_model=OrderWebhookPage,
+    f"{ORDER}/webhooks", response_model=schemas.OrderWebhookPage,
     responses=ERRORS_401_404_422, tags=["Orders"],
 )
 def order_webhooks(
@@ -175,7 +167,7 @@ def order_webhooks(
     sort_direction: SortDirection = SortDirection.DESC,
     pagination_token: str | None = None,
     debug_level: Annotated[str, Query(include_in_schema=False)] = "",
-) -> OrderWebhookPage:
+) -> schemas.OrderWebhookPage:
     """The webhooks sent for an order's events, with each delivery's HTTP outcome."""
     del debug_level  # accepted for compatibility; it changes nothing here
     query = service.HistoryQuery(
