@@ -30,6 +30,7 @@ from .api_helpers import (
     location,
     make_road,
     outbox,
+    register,
     stored_positions,
 )
 from .simulate import FakeTravel
@@ -92,6 +93,34 @@ def test_an_upload_is_stored_and_queued_and_processed_once(road: Road) -> None:
     assert again["duplicates"] == len(fixes) and again["route_handles"] == []
     assert _waiting(road.db, road.account_id) == 0 and drain(road.api) == 0
     assert _arrivals(road) == 1
+
+
+def test_two_devices_of_a_worker_in_one_group_feed_their_route_once_each(road: Road) -> None:
+    """A worker's phone and tablet both report before the processor runs, so one group feeds
+    the route twice: the second feed sees what the first wrote (the arrival at P is not found
+    again), and the drive's visits come out as if one device had sent it all."""
+    tablet_key = register(road.api, "tablet", "driver")
+    phone = road.drive(0, 100, 0, 1000) + road.drive(110, 170, 1000, 1000)
+    tablet = road.drive(180, 240, 1000, 1000) + road.drive(250, 350, 1000, 1800)
+    _post(road, *phone)
+    road.clock.now = tablet[-1].recorded_at + timedelta(seconds=2)
+    response = road.device.post("/devices/tablet/locations", headers=bearer(tablet_key),
+                                json={"locations": [location(f) for f in tablet]})
+    assert response.status_code == 200, response.text
+    assert _waiting(road.db, road.account_id) == len(phone) + len(tablet)
+
+    assert drain(road.api) == len(phone) + len(tablet)
+    p = road.order("P")
+    assert p["arrived_at"] is not None and p["exited_at"] is not None
+    assert _arrivals(road) == 1
+    assert len(outbox(road.db, road.account_id, order_handle=road.handles["P"],
+                      value="exited")) == 1
+    # The tablet, reporting last, took the route (device_switch_mode "login").
+    with road.db.read() as session:
+        route = session.get(Route, (road.account_id, road.route_handle))
+        assert route is not None and route.device_id == "tablet"
+        assert route.track_state is not None
+        assert route.track_state["devices"] == ["phone", "tablet"]
 
 
 def test_a_batch_that_fails_is_rolled_back_and_processed_once_later(

@@ -264,20 +264,35 @@ def write_back(env: Env, route: Route, orders: RouteOrders, stored: StoredState,
     """
     state = stored.pipeline
     next_key = next((t.key for t in state.orders if t.awaiting_arrival), None)
-    for track in state.orders:
-        row = orders.by_id.get(track.key)
-        if row is not None:
-            _sync_order(env, route, orders, row, stored, track, now, next_key)
-    for event in events:
-        if event.order_key not in orders.by_id:
-            continue
-        order = orders.orm(event.order_key)
-        if event.value in (pl.ARRIVED, pl.EXITED):
-            _timeline(env, route, order, state, event)
-        _webhook(env, order, state.order(event.order_key), state, event)
-    orders.flush()
+    orders.load([*(event.order_key for event in events), *_visited_now(state, orders)])
+    # The rows this step adds (timeline, outbox, estimated routes) are flushed together at
+    # the next query, not one by one before each of the step's reads.
+    with env.session.no_autoflush:
+        for track in state.orders:
+            row = orders.by_id.get(track.key)
+            if row is not None:
+                _sync_order(env, route, orders, row, stored, track, now, next_key)
+        for event in events:
+            if event.order_key not in orders.by_id:
+                continue
+            order = orders.orm(event.order_key)
+            if event.value in (pl.ARRIVED, pl.EXITED):
+                _timeline(env, route, order, state, event)
+            _webhook(env, order, state.order(event.order_key), state, event)
+        orders.flush()
     _route_actuals(route, state)
     store(route, stored)
+
+
+def _visited_now(state: RouteTrackState, orders: RouteOrders) -> list[str]:
+    """The orders whose arrival or exit this step found and their rows do not have yet."""
+    found = []
+    for track in state.orders:
+        row = orders.by_id.get(track.key)
+        if row is not None and ((track.visit.arrived_at is not None and row.arrived_at is None)
+                                or (track.visit.exited_at is not None and row.exited_at is None)):
+            found.append(track.key)
+    return found
 
 
 def _route_actuals(route: Route, state: RouteTrackState) -> None:

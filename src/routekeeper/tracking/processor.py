@@ -35,6 +35,7 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -93,11 +94,11 @@ class Batch:
     received: list[datetime] = field(default_factory=list, repr=False, compare=False)
 
 
-def _feed_route(env: Env, route: Route, device_id: str, worker_handle: str, fixes: list[Fix],
-                *, now: datetime, travel: TravelModel) -> None:
+def _feed_route(env: Env, route: Route, orders: RouteOrders, device_id: str,
+                worker_handle: str, fixes: list[Fix], *, now: datetime,
+                travel: TravelModel) -> None:
     """Run a batch of stored fixes through one route's pipeline and write back the outcome."""
     session = env.session
-    orders = RouteOrders(session, route)
     stored = load(route, orders.rows, now=now)
     if device_id not in stored.devices:
         stored.devices.append(device_id)
@@ -142,18 +143,40 @@ def _process_group(session: Session, settings: Settings, travel: TravelModel,
     routes = repository.tracking_routes(session, {
         device: row.worker_handle for device, row in rows.items()})
     env = Env(session=session, settings=settings)
+    order_rows = repository.order_rows_of_routes(
+        session, [route for fed in routes.values() for route in fed])
+    fed: set[tuple[str, str]] = set()
     batches: dict[DeviceKey, Batch] = {}
-    for device, fixes in taken.items():
-        handles: list[str] = []
-        row = rows.get(device)
-        if row is not None:
-            in_order = _in_order(fixes)
-            for route in routes.get(device, []):
-                _feed_route(env, route, device[1], row.worker_handle, in_order, now=now,
-                            travel=travel)
-                handles.append(route.route_handle)
-        batches[device] = Batch(len(fixes), handles, [received for _, received in fixes])
+    # The group's changes (route states, order rows, timeline and outbox rows) are flushed
+    # together when it commits: one statement per kind of change for the whole group, not a
+    # flush per route before the next route's first read.
+    with session.no_autoflush:
+        for device, fixes in taken.items():
+            handles: list[str] = []
+            row = rows.get(device)
+            if row is not None:
+                in_order = _in_order(fixes)
+                for route in routes.get(device, []):
+                    orders = _route_orders(session, route, order_rows, fed)
+                    _feed_route(env, route, orders, device[1], row.worker_handle, in_order,
+                                now=now, travel=travel)
+                    handles.append(route.route_handle)
+            batches[device] = Batch(len(fixes), handles, [received for _, received in fixes])
     return batches
+
+
+def _route_orders(session: Session, route: Route,
+                  order_rows: dict[tuple[str, str], list[tuple[Any, ...]]],
+                  fed: set[tuple[str, str]]) -> RouteOrders:
+    """A route's orders as the group read them; read again (after a flush) for a route that
+    an earlier device of the group fed already (two devices of one worker), which changed
+    them."""
+    key = (route.account_id, route.route_handle)
+    if key in fed:
+        session.flush()
+        return RouteOrders(session, route)
+    fed.add(key)
+    return RouteOrders(session, route, order_rows.get(key, []))
 
 
 def process_group(db: Database, settings: Settings, travel: TravelModel,

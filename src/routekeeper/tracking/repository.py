@@ -343,6 +343,29 @@ def route_order_rows(session: Session, route: Route) -> list[tuple[Any, ...]]:
     return [tuple(row) for row in rows]
 
 
+RouteKey = tuple[str, str]
+
+
+def order_rows_of_routes(session: Session, routes: Sequence[Route]
+                         ) -> dict[RouteKey, list[tuple[Any, ...]]]:
+    """``route_order_rows`` of several routes in one query, by (account, route handle)."""
+    wanted = {(route.account_id, route.route_handle) for route in routes}
+    found: dict[RouteKey, list[tuple[Any, ...]]] = {key: [] for key in wanted}
+    if not wanted:
+        return found
+    rows = session.execute(
+        select(Order.account_id, Order.route_handle, *_ORDER_ROW)
+        .where(Order.account_id.in_({account for account, _ in wanted}),
+               Order.route_handle.in_({handle for _, handle in wanted}))
+        .order_by(Order.account_id, Order.route_handle, Order.route_sequence, Order.created_at)
+    )
+    for account_id, route_handle, *columns in rows:
+        rows_of_route = found.get((account_id, route_handle))
+        if rows_of_route is not None:  # another account's route of the same handle
+            rows_of_route.append(tuple(columns))
+    return found
+
+
 def tracking_route_marks(
     session: Session,
 ) -> list[tuple[str, str, datetime | None, str | None, str | None]]:

@@ -7,11 +7,12 @@ fields) are loaded one by one, for the few orders an upload has an event for.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from routekeeper.models.order import Order
@@ -42,11 +43,15 @@ class OrderRow:
 class RouteOrders:
     """The orders of one route during one transaction."""
 
-    def __init__(self, session: Session, route: Route) -> None:
-        """Read the route's orders (in sequence) as rows."""
+    def __init__(self, session: Session, route: Route,
+                 rows: Sequence[tuple[Any, ...]] | None = None) -> None:
+        """The route's orders (in sequence) as rows: ``rows`` when the caller read them
+        already (``repository.order_rows_of_routes``), else read now."""
         self.session = session
         self.account_id = route.account_id
-        self.rows = [OrderRow(*values) for values in repository.route_order_rows(session, route)]
+        if rows is None:
+            rows = repository.route_order_rows(session, route)
+        self.rows = [OrderRow(*values) for values in rows]
         self.by_id = {row.id: row for row in self.rows}
         self._orm: dict[str, Order] = {}
         self._updates: dict[str, dict[str, Any]] = {}
@@ -63,6 +68,22 @@ class RouteOrders:
             for name, value in self._updates.pop(order_id, {}).items():
                 setattr(order, name, value)
         return order
+
+    def load(self, order_ids: Iterable[str]) -> None:
+        """Load the ORM objects of these orders of the route in one query, ahead of
+        :meth:`orm` (one query for a step's events instead of one for each)."""
+        wanted = sorted({order_id for order_id in order_ids
+                         if order_id in self.by_id and order_id not in self._orm})
+        if not wanted:
+            return
+        # No autoflush: what this step changed is written once, after it (write_back).
+        with self.session.no_autoflush:
+            found = self.session.scalars(select(Order).where(
+                Order.account_id == self.account_id, Order.id.in_(wanted))).all()
+        for order in found:
+            self._orm[order.id] = order
+            for name, value in self._updates.pop(order.id, {}).items():
+                setattr(order, name, value)
 
     def set_tracking(self, order_id: str, *, estimate: dict[str, Any] | None,
                      risks: dict[str, Any] | None, risk_status: bool) -> None:

@@ -30,6 +30,7 @@ def switch_device(route: Route, orders: RouteOrders, device_id: str, *, worker_h
     if route.device_id == device_id or route.worker_handle != worker_handle:
         return False
     open_rows = [row for row in orders.rows if row.status not in TERMINAL]
+    orders.load(row.id for row in open_rows)
     modes = [orders.orm(row.id).device_switch_mode for row in open_rows]
     if not open_rows or not follows_reports(next((m for m in modes if m), None)):
         return False
