@@ -26,6 +26,10 @@ def include_routers(app: FastAPI) -> None:
     """Mount every domain's endpoints in precedence order."""
     for router in (tasks_router, webhooks_router, orders_router):
         document_unreachable_handles(router.routes)
+    # Devices report many times a second: their paths (/osmand, /owntracks, /devices/...)
+    # collide with no other and are tried first, before a hundred other routes.
+    app.include_router(tracking_public_router)
+    app.include_router(devices_router)
     app.include_router(ops_router)
     app.include_router(auth_router)
     app.include_router(workers_router)
@@ -35,8 +39,6 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(routes_router)
     app.include_router(exports_router)
     app.include_router(webhooks_router)
-    app.include_router(devices_router)
-    app.include_router(tracking_public_router)
     app.include_router(tasks_router)
     app.include_router(orders_router)
     app.include_router(places_router)

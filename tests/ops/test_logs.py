@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
+from routekeeper.core.context import new_request_id
 from routekeeper.core.logs import JsonFormatter, TextFormatter, redact
 from routekeeper.db.engine import Database
 from routekeeper.models.job import Job
@@ -73,6 +75,23 @@ def test_a_request_id_is_made_when_none_or_a_bad_one_is_sent(anon: TestClient) -
     third = anon.get("/health/live", headers={"X-Request-ID": "a b\"c"}).headers["X-Request-ID"]
     assert len({first, second, third}) == 3
     assert all(len(i) == 32 for i in (first, second, third))
+
+
+def test_a_forked_process_makes_request_ids_of_its_own() -> None:
+    """Ids are a process prefix and a counter: a forked child (a pre-forking server's worker)
+    must not count on from its parent's prefix, or two workers would answer the same ids."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report one id and leave without running the parent's cleanup
+        os.write(write_end, new_request_id().encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child = os.read(read_end, 64).decode()
+    os.close(read_end)
+    os.close(write_end)
+    parent = new_request_id()
+    assert len(child) == len(parent) == 32
+    assert child[:16] != parent[:16]
 
 
 def test_secrets_never_reach_the_log(tenant: Tenant, anon: TestClient, json_log: Captured,
