@@ -458,6 +458,27 @@ def _requests(fleet: list[Device], mode: str, batch: int) -> list[list[tuple[str
     return out
 
 
+# The server's processes, for RK_BENCH_PYSPY (set when the server starts).
+SERVER_PIDS: list[int] = []
+
+
+def _profile_server(mode: str, duration_s: float) -> list[subprocess.Popen[bytes]]:
+    """With ``RK_BENCH_PYSPY=<dir>``, record where each server process spends the measured
+    window (py-spy, collapsed stacks with thread names, idle threads left out) into
+    ``<dir>/<mode>-<pid>.txt``; py-spy is not a dependency: ``pip install py-spy`` first."""
+    folder = os.environ.get("RK_BENCH_PYSPY")
+    if not folder:
+        return []
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    spy = Path(sys.executable).with_name("py-spy")
+    return [subprocess.Popen([str(spy), "record", "--pid", str(pid), "--duration",
+                              str(max(1, int(duration_s))), "--rate", "100", "--format", "raw",
+                              "--threads", "--nonblocking", "--gil",
+                              "--output", f"{folder}/{mode}-{pid}.txt"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for pid in SERVER_PIDS]
+
+
 def run_load(base: str, fleet: list[Device], *, mode: str, batch: int, threads: int,
              duration_s: float, probes: dict[str, Callable[[], dict[int, float]]]
              ) -> LoadResult:
@@ -521,9 +542,12 @@ def run_load(base: str, fleet: list[Device], *, mode: str, batch: int, threads: 
     client_before = time.process_time()
     window["start"] = time.monotonic()
     window["stop"] = window["start"] + duration_s
+    profilers = _profile_server(mode, duration_s)
     warmed.wait()
     for thread in pool:
         thread.join()
+    for profiler in profilers:
+        profiler.wait()
     cpu = {}
     for who, probe in probes.items():
         # Processes that appeared during the window (new pool connections) count in full.
@@ -1277,6 +1301,7 @@ def bench_fleet(args: argparse.Namespace, command: str) -> str:
 
             def probes() -> dict[str, Callable[[], dict[int, float]]]:
                 pids = children(server.process.pid)
+                SERVER_PIDS[:] = pids
                 return {"server": lambda: process_cpu_s(pids),
                         "postgres": lambda: process_cpu_s(postgres_backends(url))}
 
