@@ -73,63 +73,10 @@ EARTH_RADIUS_M = 6_371_008.8
 # --------------------------------------------------------------------------- server
 
 
-def _sample_stacks(path: str, interval_s: float = 0.002) -> None:
-    """Sample every thread's stack and rewrite ``path`` with where the time goes every few
-    seconds (a poor man's py-spy, for finding hot spots of the server under load; uvicorn
-    ends on SIGTERM without running exit handlers, hence the periodic dump)."""
-    from collections import Counter
-
-    inclusive: Counter[str] = Counter()
-    exclusive: Counter[str] = Counter()
-    samples = {"n": 0}
-    me = threading.get_ident()
-
-    def loop() -> None:
-        last_dump = time.monotonic()
-        while True:
-            time.sleep(interval_s)
-            if time.monotonic() - last_dump > 2.0:
-                dump()
-                last_dump = time.monotonic()
-            for ident, frame in sys._current_frames().items():
-                if ident == me or frame is None:
-                    continue
-                if frame.f_code.co_name in ("wait", "select", "_worker", "accept", "poll",
-                                            "sleep", "run_forever", "_run_once"):
-                    continue
-                samples["n"] += 1
-                seen = set()
-                exclusive[f"{frame.f_code.co_filename}:{frame.f_code.co_name}"] += 1
-                current: Any = frame
-                while current is not None:
-                    key = f"{current.f_code.co_filename}:{current.f_code.co_name}"
-                    if key not in seen:
-                        inclusive[key] += 1
-                        seen.add(key)
-                    current = current.f_back
-
-    def dump() -> None:
-        total = max(1, samples["n"])
-        with open(path, "w") as out:
-            out.write(f"{samples['n']} samples\n\ninclusive\n")
-            for key, count in inclusive.most_common(80):
-                out.write(f"{100 * count / total:6.1f}%  {key}\n")
-            out.write("\nexclusive\n")
-            for key, count in exclusive.most_common(60):
-                out.write(f"{100 * count / total:6.1f}%  {key}\n")
-
-    sampler = threading.Thread(target=loop, daemon=True)
-    me = 0
-    sampler.start()
-    me = sampler.ident or 0
-
-
 def server_app() -> Any:
     """The app a benchmark server process serves (uvicorn factory)."""
     from routekeeper.app import create_app
 
-    if os.environ.get("RK_BENCH_SAMPLE"):
-        _sample_stacks(os.environ["RK_BENCH_SAMPLE"])
     app = create_app()
     if os.environ.get("RK_BENCH_GC_FREEZE") == "1":
         # Everything built so far lives as long as the process: keep it out of collections.

@@ -5,8 +5,9 @@ and, in the same transaction, to the inbox (``position_inbox``). The processor t
 from the inbox in micro-batches, per device, and runs each batch through the pipeline of
 every tracking route the device feeds (route lock, state, visits, ETAs, risks, write-back).
 The batches of up to ``tracking.process_group`` devices share one transaction, with one
-statement each for the claims, the inbox rows, the devices and the routes (locked): per
-device, only its routes' own work is left.
+statement each for the claims, the inbox rows, the devices, the routes (locked) and their
+orders: per device, only its routes' own work is left, and what it changes is flushed once,
+when the group commits.
 
 * **Exactly once.** The inbox rows of a batch are deleted in the transaction that writes the
   batch's outcome: a processor killed mid-batch leaves them to be taken again, and a batch
