@@ -14,7 +14,6 @@ import logging
 import smtplib
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -34,6 +33,7 @@ from routekeeper.exports.storage import (
 )
 from routekeeper.exports.workers import worker_batches, worker_header
 from routekeeper.exports.writer import CsvGzWriter, csv_bytes
+from routekeeper.models.order_export import OrderExport
 from routekeeper.orders.filters import OrderFilters
 from routekeeper.settings import Settings
 
@@ -44,16 +44,6 @@ MAIL_MAX_ATTEMPTS = 8
 SWEEP_EVERY_S = 300
 # How often a running export heartbeats and records rows_processed.
 PROGRESS_EVERY_S = 1.0
-
-
-@dataclass(frozen=True, slots=True)
-class _Plan:
-    """What one run exports: the account, what it lists, its filters."""
-
-    export_id: str
-    account_id: str
-    kind: str
-    filters: dict[str, Any]
 
 
 @registry.register(service.GENERATE_TASK, max_attempts=service.GENERATE_MAX_ATTEMPTS)
@@ -67,9 +57,11 @@ def generate_export(ctx: JobContext) -> None:
         if export is None:
             ctx.complete(session)  # already final (or gone): nothing to redo
             return
-        plan = _Plan(export.id, export.account_id, export.kind, dict(export.filters))
+        # What this run exports: the row as begun (detached when the session closes; its
+        # id, account, kind and filters do not change while it runs).
+        plan = export
     storage = configured_storage(settings)
-    key = export_key(plan.account_id, plan.export_id, ctx.attempt)
+    key = export_key(plan.account_id, plan.id, ctx.attempt)
     started = time.monotonic()
     try:
         _discard_earlier_attempts(storage, plan, ctx.attempt)
@@ -81,16 +73,16 @@ def generate_export(ctx: JobContext) -> None:
         _clean_up(storage, key)
         if ctx.attempt < ctx.max_attempts:
             raise  # the runner retries it with backoff
-        log.exception("export %s failed for good", plan.export_id)
+        log.exception("export %s failed for good", plan.id)
         with ctx.db.write() as session:
-            export = repository.find(session, plan.account_id, plan.export_id)
+            export = repository.find(session, plan.account_id, plan.id)
             assert export is not None
             service.fail(session, export, _failure_reason(exc, ctx.attempt), settings)
             ctx.complete(session)
         return
     try:
         with ctx.db.write() as session:
-            service.complete(session, plan.account_id, plan.export_id, storage=storage.name,
+            service.complete(session, plan.account_id, plan.id, storage=storage.name,
                              key=key, rows=rows, size_bytes=size, settings=settings)
             ctx.complete(session)
         elapsed = max(time.monotonic() - started, 1e-6)
@@ -122,11 +114,11 @@ def _failure_reason(exc: Exception, attempts: int) -> str:
             "the service's logs have the details.")
 
 
-def _discard_earlier_attempts(storage: ExportStorage, plan: _Plan, attempt: int) -> None:
+def _discard_earlier_attempts(storage: ExportStorage, plan: OrderExport, attempt: int) -> None:
     # Files of earlier attempts can never be linked: this run holds the lease, so no
     # earlier run can commit. They are what a crash between publish and commit left.
     for earlier in range(1, attempt):
-        storage.delete(export_key(plan.account_id, plan.export_id, earlier))
+        storage.delete(export_key(plan.account_id, plan.id, earlier))
 
 
 def _as_csv(batches: Iterator[list[Any]]) -> Iterator[tuple[bytes, int]]:
@@ -136,7 +128,7 @@ def _as_csv(batches: Iterator[list[Any]]) -> Iterator[tuple[bytes, int]]:
 
 
 def _order_rows(
-    ctx: JobContext, session: Session, settings: Settings, plan: _Plan
+    ctx: JobContext, session: Session, settings: Settings, plan: OrderExport
 ) -> Iterator[tuple[bytes, int]]:
     """The orders the export's filters select, as CSV bytes and a row count per batch."""
     filters = OrderFilters.model_validate(plan.filters)
@@ -154,7 +146,7 @@ def _order_rows(
 
 
 def _write_and_publish(
-    ctx: JobContext, settings: Settings, storage: ExportStorage, plan: _Plan, key: str
+    ctx: JobContext, settings: Settings, storage: ExportStorage, plan: OrderExport, key: str
 ) -> tuple[int, int]:
     """Write every matching row from one snapshot to a staged file, then publish it."""
     staged = storage.staging_path(key)
@@ -178,7 +170,7 @@ def _write_and_publish(
                 if reported_at is None or now - reported_at >= PROGRESS_EVERY_S:
                     ctx.heartbeat()
                     with ctx.db.write() as progress:
-                        repository.set_progress(progress, plan.account_id, plan.export_id,
+                        repository.set_progress(progress, plan.account_id, plan.id,
                                                 rows)
                     reported_at = now
             size = writer.close()
