@@ -57,15 +57,14 @@ def generate_export(ctx: JobContext) -> None:
         if export is None:
             ctx.complete(session)  # already final (or gone): nothing to redo
             return
-        # What this run exports: the row as begun (detached when the session closes; its
-        # id, account, kind and filters do not change while it runs).
-        plan = export
+    # From here on ``export`` is the row as begun, detached: its id, account, kind and
+    # filters do not change while the run goes on.
     storage = configured_storage(settings)
-    key = export_key(plan.account_id, plan.id, ctx.attempt)
+    key = export_key(export.account_id, export.id, ctx.attempt)
     started = time.monotonic()
     try:
-        _discard_earlier_attempts(storage, plan, ctx.attempt)
-        rows, size = _write_and_publish(ctx, settings, storage, plan, key)
+        _discard_earlier_attempts(storage, export, ctx.attempt)
+        rows, size = _write_and_publish(ctx, settings, storage, export, key)
     except LeaseLost:
         _clean_up(storage, key)
         raise
@@ -73,16 +72,16 @@ def generate_export(ctx: JobContext) -> None:
         _clean_up(storage, key)
         if ctx.attempt < ctx.max_attempts:
             raise  # the runner retries it with backoff
-        log.exception("export %s failed for good", plan.id)
+        log.exception("export %s failed for good", export.id)
         with ctx.db.write() as session:
-            export = repository.find(session, plan.account_id, plan.id)
-            assert export is not None
-            service.fail(session, export, _failure_reason(exc, ctx.attempt), settings)
+            current = repository.find(session, export.account_id, export.id)
+            assert current is not None
+            service.fail(session, current, _failure_reason(exc, ctx.attempt), settings)
             ctx.complete(session)
         return
     try:
         with ctx.db.write() as session:
-            service.complete(session, plan.account_id, plan.id, storage=storage.name,
+            service.complete(session, export.account_id, export.id, storage=storage.name,
                              key=key, rows=rows, size_bytes=size, settings=settings)
             ctx.complete(session)
         elapsed = max(time.monotonic() - started, 1e-6)
@@ -114,11 +113,11 @@ def _failure_reason(exc: Exception, attempts: int) -> str:
             "the service's logs have the details.")
 
 
-def _discard_earlier_attempts(storage: ExportStorage, plan: OrderExport, attempt: int) -> None:
+def _discard_earlier_attempts(storage: ExportStorage, export: OrderExport, attempt: int) -> None:
     # Files of earlier attempts can never be linked: this run holds the lease, so no
     # earlier run can commit. They are what a crash between publish and commit left.
     for earlier in range(1, attempt):
-        storage.delete(export_key(plan.account_id, plan.id, earlier))
+        storage.delete(export_key(export.account_id, export.id, earlier))
 
 
 def _as_csv(batches: Iterator[list[Any]]) -> Iterator[tuple[bytes, int]]:
@@ -128,37 +127,37 @@ def _as_csv(batches: Iterator[list[Any]]) -> Iterator[tuple[bytes, int]]:
 
 
 def _order_rows(
-    ctx: JobContext, session: Session, settings: Settings, plan: OrderExport
+    ctx: JobContext, session: Session, settings: Settings, export: OrderExport
 ) -> Iterator[tuple[bytes, int]]:
     """The orders the export's filters select, as CSV bytes and a row count per batch."""
-    filters = OrderFilters.model_validate(plan.filters)
+    filters = OrderFilters.model_validate(export.filters)
     descending = filters.sort_direction.value == "desc"
     batch_rows = settings.exports.batch_rows
     if ctx.db.is_postgres:
         # The database writes the CSV (COPY); the worker compresses it.
-        query = repository.export_query(session, plan.account_id, filters,
+        query = repository.export_query(session, export.account_id, filters,
                                         settings.public_url, with_key=False)
         return repository.csv_batches(session, query, descending=descending,
                                       batch_rows=batch_rows)
-    query = repository.export_query(session, plan.account_id, filters, settings.public_url)
+    query = repository.export_query(session, export.account_id, filters, settings.public_url)
     return _as_csv(repository.batches(session, query, descending=descending,
                                       batch_rows=batch_rows))
 
 
 def _write_and_publish(
-    ctx: JobContext, settings: Settings, storage: ExportStorage, plan: OrderExport, key: str
+    ctx: JobContext, settings: Settings, storage: ExportStorage, export: OrderExport, key: str
 ) -> tuple[int, int]:
     """Write every matching row from one snapshot to a staged file, then publish it."""
     staged = storage.staging_path(key)
     rows = 0
     with repository.snapshot(ctx.db) as session:
-        if plan.kind == ExportKind.WORKERS:
+        if export.kind == ExportKind.WORKERS:
             columns = worker_header()
-            source = worker_batches(session, plan.account_id, plan.filters,
+            source = worker_batches(session, export.account_id, export.filters,
                                     batch_rows=settings.exports.batch_rows)
         else:
             columns = header()
-            source = _order_rows(ctx, session, settings, plan)
+            source = _order_rows(ctx, session, settings, export)
         with CsvGzWriter(staged, columns) as writer, repository.read_ahead(source) as ahead:
             reported_at: float | None = None
             for data, count in ahead:
@@ -170,7 +169,7 @@ def _write_and_publish(
                 if reported_at is None or now - reported_at >= PROGRESS_EVERY_S:
                     ctx.heartbeat()
                     with ctx.db.write() as progress:
-                        repository.set_progress(progress, plan.account_id, plan.id,
+                        repository.set_progress(progress, export.account_id, export.id,
                                                 rows)
                     reported_at = now
             size = writer.close()

@@ -131,12 +131,22 @@ def _worth_writing(old: dict[str, Any] | None, new: dict[str, Any], now: datetim
     return bool(abs(new["remaining_distance"] - old_m) >= slack_m)
 
 
+def _newly_arrived(track: OrderTrack, row: OrderRow) -> bool:
+    """The pipeline found the order's arrival and its row does not have it yet."""
+    return track.visit.arrived_at is not None and row.arrived_at is None
+
+
+def _newly_exited(track: OrderTrack, row: OrderRow) -> bool:
+    """The pipeline found the order's exit and its row does not have it yet."""
+    return track.visit.exited_at is not None and row.exited_at is None
+
+
 def _sync_order(env: Env, route: Route, orders: RouteOrders, row: OrderRow, stored: StoredState,
                 track: OrderTrack, now: datetime, next_key: str | None) -> None:
     """Copy one order's visit, ETA and risks from the state to its row."""
     state = stored.pipeline
     visit = track.visit
-    if visit.arrived_at is not None and row.arrived_at is None:
+    if visit.arrived_at is not None and _newly_arrived(track, row):
         order = orders.orm(row.id)
         order.arrived_at = visit.arrived_at
         order.visited_destination = True
@@ -144,7 +154,7 @@ def _sync_order(env: Env, route: Route, orders: RouteOrders, row: OrderRow, stor
         if leg_m is not None:
             order.distance = round(leg_m)
         order.updated_at = now
-    if visit.exited_at is not None and row.exited_at is None:
+    if visit.exited_at is not None and _newly_exited(track, row):
         order = orders.orm(row.id)
         order.exited_at = visit.exited_at
         service_s = visit.actual_service_time_s
@@ -289,8 +299,7 @@ def _visited_now(state: RouteTrackState, orders: RouteOrders) -> list[str]:
     found = []
     for track in state.orders:
         row = orders.by_id.get(track.key)
-        if row is not None and ((track.visit.arrived_at is not None and row.arrived_at is None)
-                                or (track.visit.exited_at is not None and row.exited_at is None)):
+        if row is not None and (_newly_arrived(track, row) or _newly_exited(track, row)):
             found.append(track.key)
     return found
 

@@ -50,7 +50,7 @@ from routekeeper.tracking.apply import Env, write_back
 from routekeeper.tracking.completion import close_finished, point
 from routekeeper.tracking.engine.fixes import Fix
 from routekeeper.tracking.engine.pipeline import process_fixes
-from routekeeper.tracking.repository import DeviceKey
+from routekeeper.tracking.repository import DeviceKey, RouteKey
 from routekeeper.tracking.routeorders import RouteOrders
 from routekeeper.tracking.routestate import load
 from routekeeper.tracking.switch import switch_device
@@ -146,7 +146,7 @@ def _process_group(session: Session, settings: Settings, travel: TravelModel,
     env = Env(session=session, settings=settings)
     order_rows = repository.order_rows_of_routes(
         session, [route for fed in routes.values() for route in fed])
-    fed: set[tuple[str, str]] = set()
+    fed: set[RouteKey] = set()
     batches: dict[DeviceKey, Batch] = {}
     # The group's changes (route states, order rows, timeline and outbox rows) are flushed
     # together when it commits: one statement per kind of change for the whole group, not a
@@ -167,8 +167,8 @@ def _process_group(session: Session, settings: Settings, travel: TravelModel,
 
 
 def _route_orders(session: Session, route: Route,
-                  order_rows: dict[tuple[str, str], list[tuple[Any, ...]]],
-                  fed: set[tuple[str, str]]) -> RouteOrders:
+                  order_rows: dict[RouteKey, list[tuple[Any, ...]]],
+                  fed: set[RouteKey]) -> RouteOrders:
     """A route's orders as the group read them; read again (after a flush) for a route that
     an earlier device of the group fed already (two devices of one worker), which changed
     them."""

@@ -335,12 +335,7 @@ _ORDER_ROW = (Order.id, Order.order_handle, Order.status, Order.destination,
 
 def route_order_rows(session: Session, route: Route) -> list[tuple[Any, ...]]:
     """The orders on a route, in sequence, as plain rows of the columns uploads read."""
-    rows = session.execute(
-        select(*_ORDER_ROW)
-        .where(Order.account_id == route.account_id, Order.route_handle == route.route_handle)
-        .order_by(Order.route_sequence, Order.created_at)
-    )
-    return [tuple(row) for row in rows]
+    return order_rows_of_routes(session, [route])[(route.account_id, route.route_handle)]
 
 
 RouteKey = tuple[str, str]
