@@ -26,8 +26,8 @@ GLOBAL: list[tuple[str, str]] = [
      "the job queue: claims, leases, fencing and periodic slots span accounts"),
     (r"FROM device WHERE device\.key_prefix = ",
      "an ingest key names no account: its device is found by the key's prefix"),
-    (r"^SELECT position_inbox\.account_id, position_inbox\.device_id FROM position_inbox "
-     r"GROUP BY",
+    (r"^SELECT position_inbox\.account_id, position_inbox\.device_id, "
+     r"min\(position_inbox\.received_at\) AS \w+ FROM position_inbox GROUP BY",
      "the tracking processor finds the devices with waiting fixes, of every account"),
     (r"FROM order_export WHERE order_export\.id = ",
      "a signed download link names no account: its export is found by id"),

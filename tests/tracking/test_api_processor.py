@@ -321,9 +321,9 @@ def test_devices_are_processed_in_groups_and_a_broken_one_waits_alone(
     groups: list[list[tuple[str, str]]] = []
     real_group = processor._process_group
 
-    def recorded(session: Any, settings: Any, travel: Any, devices: Any) -> Any:
+    def recorded(session: Any, settings: Any, travel: Any, devices: Any, *rest: Any) -> Any:
         groups.append(list(devices))
-        return real_group(session, settings, travel, devices)
+        return real_group(session, settings, travel, devices, *rest)
 
     real_actuals = apply._route_actuals
 

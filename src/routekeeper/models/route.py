@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, Index, Integer, String
+from sqlalchemy import BigInteger, Float, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from routekeeper.db.base import Base
@@ -46,6 +46,9 @@ class Route(AccountOwned, Lifecycle, Base):
     tracking_rate: Mapped[float | None] = mapped_column(Float)
     # The live-tracking pipeline's state for this route (JSON, owned by tracking).
     track_state: Mapped[dict[str, Any] | None] = mapped_column(PortableJSON)
+    # A random tag written with every track_state: a processor's decoded copy of the state is
+    # good while the row still carries the tag it was stored with (tracking/routestate.py).
+    track_state_tag: Mapped[int | None] = mapped_column(BigInteger)
     created_by: Mapped[dict[str, Any] | None] = mapped_column(PortableJSON)
     scheduled_start_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Breaks and reloads the plan put between the route's orders (planning/daystops.py).

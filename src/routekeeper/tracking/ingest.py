@@ -212,11 +212,19 @@ def _admitted(session: Session, uploads: Sequence[Upload], guard: Guard, cache: 
             else ref for ref in found]
 
 
+@dataclass
+class _Written:
+    """What a group's transaction did: each upload's outcome, the newest accepted fix of each
+    upload that had any, and the devices with newly stored fixes."""
+
+    outcomes: list[Outcome]
+    newest: list[datetime]
+    devices: list[DeviceKey]
+
+
 def _write_group(session: Session, settings: Settings, guard: Guard, cache: keys.KeyCache,
-                 uploads: Sequence[Upload], now: datetime
-                 ) -> tuple[list[Outcome], list[datetime]]:
-    """One attempt of a group's transaction: the outcomes, and the newest accepted fix of
-    each upload that had any."""
+                 uploads: Sequence[Upload], now: datetime) -> _Written:
+    """One attempt of a group's transaction."""
     admitted = _admitted(session, uploads, guard, cache)
     screened: dict[int, tuple[DeviceRef, Screened]] = {}
     for index, (ref, upload) in enumerate(zip(admitted, uploads, strict=True)):
@@ -244,7 +252,7 @@ def _write_group(session: Session, settings: Settings, guard: Guard, cache: keys
         ))
     newest = [max(fix.recorded_at for fix in result.accepted)
               for _, result in screened.values() if result.accepted]
-    return outcomes, newest
+    return _Written(outcomes, newest, [device for device, new in stored.items() if new])
 
 
 def _count(outcomes: Sequence[Outcome], newest: Sequence[datetime], now: datetime) -> None:
@@ -269,8 +277,7 @@ def ingest_group(db: Database, settings: Settings, guard: Guard, cache: keys.Key
     for attempt in range(1, _ATTEMPTS + 1):
         try:
             with sqlite_turn(db), db.write() as session:
-                outcomes, newest = _write_group(session, settings, guard, cache, uploads,
-                                                now)
+                written = _write_group(session, settings, guard, cache, uploads, now)
             break
         except OperationalError as exc:
             if attempt == _ATTEMPTS or not _retryable(exc):
@@ -283,8 +290,7 @@ def ingest_group(db: Database, settings: Settings, guard: Guard, cache: keys.Key
                 raise
             partitions.ensure(db, partitions.days_of(
                 fix.recorded_at for upload in uploads for fix in upload.fixes))
-    if any(isinstance(outcome, IngestResult) and outcome.accepted > outcome.duplicates
-           for outcome in outcomes):
-        wake()
-    _count(outcomes, newest, clock.now())
-    return outcomes
+    if written.devices:
+        wake(written.devices)
+    _count(written.outcomes, written.newest, clock.now())
+    return written.outcomes

@@ -24,6 +24,13 @@ when the group commits.
 * **Where it runs.** ``Processor`` threads in every worker process (and in ``routekeeper
   serve``, which runs the worker in process); uploads in the same process wake them at once,
   others find the work by polling every ``tracking.process_poll_s``.
+* **States kept decoded.** The route states a process stored are kept decoded in memory
+  (``routestate.ResidentStates``, validated by the row's tag) and the row's JSON is read only
+  for the others. So that a route keeps coming back to the same process, a processor takes
+  first the devices whose uploads reached its own process (a phone's connection stays with
+  one server process); another process's devices it takes once their oldest fix has waited
+  ``tracking.adopt_after_s`` (that process may have no processor, or be gone), or at once
+  when its own process receives no uploads (a worker-only process).
 """
 
 from __future__ import annotations
@@ -52,7 +59,7 @@ from routekeeper.tracking.engine.fixes import Fix
 from routekeeper.tracking.engine.pipeline import process_fixes
 from routekeeper.tracking.repository import DeviceKey, RouteKey
 from routekeeper.tracking.routeorders import RouteOrders
-from routekeeper.tracking.routestate import load
+from routekeeper.tracking.routestate import ResidentStates, StoredState, load, route_key
 from routekeeper.tracking.switch import switch_device
 from routekeeper.travel.base import TravelModel
 
@@ -79,11 +86,45 @@ def sqlite_turn(db: Database) -> AbstractContextManager[object]:
 
 # Uploads of this process wake its processor threads at once.
 _WAKE = threading.Event()
+# The states this process's processors stored, decoded (sized by tracking.resident_states).
+RESIDENT = ResidentStates(capacity=0)
+# Devices whose uploads this process stored, with when it last did (time.monotonic()).
+_LOCAL: dict[DeviceKey, float] = {}
+_LOCAL_LOCK = threading.Lock()
+# A device is this process's while its uploads came here within this many seconds.
+LOCAL_FOR_S = 10.0
 
 
-def wake() -> None:
-    """Tell this process's processor threads that fixes were stored."""
+def wake(devices: Sequence[DeviceKey] = ()) -> None:
+    """Tell this process's processor threads that fixes of these devices were stored."""
+    if devices:
+        at = time.monotonic()
+        with _LOCAL_LOCK:
+            for device in devices:
+                _LOCAL[device] = at
     _WAKE.set()
+
+
+def _local_devices() -> set[DeviceKey]:
+    """The devices whose uploads came to this process lately (the older ones are forgotten)."""
+    since = time.monotonic() - LOCAL_FOR_S
+    with _LOCAL_LOCK:
+        for device in [device for device, at in _LOCAL.items() if at < since]:
+            del _LOCAL[device]
+        return set(_LOCAL)
+
+
+def _ours_first(pending: Sequence[tuple[DeviceKey, datetime]], adopt_after_s: float,
+                now: datetime) -> list[DeviceKey]:
+    """The pending devices this processor takes now: its own process's first, then those of
+    other processes that waited ``adopt_after_s`` (all of them when none is its own)."""
+    local = _local_devices()
+    if not local:
+        return [device for device, _ in pending]
+    ours = [device for device, _ in pending if device in local]
+    adopted = [device for device, oldest in pending if device not in local
+               and (now - oldest).total_seconds() >= adopt_after_s]
+    return ours + adopted
 
 
 @dataclass(frozen=True)
@@ -95,12 +136,17 @@ class Batch:
     received: list[datetime] = field(default_factory=list, repr=False, compare=False)
 
 
+# The states a group stored, in order: kept decoded once the group committed.
+_Stored = list[tuple[RouteKey, int, StoredState]]
+
+
 def _feed_route(env: Env, route: Route, orders: RouteOrders, device_id: str,
                 worker_handle: str, fixes: list[Fix], *, now: datetime,
-                travel: TravelModel) -> None:
-    """Run a batch of stored fixes through one route's pipeline and write back the outcome."""
+                travel: TravelModel) -> StoredState:
+    """Run a batch of stored fixes through one route's pipeline and write back the outcome;
+    the state stored."""
     session = env.session
-    stored = load(route, orders.rows, now=now)
+    stored = load(route, orders.rows, now=now, resident=RESIDENT)
     if device_id not in stored.devices:
         stored.devices.append(device_id)
     switch_device(route, orders, device_id, worker_handle=worker_handle,
@@ -115,6 +161,7 @@ def _feed_route(env: Env, route: Route, orders: RouteOrders, device_id: str,
         first = fixes[0]
         route.start_location = point(first.lon, first.lat)
     write_back(env, route, orders, stored, events, now=now)
+    return stored
 
 
 def _in_order(taken: list[tuple[Fix, datetime]]) -> list[Fix]:
@@ -132,9 +179,9 @@ def _retryable(exc: OperationalError) -> bool:
 
 
 def _process_group(session: Session, settings: Settings, travel: TravelModel,
-                   devices: Sequence[DeviceKey]) -> dict[DeviceKey, Batch]:
+                   devices: Sequence[DeviceKey], stored: _Stored) -> dict[DeviceKey, Batch]:
     """One attempt of a group's transaction: each claimed device's waiting fixes through the
-    routes it feeds."""
+    routes it feeds; the states it stores are added to ``stored``."""
     claimed = repository.try_lock_devices(session, devices)
     taken = repository.take_pending(session, claimed, settings.tracking.process_batch)
     if not taken:
@@ -144,8 +191,10 @@ def _process_group(session: Session, settings: Settings, travel: TravelModel,
     routes = repository.tracking_routes(session, {
         device: row.worker_handle for device, row in rows.items()})
     env = Env(session=session, settings=settings)
-    order_rows = repository.order_rows_of_routes(
-        session, [route for fed in routes.values() for route in fed])
+    every_route = [route for fed in routes.values() for route in fed]
+    order_rows = repository.order_rows_of_routes(session, every_route)
+    repository.load_track_states(
+        session, [route for route in every_route if not RESIDENT.has(route)])
     fed: set[RouteKey] = set()
     batches: dict[DeviceKey, Batch] = {}
     # The group's changes (route states, order rows, timeline and outbox rows) are flushed
@@ -159,8 +208,10 @@ def _process_group(session: Session, settings: Settings, travel: TravelModel,
                 in_order = _in_order(fixes)
                 for route in routes.get(device, []):
                     orders = _route_orders(session, route, order_rows, fed)
-                    _feed_route(env, route, orders, device[1], row.worker_handle, in_order,
-                                now=now, travel=travel)
+                    state = _feed_route(env, route, orders, device[1], row.worker_handle,
+                                        in_order, now=now, travel=travel)
+                    if route.track_state_tag is not None:
+                        stored.append((route_key(route), route.track_state_tag, state))
                     handles.append(route.route_handle)
             batches[device] = Batch(len(fixes), handles, [received for _, received in fixes])
     return batches
@@ -185,15 +236,19 @@ def process_group(db: Database, settings: Settings, travel: TravelModel,
     """Process one batch of each device's waiting fixes, all in one transaction; the batches
     of the devices this processor claimed and found fixes for (another processor may hold
     the others)."""
+    RESIDENT.capacity = settings.tracking.resident_states
     for attempt in range(1, _ATTEMPTS + 1):
+        stored: _Stored = []
         try:
             with sqlite_turn(db), db.write() as session:
-                batches = _process_group(session, settings, travel, devices)
+                batches = _process_group(session, settings, travel, devices, stored)
             break
         except OperationalError as exc:
             if attempt == _ATTEMPTS or not _retryable(exc):
                 raise
             log.info("a tracking batch was retried after %s", exc.orig)
+    for key, tag, state in stored:
+        RESIDENT.put(key, tag, state)
     done = clock.now()
     for batch in batches.values():
         for received_at in batch.received:
@@ -212,16 +267,19 @@ def process_device(db: Database, settings: Settings, travel: TravelModel, accoun
 
 
 def process_pending(db: Database, settings: Settings, travel: TravelModel, *,
-                    shuffle: bool = False) -> int:
+                    shuffle: bool = False, ours_first: bool = False) -> int:
     """One round: a batch of each device with waiting fixes (up to ``tracking.process_devices``
     of them, longest waiting first), ``tracking.process_group`` devices to a transaction; the
     number of fixes processed.
 
     ``shuffle`` spreads several processors over the devices of a round instead of having all
-    of them try the same device first.
+    of them try the same device first; ``ours_first`` leaves other processes' devices to them
+    for ``tracking.adopt_after_s`` (the processor threads; a drain takes everything).
     """
     with db.read() as session:
-        pending = repository.pending_devices(session, settings.tracking.process_devices)
+        waiting = repository.pending_devices(session, settings.tracking.process_devices)
+    pending = (_ours_first(waiting, settings.tracking.adopt_after_s, clock.now()) if ours_first
+               else [device for device, _ in waiting])
     if shuffle:
         random.shuffle(pending)
     size = settings.tracking.process_group
@@ -277,7 +335,8 @@ class Processor:
         shuffle = len(self._threads) > 1 or self.db.dialect == "postgresql"
         while not self._stop.is_set():
             try:
-                if process_pending(self.db, self.settings, self.travel, shuffle=shuffle):
+                if process_pending(self.db, self.settings, self.travel, shuffle=shuffle,
+                                   ours_first=True):
                     continue
             except Exception:
                 log.exception("tracking processor error")

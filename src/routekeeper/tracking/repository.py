@@ -14,6 +14,7 @@ from typing import Any, cast
 from sqlalchemy import Table, and_, delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm.attributes import set_committed_value
 
 from routekeeper.models.device import Device
 from routekeeper.models.order import Order
@@ -199,7 +200,8 @@ def tracking_routes(session: Session, devices: Mapping[DeviceKey, str]
         .order_by(Route.account_id, Route.route_handle)
         .with_for_update()
         # The route's actual polyline and planned estimate grow with the route; not needed.
-        .options(defer(Route.polyline), defer(Route.estimate))
+        # Its tracking state is mostly kept decoded by the processor (load_track_states).
+        .options(defer(Route.polyline), defer(Route.estimate), defer(Route.track_state))
         .execution_options(populate_existing=True)
     )
     routes = list(session.scalars(query))
@@ -207,6 +209,20 @@ def tracking_routes(session: Session, devices: Mapping[DeviceKey, str]
         route for route in routes if route.account_id == account_id
         and (route.device_id == device_id or route.worker_handle == handle)]
         for (account_id, device_id), handle in devices.items()}
+
+
+def load_track_states(session: Session, routes: Sequence[Route]) -> None:
+    """Load the deferred tracking states of these routes (locked by the caller) in one query."""
+    if not routes:
+        return
+    by_key = {(route.account_id, route.route_handle): route for route in routes}
+    rows = session.execute(
+        select(Route.account_id, Route.route_handle, Route.track_state)
+        .where(Route.account_id.in_({account_id for account_id, _ in by_key}),
+               tuple_(Route.account_id, Route.route_handle).in_(list(by_key)))
+    ).all()
+    for account_id, route_handle, state in rows:
+        set_committed_value(by_key[(account_id, route_handle)], "track_state", state)
 
 
 def tracking_route_handles(session: Session, devices: Mapping[DeviceKey, str]
@@ -250,16 +266,18 @@ def _accounts(devices: Iterable[DeviceKey]) -> set[str]:
     return {account_id for account_id, _ in devices}
 
 
-def pending_devices(session: Session, limit: int) -> list[tuple[str, str]]:
-    """Devices with fixes in the inbox, those waiting longest first (of every account: the
-    processor serves them all; one of the few global statements, docs/deploy.md)."""
+def pending_devices(session: Session, limit: int) -> list[tuple[DeviceKey, datetime]]:
+    """Devices with fixes in the inbox, each with when its oldest waiting fix was received,
+    those waiting longest first (of every account: the processor serves them all; one of the
+    few global statements, docs/deploy.md)."""
     rows = session.execute(
-        select(PositionInbox.account_id, PositionInbox.device_id)
+        select(PositionInbox.account_id, PositionInbox.device_id,
+               func.min(PositionInbox.received_at))
         .group_by(PositionInbox.account_id, PositionInbox.device_id)
         .order_by(func.min(PositionInbox.id))
         .limit(limit)
     ).all()
-    return [(str(a), str(d)) for a, d in rows]
+    return [((str(a), str(d)), oldest) for a, d, oldest in rows]
 
 
 _INBOX_FIX = (PositionInbox.recorded_at, PositionInbox.lon, PositionInbox.lat,
