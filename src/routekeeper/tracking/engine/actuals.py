@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
+from routekeeper.tracking.engine.evolve import evolve
 from routekeeper.tracking.engine.fixes import Fix, Instant, format_utc_ms
 from routekeeper.tracking.engine.geofence import Geofence, GeofenceKind, haversine_m
 from routekeeper.travel.base import LonLat
@@ -113,7 +114,7 @@ class Actuals:
             gaps = (*gaps, (self.last_at, t))
         distance, anchor, centre, centre_fixes, pending = self._step(fix)
         # One new value per fix (this runs for every fix of every upload).
-        out = replace(self, first_at=self.first_at or t, last_at=t, gaps=gaps,
+        out = evolve(self, first_at=self.first_at or t, last_at=t, gaps=gaps,
                       distance_m=distance, anchor=anchor, centre=centre,
                       centre_fixes=centre_fixes, pending=pending)
         return out._fold() if len(gaps) > MAX_STORED_GAPS else out
@@ -152,7 +153,7 @@ class Actuals:
             gaps = self.gaps
             if (self.first_at - t).total_seconds() > self.gap_s:
                 gaps = ((t, self.first_at), *gaps)
-            return replace(self, first_at=t, gaps=gaps)._fold()
+            return evolve(self, first_at=t, gaps=gaps)._fold()
         new_gaps: list[tuple[datetime, datetime]] = []
         for start, end in self.gaps:
             if start < t < end:
@@ -161,7 +162,7 @@ class Actuals:
                         new_gaps.append(piece)
             else:
                 new_gaps.append((start, end))
-        return replace(self, gaps=tuple(new_gaps))
+        return evolve(self, gaps=tuple(new_gaps))
 
     def _fold(self) -> Actuals:
         """Fold the oldest gaps into ``folded_gap_s`` beyond MAX_STORED_GAPS."""
@@ -169,7 +170,7 @@ class Actuals:
             return self
         extra = len(self.gaps) - MAX_STORED_GAPS
         folded = sum((e - s).total_seconds() for s, e in self.gaps[:extra])
-        return replace(self, gaps=self.gaps[extra:], folded_gap_s=self.folded_gap_s + folded)
+        return evolve(self, gaps=self.gaps[extra:], folded_gap_s=self.folded_gap_s + folded)
 
     def untracked_s(
         self, *, since_at: datetime | None = None, until_at: datetime | None = None

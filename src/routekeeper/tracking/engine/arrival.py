@@ -9,10 +9,11 @@ at most once and exits at most once; ``exited`` is terminal.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from routekeeper.tracking.engine.evolve import evolve
 from routekeeper.tracking.engine.fixes import Fix, Instant
 from routekeeper.tracking.engine.geofence import Geofence, Presence, inside_confidence
 
@@ -117,7 +118,7 @@ def step(
     if state.last_fix_at is not None and fix.recorded_at <= state.last_fix_at:
         return state, []
     presence = inside_confidence(geofence, fix, exit_buffer_m=exit_buffer_m)
-    moved = replace(state, last_fix_at=fix.recorded_at)
+    moved = evolve(state, last_fix_at=fix.recorded_at)
     candidate = state.candidate
     dwelled = candidate is not None and (
         (fix.recorded_at - candidate.recorded_at).total_seconds() >= dwell_s
@@ -125,30 +126,30 @@ def step(
 
     if state.phase is VisitPhase.APPROACHING:
         if presence is Presence.INSIDE:
-            return replace(moved, phase=VisitPhase.CANDIDATE, candidate=Sighting.of(fix)), []
+            return evolve(moved, phase=VisitPhase.CANDIDATE, candidate=Sighting.of(fix)), []
         return moved, []
 
     if state.phase is VisitPhase.CANDIDATE:
         assert candidate is not None
         if presence is Presence.OUTSIDE:
-            return replace(moved, phase=VisitPhase.APPROACHING, candidate=None), []
+            return evolve(moved, phase=VisitPhase.APPROACHING, candidate=None), []
         confirmed = dwelled or (presence is Presence.INSIDE and not require_dwell)
         if not confirmed:
             return moved, []
-        arrived = replace(moved, phase=VisitPhase.ARRIVED, candidate=None, arrival=candidate)
+        arrived = evolve(moved, phase=VisitPhase.ARRIVED, candidate=None, arrival=candidate)
         return arrived, [_event(VisitEventKind.ARRIVED, candidate, fix)]
 
     if state.phase is VisitPhase.ARRIVED:
         if presence is Presence.OUTSIDE:
-            return replace(moved, phase=VisitPhase.EXIT_CANDIDATE, candidate=Sighting.of(fix)), []
+            return evolve(moved, phase=VisitPhase.EXIT_CANDIDATE, candidate=Sighting.of(fix)), []
         return moved, []
 
     # EXIT_CANDIDATE
     assert candidate is not None
     if presence is Presence.INSIDE:
-        return replace(moved, phase=VisitPhase.ARRIVED, candidate=None), []
+        return evolve(moved, phase=VisitPhase.ARRIVED, candidate=None), []
     if presence is Presence.OUTSIDE or dwelled:
-        exited = replace(moved, phase=VisitPhase.EXITED, candidate=None, exit=candidate)
+        exited = evolve(moved, phase=VisitPhase.EXITED, candidate=None, exit=candidate)
         return exited, [_event(VisitEventKind.EXITED, candidate, fix)]
     return moved, []
 

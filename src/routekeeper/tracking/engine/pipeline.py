@@ -20,7 +20,7 @@ Steps, in order, for each batch (each one a small pure function):
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final, Literal
 
@@ -35,6 +35,7 @@ from routekeeper.tracking.engine.arrival import (
     step,
 )
 from routekeeper.tracking.engine.eta import Stop, StopEta, estimate_remaining
+from routekeeper.tracking.engine.evolve import evolve
 from routekeeper.tracking.engine.fixes import (
     Fix,
     Instant,
@@ -323,12 +324,12 @@ def _advance_visits(
             exit_buffer_m=settings.exit_buffer_m,
             require_dwell=track.key != next_key,
         )
-        track = replace(track, visit=visit)
+        track = evolve(track, visit=visit)
         for event in visit_events:
             if event.kind is VisitEventKind.ARRIVED:
-                track = replace(track, distance_at_arrival_m=actuals.distance_m)
+                track = evolve(track, distance_at_arrival_m=actuals.distance_m)
             else:
-                track = replace(track, distance_at_exit_m=actuals.distance_m)
+                track = evolve(track, distance_at_exit_m=actuals.distance_m)
             events.append(_visit_event(track, event))
         orders[i] = track
     return events
@@ -398,8 +399,8 @@ def _replay_late(
         # The stop's own fixes set last_fix_at; keep the newest the visit had seen.
         seen = track.visit.last_fix_at
         if seen is not None and (visit.last_fix_at is None or visit.last_fix_at < seen):
-            visit = replace(visit, last_fix_at=seen)
-        track = replace(track, visit=visit)
+            visit = evolve(visit, last_fix_at=seen)
+        track = evolve(track, visit=visit)
         for event in found:
             events.append(_visit_event(track, event))
         orders[i] = track
@@ -412,7 +413,7 @@ def _settle_passed(orders: list[OrderTrack], passed: dict[int, datetime]) -> Non
     for i, at in passed.items():
         visit = orders[i].visit
         if visit.last_fix_at is None or visit.last_fix_at < at:
-            orders[i] = replace(orders[i], visit=replace(visit, last_fix_at=at))
+            orders[i] = evolve(orders[i], visit=evolve(visit, last_fix_at=at))
 
 
 def _eta_stops(orders: Sequence[OrderTrack]) -> list[Stop]:
@@ -455,31 +456,31 @@ def _apply_eta(
     the worker is ``heading`` to also gets the periodic ``eta``, at most every
     ``settings.eta_interval_s`` (counted from its ``first_eta``)."""
     events: list[TrackEvent] = []
-    track = replace(
+    track = evolve(
         track,
         eta_at=eta.arrive_at,
         remaining_distance_m=eta.remaining_distance_m,
         remaining_duration_s=eta.remaining_duration_s,
     )
     if track.initial_eta_at is None:
-        track = replace(track, initial_eta_at=eta.arrive_at, announced_eta_at=eta.arrive_at,
+        track = evolve(track, initial_eta_at=eta.arrive_at, announced_eta_at=eta.arrive_at,
                         eta_sent_at=at)
         events.append(TrackEvent(FIRST_ETA, track.key, at, _eta_payload(eta)))
     else:
         if heading and settings.eta_interval_s > 0 and (
                 track.eta_sent_at is None
                 or (at - track.eta_sent_at).total_seconds() >= settings.eta_interval_s):
-            track = replace(track, eta_sent_at=at)
+            track = evolve(track, eta_sent_at=at)
             events.append(TrackEvent(ETA, track.key, at, _eta_payload(eta)))
         if track.announced_eta_at is not None:
             moved_s = abs((eta.arrive_at - track.announced_eta_at).total_seconds())
             if moved_s > eta_change_threshold_s(eta.remaining_duration_s):
                 data = _eta_payload(eta) | {
                     "previous_eta_at": format_utc_ms(track.announced_eta_at)}
-                track = replace(track, announced_eta_at=eta.arrive_at)
+                track = evolve(track, announced_eta_at=eta.arrive_at)
                 events.append(TrackEvent(ETA_CHANGE, track.key, at, data))
     if not track.n_minutes_away_sent and eta.remaining_duration_s <= settings.n_minutes_away * 60:
-        track = replace(track, n_minutes_away_sent=True)
+        track = evolve(track, n_minutes_away_sent=True)
         data = _eta_payload(eta) | {"n_minutes": settings.n_minutes_away}
         events.append(TrackEvent(N_MINUTES_AWAY, track.key, at, data))
     track, delayed = _maybe_delayed(track, eta.arrive_at, at)
@@ -498,7 +499,7 @@ def _maybe_delayed(
         "scheduled_at": format_utc_ms(scheduled_at),
         "delay_s": round((eta_at - scheduled_at).total_seconds()),
     }
-    return replace(track, delayed_sent=True), [TrackEvent(DELAYED, track.key, at, data)]
+    return evolve(track, delayed_sent=True), [TrackEvent(DELAYED, track.key, at, data)]
 
 
 def _evaluate_risks(
@@ -524,8 +525,10 @@ def _evaluate_risks(
             state.battery_percent, low_battery_percent=settings.low_battery_percent
         ),
     }
+    if current == track.risks:
+        return track, []  # the same track, not a copy: unchanged orders stay shared
     diff = rk.risk_diff(track.risks, current)
-    track = replace(track, risks=current)
+    track = evolve(track, risks=current)
     if not diff:
         return track, []
     data = {"risks": diff, "risk_status": rk.risk_status(current)}
@@ -558,7 +561,7 @@ def _with_risks(
                                              moving_away=moving_away, settings=settings)
         events.extend(prepared_events + risk_events)
         orders[i] = track
-    return replace(state, orders=tuple(orders)), events
+    return evolve(state, orders=tuple(orders)), events
 
 
 def process_fixes(
@@ -583,7 +586,7 @@ def process_fixes(
     now = require_aware(now, "now")
     screened = screen_fixes(route_state, fixes, now=now, settings=settings,
                             prescreened=prescreened)
-    state = replace(
+    state = evolve(
         route_state,
         fixes_accepted=route_state.fixes_accepted + len(screened.fresh),
         fixes_late=route_state.fixes_late + len(screened.late),
@@ -598,12 +601,12 @@ def process_fixes(
     boxes = [Box.around(t.order.geofence) for t in orders]
     events = _replay_late(orders, screened.late, state.recent_fixes, boxes, settings)
     if not screened.fresh and not events:
-        return replace(state, actuals=actuals), []
+        return evolve(state, actuals=actuals), []
     if not screened.fresh:
         # Late fixes changed a visit: ETAs and risks follow from the newest position.
         newest_known = state.last_fix
         assert newest_known is not None  # late fixes exist only after a processed one
-        state = replace(state, orders=tuple(orders), actuals=actuals, evaluated_at=now)
+        state = evolve(state, orders=tuple(orders), actuals=actuals, evaluated_at=now)
         return _estimate(state, orders, events, open_before, newest_known, now=now,
                          travel=travel, settings=settings, eta_every_s=eta_every_s)
 
@@ -624,7 +627,7 @@ def process_fixes(
     _settle_passed(orders, passed)
 
     newest = screened.fresh[-1]
-    state = replace(
+    state = evolve(
         state,
         orders=tuple(orders),
         last_fix=newest,
@@ -653,7 +656,7 @@ def _estimate(
     eval_at = max(now, newest.recorded_at)
     etas: dict[str, StopEta] = {}
     if _etas_due(state, orders, eval_at, eta_every_s, visited=bool(events)):
-        state = replace(state, etas_evaluated_at=eval_at)
+        state = evolve(state, etas_evaluated_at=eval_at)
         try:
             etas = {
                 e.order_key: e
@@ -716,7 +719,7 @@ def check_offline(
         moving_away = track.risks.get(rk.MOVING_AWAY_FROM_DESTINATION, rk.GREEN)
         return track, delayed, eta_bound, moving_away
 
-    return _with_risks(replace(route_state, evaluated_at=now), [], clock_step,
+    return _with_risks(evolve(route_state, evaluated_at=now), [], clock_step,
                        lambda track: track.open, now=now, settings=settings)
 
 
@@ -727,22 +730,22 @@ def replace_orders(route_state: RouteTrackState, orders: Sequence[TrackedOrder])
         raise ValueError("order keys must be unique within a route")
     existing = {t.key: t for t in route_state.orders}
     tracks = tuple(
-        replace(existing[o.order_key], order=o) if o.order_key in existing else OrderTrack(order=o)
+        evolve(existing[o.order_key], order=o) if o.order_key in existing else OrderTrack(order=o)
         for o in orders
     )
-    return replace(route_state, orders=tracks)
+    return evolve(route_state, orders=tracks)
 
 
 def close_order(route_state: RouteTrackState, order_key: str, *, at: datetime) -> RouteTrackState:
     """Stop tracking one order (completed or cancelled at ``at``); later fixes ignore it."""
     at = require_aware(at, "at")
     tracks = tuple(
-        replace(t, closed_at=t.closed_at or at) if t.key == order_key else t
+        evolve(t, closed_at=t.closed_at or at) if t.key == order_key else t
         for t in route_state.orders
     )
     if tracks == route_state.orders and all(t.key != order_key for t in tracks):
         raise KeyError(order_key)
-    return replace(route_state, orders=tracks)
+    return evolve(route_state, orders=tracks)
 
 
 def leg_distance_m(route_state: RouteTrackState, order_key: str) -> float | None:
