@@ -22,6 +22,7 @@ from routekeeper.core.ratelimit import bucket_store
 from routekeeper.db.engine import Database
 from routekeeper.geocoding.service import geocoder_from_settings
 from routekeeper.settings import Settings
+from routekeeper.tracking.fastpath import OsmandFastPath
 from routekeeper.tracking.osmand_port import install_osmand_port
 from routekeeper.tracking.uploads import UploadWriter
 from routekeeper.travel import TravelError
@@ -91,6 +92,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     include_routers(app)
     install_osmand_port(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)
+    # Single OsmAnd fixes skip FastAPI's routing (tracking/fastpath.py), inside the NUL guard.
+    app.add_middleware(OsmandFastPath)
     app.add_middleware(RefuseUnmatchableTargets)
     # Outside the body limit: every answer (a 413 included) gets a request id, a log line and
     # its metrics.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -222,11 +222,26 @@ async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+# The handlers, most specific first (error_response picks the first that matches).
+_HANDLERS: tuple[tuple[type[Exception], Callable[[Request, Exception],
+                                                   Awaitable[JSONResponse]]], ...] = (
+    (ApiError, _api_error),
+    (RequestValidationError, _validation_error),
+    (StarletteHTTPException, _http_exception),
+    (IntegrityError, _integrity_error),
+    (OperationalError, _operational_error),
+    (Exception, _unexpected),
+)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers that give every error the contract's shape."""
-    app.add_exception_handler(ApiError, _api_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_exception)
-    app.add_exception_handler(IntegrityError, _integrity_error)
-    app.add_exception_handler(OperationalError, _operational_error)
-    app.add_exception_handler(Exception, _unexpected)
+    for kind, handler in _HANDLERS:
+        app.add_exception_handler(kind, handler)
+
+
+async def error_response(request: Request, exc: Exception) -> JSONResponse:
+    """The answer the app's handlers give ``exc``, for code that answers outside FastAPI's
+    routing (``tracking/fastpath.py``)."""
+    handler = next(handler for kind, handler in _HANDLERS if isinstance(exc, kind))
+    return await handler(request, exc)

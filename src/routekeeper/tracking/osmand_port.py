@@ -23,6 +23,7 @@ from routekeeper.core.handlers import install_error_handlers
 from routekeeper.core.limits import BodySizeLimit
 from routekeeper.core.observe import RequestObserver
 from routekeeper.tracking import endpoints
+from routekeeper.tracking.fastpath import OsmandFastPath
 
 # All interfaces: devices connect from anywhere, as to Traccar's port 5055.
 BIND_HOST = "0.0.0.0"
@@ -44,6 +45,7 @@ def osmand_app(main: FastAPI) -> FastAPI:
     for path in ("/", "/osmand"):
         app.add_api_route(path, handle, methods=["GET", "POST"], include_in_schema=False)
     app.add_middleware(BodySizeLimit, max_bytes=main.state.settings.api.max_body_bytes)
+    app.add_middleware(OsmandFastPath, paths=("/", "/osmand"))
     app.add_middleware(RequestObserver)
     return app
 
