@@ -118,7 +118,7 @@ class TrackingSettings(BaseModel):
     # Route states kept decoded per process (about 20 KB each), and how long a processor
     # leaves another process's devices to it (tracking/processor.py, "States kept decoded").
     resident_states: int = Field(default=5000, ge=0)
-    adopt_after_s: float = Field(default=5.0, ge=0.0)
+    adopt_after_s: float = Field(default=1.0, ge=0.0)
     # Which device an ingest key belongs to is remembered this long (the key is re-checked
     # against the device row on every upload all the same).
     key_cache_s: float = 60.0

@@ -225,6 +225,18 @@ def load_track_states(session: Session, routes: Sequence[Route]) -> None:
         set_committed_value(by_key[(account_id, route_handle)], "track_state", state)
 
 
+def devices_feeding(session: Session, route: Route) -> list[DeviceKey]:
+    """The devices whose fixes a route takes: its own device and its worker's devices."""
+    named = [Device.device_id == route.device_id] if route.device_id is not None else []
+    if route.worker_handle is not None:
+        named.append(Device.worker_handle == route.worker_handle)
+    if not named:
+        return []
+    found = session.scalars(select(Device.device_id).where(
+        Device.account_id == route.account_id, or_(*named)))
+    return [(route.account_id, device_id) for device_id in sorted(set(found))]
+
+
 def tracking_route_handles(session: Session, devices: Mapping[DeviceKey, str]
                            ) -> dict[DeviceKey, list[str]]:
     """The handles of the tracking routes each device (with its worker's handle) feeds, by
@@ -285,13 +297,42 @@ _INBOX_FIX = (PositionInbox.recorded_at, PositionInbox.lon, PositionInbox.lat,
               PositionInbox.altitude, PositionInbox.battery)
 
 
+# A group's inbox rows taken in one statement on PostgreSQL: up to a limit per device,
+# oldest first, deleted and returned at once. The devices go in as two arrays: a list of
+# thousands of row ids in an IN clause (a batch of 100 fixes from each of 50 devices) was a
+# tenth of the processor's time, compiling and converting its parameters.
+_PG_TAKE = f"""
+DELETE FROM position_inbox WHERE id IN (
+    SELECT id FROM (
+        SELECT i.id, row_number() OVER (PARTITION BY i.account_id, i.device_id ORDER BY i.id)
+               AS n
+        FROM position_inbox i
+        JOIN unnest(%(account_id)s::text[], %(device_id)s::text[]) AS d(account_id, device_id)
+          ON i.account_id = d.account_id AND i.device_id = d.device_id
+        WHERE i.account_id = ANY(%(account_id)s::text[])
+    ) ranked WHERE n <= %(limit)s)
+RETURNING id, account_id, device_id, received_at, {_VALUE_COLUMNS}
+"""
+
+
+def _pg_take(session: Session, devices: Sequence[DeviceKey], limit: int
+             ) -> list[tuple[Any, ...]]:
+    rows = session.connection().exec_driver_sql(_PG_TAKE, {
+        "account_id": [account_id for account_id, _ in devices],
+        "device_id": [device_id for _, device_id in devices], "limit": limit}).all()
+    return sorted((tuple(row) for row in rows), key=lambda row: row[0])
+
+
 def take_pending(session: Session, devices: Sequence[DeviceKey], limit: int
                  ) -> dict[DeviceKey, list[tuple[Fix, datetime]]]:
     """Remove up to ``limit`` of each device's oldest inbox rows (in the caller's transaction,
     so they come back if it rolls back); each fix with when it was received, per device that
-    had any. One read and one delete for all the devices."""
+    had any. One statement on PostgreSQL; elsewhere one read and one delete for all the
+    devices."""
     if not devices:
         return {}
+    if session.get_bind().dialect.name == "postgresql":
+        return _as_taken(_pg_take(session, devices, limit))
     rows = session.execute(
         select(PositionInbox.id, PositionInbox.account_id, PositionInbox.device_id,
                PositionInbox.received_at, *_INBOX_FIX)
@@ -299,21 +340,36 @@ def take_pending(session: Session, devices: Sequence[DeviceKey], limit: int
                tuple_(PositionInbox.account_id, PositionInbox.device_id).in_(list(devices)))
         .order_by(PositionInbox.id)
     ).all()
-    taken: dict[DeviceKey, list[tuple[Fix, datetime]]] = {}
-    ids: list[int] = []
-    taken_accounts = _accounts(devices)
-    for row_id, account_id, device_id, received, at, lon, lat, accuracy, speed, bearing, \
-            altitude, battery in rows:
-        fixes = taken.setdefault((account_id, device_id), [])
-        if len(fixes) < limit:
-            ids.append(row_id)
-            fixes.append((Fix(recorded_at=at, lon=lon, lat=lat, accuracy_m=accuracy,
-                              speed_mps=speed, bearing_deg=bearing, altitude_m=altitude,
-                              battery_percent=battery), received))
-    if ids:
+    counts: dict[DeviceKey, int] = {}
+    kept: list[tuple[Any, ...]] = []
+    for row in rows:
+        device = (row[1], row[2])
+        if counts.get(device, 0) < limit:
+            counts[device] = counts.get(device, 0) + 1
+            kept.append(tuple(row))
+    if kept:
         session.execute(delete(PositionInbox).where(
-            PositionInbox.account_id.in_(taken_accounts), PositionInbox.id.in_(ids)))
+            PositionInbox.account_id.in_(_accounts(devices)),
+            PositionInbox.id.in_([row[0] for row in kept])))
+    return _as_taken(kept)
+
+
+def _as_taken(rows: Iterable[tuple[Any, ...]]) -> dict[DeviceKey, list[tuple[Fix, datetime]]]:
+    """Inbox rows (id, account, device, received_at, the fix's columns), in id order, as each
+    device's fixes with when they were received."""
+    taken: dict[DeviceKey, list[tuple[Fix, datetime]]] = {}
+    for _, account_id, device_id, received, at, lon, lat, accuracy, speed, bearing, \
+            altitude, battery in rows:
+        taken.setdefault((account_id, device_id), []).append((
+            Fix(recorded_at=_utc(at), lon=lon, lat=lat, accuracy_m=accuracy, speed_mps=speed,
+                bearing_deg=bearing, altitude_m=altitude, battery_percent=battery),
+            _utc(received)))
     return taken
+
+
+def _utc(value: datetime) -> datetime:
+    # The ORM's UTCDateTime gives UTC; a raw PostgreSQL row has the session's time zone.
+    return value.astimezone(UTC)
 
 
 def try_lock_devices(session: Session, devices: Sequence[DeviceKey]) -> list[DeviceKey]:
