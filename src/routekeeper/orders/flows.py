@@ -48,7 +48,7 @@ def create(ctx: RouteContext, body: OrdersCreate, *, geocoder: Geocoder | None, 
 
 def complete(ctx: RouteContext, order: Order, *, metadata: dict[str, Any] | None) -> Order:
     """Complete an order; its route follows."""
-    with order_change(ctx, order):
+    with order_change(ctx, order, closing=True):
         return service.complete_order(ctx.session, order, metadata=metadata,
                                       public_url=ctx.public_url,
                                       tracking=ctx.settings.tracking)
@@ -56,14 +56,14 @@ def complete(ctx: RouteContext, order: Order, *, metadata: dict[str, Any] | None
 
 def cancel(ctx: RouteContext, order: Order, *, metadata: dict[str, Any] | None) -> Order:
     """Cancel an order; its route follows."""
-    with order_change(ctx, order):
+    with order_change(ctx, order, closing=True):
         return service.cancel_order(ctx.session, order, metadata=metadata,
                                     public_url=ctx.public_url, tracking=ctx.settings.tracking)
 
 
 def disable(ctx: RouteContext, order: Order, *, metadata: dict[str, Any] | None) -> Order:
     """Disable an order: it stays on its route, out of the route's ETAs."""
-    with order_change(ctx, order):
+    with order_change(ctx, order, closing=True):
         return service.set_enabled(ctx.session, order, enabled=False, metadata=metadata,
                                    public_url=ctx.public_url)
 
@@ -78,7 +78,7 @@ def enable(ctx: RouteContext, order: Order, *, metadata: dict[str, Any] | None) 
 def reschedule(ctx: RouteContext, order: Order, body: Reschedule) -> Order:
     """Move an order's window (off its route, or a new attempt); the order it leaves
     behind, or the new attempt."""
-    with order_change(ctx, order):
+    with order_change(ctx, order, closing=True):
         return service.reschedule_order(ctx.session, order, body, public_url=ctx.public_url,
                                         tracking=ctx.settings.tracking)
 

@@ -44,7 +44,7 @@ from routekeeper.routes.locations import returns_to_start, start_location
 from routekeeper.routes.sequencing import departure, insert_cheapest, optimise_order
 from routekeeper.routes.states import RouteStatus
 from routekeeper.routes.stops import estimate_wire, stop_estimate_wire, stop_input
-from routekeeper.tracking.service import on_route_completed
+from routekeeper.tracking.service import catch_up, on_route_completed
 from routekeeper.webhooks.outbox import record_event, record_order_event
 
 # A route changing under us more often than this is being moved around too fast to follow.
@@ -350,6 +350,8 @@ def complete(ctx: RouteContext, route: Route, *, source: str) -> Route:
     A tracked route gets its final actuals (polyline, distance, tracking rate) here, before
     its ``completed`` event; an untracked one (never started) is left as it is.
     """
+    # What the worker's devices sent up to now counts for the orders it closes.
+    catch_up(ctx.session, ctx.settings, ctx.travel, route)
     with edit(ctx, route, events=("completed",), estimate=False) as change:
         for order in change.sequence:
             if order.status not in TERMINAL:
@@ -410,19 +412,25 @@ class OrderChange:
 
 
 @contextmanager
-def order_change(ctx: RouteContext, *changing: Order) -> Iterator[OrderChange]:
+def order_change(ctx: RouteContext, *changing: Order, closing: bool = False
+                 ) -> Iterator[OrderChange]:
     """Change orders outside the route operations (complete, cancel, reschedule, edit...)
     and keep their routes in step.
 
     Before the change it locks each order's route, then the order (the lock order of every
     route operation, so the two cannot deadlock on PostgreSQL); after it, each route is
     re-sequenced, bumped and re-estimated once, or completed when its last order finished.
+    A change ``closing`` orders (taking them out of their route's tracking) first has the
+    fixes still waiting for a tracking route processed (``tracking.service.catch_up``).
     """
     routes: dict[str, Route] = {}
     for order in changing:
         route = _lock_route_of(ctx, order)
         if route is not None:
             routes[route.route_handle] = route
+    if closing:
+        for route in routes.values():
+            catch_up(ctx.session, ctx.settings, ctx.travel, route)
     change = OrderChange()
     yield change
     if not change.follow:

@@ -249,13 +249,37 @@ def process_group(db: Database, settings: Settings, travel: TravelModel,
             log.info("a tracking batch was retried after %s", exc.orig)
     for key, tag, state in stored:
         RESIDENT.put(key, tag, state)
+    _measure(batches)
+    return batches
+
+
+def _measure(batches: dict[DeviceKey, Batch]) -> None:
     done = clock.now()
     for batch in batches.values():
         for received_at in batch.received:
             metrics.PIPELINE_LAG.observe(max(0.0, (done - received_at).total_seconds()))
         metrics.PROCESSED.inc(batch.fixes)
         metrics.BATCH_FIXES.observe(batch.fixes)
-    return batches
+
+
+def catch_up(session: Session, settings: Settings, travel: TravelModel, route: Route) -> int:
+    """Process the waiting fixes of the devices that feed ``route``, in the caller's
+    transaction, which holds the route's lock; the number of fixes processed.
+
+    Completing or cancelling an order (or completing a route) closes it in the route's
+    state, and a fix processed after that gives it no visit any more: the arrival of a
+    worker who taps "complete" at the door could still be waiting here. So what the devices
+    sent up to that instant is processed first, and commits with the change. A device that
+    another processor holds at this instant is left to it: waiting for it could deadlock, as
+    that processor waits for this route.
+    """
+    if route.status != "tracking":
+        return 0
+    devices = repository.devices_feeding(session, route)
+    # Not kept decoded: the caller's transaction may still roll back.
+    batches = _process_group(session, settings, travel, devices, [])
+    _measure(batches)
+    return sum(batch.fixes for batch in batches.values())
 
 
 def process_device(db: Database, settings: Settings, travel: TravelModel, account_id: str,
