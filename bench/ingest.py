@@ -33,6 +33,7 @@ import os
 import platform
 import secrets
 import shlex
+import signal
 import socket
 import subprocess
 import sys
@@ -123,28 +124,62 @@ def children(pid: int) -> list[int]:
 
 @dataclass
 class Server:
-    """A uvicorn subprocess serving the app on one port."""
+    """A uvicorn subprocess serving the app on one port, and the separate worker processes
+    (``routekeeper worker``) of the split layout."""
 
     process: subprocess.Popen[bytes]
     base: str
+    env: dict[str, str] = field(default_factory=dict)
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def pids(self) -> list[int]:
+        """The uvicorn supervisor, its server processes and the worker processes."""
+        return children(self.process.pid) + [w.pid for w in self.workers if w.poll() is None]
+
+    def start_worker(self) -> None:
+        """One more ``routekeeper worker`` process (job runner and tracking processor)."""
+        self.workers.append(subprocess.Popen(
+            [sys.executable, "-m", "routekeeper.cli.main", "worker"], env=self.env))
+
+    def kill_processor(self) -> int:
+        """SIGKILL a process that runs tracking processor threads, as a crash would; in the
+        split layout its replacement is started at once (as systemd's Restart= would), in
+        the other uvicorn starts one. The pid killed."""
+        if self.workers:
+            victim = self.workers.pop(0)
+            victim.kill()
+            victim.wait()
+            self.start_worker()
+            return victim.pid
+        pid = children(self.process.pid)[1]
+        os.kill(pid, signal.SIGKILL)
+        return pid
 
     def stop(self) -> None:
-        """Stop the server and wait for it."""
-        self.process.terminate()
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        """Stop the server and the workers, and wait for them."""
+        for process in [self.process, *self.workers]:
+            process.terminate()
+        for process in [self.process, *self.workers]:
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
 
 
 def start_server(db_url: str, *, workers: int, gc_freeze: bool,
-                 extra_env: dict[str, str] | None = None) -> Server:
-    """Serve the app on a free port; wait until /health answers."""
+                 extra_env: dict[str, str] | None = None, worker_processes: int = 0
+                 ) -> Server:
+    """Serve the app on a free port; wait until /health answers. With ``worker_processes``
+    the uvicorn processes serve the API only and that many ``routekeeper worker`` processes
+    run the jobs and the tracking processor (the layout of docs/deploy.md); without, each
+    uvicorn process runs them in process (as ``routekeeper serve``)."""
     port = free_port()
     env = {**os.environ, **(extra_env or {}), "ROUTEKEEPER_DATABASE__URL": db_url,
            "ROUTEKEEPER_SECRET_KEY": secrets.token_urlsafe(32),
            "PYTHONPATH": str(REPO_ROOT / "src"),
            "RK_BENCH_GC_FREEZE": "1" if gc_freeze else "0"}
+    if worker_processes:
+        env["ROUTEKEEPER_JOBS__RUN_IN_API"] = "false"
     command = [sys.executable, "-m", "uvicorn", "ingest:server_app", "--factory",
                "--app-dir", str(REPO_ROOT / "bench"), "--host", "127.0.0.1",
                "--port", str(port), "--workers", str(workers), "--no-access-log",
@@ -157,7 +192,10 @@ def start_server(db_url: str, *, workers: int, gc_freeze: bool,
             conn = http.client.HTTPConnection(base, timeout=2)
             conn.request("GET", "/health")
             if conn.getresponse().status == 200:
-                return Server(process, base)
+                server = Server(process, base, env)
+                for _ in range(worker_processes):
+                    server.start_worker()
+                return server
         except OSError:
             time.sleep(0.2)
     process.kill()
@@ -1126,6 +1164,15 @@ def fmt(value: float, digits: int = 2) -> str:
     return "—" if value != value else f"{value:,.{digits}f}"
 
 
+def _layout(args: argparse.Namespace) -> str:
+    if args.worker_processes:
+        return (f"uvicorn, {args.workers} API processes (`jobs.run_in_api` off), and "
+                f"{args.worker_processes} `routekeeper worker` process(es) with the job runner "
+                "and the tracking processor (the layout of docs/deploy.md)")
+    return (f"uvicorn, {args.workers} worker processes, each with its job runner and tracking "
+            "processor in process (as `routekeeper serve`)")
+
+
 def render_fleet(args: argparse.Namespace, command: str, phases: list[Phase],
                  soak: Paced | None, kill: tuple[Paced, Check] | None,
                  loads: dict[str, tuple[float, float, float]]) -> str:
@@ -1137,9 +1184,8 @@ def render_fleet(args: argparse.Namespace, command: str, phases: list[Phase],
     lines += [f"- {name}: {a:.1f} / {b:.1f} / {c:.1f}" for name, (a, b, c) in loads.items()]
     lines += ["", "## Command", "", "```sh", command, "```", "",
               "## Throughput and pipeline lag", "",
-              f"PostgreSQL; server: uvicorn, {args.workers} worker processes, each with its "
-              "job runner and tracking processor in process (as `routekeeper serve`); "
-              "`gc.freeze()` after startup. Each device has its own tracking route of "
+              f"PostgreSQL; server: {_layout(args)}; `gc.freeze()` after startup (server "
+              "processes). Each device has its own tracking route of "
               f"{args.stops} orders. *single*: OsmAnd query strings, one fix a request "
               f"({args.osmand_threads} client threads); *batch*: "
               f"`POST /devices/{{id}}/locations` with {args.batch} fixes ({args.threads} client "
@@ -1197,9 +1243,10 @@ def render_fleet(args: argparse.Namespace, command: str, phases: list[Phase],
                   f"{args.kill_devices:,} devices sending batches of {args.batch} as their "
                   f"5 Hz drives go (drives begun {args.kill_lead:.0f} s earlier, so the first "
                   f"minute catches up), {paced.seconds:.0f} s; at {args.kill_at:.0f} s one of "
-                  f"the {args.workers} server processes (pid {check.killed_pid}, with its "
-                  "processor threads) gets SIGKILL; uvicorn starts a new one "
-                  f"({check.processes_after} server processes at the end). "
+                  f"the processes with processor threads (pid {check.killed_pid}) gets SIGKILL "
+                  "and a new one starts (" + ("the bench starts it, as systemd would"
+                                              if args.worker_processes else "uvicorn's") +
+                  f"; {check.processes_after} server processes at the end). "
                   f"{paced.requests:,} requests, {paced.errors} failed (the connections of "
                   "the killed process; not retried).", "",
                   "| check | count |", "| --- | ---: |",
@@ -1218,8 +1265,6 @@ def render_fleet(args: argparse.Namespace, command: str, phases: list[Phase],
 
 def bench_fleet(args: argparse.Namespace, command: str) -> str:
     """Every part of the fleet-scale benchmark on one fresh PostgreSQL database."""
-    import signal
-
     from routekeeper.accounts.service import create_account
     from routekeeper.db.engine import Database
     from routekeeper.settings import DatabaseSettings
@@ -1234,7 +1279,8 @@ def bench_fleet(args: argparse.Namespace, command: str) -> str:
         database.dispose()
         server = start_server(url, workers=args.workers, gc_freeze=args.gc_freeze, extra_env={
             "PROMETHEUS_MULTIPROC_DIR": multiproc, "ROUTEKEEPER_METRICS__TOKEN": METRICS_TOKEN,
-            "ROUTEKEEPER_LIMITS__REQUESTS": _setup_limits()})
+            "ROUTEKEEPER_LIMITS__REQUESTS": _setup_limits()},
+            worker_processes=args.worker_processes)
         engine = _engine(url)
         try:
             account = (creds.account_id, creds.secret_key)
@@ -1247,7 +1293,7 @@ def bench_fleet(args: argparse.Namespace, command: str) -> str:
                                             ("x", args.kill_devices)) if count}
 
             def probes() -> dict[str, Callable[[], dict[int, float]]]:
-                pids = children(server.process.pid)
+                pids = server.pids()
                 SERVER_PIDS[:] = pids
                 return {"server": lambda: process_cpu_s(pids),
                         "postgres": lambda: process_cpu_s(postgres_backends(url))}
@@ -1286,7 +1332,7 @@ def bench_fleet(args: argparse.Namespace, command: str) -> str:
                 def sample() -> dict[str, float]:
                     waiting, age = backlog(engine)
                     return {"waiting": waiting, "oldest s": age,
-                            "server MB": rss_mb(children(server.process.pid)),
+                            "server MB": rss_mb(server.pids()),
                             "load": os.getloadavg()[0]}
 
                 soak = run_paced(server.base, fleets["k"], mode="osmand", batch=1,
@@ -1303,9 +1349,7 @@ def bench_fleet(args: argparse.Namespace, command: str) -> str:
                 killed = {"pid": 0}
 
                 def kill_one() -> None:
-                    workers = children(server.process.pid)[1:]
-                    killed["pid"] = workers[0]
-                    os.kill(workers[0], signal.SIGKILL)
+                    killed["pid"] = server.kill_processor()
 
                 paced = run_paced(server.base, fleets["x"], mode="batch", batch=args.batch,
                                   threads=args.threads, duration_s=args.kill_duration,
@@ -1314,8 +1358,7 @@ def bench_fleet(args: argparse.Namespace, command: str) -> str:
                                   at={args.kill_at: kill_one})
                 drain_s = wait_drained(engine)
                 counts = kill_check(engine, creds.account_id, "x", paced)
-                kill = (paced, Check(*counts, killed["pid"],
-                                     len(children(server.process.pid)) - 1, drain_s))
+                kill = (paced, Check(*counts, killed["pid"], len(server.pids()) - 1, drain_s))
             loads["end"] = os.getloadavg()
         finally:
             server.stop()
@@ -1340,6 +1383,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stops", type=int, default=12)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--worker-processes", type=int, default=0,
+                        help="separate `routekeeper worker` processes running the tracking "
+                             "processor (docs/deploy.md's layout); 0: in the server processes")
     parser.add_argument("--workers", type=int, default=2,
                         help="uvicorn worker processes")
     parser.add_argument("--duration", type=float, default=45.0)
