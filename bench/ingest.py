@@ -1247,8 +1247,9 @@ def render_fleet(args: argparse.Namespace, command: str, phases: list[Phase],
                   "and a new one starts (" + ("the bench starts it, as systemd would"
                                               if args.worker_processes else "uvicorn's") +
                   f"; {check.processes_after} server processes at the end). "
-                  f"{paced.requests:,} requests, {paced.errors} failed (the connections of "
-                  "the killed process; not retried).", "",
+                  f"{paced.requests:,} requests, {paced.errors} not answered 200 (by status: "
+                  f"{paced.statuses}; 0 is a broken connection, not retried; the others are "
+                  "retried until answered).", "",
                   "| check | count |", "| --- | ---: |",
                   f"| fixes answered 200 | {check.answered:,} |",
                   f"| of those, missing from `position` | {check.answered_missing:,} |",

@@ -4,8 +4,10 @@ takes its own process's devices first."""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
@@ -101,17 +103,21 @@ def test_the_processor_keeps_what_it_stored_and_reads_what_others_wrote(
     assert road.order("P")["arrived_at"] is not None
 
 
-def test_a_processor_takes_its_own_devices_first_and_adopts_the_others_later() -> None:
+def test_a_processor_takes_its_own_devices_first_and_adopts_the_others_later(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
     ours, theirs, stale = ("acct", "ours"), ("acct", "theirs"), ("acct", "stale")
     now = T0 + timedelta(seconds=10)
     waiting = [(stale, now - timedelta(seconds=5)), (theirs, now), (ours, now)]
-    processor._LOCAL.clear()
+    monkeypatch.setattr(processor, "_LOCAL", {})
+    monkeypatch.setattr(processor, "_PROCESSING", threading.Event())
+    # A process without processor threads (an API process) does not keep its devices.
+    processor.wake([ours])
+    assert not processor._LOCAL
     # A process that receives no uploads (a worker on its own) takes every device at once.
     assert processor._ours_first(waiting, 0.5, now) == [stale, theirs, ours]
+    processor._PROCESSING.set()
     processor.wake([ours])
-    try:
-        # Its own first; another process's device once it has waited adopt_after_s.
-        assert processor._ours_first(waiting, 0.5, now) == [ours, stale]
-        assert processor._ours_first(waiting, 0.0, now) == [ours, stale, theirs]
-    finally:
-        processor._LOCAL.clear()
+    # Its own first; another process's device once it has waited adopt_after_s.
+    assert processor._ours_first(waiting, 0.5, now) == [ours, stale]
+    assert processor._ours_first(waiting, 0.0, now) == [ours, stale, theirs]

@@ -95,9 +95,14 @@ _LOCAL_LOCK = threading.Lock()
 LOCAL_FOR_S = 10.0
 
 
+# Whether processor threads run in this process: an API process without them (serve
+# --no-worker) has no use for knowing its devices.
+_PROCESSING = threading.Event()
+
+
 def wake(devices: Sequence[DeviceKey] = ()) -> None:
     """Tell this process's processor threads that fixes of these devices were stored."""
-    if devices:
+    if devices and _PROCESSING.is_set():
         at = time.monotonic()
         with _LOCAL_LOCK:
             for device in devices:
@@ -377,6 +382,7 @@ class Processor:
             thread = threading.Thread(target=self._loop, name=f"rk-tracking-{index}",
                                       daemon=True)
             self._threads.append(thread)
+        _PROCESSING.set()
         for thread in self._threads:
             thread.start()
 
@@ -387,6 +393,7 @@ class Processor:
     def stop(self, timeout_s: float = 30.0) -> None:
         """Stop after the batches under way commit."""
         self._stop.set()
+        _PROCESSING.clear()
         _WAKE.set()
         for thread in self._threads:
             thread.join(timeout_s)
