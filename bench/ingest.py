@@ -835,15 +835,21 @@ def run_paced(base: str, fleet: list[Device], *, mode: str, batch: int, threads:
                 if mode == "batch":
                     headers["Authorization"] = f"Bearer {fleet[i].key}"
                 t0 = time.monotonic()
-                try:
-                    conn.request(method, path, body=body or None, headers=headers)
-                    response = conn.getresponse()
-                    raw = response.read()
-                    status = response.status
-                except (OSError, http.client.HTTPException):
-                    status, raw = 0, b""
-                    conn.close()
-                    conn = connect()
+                status, raw = 0, b""
+                # Twice at most: a connection idle past the server's keep-alive timeout (the
+                # fleet's batches fall due together, so threads idle between them) is closed
+                # by the server, and is found closed only by the next request, as any HTTP
+                # client finds it and sends again. Uploads are idempotent.
+                for _attempt in range(2):
+                    try:
+                        conn.request(method, path, body=body or None, headers=headers)
+                        response = conn.getresponse()
+                        raw = response.read()
+                        status = response.status
+                        break
+                    except (OSError, http.client.HTTPException):
+                        conn.close()
+                        conn = connect()
                 elapsed = time.monotonic() - t0
                 sent_any = True
                 with lock:
@@ -1248,8 +1254,8 @@ def render_fleet(args: argparse.Namespace, command: str, phases: list[Phase],
                                               if args.worker_processes else "uvicorn's") +
                   f"; {check.processes_after} server processes at the end). "
                   f"{paced.requests:,} requests, {paced.errors} not answered 200 (by status: "
-                  f"{paced.statuses}; 0 is a broken connection, not retried; the others are "
-                  "retried until answered).", "",
+                  f"{paced.statuses}; 0 is no answer on a fresh connection either, not "
+                  "retried further; the others are retried until answered).", "",
                   "| check | count |", "| --- | ---: |",
                   f"| fixes answered 200 | {check.answered:,} |",
                   f"| of those, missing from `position` | {check.answered_missing:,} |",
