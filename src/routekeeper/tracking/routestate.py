@@ -95,23 +95,23 @@ class ResidentStates:
         self._states: OrderedDict[RouteKey, tuple[int, StoredState]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def has(self, route: Route) -> bool:
-        """Whether the state kept for the route is the one its row carries."""
-        tag = route.track_state_tag
-        with self._lock:
-            kept = self._states.get(route_key(route))
-        return tag is not None and kept is not None and kept[0] == tag
-
-    def get(self, route: Route) -> StoredState | None:
-        """A copy of the route's state if the one kept is the one its row carries."""
+    def _current(self, route: Route) -> StoredState | None:
+        """The state kept for the route if it is the one its row carries (not a copy)."""
         tag = route.track_state_tag
         if tag is None:
             return None
         with self._lock:
             kept = self._states.get(route_key(route))
-        if kept is None or kept[0] != tag:
-            return None
-        return replace(kept[1], devices=list(kept[1].devices))
+        return kept[1] if kept is not None and kept[0] == tag else None
+
+    def has(self, route: Route) -> bool:
+        """Whether the state kept for the route is the one its row carries."""
+        return self._current(route) is not None
+
+    def get(self, route: Route) -> StoredState | None:
+        """A copy of the route's state if the one kept is the one its row carries."""
+        kept = self._current(route)
+        return None if kept is None else replace(kept, devices=list(kept.devices))
 
     def put(self, key: RouteKey, tag: int, stored: StoredState) -> None:
         """Keep a committed state (the caller does not change it any more)."""
