@@ -31,6 +31,7 @@ from .api_helpers import (
     make_road,
     outbox,
     register,
+    run_job,
     stored_positions,
 )
 from .simulate import FakeTravel
@@ -342,3 +343,38 @@ def test_devices_are_processed_in_groups_and_a_broken_one_waits_alone(
     assert processed == sent and _waiting(db, broken.account_id) == sent
     assert _waiting(db, healthy.account_id) == 0 and _arrivals(healthy) == 1
     assert _arrivals(broken) == 0
+
+
+def _tag(road: Road) -> int | None:
+    with road.db.read() as session:
+        route = session.get(Route, (road.account_id, road.route_handle))
+        assert route is not None
+        return route.track_state_tag
+
+
+def test_the_periodic_job_leaves_a_route_with_fresh_waiting_fixes_to_the_processor(
+        road: Road, settings: Settings) -> None:
+    """A route whose fixes wait in the inbox is about to be evaluated by the processor: the
+    periodic job passes it over instead of taking its lock, until the oldest has waited too
+    long. A state the job stored is kept decoded for the processor."""
+    road.upload(*road.drive(0, 60, 0, 500))
+    run_job(road.db, settings)
+    before = _tag(road)
+    # A minute later: not evaluated for a minute, but a fix of this instant waits.
+    _post(road, road.fix(120, 900))
+    run_job(road.db, settings)
+    assert _tag(road) == before and _waiting(road.db, road.account_id) == 1
+
+    # The processor is behind: 30 s later the job checks the route all the same.
+    road.clock.now += timedelta(seconds=30)
+    run_job(road.db, settings)
+    after = _tag(road)
+    assert after != before
+    with road.db.read() as session:
+        route = session.get(Route, (road.account_id, road.route_handle))
+        assert route is not None
+        kept = processor.RESIDENT.get(route)
+    assert kept is not None and kept.pipeline.evaluated_at == road.clock.now
+    # The fix is processed once, on the state the job stored.
+    assert drain(road.api) == 1
+    assert road.order("P")["arrived_at"] is None

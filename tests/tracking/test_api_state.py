@@ -125,7 +125,8 @@ def test_polylines_grow_incrementally_and_rebuild_the_same(road: Road, settings:
 
 
 def test_the_job_passes_over_routes_an_upload_just_evaluated() -> None:
-    """Due: never evaluated, evaluated a while ago, or a polyline older than five minutes."""
+    """Due: never evaluated, evaluated a while ago, or a polyline older than five minutes;
+    not while a fix of this instant waits for the processor."""
     now = datetime(2024, 5, 6, 8, 0, tzinfo=UTC)
     started = now - timedelta(minutes=1)
     # As the state stores them: ISO-8601 text with an offset.
@@ -137,6 +138,13 @@ def test_the_job_passes_over_routes_an_upload_just_evaluated() -> None:
     assert _due(now - timedelta(minutes=6), just, None, now)
     assert not _due(now - timedelta(minutes=6), just, just, now)
     assert _due(started, just, (now - timedelta(minutes=6)).isoformat(), now)
+    # A fix waiting for the processor holds a route back, unless it has waited long or the
+    # polyline is due.
+    waiting = now - timedelta(seconds=3)
+    assert not _due(started, old, None, now, waiting)
+    assert not _due(started, None, None, now, waiting)
+    assert _due(started, old, None, now, now - timedelta(seconds=40))
+    assert _due(now - timedelta(minutes=6), old, None, now, waiting)
 
 
 def test_route_completion_hook_finalizes_actuals(road: Road, settings: Settings) -> None:

@@ -437,18 +437,50 @@ def order_rows_of_routes(session: Session, routes: Sequence[Route]
 
 def tracking_route_marks(
     session: Session,
-) -> list[tuple[str, str, datetime | None, str | None, str | None]]:
+) -> list[tuple[str, str, datetime | None, str | None, str | None, datetime | None]]:
     """Every tracking route with its start, when its state was last evaluated and when its
-    polyline was refreshed (as stored, ISO text), so the periodic job can pass over routes
-    that are up to date without locking or loading them."""
+    polyline was refreshed (as stored, ISO text), and when the oldest fix still waiting for
+    it in the inbox was received (None when none waits), so the periodic job can pass over
+    routes that are up to date, or about to be, without locking or loading them."""
     evaluated = Route.track_state["pipeline"]["evaluated_at"].as_string()
     refreshed = Route.track_state["polyline_at"].as_string()
     rows = session.execute(
-        select(Route.account_id, Route.route_handle, Route.started_at, evaluated, refreshed)
+        select(Route.account_id, Route.route_handle, Route.started_at, evaluated, refreshed,
+               Route.device_id, Route.worker_handle)
         .where(Route.status == "tracking")
         .order_by(Route.account_id, Route.route_handle)
     ).all()
-    return [(str(a), str(h), started, e, p) for a, h, started, e, p in rows]
+    by_device, by_worker = _waiting_since(session)
+    marks = []
+    for account_id, handle, started, evaluated_at, refreshed_at, device_id, worker in rows:
+        waiting = [since for since in (by_device.get((account_id, device_id)),
+                                       by_worker.get((account_id, worker))) if since]
+        marks.append((str(account_id), str(handle), started, evaluated_at, refreshed_at,
+                      min(waiting) if waiting else None))
+    return marks
+
+
+def _waiting_since(session: Session) -> tuple[dict[tuple[str, str], datetime],
+                                              dict[tuple[str, str], datetime]]:
+    """When the oldest waiting fix of each device with any in the inbox was received, by
+    device and by its worker (two queries: per route, a search of the inbox for its device
+    or its worker's devices cost seconds with a backlog)."""
+    by_device = {(str(a), str(d)): _utc(oldest) for a, d, oldest in session.execute(
+        select(PositionInbox.account_id, PositionInbox.device_id,
+               func.min(PositionInbox.received_at))
+        .group_by(PositionInbox.account_id, PositionInbox.device_id))}
+    by_worker: dict[tuple[str, str], datetime] = {}
+    if by_device:
+        workers = session.execute(
+            select(Device.account_id, Device.device_id, Device.worker_handle)
+            .where(Device.account_id.in_(_accounts(by_device)),
+                   tuple_(Device.account_id, Device.device_id).in_(list(by_device)),
+                   Device.worker_handle.is_not(None)))
+        for account_id, device_id, worker in workers:
+            since = by_device[(account_id, device_id)]
+            key = (str(account_id), str(worker))
+            by_worker[key] = min(since, by_worker.get(key, since))
+    return by_device, by_worker
 
 
 def completed_route_keys(session: Session, *, since: datetime) -> list[tuple[str, str]]:

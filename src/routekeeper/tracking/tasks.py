@@ -6,6 +6,13 @@ the plan synced with the orders (closing finished ones and filling their complet
 the completion hook did not), and the route's polyline extended every few minutes. Routes
 an upload has just evaluated are passed over unless their polyline is due. Routes completed in
 the last hour get their final actuals once.
+
+Routes whose fixes wait in the inbox are passed over as well: the tracking processor is about
+to evaluate them, and checking them here first would only take their row locks from it (at
+the start of a day, every route of the fleet at once). A fix that has waited longer than
+``RECENTLY_EVALUATED`` (the processor is behind or stopped) no longer holds its route back.
+The job keeps the processor's decoded states (``processor.RESIDENT``) current: it reads them
+instead of the row's JSON when they are the row's, and keeps the one it stored.
 """
 
 from __future__ import annotations
@@ -22,8 +29,9 @@ from routekeeper.tracking.apply import Env, write_back
 from routekeeper.tracking.completion import close_finished, finalize_route, refresh_route_polyline
 from routekeeper.tracking.engine.fixes import load_time
 from routekeeper.tracking.engine.pipeline import check_offline
+from routekeeper.tracking.processor import RESIDENT
 from routekeeper.tracking.routeorders import RouteOrders
-from routekeeper.tracking.routestate import load, store
+from routekeeper.tracking.routestate import StoredState, load, store
 
 log = logging.getLogger(__name__)
 
@@ -38,14 +46,15 @@ POLYLINE_EVERY = timedelta(minutes=5)
 
 
 def check_route(session: Session, settings: Settings, account_id: str, route_handle: str,
-                *, now: datetime) -> None:
-    """One route's periodic step, in the caller's transaction."""
+                *, now: datetime) -> tuple[int, StoredState] | None:
+    """One route's periodic step, in the caller's transaction; the state it stored, with the
+    row's new tag (to be kept decoded once the transaction committed)."""
     route = repository.lock_route(session, account_id, route_handle)
     if route is None or route.started_at is None:
-        return
+        return None
     orders = RouteOrders(session, route)
     if route.status == "tracking":
-        stored = load(route, orders.rows, now=now)
+        stored = load(route, orders.rows, now=now, resident=RESIDENT)
         close_finished(session, route, stored, orders, settings.tracking)
         state, events = check_offline(stored.pipeline, now, settings.tracking)
         stored.pipeline = state
@@ -55,21 +64,27 @@ def check_route(session: Session, settings: Settings, account_id: str, route_han
     elif route.status == "completed" and route.track_state:
         stored = load(route, orders.rows, now=now)
         if stored.finalized:
-            return
+            return None
         close_finished(session, route, stored, orders, settings.tracking)
         finalize_route(session, route, stored)
         store(route, stored)
+    else:
+        return None
+    return None if route.track_state_tag is None else (route.track_state_tag, stored)
 
 
 def _due(started_at: datetime | None, evaluated: str | None, refreshed: str | None,
-         now: datetime) -> bool:
-    """Whether a tracking route needs this round: not evaluated by an upload just now, or its
-    polyline is older than POLYLINE_EVERY (a new route's counts from its start)."""
-    evaluated_at = load_time(evaluated)
-    if evaluated_at is None or now - evaluated_at >= RECENTLY_EVALUATED:
-        return True
+         now: datetime, waiting_since: datetime | None = None) -> bool:
+    """Whether a tracking route needs this round: its polyline is older than POLYLINE_EVERY
+    (a new route's counts from its start), or it was not evaluated just now and no fix is
+    waiting for the processor to evaluate it (one that waited long does not count)."""
     refreshed_at = load_time(refreshed) or started_at
-    return refreshed_at is None or now - refreshed_at >= POLYLINE_EVERY
+    if refreshed_at is None or now - refreshed_at >= POLYLINE_EVERY:
+        return True
+    if waiting_since is not None and now - waiting_since < RECENTLY_EVALUATED:
+        return False
+    evaluated_at = load_time(evaluated)
+    return evaluated_at is None or now - evaluated_at >= RECENTLY_EVALUATED
 
 
 def run_checks(ctx: JobContext) -> int:
@@ -77,17 +92,20 @@ def run_checks(ctx: JobContext) -> int:
     settings: Settings = ctx.env["settings"]
     now = clock.now()
     with ctx.db.read() as session:
-        keys = [(a, h) for a, h, started, evaluated, refreshed
+        keys = [(a, h) for a, h, started, evaluated, refreshed, waiting
                 in repository.tracking_route_marks(session)
-                if _due(started, evaluated, refreshed, now)]
+                if _due(started, evaluated, refreshed, now, waiting)]
         keys += repository.completed_route_keys(session, since=now - FINALIZE_WITHIN)
     for account_id, route_handle in keys:
         try:
             with ctx.db.write() as session:
-                check_route(session, settings, account_id, route_handle, now=now)
+                stored = check_route(session, settings, account_id, route_handle, now=now)
         except Exception:
             # One broken route must not stop the others from being checked.
             log.exception("tracking check of route %s/%s failed", account_id, route_handle)
+            continue
+        if stored is not None:
+            RESIDENT.put((account_id, route_handle), *stored)
     return len(keys)
 
 
