@@ -4,6 +4,8 @@ find only their own rows, in one statement for both."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 
 from routekeeper.db.engine import Database
@@ -43,7 +45,7 @@ def test_pairs_of_two_accounts_with_the_same_names_find_their_own_rows(
                 for key, routes in locked.items()} == handles
         routes = [route for routes in locked.values() for route in routes]
         repository.load_track_states(session, routes)
-        stored = dict(session.execute(
+        stored: dict[str, Any] = dict(session.execute(
             select(Route.route_handle, Route.track_state)
             .where(Route.route_handle.in_([ours.route_handle, theirs.route_handle]))).all())
         assert {route.route_handle: route.track_state for route in routes} == stored
