@@ -278,10 +278,10 @@ def _accounts(devices: Iterable[DeviceKey]) -> set[str]:
     return {account_id for account_id, _ in devices}
 
 
-def pending_devices(session: Session, limit: int) -> list[tuple[DeviceKey, datetime]]:
-    """Devices with fixes in the inbox, each with when its oldest waiting fix was received,
-    those waiting longest first (of every account: the processor serves them all; one of the
-    few global statements, docs/deploy.md)."""
+def pending_devices(session: Session, limit: int | None) -> list[tuple[DeviceKey, datetime]]:
+    """Devices with fixes in the inbox (``limit`` of them, or all), each with when its oldest
+    waiting fix was received, those waiting longest first (of every account: the processor
+    serves them all; one of the few global statements, docs/deploy.md)."""
     rows = session.execute(
         select(PositionInbox.account_id, PositionInbox.device_id,
                func.min(PositionInbox.received_at))
@@ -465,21 +465,12 @@ def _waiting_since(session: Session) -> tuple[dict[tuple[str, str], datetime],
     """When the oldest waiting fix of each device with any in the inbox was received, by
     device and by its worker (two queries: per route, a search of the inbox for its device
     or its worker's devices cost seconds with a backlog)."""
-    by_device = {(str(a), str(d)): _utc(oldest) for a, d, oldest in session.execute(
-        select(PositionInbox.account_id, PositionInbox.device_id,
-               func.min(PositionInbox.received_at))
-        .group_by(PositionInbox.account_id, PositionInbox.device_id))}
+    by_device = {device: _utc(oldest) for device, oldest in pending_devices(session, None)}
     by_worker: dict[tuple[str, str], datetime] = {}
-    if by_device:
-        workers = session.execute(
-            select(Device.account_id, Device.device_id, Device.worker_handle)
-            .where(Device.account_id.in_(_accounts(by_device)),
-                   tuple_(Device.account_id, Device.device_id).in_(list(by_device)),
-                   Device.worker_handle.is_not(None)))
-        for account_id, device_id, worker in workers:
-            since = by_device[(account_id, device_id)]
-            key = (str(account_id), str(worker))
-            by_worker[key] = min(since, by_worker.get(key, since))
+    for device, row in devices_by_ids(session, by_device).items():
+        since = by_device[device]
+        key = (row.account_id, row.worker_handle)
+        by_worker[key] = min(since, by_worker.get(key, since))
     return by_device, by_worker
 
 
