@@ -44,7 +44,7 @@ from routekeeper.settings import Settings
 from routekeeper.tracking import clock, devices, keys, partitions, repository
 from routekeeper.tracking.engine.fixes import Fix, implausible_move, validate_fix
 from routekeeper.tracking.processor import sqlite_turn, wake
-from routekeeper.tracking.repository import DeviceKey
+from routekeeper.tracking.repository import DeviceKey, DeviceRow
 from routekeeper.tracking.schemas import IngestResult, Rejection
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ class DeviceRef:
     last_fix: Fix | None
 
     @classmethod
-    def of(cls, device: Device) -> DeviceRef:
+    def of(cls, device: Device | DeviceRow) -> DeviceRef:
         """Capture what ingestion needs of a device row."""
         last = None
         if device.last_recorded_at is not None and device.last_lon is not None \
@@ -177,7 +177,8 @@ def _resolve(session: Session, uploads: Sequence[Upload], cache: keys.KeyCache
         if isinstance(credential, DeviceRef):
             found.append(credential)
             continue
-        row = rows.get(remembered[index]) if index in remembered else None
+        row: Device | DeviceRow | None = (rows.get(remembered[index]) if index in remembered
+                                          else None)
         if row is None or not keys.matches(credential.key, row.key_hash):
             row = devices.device_by_key(session, credential.key, cache)
         if row is None or (credential.device_id is not None
