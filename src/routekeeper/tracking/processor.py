@@ -58,7 +58,7 @@ from routekeeper.tracking.completion import close_finished, point
 from routekeeper.tracking.engine.fixes import Fix
 from routekeeper.tracking.engine.pipeline import process_fixes
 from routekeeper.tracking.repository import DeviceKey, RouteKey
-from routekeeper.tracking.routeorders import RouteOrders
+from routekeeper.tracking.routeorders import RouteOrders, TrackingWrites
 from routekeeper.tracking.routestate import ResidentStates, StoredState, load, route_key
 from routekeeper.tracking.switch import switch_device
 from routekeeper.travel.base import TravelModel
@@ -201,6 +201,7 @@ def _process_group(session: Session, settings: Settings, travel: TravelModel,
     repository.load_track_states(
         session, [route for route in every_route if not RESIDENT.has(route)])
     fed: set[RouteKey] = set()
+    writes = TrackingWrites()
     batches: dict[DeviceKey, Batch] = {}
     # The group's changes (route states, order rows, timeline and outbox rows) are flushed
     # together when it commits: one statement per kind of change for the whole group, not a
@@ -212,28 +213,31 @@ def _process_group(session: Session, settings: Settings, travel: TravelModel,
             if row is not None:
                 in_order = _in_order(fixes)
                 for route in routes.get(device, []):
-                    orders = _route_orders(session, route, order_rows, fed)
+                    orders = _route_orders(session, route, order_rows, fed, writes)
                     state = _feed_route(env, route, orders, device[1], row.worker_handle,
                                         in_order, now=now, travel=travel)
                     if route.track_state_tag is not None:
                         stored.append((route_key(route), route.track_state_tag, state))
                     handles.append(route.route_handle)
             batches[device] = Batch(len(fixes), handles, [received for _, received in fixes])
+        writes.write(session)
     return batches
 
 
 def _route_orders(session: Session, route: Route,
                   order_rows: dict[RouteKey, list[tuple[Any, ...]]],
-                  fed: set[RouteKey]) -> RouteOrders:
-    """A route's orders as the group read them; read again (after a flush) for a route that
-    an earlier device of the group fed already (two devices of one worker), which changed
-    them."""
+                  fed: set[RouteKey], writes: TrackingWrites) -> RouteOrders:
+    """A route's orders as the group read them; read again (after writing what the group
+    changed) for a route that an earlier device of the group fed already (two devices of one
+    worker), which changed them. Their estimate and risk updates go to the group's
+    ``writes``."""
     key = (route.account_id, route.route_handle)
     if key in fed:
+        writes.write(session)
         session.flush()
-        return RouteOrders(session, route)
+        return RouteOrders(session, route, writes=writes)
     fed.add(key)
-    return RouteOrders(session, route, order_rows.get(key, []))
+    return RouteOrders(session, route, order_rows.get(key, []), writes)
 
 
 def process_group(db: Database, settings: Settings, travel: TravelModel,

@@ -40,14 +40,38 @@ class OrderRow:
     risk_status: bool
 
 
+class TrackingWrites:
+    """Estimate and risk updates of the orders of several routes, written in one statement.
+
+    The processor feeds a group of routes in one transaction; one bulk UPDATE per route was a
+    tenth of its time, mostly SQLAlchemy's per-statement work rather than the rows.
+    """
+
+    def __init__(self) -> None:
+        self._rows: list[dict[str, Any]] = []
+
+    def add(self, rows: Iterable[dict[str, Any]]) -> None:
+        """Queue order updates (``account_id``, ``id`` and the columns to set)."""
+        self._rows.extend(rows)
+
+    def write(self, session: Session) -> None:
+        """Write the queued updates (before anything reads those orders again)."""
+        if self._rows:
+            session.execute(update(Order), self._rows)
+            self._rows = []
+
+
 class RouteOrders:
     """The orders of one route during one transaction."""
 
     def __init__(self, session: Session, route: Route,
-                 rows: Sequence[tuple[Any, ...]] | None = None) -> None:
+                 rows: Sequence[tuple[Any, ...]] | None = None,
+                 writes: TrackingWrites | None = None) -> None:
         """The route's orders (in sequence) as rows: ``rows`` when the caller read them
-        already (``repository.order_rows_of_routes``), else read now."""
+        already (``repository.order_rows_of_routes``), else read now. With ``writes``,
+        :meth:`flush` queues its updates there for the caller to write."""
         self.session = session
+        self._writes = writes
         self.account_id = route.account_id
         if rows is None:
             rows = repository.route_order_rows(session, route)
@@ -98,12 +122,14 @@ class RouteOrders:
             self._updates[order_id] = values
 
     def flush(self) -> None:
-        """Write the recorded estimates and risks of orders not loaded as objects."""
+        """Write the recorded estimates and risks of orders not loaded as objects (queue
+        them, when the caller writes them with other routes')."""
         if not self._updates:
             return
-        self.session.execute(
-            update(Order),
-            [{"account_id": self.account_id, "id": order_id, **values}
-             for order_id, values in self._updates.items()],
-        )
+        rows = [{"account_id": self.account_id, "id": order_id, **values}
+                for order_id, values in self._updates.items()]
         self._updates.clear()
+        if self._writes is not None:
+            self._writes.add(rows)
+        else:
+            self.session.execute(update(Order), rows)
