@@ -628,15 +628,20 @@ def processed_check(db_url: str, account_id: str) -> tuple[int, int]:
 
 METRICS_TOKEN = "bench-" + secrets.token_hex(8)
 LAG_FAMILY = "routekeeper_tracking_pipeline_lag_seconds"
+BATCH_FAMILY = "routekeeper_tracking_batch_fixes"
 
 
-def lag_histogram(base: str) -> dict[float, float]:
-    """The processor's pipeline-lag histogram over every server process (cumulative counts
-    by upper bound), from /metrics (multiprocess mode)."""
+def scrape(base: str) -> str:
+    """/metrics of every server process (multiprocess mode)."""
     conn = http.client.HTTPConnection(base, timeout=60)
     conn.request("GET", "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
     response = conn.getresponse()
-    text_ = response.read().decode()
+    return response.read().decode()
+
+
+def lag_histogram(text_: str) -> dict[float, float]:
+    """The processor's pipeline-lag histogram over every server process (cumulative counts
+    by upper bound) in a scrape."""
     buckets: dict[float, float] = {}
     for line in text_.splitlines():
         if line.startswith(f"{LAG_FAMILY}_bucket"):
@@ -644,6 +649,13 @@ def lag_histogram(base: str) -> dict[float, float]:
             upper = float("inf") if bound == "+Inf" else float(bound)
             buckets[upper] = buckets.get(upper, 0.0) + float(line.rsplit(" ", 1)[1])
     return buckets
+
+
+def batch_count(text_: str) -> int:
+    """How many device batches the processors have run, in a scrape (the fixes per batch are
+    what the per-batch work is spread over)."""
+    return int(sum(float(line.rsplit(" ", 1)[1]) for line in text_.splitlines()
+                   if line.startswith(f"{BATCH_FAMILY}_count")))
 
 
 def histogram_quantile(before: dict[float, float], after: dict[float, float], q: float
@@ -1096,6 +1108,7 @@ class Phase:
     lag_p50: float
     lag_p99: float
     lag_fixes: int
+    batches: int
     max_backlog_age: float
     drain_s: float
     arrival_lags: list[float]
@@ -1106,15 +1119,17 @@ def _throughput_phase(name: str, base: str, fleet: list[Device], *, mode: str, b
                       prefix: str, probes: dict[str, Callable[[], dict[int, float]]]
                       ) -> Phase:
     since = datetime.now(UTC)
-    before = lag_histogram(base)
+    first = scrape(base)
     with BacklogSampler(engine) as sampler:
         result = run_load(base, fleet, mode=mode, batch=batch, threads=threads,
                           duration_s=duration_s, probes=probes)
         drain_s = wait_drained(engine)
-    after = lag_histogram(base)
+    last = scrape(base)
+    before, after = lag_histogram(first), lag_histogram(last)
     return Phase(name, len(fleet), result, histogram_quantile(before, after, 0.5),
                  histogram_quantile(before, after, 0.99), lag_count(before, after),
-                 sampler.max_age(), drain_s, arrival_lags(engine, account_id, prefix, since))
+                 batch_count(last) - batch_count(first), sampler.max_age(), drain_s,
+                 arrival_lags(engine, account_id, prefix, since))
 
 
 @dataclass
@@ -1215,21 +1230,25 @@ def render_fleet(args: argparse.Namespace, command: str, phases: list[Phase],
               "processor (the `routekeeper_tracking_pipeline_lag_seconds` histogram of all "
               "server processes, interpolated within its buckets); *worst wait*: the oldest "
               "waiting fix's age at its worst (sampled each second); *drain*: how long the "
-              "processor needed after the load stopped; *arrival lag*: from the fix that "
+              "processor needed after the load stopped; *fixes a batch*: the fixes processed "
+              "per device batch on average (each batch runs the pipeline of the device's "
+              "routes once); *arrival lag*: from the fix that "
               "completed a stop's dwell reaching the server to its `arrived` event being "
               "written.", "",
               "| path | devices | requests | fixes/s | request p50 ms | request p99 ms | "
-              "errors | lag p50 s | lag p99 s | worst wait s | drain s | arrivals | "
-              "arrival lag p50 s | arrival lag p99 s |",
+              "errors | lag p50 s | lag p99 s | worst wait s | drain s | fixes a batch | "
+              "arrivals | arrival lag p50 s | arrival lag p99 s |",
               "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | "
-              "---: | ---: | ---: |"]
+              "---: | ---: | ---: | ---: |"]
     for phase in phases:
         r = phase.load
         lines.append(
             f"| {phase.name} | {phase.devices:,} | {r.requests:,} | {r.rate:,.0f} | "
             f"{r.quantile(0.5):.1f} | {r.quantile(0.99):.1f} | {r.errors} | "
             f"{fmt(phase.lag_p50)} | {fmt(phase.lag_p99)} | {fmt(phase.max_backlog_age, 1)} | "
-            f"{fmt(phase.drain_s, 1)} | {len(phase.arrival_lags)} | "
+            f"{fmt(phase.drain_s, 1)} | "
+            f"{fmt(phase.lag_fixes / phase.batches if phase.batches else math.nan, 1)} | "
+            f"{len(phase.arrival_lags)} | "
             f"{fmt(quantile(phase.arrival_lags, 0.5))} | "
             f"{fmt(quantile(phase.arrival_lags, 0.99))} |")
     lines += ["", "CPU per request in the same windows (server: uvicorn processes with their "
