@@ -166,6 +166,17 @@ class Server:
                 process.kill()
 
 
+# uvicorn as ``routekeeper serve`` runs it (the service's HTTP protocol), with ``workers``
+# processes sharing one socket; uvicorn's command line only offers its own protocols.
+_SERVE = """
+import sys, uvicorn
+from routekeeper.core.http_protocol import CorkedHttpToolsProtocol
+uvicorn.run("ingest:server_app", factory=True, app_dir=sys.argv[1], host="127.0.0.1",
+            port=int(sys.argv[2]), workers=int(sys.argv[3]), access_log=False,
+            log_level="warning", http=CorkedHttpToolsProtocol)
+"""
+
+
 def start_server(db_url: str, *, workers: int, gc_freeze: bool,
                  extra_env: dict[str, str] | None = None, worker_processes: int = 0
                  ) -> Server:
@@ -180,10 +191,7 @@ def start_server(db_url: str, *, workers: int, gc_freeze: bool,
            "RK_BENCH_GC_FREEZE": "1" if gc_freeze else "0"}
     if worker_processes:
         env["ROUTEKEEPER_JOBS__RUN_IN_API"] = "false"
-    command = [sys.executable, "-m", "uvicorn", "ingest:server_app", "--factory",
-               "--app-dir", str(REPO_ROOT / "bench"), "--host", "127.0.0.1",
-               "--port", str(port), "--workers", str(workers), "--no-access-log",
-               "--log-level", "warning"]
+    command = [sys.executable, "-c", _SERVE, str(REPO_ROOT / "bench"), str(port), str(workers)]
     process = subprocess.Popen(command, env=env)
     base = f"127.0.0.1:{port}"
     deadline = time.monotonic() + 60

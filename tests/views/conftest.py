@@ -26,6 +26,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from routekeeper.app import create_app
+from routekeeper.core.http_protocol import CorkedHttpToolsProtocol
 from routekeeper.settings import Settings, ViewSettings
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -57,8 +58,10 @@ class LiveServer:
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
         self.port = int(self.sock.getsockname()[1])
+        # The HTTP protocol ``routekeeper serve`` runs (the pages' event streams go through it).
         config = uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False,
-                                ws="none", timeout_graceful_shutdown=2)
+                                ws="none", timeout_graceful_shutdown=2,
+                                http=CorkedHttpToolsProtocol)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]},
                                        name="views-live-server", daemon=True)

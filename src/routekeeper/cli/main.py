@@ -65,6 +65,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from routekeeper.app import create_app
+    from routekeeper.core.http_protocol import CorkedHttpToolsProtocol
     from routekeeper.core.public_url import bound_url
     from routekeeper.db import migrate
     from routekeeper.travel.runtime import TravelRuntime
@@ -102,8 +103,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     gc.freeze()
     # Logging is ours (one structured line per request, redacted): uvicorn's own access
     # log and its logging config are off.
+    # A response's headers and body leave in one write (core/http_protocol.py).
     server = uvicorn.Server(uvicorn.Config(app, log_level=args.log_level, log_config=None,
-                                           access_log=False))
+                                           access_log=False, http=CorkedHttpToolsProtocol))
     try:
         server.run(sockets=[sock])
     finally:

@@ -20,6 +20,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from routekeeper.core.handlers import install_error_handlers
+from routekeeper.core.http_protocol import CorkedHttpToolsProtocol
 from routekeeper.core.limits import BodySizeLimit
 from routekeeper.core.observe import RequestObserver
 from routekeeper.tracking import endpoints
@@ -55,7 +56,7 @@ class OsmandServer:
 
     def __init__(self, app: FastAPI, port: int) -> None:
         config = uvicorn.Config(app, host=BIND_HOST, port=port, log_level="warning",
-                                access_log=False, lifespan="off")
+                                access_log=False, lifespan="off", http=CorkedHttpToolsProtocol)
         self.port = port
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self._run, name="rk-osmand", daemon=True)
