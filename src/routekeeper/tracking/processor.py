@@ -36,7 +36,6 @@ when the group commits.
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from collections.abc import Sequence
@@ -300,21 +299,23 @@ def process_device(db: Database, settings: Settings, travel: TravelModel, accoun
 
 
 def process_pending(db: Database, settings: Settings, travel: TravelModel, *,
-                    shuffle: bool = False, ours_first: bool = False) -> int:
+                    ours_first: bool = False) -> int:
     """One round: a batch of each device with waiting fixes (up to ``tracking.process_devices``
     of them, longest waiting first), ``tracking.process_group`` devices to a transaction; the
     number of fixes processed.
 
-    ``shuffle`` spreads several processors over the devices of a round instead of having all
-    of them try the same device first; ``ours_first`` leaves other processes' devices to them
-    for ``tracking.adopt_after_s`` (the processor threads; a drain takes everything).
+    Several processors (threads, processes) go through the same order: a group another one
+    has claimed yields no devices here (``try_lock_devices``), and this one goes on to the
+    next. So the devices that waited longest are always taken first. (Shuffling each round's
+    order instead left a fix that arrived just after its device's turn waiting up to two
+    whole rounds: the pipeline lag's p99 was four times its median.) ``ours_first`` leaves
+    other processes' devices to them for ``tracking.adopt_after_s`` (the processor threads; a
+    drain takes everything).
     """
     with db.read() as session:
         waiting = repository.pending_devices(session, settings.tracking.process_devices)
     pending = (_ours_first(waiting, settings.tracking.adopt_after_s, clock.now()) if ours_first
                else [device for device, _ in waiting])
-    if shuffle:
-        random.shuffle(pending)
     size = settings.tracking.process_group
     done = 0
     for start in range(0, len(pending), size):
@@ -365,11 +366,9 @@ class Processor:
 
     def _loop(self) -> None:
         poll_s = self.settings.tracking.process_poll_s
-        shuffle = len(self._threads) > 1 or self.db.dialect == "postgresql"
         while not self._stop.is_set():
             try:
-                if process_pending(self.db, self.settings, self.travel, shuffle=shuffle,
-                                   ours_first=True):
+                if process_pending(self.db, self.settings, self.travel, ours_first=True):
                     continue
             except Exception:
                 log.exception("tracking processor error")
