@@ -45,6 +45,9 @@ LOW_BATTERY_YELLOW_MARGIN_PERCENT = 10.0
 
 # The three intensity labels of the Orders API.
 RiskLabel = StrEnum("RiskLabel", "GREEN YELLOW RED")
+# Each label's text, looked up by a dict rather than the enum's ``value`` descriptor: every
+# stored state dumps six risks an order (StoredRisk).
+_LABEL_TEXT = {label: label.value for label in RiskLabel}
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +59,7 @@ class Risk:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the Orders API form ``{intensity_label, intensity_value}``."""
-        return {"intensity_label": self.label.value, "intensity_value": self.value}
+        return {"intensity_label": _LABEL_TEXT[self.label], "intensity_value": self.value}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Risk:
