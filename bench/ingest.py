@@ -168,18 +168,20 @@ class Server:
 
 # uvicorn as ``routekeeper serve`` runs it (the service's HTTP protocol), with ``workers``
 # processes sharing one socket; uvicorn's command line only offers its own protocols.
+# (``--uvicorn-http`` serves with uvicorn's own protocol instead, to measure the difference.)
 _SERVE = """
 import sys, uvicorn
 from routekeeper.core.http_protocol import CorkedHttpToolsProtocol
 uvicorn.run("ingest:server_app", factory=True, app_dir=sys.argv[1], host="127.0.0.1",
             port=int(sys.argv[2]), workers=int(sys.argv[3]), access_log=False,
-            log_level="warning", http=CorkedHttpToolsProtocol)
+            log_level="warning",
+            http="httptools" if sys.argv[4] == "uvicorn" else CorkedHttpToolsProtocol)
 """
 
 
 def start_server(db_url: str, *, workers: int, gc_freeze: bool,
-                 extra_env: dict[str, str] | None = None, worker_processes: int = 0
-                 ) -> Server:
+                 extra_env: dict[str, str] | None = None, worker_processes: int = 0,
+                 uvicorn_http: bool = False) -> Server:
     """Serve the app on a free port; wait until /health answers. With ``worker_processes``
     the uvicorn processes serve the API only and that many ``routekeeper worker`` processes
     run the jobs and the tracking processor (the layout of docs/deploy.md); without, each
@@ -191,7 +193,8 @@ def start_server(db_url: str, *, workers: int, gc_freeze: bool,
            "RK_BENCH_GC_FREEZE": "1" if gc_freeze else "0"}
     if worker_processes:
         env["ROUTEKEEPER_JOBS__RUN_IN_API"] = "false"
-    command = [sys.executable, "-c", _SERVE, str(REPO_ROOT / "bench"), str(port), str(workers)]
+    command = [sys.executable, "-c", _SERVE, str(REPO_ROOT / "bench"), str(port), str(workers),
+               "uvicorn" if uvicorn_http else "corked"]
     process = subprocess.Popen(command, env=env)
     base = f"127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -1207,12 +1210,14 @@ def fmt(value: float, digits: int = 2) -> str:
 
 
 def _layout(args: argparse.Namespace) -> str:
+    protocol = ("uvicorn's own HTTP protocol" if args.uvicorn_http
+                else "the service's corked HTTP protocol")
     if args.worker_processes:
-        return (f"uvicorn, {args.workers} API processes (`jobs.run_in_api` off), and "
-                f"{args.worker_processes} `routekeeper worker` process(es) with the job runner "
-                "and the tracking processor (the layout of docs/deploy.md)")
-    return (f"uvicorn, {args.workers} worker processes, each with its job runner and tracking "
-            "processor in process (as `routekeeper serve`)")
+        return (f"uvicorn ({protocol}), {args.workers} API processes (`jobs.run_in_api` off), "
+                f"and {args.worker_processes} `routekeeper worker` process(es) with the job "
+                "runner and the tracking processor (the layout of docs/deploy.md)")
+    return (f"uvicorn ({protocol}), {args.workers} worker processes, each with its job runner "
+            "and tracking processor in process (as `routekeeper serve`)")
 
 
 def render_fleet(args: argparse.Namespace, command: str, phases: list[Phase],
@@ -1327,7 +1332,7 @@ def bench_fleet(args: argparse.Namespace, command: str) -> str:
         server = start_server(url, workers=args.workers, gc_freeze=args.gc_freeze, extra_env={
             "PROMETHEUS_MULTIPROC_DIR": multiproc, "ROUTEKEEPER_METRICS__TOKEN": METRICS_TOKEN,
             "ROUTEKEEPER_LIMITS__REQUESTS": _setup_limits()},
-            worker_processes=args.worker_processes)
+            worker_processes=args.worker_processes, uvicorn_http=args.uvicorn_http)
         engine = _engine(url)
         try:
             account = (creds.account_id, creds.secret_key)
@@ -1447,6 +1452,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kill-at", type=float, default=30.0)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--gc-freeze", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--uvicorn-http", action="store_true",
+                        help="serve with uvicorn's own HTTP protocol, not the service's corked "
+                             "one (to measure what it changes)")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     args = parser.parse_args(argv)
     command = "PYTHONPATH=src .venv/bin/python bench/ingest.py " + shlex.join(
