@@ -3,6 +3,7 @@ polylines, the periodic job's selection, the route completion hook, ETA throttli
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Any
@@ -22,7 +23,7 @@ from routekeeper.tracking.engine.fixes import Fix
 from routekeeper.tracking.engine.pipeline import RouteTrackState, process_fixes
 from routekeeper.tracking.protocols import parse_timestamp
 from routekeeper.tracking.routestate import StoredState
-from routekeeper.tracking.tasks import _due
+from routekeeper.tracking.tasks import POLYLINE_EVERY, _due, polyline_spread
 from tests.conftest import Tenant
 
 from .api_helpers import Road, TrackClock, arrive_at_p, check, make_road
@@ -145,6 +146,32 @@ def test_the_job_passes_over_routes_an_upload_just_evaluated() -> None:
     assert not _due(started, None, None, now, waiting)
     assert _due(started, old, None, now, now - timedelta(seconds=40))
     assert _due(now - timedelta(minutes=6), old, None, now, waiting)
+
+
+def test_routes_that_start_together_come_due_for_their_polylines_spread_out() -> None:
+    """A fleet's routes start at once; their first polylines fall due over POLYLINE_EVERY
+    (each route's share fixed by its handle), not all in one round of the job."""
+    started = datetime(2024, 5, 6, 8, 0, tzinfo=UTC)
+    just = (started + timedelta(minutes=10)).isoformat()  # evaluated: only the polyline counts
+    handles = [f"route-{index}" for index in range(1000)]
+    spreads = {handle: polyline_spread(handle) for handle in handles}
+    assert all(timedelta(0) <= spread < POLYLINE_EVERY for spread in spreads.values())
+    assert spreads == {handle: polyline_spread(handle) for handle in handles}  # stable
+    rounds = [started + timedelta(seconds=30 * k) for k in range(11)]
+    first_due = {handle: next(at for at in rounds
+                              if _due(started, just, None, at, None, spreads[handle]))
+                 for handle in handles}
+    per_round = Counter(first_due.values())
+    # Ten rounds of 30 s in five minutes: each takes about a tenth of the routes.
+    assert len(per_round) >= 10
+    assert max(per_round.values()) < 200
+    # After its first refresh, a route's polyline is due POLYLINE_EVERY later, as before.
+    handle = handles[0]
+    refreshed = first_due[handle]
+    assert not _due(started, just, refreshed.isoformat(),
+                    refreshed + POLYLINE_EVERY - timedelta(seconds=1), None, spreads[handle])
+    assert _due(started, just, refreshed.isoformat(), refreshed + POLYLINE_EVERY, None,
+                spreads[handle])
 
 
 def test_route_completion_hook_finalizes_actuals(road: Road, settings: Settings) -> None:

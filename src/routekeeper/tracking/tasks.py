@@ -18,6 +18,7 @@ instead of the row's JSON when they are the row's, and keeps the one it stored.
 from __future__ import annotations
 
 import logging
+import zlib
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
@@ -73,12 +74,28 @@ def check_route(session: Session, settings: Settings, account_id: str, route_han
     return None if route.track_state_tag is None else (route.track_state_tag, stored)
 
 
+def polyline_spread(route_handle: str) -> timedelta:
+    """How much sooner than POLYLINE_EVERY after its start a route's first polyline is due:
+    less than POLYLINE_EVERY, the same for a route every time.
+
+    A day's routes start together. Their first refreshes would fall in one round of the job,
+    and every later one POLYLINE_EVERY after the last, so they would stay together: 1,000
+    routes refreshed in one 82-second round every five minutes while the processor waited
+    behind it (docs/benchmarks/ingest.md). Spread by their handles, each round refreshes a
+    share of them.
+    """
+    return POLYLINE_EVERY * (zlib.crc32(route_handle.encode()) / 2**32)
+
+
 def _due(started_at: datetime | None, evaluated: str | None, refreshed: str | None,
-         now: datetime, waiting_since: datetime | None = None) -> bool:
+         now: datetime, waiting_since: datetime | None = None,
+         spread: timedelta = timedelta(0)) -> bool:
     """Whether a tracking route needs this round: its polyline is older than POLYLINE_EVERY
-    (a new route's counts from its start), or it was not evaluated just now and no fix is
-    waiting for the processor to evaluate it (one that waited long does not count)."""
-    refreshed_at = load_time(refreshed) or started_at
+    (a new route's counts from ``spread`` before its start), or it was not evaluated just now
+    and no fix is waiting for the processor to evaluate it (one that waited long does not
+    count)."""
+    refreshed_at = load_time(refreshed) or (None if started_at is None
+                                            else started_at - spread)
     if refreshed_at is None or now - refreshed_at >= POLYLINE_EVERY:
         return True
     if waiting_since is not None and now - waiting_since < RECENTLY_EVALUATED:
@@ -94,7 +111,7 @@ def run_checks(ctx: JobContext) -> int:
     with ctx.db.read() as session:
         keys = [(a, h) for a, h, started, evaluated, refreshed, waiting
                 in repository.tracking_route_marks(session)
-                if _due(started, evaluated, refreshed, now, waiting)]
+                if _due(started, evaluated, refreshed, now, waiting, polyline_spread(h))]
         keys += repository.completed_route_keys(session, since=now - FINALIZE_WITHIN)
     for account_id, route_handle in keys:
         try:
