@@ -23,7 +23,7 @@ from routekeeper.tracking.engine.fixes import Fix
 from routekeeper.tracking.engine.pipeline import RouteTrackState, process_fixes
 from routekeeper.tracking.protocols import parse_timestamp
 from routekeeper.tracking.routestate import StoredState
-from routekeeper.tracking.tasks import POLYLINE_EVERY, _due, polyline_spread
+from routekeeper.tracking.tasks import POLYLINE_EVERY, _due, polyline_due_at, polyline_slot
 from tests.conftest import Tenant
 
 from .api_helpers import Road, TrackClock, arrive_at_p, check, make_road
@@ -126,9 +126,10 @@ def test_polylines_grow_incrementally_and_rebuild_the_same(road: Road, settings:
 
 
 def test_the_job_passes_over_routes_an_upload_just_evaluated() -> None:
-    """Due: never evaluated, evaluated a while ago, or a polyline older than five minutes;
-    not while a fix of this instant waits for the processor."""
-    now = datetime(2024, 5, 6, 8, 0, tzinfo=UTC)
+    """Due: never evaluated, evaluated a while ago, or a polyline whose slot in the five
+    minutes came since it was extended (slot 0: on the hour, every five minutes); not while a
+    fix of this instant waits for the processor."""
+    now = datetime(2024, 5, 6, 8, 2, tzinfo=UTC)
     started = now - timedelta(minutes=1)
     # As the state stores them: ISO-8601 text with an offset.
     just = (now - timedelta(seconds=5)).isoformat()
@@ -148,30 +149,30 @@ def test_the_job_passes_over_routes_an_upload_just_evaluated() -> None:
     assert _due(now - timedelta(minutes=6), old, None, now, waiting)
 
 
-def test_routes_that_start_together_come_due_for_their_polylines_spread_out() -> None:
-    """A fleet's routes start at once; their first polylines fall due over POLYLINE_EVERY
-    (each route's share fixed by its handle), not all in one round of the job."""
-    started = datetime(2024, 5, 6, 8, 0, tzinfo=UTC)
-    just = (started + timedelta(minutes=10)).isoformat()  # evaluated: only the polyline counts
+def test_routes_refreshed_together_come_due_for_their_polylines_spread_out() -> None:
+    """The job's first round after a fleet starts checks every route at once; their next
+    polylines fall due over the following POLYLINE_EVERY (each route in a slot fixed by its
+    handle), not all in one round, and then every POLYLINE_EVERY in that slot."""
+    started = datetime(2024, 5, 6, 8, 0, 10, tzinfo=UTC)
+    refreshed = started + timedelta(seconds=20)
     handles = [f"route-{index}" for index in range(1000)]
-    spreads = {handle: polyline_spread(handle) for handle in handles}
-    assert all(timedelta(0) <= spread < POLYLINE_EVERY for spread in spreads.values())
-    assert spreads == {handle: polyline_spread(handle) for handle in handles}  # stable
-    rounds = [started + timedelta(seconds=30 * k) for k in range(11)]
-    first_due = {handle: next(at for at in rounds
-                              if _due(started, just, None, at, None, spreads[handle]))
-                 for handle in handles}
+    slots = {handle: polyline_slot(handle) for handle in handles}
+    assert all(timedelta(0) <= slot < POLYLINE_EVERY for slot in slots.values())
+    assert slots == {handle: polyline_slot(handle) for handle in handles}  # stable
+    # Evaluated just before each round: only the polyline can make a route due.
+    rounds = [refreshed + timedelta(seconds=30 * k) for k in range(1, 12)]
+    first_due = {handle: next(at for at in rounds if _due(
+        started, (at - timedelta(seconds=1)).isoformat(), refreshed.isoformat(), at, None,
+        slots[handle])) for handle in handles}
     per_round = Counter(first_due.values())
     # Ten rounds of 30 s in five minutes: each takes about a tenth of the routes.
     assert len(per_round) >= 10
     assert max(per_round.values()) < 200
-    # After its first refresh, a route's polyline is due POLYLINE_EVERY later, as before.
-    handle = handles[0]
-    refreshed = first_due[handle]
-    assert not _due(started, just, refreshed.isoformat(),
-                    refreshed + POLYLINE_EVERY - timedelta(seconds=1), None, spreads[handle])
-    assert _due(started, just, refreshed.isoformat(), refreshed + POLYLINE_EVERY, None,
-                spreads[handle])
+    for handle in handles[:50]:
+        due = polyline_due_at(refreshed, slots[handle])
+        assert refreshed < due <= refreshed + POLYLINE_EVERY
+        # Refreshed in that round, a route is next due POLYLINE_EVERY after its slot.
+        assert polyline_due_at(first_due[handle], slots[handle]) == due + POLYLINE_EVERY
 
 
 def test_route_completion_hook_finalizes_actuals(road: Road, settings: Settings) -> None:

@@ -18,8 +18,9 @@ instead of the row's JSON when they are the row's, and keeps the one it stored.
 from __future__ import annotations
 
 import logging
+import math
 import zlib
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -74,29 +75,35 @@ def check_route(session: Session, settings: Settings, account_id: str, route_han
     return None if route.track_state_tag is None else (route.track_state_tag, stored)
 
 
-def polyline_spread(route_handle: str) -> timedelta:
-    """How much sooner than POLYLINE_EVERY after its start a route's first polyline is due:
-    less than POLYLINE_EVERY, the same for a route every time.
-
-    A day's routes start together. Their first refreshes would fall in one round of the job,
-    and every later one POLYLINE_EVERY after the last, so they would stay together: 1,000
-    routes refreshed in one 82-second round every five minutes while the processor waited
-    behind it (docs/benchmarks/ingest.md). Spread by their handles, each round refreshes a
-    share of them.
-    """
+def polyline_slot(route_handle: str) -> timedelta:
+    """Where in each POLYLINE_EVERY a route's polyline is extended: a share of the period
+    fixed by its handle."""
     return POLYLINE_EVERY * (zlib.crc32(route_handle.encode()) / 2**32)
+
+
+def polyline_due_at(refreshed_at: datetime, slot: timedelta) -> datetime:
+    """When a polyline extended at ``refreshed_at`` is due again: at its route's next slot
+    (cycles of POLYLINE_EVERY counted from the Unix epoch), so at most POLYLINE_EVERY later.
+
+    A day's routes start together, and the job's first round after the start checks all of
+    them. Due POLYLINE_EVERY after their last refresh, they stayed together: 1,000 routes were
+    refreshed in one 82-second round every five minutes while the processor waited behind it
+    (docs/benchmarks/ingest.md). In slots, each round refreshes a share of them.
+    """
+    period = POLYLINE_EVERY.total_seconds()
+    offset = slot.total_seconds()
+    cycles = math.floor((refreshed_at.timestamp() - offset) / period) + 1
+    return datetime.fromtimestamp(cycles * period + offset, UTC)
 
 
 def _due(started_at: datetime | None, evaluated: str | None, refreshed: str | None,
          now: datetime, waiting_since: datetime | None = None,
-         spread: timedelta = timedelta(0)) -> bool:
-    """Whether a tracking route needs this round: its polyline is older than POLYLINE_EVERY
-    (a new route's counts from ``spread`` before its start), or it was not evaluated just now
-    and no fix is waiting for the processor to evaluate it (one that waited long does not
-    count)."""
-    refreshed_at = load_time(refreshed) or (None if started_at is None
-                                            else started_at - spread)
-    if refreshed_at is None or now - refreshed_at >= POLYLINE_EVERY:
+         slot: timedelta = timedelta(0)) -> bool:
+    """Whether a tracking route needs this round: its polyline's slot came since it was last
+    extended (a new route's counts from its start), or it was not evaluated just now and no
+    fix is waiting for the processor to evaluate it (one that waited long does not count)."""
+    refreshed_at = load_time(refreshed) or started_at
+    if refreshed_at is None or now >= polyline_due_at(refreshed_at, slot):
         return True
     if waiting_since is not None and now - waiting_since < RECENTLY_EVALUATED:
         return False
@@ -111,7 +118,7 @@ def run_checks(ctx: JobContext) -> int:
     with ctx.db.read() as session:
         keys = [(a, h) for a, h, started, evaluated, refreshed, waiting
                 in repository.tracking_route_marks(session)
-                if _due(started, evaluated, refreshed, now, waiting, polyline_spread(h))]
+                if _due(started, evaluated, refreshed, now, waiting, polyline_slot(h))]
         keys += repository.completed_route_keys(session, since=now - FINALIZE_WITHIN)
     for account_id, route_handle in keys:
         try:
