@@ -1265,11 +1265,15 @@ def render_fleet(args: argparse.Namespace, command: str, phases: list[Phase],
             f"{fmt(quantile(phase.arrival_lags, 0.5))} | "
             f"{fmt(quantile(phase.arrival_lags, 0.99))} |")
     lines += ["", "CPU per request in the same windows (server: uvicorn processes with their "
-              "processors; PostgreSQL: its backends; client: the load generator):", "",
-              "| path | server ms | PostgreSQL ms | client ms |", "| --- | ---: | ---: | ---: |"]
+              "processors, and the worker processes; *of which worker*: the `routekeeper "
+              "worker` processes alone, in the split layout; PostgreSQL: its backends; client: "
+              "the load generator):", "",
+              "| path | server ms | of which worker ms | PostgreSQL ms | client ms |",
+              "| --- | ---: | ---: | ---: | ---: |"]
     for phase in phases:
         r = phase.load
         lines.append(f"| {phase.name} | {r.cpu_ms_per_request('server'):.2f} | "
+                     f"{fmt(r.cpu_ms_per_request('worker'))} | "
                      f"{r.cpu_ms_per_request('postgres'):.2f} | "
                      f"{r.cpu_ms_per_request('client'):.2f} |")
     if soak is not None:
@@ -1348,8 +1352,13 @@ def bench_fleet(args: argparse.Namespace, command: str) -> str:
             def probes() -> dict[str, Callable[[], dict[int, float]]]:
                 pids = server.pids()
                 SERVER_PIDS[:] = pids
-                return {"server": lambda: process_cpu_s(pids),
-                        "postgres": lambda: process_cpu_s(postgres_backends(url))}
+                workers = [worker.pid for worker in server.workers]
+                found: dict[str, Callable[[], dict[int, float]]] = {
+                    "server": lambda: process_cpu_s(pids),
+                    "postgres": lambda: process_cpu_s(postgres_backends(url))}
+                if workers:
+                    found["worker"] = lambda: process_cpu_s(workers)
+                return found
 
             phases: list[Phase] = []
             if "s" in fleets:

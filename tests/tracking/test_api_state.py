@@ -9,6 +9,8 @@ from itertools import pairwise
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select, update
 from starlette.testclient import TestClient
 
@@ -127,8 +129,8 @@ def test_polylines_grow_incrementally_and_rebuild_the_same(road: Road, settings:
 
 def test_the_job_passes_over_routes_an_upload_just_evaluated() -> None:
     """Due: never evaluated, evaluated a while ago, or a polyline whose slot in the five
-    minutes came since it was extended (slot 0: on the hour, every five minutes); not while a
-    fix of this instant waits for the processor."""
+    minutes came at least 2.5 minutes after it was extended (slot 0: on the hour, every five
+    minutes); not while a fix of this instant waits for the processor."""
     now = datetime(2024, 5, 6, 8, 2, tzinfo=UTC)
     started = now - timedelta(minutes=1)
     # As the state stores them: ISO-8601 text with an offset.
@@ -151,8 +153,8 @@ def test_the_job_passes_over_routes_an_upload_just_evaluated() -> None:
 
 def test_routes_refreshed_together_come_due_for_their_polylines_spread_out() -> None:
     """The job's first round after a fleet starts checks every route at once; their next
-    polylines fall due over the following POLYLINE_EVERY (each route in a slot fixed by its
-    handle), not all in one round, and then every POLYLINE_EVERY in that slot."""
+    polylines fall due over one POLYLINE_EVERY (each route in a slot fixed by its handle),
+    not all in one round, and then every POLYLINE_EVERY in that slot."""
     started = datetime(2024, 5, 6, 8, 0, 10, tzinfo=UTC)
     refreshed = started + timedelta(seconds=20)
     handles = [f"route-{index}" for index in range(1000)]
@@ -160,7 +162,7 @@ def test_routes_refreshed_together_come_due_for_their_polylines_spread_out() -> 
     assert all(timedelta(0) <= slot < POLYLINE_EVERY for slot in slots.values())
     assert slots == {handle: polyline_slot(handle) for handle in handles}  # stable
     # Evaluated just before each round: only the polyline can make a route due.
-    rounds = [refreshed + timedelta(seconds=30 * k) for k in range(1, 12)]
+    rounds = [refreshed + timedelta(seconds=30 * k) for k in range(1, 17)]
     first_due = {handle: next(at for at in rounds if _due(
         started, (at - timedelta(seconds=1)).isoformat(), refreshed.isoformat(), at, None,
         slots[handle])) for handle in handles}
@@ -170,9 +172,23 @@ def test_routes_refreshed_together_come_due_for_their_polylines_spread_out() -> 
     assert max(per_round.values()) < 200
     for handle in handles[:50]:
         due = polyline_due_at(refreshed, slots[handle])
-        assert refreshed < due <= refreshed + POLYLINE_EVERY
+        # Never sooner than half the period after a refresh, within one period from there.
+        assert refreshed + POLYLINE_EVERY / 2 <= due < refreshed + POLYLINE_EVERY * 3 / 2
         # Refreshed in that round, a route is next due POLYLINE_EVERY after its slot.
         assert polyline_due_at(first_due[handle], slots[handle]) == due + POLYLINE_EVERY
+
+
+@given(since=st.floats(min_value=0.0, max_value=20 * 365 * 86400.0),
+       share=st.floats(min_value=0.0, max_value=0.999))
+def test_a_polyline_is_due_in_its_slot_half_a_period_to_a_period_and_a_half_later(
+        since: float, share: float) -> None:
+    refreshed = datetime(2020, 1, 1, tzinfo=UTC) + timedelta(seconds=since)
+    slot = POLYLINE_EVERY * share
+    due = polyline_due_at(refreshed, slot)
+    assert refreshed + POLYLINE_EVERY / 2 <= due < refreshed + POLYLINE_EVERY * 3 / 2
+    into_cycle = (due.timestamp() - slot.total_seconds()) % POLYLINE_EVERY.total_seconds()
+    assert min(into_cycle, POLYLINE_EVERY.total_seconds() - into_cycle) < 1e-3
+    assert polyline_due_at(due, slot) == due + POLYLINE_EVERY
 
 
 def test_route_completion_hook_finalizes_actuals(road: Road, settings: Settings) -> None:

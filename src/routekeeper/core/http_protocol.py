@@ -3,8 +3,9 @@
 uvicorn writes a response's status line and headers to the socket when the app sends
 ``http.response.start``, and its body when the app sends ``http.response.body``: two
 ``send`` calls and two TCP segments for every small answer. For one-fix uploads (OsmAnd,
-thousands a second) that second system call was more than a third of an API process's
-request handling, and the client paid a second read. Here the connection's transport holds
+thousands a second) the two sends were 38 % of an API process's event loop, and the client
+paid a second read; one send is 25 % (docs/benchmarks/ingest.md). Here the connection's
+transport holds
 what is written during one turn of the event loop and sends it together at the end of that
 turn, so a response the app sends in one go leaves in one write.
 

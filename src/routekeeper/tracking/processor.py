@@ -307,8 +307,8 @@ def process_pending(db: Database, settings: Settings, travel: TravelModel, *,
     Several processors (threads, processes) go through the same order: a group another one
     has claimed yields no devices here (``try_lock_devices``), and this one goes on to the
     next. So the devices that waited longest are always taken first. (Shuffling each round's
-    order instead left a fix that arrived just after its device's turn waiting up to two
-    whole rounds: the pipeline lag's p99 was four times its median.) ``ours_first`` leaves
+    order instead could leave a fix that arrived just after its device's turn waiting up to
+    two whole rounds.) ``ours_first`` leaves
     other processes' devices to them for ``tracking.adopt_after_s`` (the processor threads; a
     drain takes everything).
     """

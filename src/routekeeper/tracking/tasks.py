@@ -82,17 +82,20 @@ def polyline_slot(route_handle: str) -> timedelta:
 
 
 def polyline_due_at(refreshed_at: datetime, slot: timedelta) -> datetime:
-    """When a polyline extended at ``refreshed_at`` is due again: at its route's next slot
-    (cycles of POLYLINE_EVERY counted from the Unix epoch), so at most POLYLINE_EVERY later.
+    """When a polyline extended at ``refreshed_at`` is due again: at its route's first slot
+    (cycles of POLYLINE_EVERY counted from the Unix epoch) at least half a POLYLINE_EVERY
+    later. Refreshed in its slot, a route is due again one POLYLINE_EVERY later.
 
     A day's routes start together, and the job's first round after the start checks all of
     them. Due POLYLINE_EVERY after their last refresh, they stayed together: 1,000 routes were
     refreshed in one 82-second round every five minutes while the processor waited behind it
-    (docs/benchmarks/ingest.md). In slots, each round refreshes a share of them.
+    (docs/benchmarks/ingest.md). In slots, each round refreshes a share of them; the half
+    period keeps a route that was just checked for another reason from coming due at once.
     """
     period = POLYLINE_EVERY.total_seconds()
+    earliest = refreshed_at.timestamp() + period / 2
     offset = slot.total_seconds()
-    cycles = math.floor((refreshed_at.timestamp() - offset) / period) + 1
+    cycles = math.ceil((earliest - offset) / period)
     return datetime.fromtimestamp(cycles * period + offset, UTC)
 
 
