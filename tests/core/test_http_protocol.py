@@ -50,6 +50,12 @@ class RecordingTransport(asyncio.Transport):
         return 0
 
 
+def _corked() -> tuple[RecordingTransport, CorkedTransport]:
+    """A recording transport and the corked one over it, on the running loop."""
+    inner = RecordingTransport()
+    return inner, CorkedTransport(inner, asyncio.get_running_loop())
+
+
 async def _turn() -> None:
     """Let the event loop finish its current turn (the flush scheduled in it runs)."""
     await asyncio.sleep(0)
@@ -57,8 +63,7 @@ async def _turn() -> None:
 
 def test_writes_of_one_turn_leave_together_in_order() -> None:
     async def scenario() -> None:
-        inner = RecordingTransport()
-        corked = CorkedTransport(inner, asyncio.get_running_loop())
+        inner, corked = _corked()
         corked.write(b"HTTP/1.1 200 OK\r\n\r\n")
         corked.write(b"body")
         assert inner.writes == []
@@ -75,8 +80,7 @@ def test_writes_of_one_turn_leave_together_in_order() -> None:
 
 def test_a_large_write_goes_out_at_once_after_what_was_held() -> None:
     async def scenario() -> None:
-        inner = RecordingTransport()
-        corked = CorkedTransport(inner, asyncio.get_running_loop())
+        inner, corked = _corked()
         big = b"x" * CORK_LIMIT_BYTES
         corked.write(b"head")
         corked.write(big)
@@ -89,16 +93,14 @@ def test_a_large_write_goes_out_at_once_after_what_was_held() -> None:
 
 def test_close_sends_what_is_held_first_and_abort_drops_it() -> None:
     async def scenario() -> None:
-        inner = RecordingTransport()
-        corked = CorkedTransport(inner, asyncio.get_running_loop())
+        inner, corked = _corked()
         corked.write(b"last words")
         corked.close()
         assert inner.writes == [b"last words"] and inner.closed
         await _turn()
         assert inner.writes == [b"last words"]
 
-        inner = RecordingTransport()
-        corked = CorkedTransport(inner, asyncio.get_running_loop())
+        inner, corked = _corked()
         corked.write(b"never sent")
         corked.abort()
         await _turn()
@@ -109,8 +111,7 @@ def test_close_sends_what_is_held_first_and_abort_drops_it() -> None:
 
 def test_nothing_is_written_to_a_transport_that_closed_meanwhile() -> None:
     async def scenario() -> None:
-        inner = RecordingTransport()
-        corked = CorkedTransport(inner, asyncio.get_running_loop())
+        inner, corked = _corked()
         corked.write(b"too late")
         inner.closed = True  # the peer went away before the turn ended
         await _turn()

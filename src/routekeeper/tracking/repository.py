@@ -241,8 +241,9 @@ def devices_feeding(session: Session, route: Route) -> list[DeviceKey]:
 # The tracking routes a group of uploads' devices feed, in one round trip on PostgreSQL: the
 # devices go in as arrays, so the statement's text is the same for every group and psycopg
 # prepares it (an IN list of pairs is new text for every group size, parsed and planned each
-# time, and SQLAlchemy rebuilt and rendered it per group: a quarter of the upload writer's
-# time with the device look-up below). A route is fed by its own device or its worker's.
+# time, and SQLAlchemy rebuilt and rendered it per group: with the device look-up below, a
+# quarter of an API process's time under one-fix uploads). A route is fed by its own device
+# or its worker's.
 _PG_ROUTE_HANDLES = """
 WITH k AS (
     SELECT * FROM unnest(%(account_id)s::text[], %(device_id)s::text[],
