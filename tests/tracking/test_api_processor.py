@@ -13,12 +13,15 @@ from starlette.testclient import TestClient
 
 from routekeeper.app import create_app
 from routekeeper.db.engine import Database
+from routekeeper.models.order import Order
 from routekeeper.models.position_inbox import PositionInbox
 from routekeeper.models.route import Route
 from routekeeper.settings import LimitSettings, RateRule, Settings
-from routekeeper.tracking import apply, processor, repository
+from routekeeper.tracking import apply, processor, repository, tasks
+from routekeeper.tracking.engine import codec
 from routekeeper.tracking.engine.fixes import Fix
 from routekeeper.tracking.processor import Batch, process_device, process_pending
+from routekeeper.tracking.routestate import StoredState
 from tests.conftest import Tenant
 from tests.processing import drain
 
@@ -27,6 +30,7 @@ from .api_helpers import (
     TrackClock,
     basic,
     bearer,
+    check,
     location,
     make_road,
     outbox,
@@ -378,3 +382,84 @@ def test_the_periodic_job_leaves_a_route_with_fresh_waiting_fixes_to_the_process
     # The fix is processed once, on the state the job stored.
     assert drain(road.api) == 1
     assert road.order("P")["arrived_at"] is None
+
+
+def _polyline_at(road: Road) -> datetime | None:
+    with road.db.read() as session:
+        route = session.get(Route, (road.account_id, road.route_handle))
+        assert route is not None and route.track_state is not None
+        return codec.load(StoredState, route.track_state).polyline_at
+
+
+def test_at_its_turn_the_job_passes_over_a_route_evaluated_since_the_round_began(
+        road: Road, settings: Settings) -> None:
+    """A round lists its due routes when it begins; by a route's turn the processor may have
+    evaluated it. Then the job leaves it alone (nothing written), unless its polyline's slot
+    has come; a route not evaluated lately is checked without extending its polyline outside
+    its slot."""
+    road.upload(*road.drive(0, 60, 0, 500))
+    check(road.db, settings, road.account_id, road.route_handle)  # polyline drawn
+    drawn_at = _polyline_at(road)
+    assert drawn_at == road.clock.now
+    # Its slot is two and a half minutes away or more.
+    due_at = tasks.polyline_due_at(drawn_at, tasks.polyline_slot(road.route_handle))
+
+    def check_at_turn() -> bool:
+        with road.db.write() as session:
+            checked = tasks.check_route(session, settings, road.account_id, road.route_handle,
+                                        now=road.clock.now, in_slot=True)
+        return checked is not None
+
+    road.upload(road.fix(100, 700))  # processed: evaluated just now
+    before = _tag(road)
+    assert not check_at_turn() and _tag(road) == before
+    # Not evaluated lately: checked (offline risks, delays), the polyline left for its slot.
+    road.clock.now += tasks.RECENTLY_EVALUATED
+    assert check_at_turn() and _tag(road) != before
+    assert _polyline_at(road) == drawn_at
+    # Its slot came: extended, however recently the route was evaluated.
+    road.clock.now = due_at
+    road.upload(road.fix((road.clock.now - road.started_at).total_seconds() - 2, 900))
+    assert check_at_turn() and _polyline_at(road) == road.clock.now
+
+
+def test_the_job_checks_routes_in_groups_and_a_broken_one_alone(
+    api: TestClient, db: Database, tenant: Tenant, other_tenant: Tenant,
+    track_clock: TrackClock, travel: FakeTravel, settings: Settings,
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The job checks its due routes in groups, one transaction each; a route whose check
+    fails is tried again alone, and the others of its group are checked all the same."""
+    drain(api)
+    healthy = make_road(api, db, tenant, track_clock)
+    broken = make_road(other_tenant.client, db, other_tenant, track_clock)
+    for road in (healthy, broken):
+        road.upload(*road.drive(0, 60, 0, 500))
+    before = {road.account_id: _tag(road) for road in (healthy, broken)}
+    groups: list[list[tuple[str, str]]] = []
+    real_check = tasks.check_routes
+
+    def recorded(session: Any, settings: Settings, keys: Any, **kwargs: Any) -> Any:
+        groups.append(list(keys))
+        return real_check(session, settings, keys, **kwargs)
+
+    real_offline = tasks.check_offline
+    with db.read() as session:
+        broken_orders = set(session.scalars(select(Order.id).where(
+            Order.account_id == broken.account_id)))
+
+    def crash_broken(state: Any, now: datetime, settings: Any) -> Any:
+        if any(track.key in broken_orders for track in state.orders):
+            raise RuntimeError("this route's check fails")
+        return real_offline(state, now, settings)
+
+    monkeypatch.setattr(tasks, "check_routes", recorded)
+    monkeypatch.setattr(tasks, "check_offline", crash_broken)
+    track_clock.now += timedelta(minutes=1)  # neither evaluated lately
+    assert run_job(db, settings) >= 2
+    ours = {(healthy.account_id, healthy.route_handle), (broken.account_id, broken.route_handle)}
+    together = [group for group in groups if ours <= set(group)]
+    alone = [group for group in groups if len(group) == 1 and set(group) <= ours]
+    assert len(together) == 1 and sorted(alone) == sorted([[key] for key in ours])
+    assert _tag(healthy) != before[healthy.account_id]
+    assert _tag(broken) == before[broken.account_id]

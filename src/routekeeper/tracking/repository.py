@@ -462,6 +462,25 @@ def try_lock_device(session: Session, account_id: str, device_id: str) -> bool:
     return bool(try_lock_devices(session, [(account_id, device_id)]))
 
 
+def lock_routes(session: Session, keys: Sequence[RouteKey]) -> list[Route]:
+    """These routes (those that exist) locked in one statement, in handle order (as
+    ``tracking_routes``, so the job and the processor never deadlock). Their polyline is
+    loaded when used, their tracking state with ``load_track_states`` where not kept decoded.
+    """
+    if not keys:
+        return []
+    query = (
+        select(Route)
+        .where(Route.account_id.in_({account_id for account_id, _ in keys}),
+               tuple_(Route.account_id, Route.route_handle).in_(list(keys)))
+        .order_by(Route.account_id, Route.route_handle)
+        .with_for_update()
+        .options(defer(Route.polyline), defer(Route.estimate), defer(Route.track_state))
+        .execution_options(populate_existing=True)
+    )
+    return list(session.scalars(query))
+
+
 def lock_route(session: Session, account_id: str, route_handle: str) -> Route | None:
     """Re-read a route under a row lock."""
     return session.get(Route, (account_id, route_handle), with_for_update=True,

@@ -20,11 +20,13 @@ from __future__ import annotations
 import logging
 import math
 import zlib
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
 from routekeeper.core.jobs import JobContext, registry
+from routekeeper.models.route import Route
 from routekeeper.settings import Settings
 from routekeeper.tracking import clock, partitions, repository
 from routekeeper.tracking.apply import Env, write_back
@@ -32,8 +34,9 @@ from routekeeper.tracking.completion import close_finished, finalize_route, refr
 from routekeeper.tracking.engine.fixes import load_time
 from routekeeper.tracking.engine.pipeline import check_offline
 from routekeeper.tracking.processor import RESIDENT
-from routekeeper.tracking.routeorders import RouteOrders
-from routekeeper.tracking.routestate import StoredState, load, store
+from routekeeper.tracking.repository import RouteKey
+from routekeeper.tracking.routeorders import RouteOrders, TrackingWrites
+from routekeeper.tracking.routestate import StoredState, load, route_key, store
 
 log = logging.getLogger(__name__)
 
@@ -47,32 +50,121 @@ RECENTLY_EVALUATED = timedelta(seconds=EVERY_S * 0.8)
 POLYLINE_EVERY = timedelta(minutes=5)
 
 
+# Routes checked in one transaction: one statement each for their locks, states and orders,
+# and one commit, instead of one of each per route.
+CHECK_GROUP = 50
+
+# A checked route's key, its row's new tag and the state stored (kept decoded once the
+# transaction committed).
+Checked = tuple[RouteKey, int, StoredState]
+
+
 def check_route(session: Session, settings: Settings, account_id: str, route_handle: str,
-                *, now: datetime) -> tuple[int, StoredState] | None:
-    """One route's periodic step, in the caller's transaction; the state it stored, with the
-    row's new tag (to be kept decoded once the transaction committed)."""
-    route = repository.lock_route(session, account_id, route_handle)
-    if route is None or route.started_at is None:
-        return None
-    orders = RouteOrders(session, route)
-    if route.status == "tracking":
-        stored = load(route, orders.rows, now=now, resident=RESIDENT)
-        close_finished(session, route, stored, orders, settings.tracking)
-        state, events = check_offline(stored.pipeline, now, settings.tracking)
-        stored.pipeline = state
-        refresh_route_polyline(session, route, stored, now=now)
-        env = Env(session=session, settings=settings)
-        write_back(env, route, orders, stored, events, now=now)
-    elif route.status == "completed" and route.track_state:
+                *, now: datetime, in_slot: bool = False) -> tuple[int, StoredState] | None:
+    """One route's periodic step, in the caller's transaction (``check_routes``); the state it
+    stored, with the row's new tag, or None when it stored none."""
+    checked = check_routes(session, settings, [(account_id, route_handle)], now=now,
+                           in_slot=in_slot)
+    return (checked[0][1], checked[0][2]) if checked else None
+
+
+def check_routes(session: Session, settings: Settings, keys: Sequence[RouteKey], *,
+                 now: datetime, in_slot: bool) -> list[Checked]:
+    """The periodic step of these routes, in the caller's transaction: tracking routes are
+    checked (``_check_tracking``), completed ones get their final actuals once.
+
+    ``in_slot`` (the job's rounds): a route is passed over if it is no longer due when its
+    turn comes, and its polyline is extended only in its slot (``polyline_slot``). Without it
+    (a direct check), every tracking route is checked and its polyline extended.
+    """
+    routes = repository.lock_routes(session, keys)
+    tracking = [route for route in routes
+                if route.status == "tracking" and route.started_at is not None]
+    repository.load_track_states(
+        session, [route for route in tracking if not RESIDENT.has(route)])
+    due = {route_key(route): check for route in tracking
+           if (check := _check_due(route, now, in_slot)) is not None}
+    order_rows = repository.order_rows_of_routes(
+        session, [route for route in routes if route_key(route) in due
+                  or route.status == "completed"])
+    writes = TrackingWrites()
+    checked: list[Checked] = []
+    # The group's changes are written together when it commits (see processor).
+    with session.no_autoflush:
+        for route in routes:
+            key = route_key(route)
+            orders = RouteOrders(session, route, order_rows.get(key, []), writes)
+            stored: StoredState | None
+            if key in due:
+                refresh, kept = due[key]
+                stored = _check_tracking(session, settings, route, orders, kept, now=now,
+                                         refresh=refresh)
+            elif route.status == "completed" and route.started_at is not None:
+                stored = _finalize(session, settings, route, orders, now=now)
+            else:
+                continue
+            if stored is not None and route.track_state_tag is not None:
+                checked.append((key, route.track_state_tag, stored))
+        writes.write(session)
+    return checked
+
+
+def _check_due(route: Route, now: datetime, in_slot: bool
+               ) -> tuple[bool, StoredState | None] | None:
+    """Whether a tracking route is checked now, and its polyline extended (True) or not
+    (False), with the state it stored (None when it has none yet); None to pass it over.
+
+    A round lists its due routes when it begins, and a round can take many seconds: by a
+    route's turn, the processor may have evaluated it meanwhile. At the start of a day every
+    route is due at once, and checking each one anyway (with a polyline refresh, a read of
+    minutes of positions) took 20-30 s of the worker in a 40-second benchmark, beside the
+    processor it competes with (docs/benchmarks/ingest.md).
+    """
+    # A state kept decoded is the row's; else the row's was read (load_track_states).
+    if not RESIDENT.has(route) and not route.track_state:
+        return True, None
+    stored = load(route, (), now=now, resident=RESIDENT)
+    if not in_slot:
+        return True, stored
+    refreshed_at = stored.polyline_at or route.started_at or now
+    if now >= polyline_due_at(refreshed_at, polyline_slot(route.route_handle)):
+        return True, stored
+    return None if _recent(stored.pipeline.evaluated_at, now) else (False, stored)
+
+
+def _check_tracking(session: Session, settings: Settings, route: Route, orders: RouteOrders,
+                    stored: StoredState | None, *, now: datetime, refresh: bool) -> StoredState:
+    """The clock-driven step of a tracking route (its ``stored`` state, started from its
+    orders when None): offline risks, delays, finished orders closed, and (``refresh``) the
+    polyline extended."""
+    if stored is None:
         stored = load(route, orders.rows, now=now)
-        if stored.finalized:
-            return None
-        close_finished(session, route, stored, orders, settings.tracking)
-        finalize_route(session, route, stored)
-        store(route, stored)
-    else:
+    close_finished(session, route, stored, orders, settings.tracking)
+    state, events = check_offline(stored.pipeline, now, settings.tracking)
+    stored.pipeline = state
+    if refresh:
+        refresh_route_polyline(session, route, stored, now=now)
+    write_back(Env(session=session, settings=settings), route, orders, stored, events, now=now)
+    return stored
+
+
+def _finalize(session: Session, settings: Settings, route: Route, orders: RouteOrders, *,
+              now: datetime) -> StoredState | None:
+    """The final actuals of a completed route, once (None when it has them)."""
+    if not route.track_state:
         return None
-    return None if route.track_state_tag is None else (route.track_state_tag, stored)
+    stored = load(route, orders.rows, now=now)
+    if stored.finalized:
+        return None
+    close_finished(session, route, stored, orders, settings.tracking)
+    finalize_route(session, route, stored)
+    store(route, stored)
+    return stored
+
+
+def _recent(evaluated_at: datetime | None, now: datetime) -> bool:
+    """Whether a route evaluated then has nothing new for the clock-driven checks now."""
+    return evaluated_at is not None and now - evaluated_at < RECENTLY_EVALUATED
 
 
 def polyline_slot(route_handle: str) -> timedelta:
@@ -110,8 +202,7 @@ def _due(started_at: datetime | None, evaluated: str | None, refreshed: str | No
         return True
     if waiting_since is not None and now - waiting_since < RECENTLY_EVALUATED:
         return False
-    evaluated_at = load_time(evaluated)
-    return evaluated_at is None or now - evaluated_at >= RECENTLY_EVALUATED
+    return not _recent(load_time(evaluated), now)
 
 
 def run_checks(ctx: JobContext) -> int:
@@ -123,17 +214,33 @@ def run_checks(ctx: JobContext) -> int:
                 in repository.tracking_route_marks(session)
                 if _due(started, evaluated, refreshed, now, waiting, polyline_slot(h))]
         keys += repository.completed_route_keys(session, since=now - FINALIZE_WITHIN)
-    for account_id, route_handle in keys:
-        try:
-            with ctx.db.write() as session:
-                stored = check_route(session, settings, account_id, route_handle, now=now)
-        except Exception:
-            # One broken route must not stop the others from being checked.
-            log.exception("tracking check of route %s/%s failed", account_id, route_handle)
-            continue
-        if stored is not None:
-            RESIDENT.put((account_id, route_handle), *stored)
+    for start in range(0, len(keys), CHECK_GROUP):
+        _check_group(ctx, settings, keys[start:start + CHECK_GROUP])
     return len(keys)
+
+
+def _check_group(ctx: JobContext, settings: Settings, keys: Sequence[RouteKey]) -> None:
+    """Check a group of routes in one transaction; a group that fails is checked again route
+    by route, so that one broken route does not stop the others from being checked."""
+    try:
+        checked = _checked_in_one(ctx, settings, keys)
+    except Exception:
+        if len(keys) == 1:
+            log.exception("tracking check of route %s/%s failed", *keys[0])
+            return
+        for key in keys:
+            _check_group(ctx, settings, [key])
+        return
+    for key, tag, stored in checked:
+        RESIDENT.put(key, tag, stored)
+
+
+def _checked_in_one(ctx: JobContext, settings: Settings, keys: Sequence[RouteKey]
+                    ) -> list[Checked]:
+    # Each group at its own time: the round's may be seconds old by now, older than what the
+    # processor evaluated the routes at meanwhile.
+    with ctx.db.write() as session:
+        return check_routes(session, settings, keys, now=clock.now(), in_slot=True)
 
 
 @registry.register(TASK, every_s=EVERY_S)
