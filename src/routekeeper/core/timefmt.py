@@ -13,9 +13,12 @@ _WALL_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}$")
 
 
 def format_ts(value: datetime | None) -> str | None:
+    """Render an aware datetime as ``2023-10-31T04:00:00.000Z`` (None stays None)."""
+    return None if value is None else format_instant(value)
+
+
+def format_instant(value: datetime) -> str:
     """Render an aware datetime as ``2023-10-31T04:00:00.000Z``."""
-    if value is None:
-        return None
     if value.tzinfo is not UTC:
         value = value.astimezone(UTC)
     # isoformat pads the year to four digits on every platform (strftime does not); an aware
