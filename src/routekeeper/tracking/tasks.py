@@ -1,11 +1,12 @@
 """The periodic tracking job: what changes with the clock alone, and the slow actuals.
 
-Every 30 s, for each tracking route (each in its own short transaction under the route's row
-lock): ``pipeline.check_offline`` (offline risk, ETAs that can only be late now, ``delayed``),
-the plan synced with the orders (closing finished ones and filling their completion fields if
-the completion hook did not), and the route's polyline extended every few minutes. Routes
-an upload has just evaluated are passed over unless their polyline is due. Routes completed in
-the last hour get their final actuals once.
+Every 30 s, for each tracking route that is due (``CHECK_GROUP`` routes to a short
+transaction, under their row locks): ``pipeline.check_offline`` (offline risk, ETAs that can
+only be late now, ``delayed``), the plan synced with the orders (closing finished ones and
+filling their completion fields if the completion hook did not), and the route's polyline
+extended in its slot of every five minutes. Routes an upload has just evaluated are passed
+over unless their polyline is due, when the round begins and again at their turn. Routes
+completed in the last hour get their final actuals once.
 
 Routes whose fixes wait in the inbox are passed over as well: the tracking processor is about
 to evaluate them, and checking them here first would only take their row locks from it (at
@@ -117,7 +118,7 @@ def _check_due(route: Route, now: datetime, in_slot: bool
     A round lists its due routes when it begins, and a round can take many seconds: by a
     route's turn, the processor may have evaluated it meanwhile. At the start of a day every
     route is due at once, and checking each one anyway (with a polyline refresh, a read of
-    minutes of positions) took 20-30 s of the worker in a 40-second benchmark, beside the
+    minutes of positions) took 17-34 s of the worker in a 40-second benchmark, beside the
     processor it competes with (docs/benchmarks/ingest.md).
     """
     # A state kept decoded is the row's; else the row's was read (load_track_states).
