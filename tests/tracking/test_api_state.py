@@ -18,11 +18,17 @@ from routekeeper.db.engine import Database
 from routekeeper.models.order import Order
 from routekeeper.models.route import Route
 from routekeeper.settings import Settings, TrackingSettings
-from routekeeper.tracking.apply import _worth_writing
+from routekeeper.tracking.apply import _new_estimate, _worth_writing
 from routekeeper.tracking.completion import on_route_completed
 from routekeeper.tracking.engine import codec
 from routekeeper.tracking.engine.fixes import Fix
-from routekeeper.tracking.engine.pipeline import RouteTrackState, process_fixes
+from routekeeper.tracking.engine.geofence import Geofence
+from routekeeper.tracking.engine.pipeline import (
+    OrderTrack,
+    RouteTrackState,
+    TrackedOrder,
+    process_fixes,
+)
 from routekeeper.tracking.protocols import parse_timestamp
 from routekeeper.tracking.routestate import StoredState
 from routekeeper.tracking.tasks import POLYLINE_EVERY, _due, polyline_due_at, polyline_slot
@@ -97,6 +103,43 @@ def test_estimates_are_rewritten_only_when_they_moved() -> None:
     assert _worth_writing(old, estimate(600, 4400), now, next_order=False)
     assert _worth_writing(estimate(-5, 100), estimate(3, 100), now, next_order=True)
     assert _worth_writing(None, old, now, next_order=False)
+
+
+_SOMEWHERE = Geofence.from_destination({"geometry": {"type": "Point",
+                                                     "coordinates": [24.94, 60.17]}})
+
+
+@given(eta_us=st.integers(-120_000_000, 3_600_000_000), distance_m=st.floats(0, 20_000),
+       stored_later_ms=st.one_of(st.none(), st.integers(-40_000, 40_000)),
+       stored_more_m=st.integers(-3_000, 3_000), same_initial=st.booleans(),
+       next_order=st.booleans())
+def test_an_estimate_is_rendered_only_when_it_is_worth_writing(
+        eta_us: int, distance_m: float, stored_later_ms: int | None, stored_more_m: int,
+        same_initial: bool, next_order: bool) -> None:
+    """The estimate decided on the ETA's own values is the one the rule over the rendered
+    estimates would write: the same estimate, or none where the rule keeps the stored one."""
+    now = datetime(2024, 5, 6, 8, 0, 0, 123_456, tzinfo=UTC)
+    fix = Fix(lat=60.17, lon=24.94, recorded_at=now - timedelta(seconds=3))
+    initial = now + timedelta(seconds=600)
+    track = OrderTrack(order=TrackedOrder(order_key="o", geofence=_SOMEWHERE),
+                       initial_eta_at=initial, eta_at=now + timedelta(microseconds=eta_us),
+                       remaining_distance_m=distance_m, remaining_duration_s=eta_us / 1e6)
+    rendered = _new_estimate(None, track, fix, now, next_order=next_order)
+    assert rendered is not None
+    stored_estimate = None
+    if stored_later_ms is not None:
+        # Stored values near the new ones: where the rule's slack decides.
+        stored_at = (datetime.fromisoformat(rendered["arrive_at"])
+                     + timedelta(milliseconds=stored_later_ms))
+        stored_estimate = {
+            "arrive_at": stored_at.isoformat(timespec="milliseconds")[:-6] + "Z",
+            "initial_arrive_at": rendered["initial_arrive_at"] if same_initial else "earlier",
+            "remaining_distance": max(0, rendered["remaining_distance"] + stored_more_m)}
+    decided = _new_estimate(stored_estimate, track, fix, now, next_order=next_order)
+    if _worth_writing(stored_estimate, rendered, now, next_order=next_order):
+        assert decided == rendered
+    else:
+        assert decided is None
 
 
 def test_polylines_grow_incrementally_and_rebuild_the_same(road: Road, settings: Settings

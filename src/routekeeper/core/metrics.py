@@ -58,6 +58,10 @@ PROCESSED = Counter(
 BATCH_FIXES = Histogram(
     "routekeeper_tracking_batch_fixes", "Fixes per batch of the tracking processor.",
     buckets=(1, 2, 5, 10, 25, 50, 100, 250, 1000, 5000))
+STATE_WRITES = Counter(
+    "routekeeper_tracking_state_writes",
+    "Route states written by the tracking processor: whole (checkpoint) or as a batch "
+    "appended to the route's tail.", ["kind"])
 PLANS = Counter("routekeeper_plans", "Planning runs finished, by outcome.", ["outcome"])
 PLAN_SECONDS = Histogram(
     "routekeeper_plan_solve_seconds", "Time the solver took for one planning run.",

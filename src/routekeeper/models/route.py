@@ -49,6 +49,9 @@ class Route(AccountOwned, Lifecycle, Base):
     # A random tag written with every track_state: a processor's decoded copy of the state is
     # good while the row still carries the tag it was stored with (tracking/routestate.py).
     track_state_tag: Mapped[int | None] = mapped_column(BigInteger)
+    # The batches the processor ran since track_state was written (a list, oldest first):
+    # the route's state is track_state with these replayed (tracking/routestate.py).
+    track_tail: Mapped[list[dict[str, Any]] | None] = mapped_column(PortableJSON)
     created_by: Mapped[dict[str, Any] | None] = mapped_column(PortableJSON)
     scheduled_start_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Breaks and reloads the plan put between the route's orders (planning/daystops.py).

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from routekeeper.core import metrics
 from routekeeper.models.order import Order
 from routekeeper.models.route import Route
 from routekeeper.orders import service as orders
@@ -31,7 +33,7 @@ from routekeeper.tracking.engine.pipeline import (
 )
 from routekeeper.tracking.engine.risks import risk_status
 from routekeeper.tracking.routeorders import OrderRow, RouteOrders
-from routekeeper.tracking.routestate import StoredState, store
+from routekeeper.tracking.routestate import StoredState, append_tail, store, tail_due
 from routekeeper.travel.base import LonLat
 from routekeeper.webhooks.outbox import record_order_event
 
@@ -76,31 +78,47 @@ def fix_location(fix: Fix) -> dict[str, Any]:
             "recorded_at": format_utc_ms(fix.recorded_at)}
 
 
-def _estimate(stored_estimate: dict[str, Any] | None, track: OrderTrack, last_fix: Fix | None,
-              now: datetime) -> dict[str, Any] | None:
-    """The order's estimate as the pipeline sees it; None to leave the stored one alone."""
-    previous = dict(stored_estimate or {})
+def _new_estimate(stored: dict[str, Any] | None, track: OrderTrack, last_fix: Fix | None,
+                  now: datetime, *, next_order: bool) -> dict[str, Any] | None:
+    """The order's estimate as the pipeline sees it, when it differs enough from the stored
+    one to be written (:func:`_worth_writing`); None to leave the stored one alone.
+
+    The rule is decided on the ETA's own values before any of it is rendered: most fixes move
+    an ETA by seconds, and rendering three times of each of a route's orders on every fix
+    only to keep the stored estimate was a tenth of the processor's work.
+    """
+    previous = stored or {}
     initial = _ms(track.initial_eta_at) or previous.get("initial_arrive_at")
     if track.visit.has_arrived:
         # On site or gone: no ETA any more (the actual time is ``arrived_at``).
-        return {**{k: v for k, v in previous.items() if k != "current_worker_location"},
+        gone = {**{k: v for k, v in previous.items() if k != "current_worker_location"},
                 "arrive_at": None, "initial_arrive_at": initial, "remaining_distance": 0,
                 "remaining_duration": 0, "distance": 0, "duration": 0}
+        return gone if _worth_writing(stored, gone, now, next_order=next_order) else None
     if track.eta_at is None or track.remaining_distance_m is None:
         return None
     # An ETA is never in the past: a stale one is at least "now" (the worker is late).
     arrive_at = max(track.eta_at, now)
+    distance_m = round(track.remaining_distance_m)
+    if (stored is not None and stored.get("arrive_at") is not None
+            and not _moved(stored, _to_ms(arrive_at), distance_m, initial, now,
+                           next_order=next_order)):
+        return None
     if arrive_at == track.eta_at and track.remaining_duration_s is not None:
         duration_s = round(track.remaining_duration_s)
     else:
         duration_s = round((arrive_at - now).total_seconds())
-    distance_m = round(track.remaining_distance_m)
     estimate = {**previous, "arrive_at": format_utc_ms(arrive_at), "initial_arrive_at": initial,
                 "remaining_distance": distance_m, "remaining_duration": duration_s,
                 "distance": distance_m, "duration": duration_s}
     if last_fix is not None:
         estimate["current_worker_location"] = fix_location(last_fix)
     return estimate
+
+
+def _to_ms(value: datetime) -> datetime:
+    """An instant as its stored rendering reads back (milliseconds, truncated)."""
+    return value.replace(microsecond=value.microsecond - value.microsecond % 1000)
 
 
 def _worth_writing(old: dict[str, Any] | None, new: dict[str, Any], now: datetime, *,
@@ -115,20 +133,26 @@ def _worth_writing(old: dict[str, Any] | None, new: dict[str, Any], now: datetim
     """
     if old is None or old.get("arrive_at") is None or new["arrive_at"] is None:
         return old != new
-    if old.get("initial_arrive_at") != new.get("initial_arrive_at"):
+    return _moved(old, datetime.fromisoformat(new["arrive_at"]), new["remaining_distance"],
+                  new.get("initial_arrive_at"), now, next_order=next_order)
+
+
+def _moved(old: dict[str, Any], arrive_at: datetime, distance_m: int, initial: str | None,
+           now: datetime, *, next_order: bool) -> bool:
+    """:func:`_worth_writing` for a stored estimate with an ETA and a new ETA's values."""
+    if old.get("initial_arrive_at") != initial:
         return True
     old_at = datetime.fromisoformat(old["arrive_at"])
     if old_at < now:
         return True
-    new_at = datetime.fromisoformat(new["arrive_at"])
-    if abs((new_at - old_at).total_seconds()) >= ESTIMATE_SLACK_S:
+    if abs((arrive_at - old_at).total_seconds()) >= ESTIMATE_SLACK_S:
         return True
     old_m = old.get("remaining_distance")
     if old_m is None:
         return True
     slack_m = (ESTIMATE_SLACK_M if next_order
-               else max(ESTIMATE_SLACK_M, ESTIMATE_SLACK_FRACTION * new["remaining_distance"]))
-    return bool(abs(new["remaining_distance"] - old_m) >= slack_m)
+               else max(ESTIMATE_SLACK_M, ESTIMATE_SLACK_FRACTION * distance_m))
+    return bool(abs(distance_m - old_m) >= slack_m)
 
 
 def _newly_arrived(track: OrderTrack, row: OrderRow) -> bool:
@@ -163,9 +187,9 @@ def _sync_order(env: Env, route: Route, orders: RouteOrders, row: OrderRow, stor
         fill_order_actuals(env.session, route, stored, order, until=visit.exited_at)
     if not track.open:
         return
-    estimate = _estimate(row.estimate, track, state.last_fix, now)
-    if estimate is None or not _worth_writing(row.estimate, estimate, now,
-                                              next_order=track.key == next_key):
+    estimate = _new_estimate(row.estimate, track, state.last_fix, now,
+                             next_order=track.key == next_key)
+    if estimate is None:
         estimate = row.estimate
     risks, status = row.risks, row.risk_status
     if track.risks:
@@ -267,10 +291,16 @@ def _webhook(env: Env, order: Order, track: OrderTrack, state: RouteTrackState,
 
 
 def write_back(env: Env, route: Route, orders: RouteOrders, stored: StoredState,
-               events: list[TrackEvent], *, now: datetime) -> None:
+               events: list[TrackEvent], *, now: datetime,
+               batch: Sequence[Fix] | None = None) -> None:
     """Apply the state and events of one step to the orders and the route, then store the state.
 
-    Row fields first, so every webhook carries the order as it is after the step.
+    Row fields first, so every webhook carries the order as it is after the step. ``batch``:
+    the processor's fixes of a step that changed nothing before the pipeline ran (devices,
+    plan, switch); when the step has no event and changes no order beyond its estimate and
+    risks, the route's tail records them instead of a new checkpoint of the state
+    (``routestate``). Those two are copies of what the pipeline computed, written again
+    whenever it does: a replay that starts from an older ETA only evaluates it sooner.
     """
     state = stored.pipeline
     next_key = next((t.key for t in state.orders if t.awaiting_arrival), None)
@@ -291,7 +321,13 @@ def write_back(env: Env, route: Route, orders: RouteOrders, stored: StoredState,
             _webhook(env, order, state.order(event.order_key), state, event)
         orders.flush()
     _route_actuals(route, state)
-    store(route, stored)
+    if (batch is not None and not events and not orders.took_objects
+            and not tail_due(route, now)):
+        append_tail(route, batch, now)
+        metrics.STATE_WRITES.labels("tail").inc()
+    else:
+        store(route, stored)
+        metrics.STATE_WRITES.labels("checkpoint").inc()
 
 
 def _visited_now(state: RouteTrackState, orders: RouteOrders) -> list[str]:

@@ -171,7 +171,8 @@ def on_order_finished(session: Session, order: Order, *,
         route = _lock_route(session, order.account_id, order.route_handle)
         if route is None or not _tracked(route):
             return
-        stored = load(route, RouteOrders(session, route).rows, now=clock.now())
+        stored = load(route, RouteOrders(session, route).rows, now=clock.now(),
+                      settings=tracking)
         at = finished_at(order)
         keys = {t.key for t in stored.pipeline.orders}
         if at is not None and order.id in keys \
@@ -243,9 +244,10 @@ def on_route_completed(session: Session, route: Route, *,
         return
     with session.no_autoflush:
         orders = RouteOrders(session, route)
-        stored = load(route, orders.rows, now=clock.now())
+        tracking = settings or TrackingSettings()
+        stored = load(route, orders.rows, now=clock.now(), settings=tracking)
         if stored.finalized:
             return
-        close_finished(session, route, stored, orders, settings or TrackingSettings())
+        close_finished(session, route, stored, orders, tracking)
         finalize_route(session, route, stored)
         store(route, stored)

@@ -58,7 +58,13 @@ from routekeeper.tracking.engine.fixes import Fix
 from routekeeper.tracking.engine.pipeline import process_fixes
 from routekeeper.tracking.repository import DeviceKey, RouteKey
 from routekeeper.tracking.routeorders import RouteOrders, TrackingWrites
-from routekeeper.tracking.routestate import ResidentStates, StoredState, load, route_key
+from routekeeper.tracking.routestate import (
+    ResidentStates,
+    StoredState,
+    load,
+    route_key,
+    version,
+)
 from routekeeper.tracking.switch import switch_device
 from routekeeper.travel.base import TravelModel
 
@@ -140,8 +146,9 @@ class Batch:
     received: list[datetime] = field(default_factory=list, repr=False, compare=False)
 
 
-# The states a group stored, in order: kept decoded once the group committed.
-_Stored = list[tuple[RouteKey, int, StoredState]]
+# The states a group stored, in order, with their rows' (tag, tail length): kept decoded
+# once the group committed.
+_Stored = list[tuple[RouteKey, tuple[int, int], StoredState]]
 
 
 def _feed_route(env: Env, route: Route, orders: RouteOrders, device_id: str,
@@ -150,21 +157,30 @@ def _feed_route(env: Env, route: Route, orders: RouteOrders, device_id: str,
     """Run a batch of stored fixes through one route's pipeline and write back the outcome;
     the state stored."""
     session = env.session
-    stored = load(route, orders.rows, now=now, resident=RESIDENT)
-    if device_id not in stored.devices:
+    settings = env.settings.tracking
+    stored = load(route, orders.rows, now=now, settings=settings, resident=RESIDENT)
+    known = device_id in stored.devices
+    if not known:
         stored.devices.append(device_id)
-    switch_device(route, orders, device_id, worker_handle=worker_handle,
-                  at=fixes[0].recorded_at if fixes else now, public_url=env.settings.public_url)
-    close_finished(session, route, stored, orders, env.settings.tracking)
+    switched = switch_device(route, orders, device_id, worker_handle=worker_handle,
+                             at=fixes[0].recorded_at if fixes else now,
+                             public_url=env.settings.public_url)
+    planned = stored.pipeline
+    close_finished(session, route, stored, orders, settings)
+    # The batch alone changes the state (the device, the plan and the switch as before, and
+    # the row holds a checkpoint): it may go to the route's tail (routestate).
+    settled = (known and not switched and stored.pipeline is planned
+               and route.track_state_tag is not None)
     # The upload's screening already applied the static checks to these fixes.
     state, events = process_fixes(stored.pipeline, fixes, now=now, travel=travel,
-                                  settings=env.settings.tracking, prescreened=True,
+                                  settings=settings, prescreened=True,
                                   eta_every_s=ETA_EVERY_S)
     stored.pipeline = state
     if route.start_location is None and state.actuals.first_at is not None:
         first = fixes[0]
         route.start_location = point(first.lon, first.lat)
-    write_back(env, route, orders, stored, events, now=now)
+    write_back(env, route, orders, stored, events, now=now,
+               batch=fixes if settled else None)
     return stored
 
 
@@ -215,8 +231,9 @@ def _process_group(session: Session, settings: Settings, travel: TravelModel,
                     orders = _route_orders(session, route, order_rows, fed, writes)
                     state = _feed_route(env, route, orders, device[1], row.worker_handle,
                                         in_order, now=now, travel=travel)
-                    if route.track_state_tag is not None:
-                        stored.append((route_key(route), route.track_state_tag, state))
+                    stored_version = version(route)
+                    if stored_version is not None:
+                        stored.append((route_key(route), stored_version, state))
                     handles.append(route.route_handle)
             batches[device] = Batch(len(fixes), handles, [received for _, received in fixes])
         writes.write(session)
@@ -255,8 +272,8 @@ def process_group(db: Database, settings: Settings, travel: TravelModel,
             if attempt == _ATTEMPTS or not _retryable(exc):
                 raise
             log.info("a tracking batch was retried after %s", exc.orig)
-    for key, tag, state in stored:
-        RESIDENT.put(key, tag, state)
+    for key, stored_version, state in stored:
+        RESIDENT.put(key, stored_version, state)
     _measure(batches)
     return batches
 

@@ -79,11 +79,15 @@ class RouteOrders:
         self.by_id = {row.id: row for row in self.rows}
         self._orm: dict[str, Order] = {}
         self._updates: dict[str, dict[str, Any]] = {}
+        # Whether this transaction took any of the orders as objects: for what only objects
+        # change (arrival, exit and completion fields, timeline entries, webhooks, a switch).
+        self.took_objects = False
 
     def orm(self, order_id: str) -> Order:
         """The ORM object of an order (loaded once; pending row updates are applied to it)."""
         order = self._orm.get(order_id)
         if order is None:
+            self.took_objects = True
             found = self.session.get(Order, (self.account_id, order_id))
             if found is None:
                 raise KeyError(order_id)
@@ -100,6 +104,7 @@ class RouteOrders:
                          if order_id in self.by_id and order_id not in self._orm})
         if not wanted:
             return
+        self.took_objects = True
         # No autoflush: what this step changed is written once, after it (write_back).
         with self.session.no_autoflush:
             found = self.session.scalars(select(Order).where(

@@ -7,40 +7,64 @@ up to when and when its polyline was last extended, and whether its actuals are 
 
 Every write gives the row a new random ``track_state_tag``. The tracking processor keeps the
 states it wrote decoded in memory (:class:`ResidentStates`) and takes one from there instead
-of the row while the row still carries the same tag: rebuilding 15-20 KB of JSON into the
-pipeline's dataclasses was a tenth of the processor's time per batch. Whoever else writes the
-state (another process, the periodic job, an order hook) changes the tag, so a copy is never
-used after the row moved on.
+of the row while the row still carries the same tag and tail: rebuilding 15-20 KB of JSON
+into the pipeline's dataclasses was a tenth of the processor's time per batch. Whoever else
+writes the state (another process, the periodic job, an order hook) changes the tag, so a
+copy is never used after the row moved on.
+
+**Checkpoint and tail.** Most batches of a phone's fixes change nothing but the state itself:
+no event, no order row, no plan change. Writing the whole state for each of them (dumping it,
+and PostgreSQL parsing and storing 15-20 KB of JSONB) was a third of the processor's CPU per
+batch and most of PostgreSQL's. Such a batch appends its fixes to ``route.track_tail`` (a few
+hundred bytes each) instead; the state itself (the checkpoint) is written by any batch with
+an event or a row change, once the tail holds ``TAIL_BATCHES`` batches or its first is
+``TAIL_SECONDS`` old, and by every other writer. The route's state is the checkpoint with
+its tail replayed (:func:`load`): visits and actuals exactly as the processor had them, ETAs
+and risks as of the checkpoint (re-evaluated at the next batch). The tail is written in the
+transaction that takes the fixes from the inbox, so a fix is never lost or applied twice.
 """
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from routekeeper.models.order import Order
 from routekeeper.models.route import Route
+from routekeeper.settings import TrackingSettings
 from routekeeper.tracking.engine import codec
-from routekeeper.tracking.engine.fixes import Instant
+from routekeeper.tracking.engine.fixes import Fix, Instant, load_time
 from routekeeper.tracking.engine.geofence import Geofence
 from routekeeper.tracking.engine.pipeline import (
     RouteTrackState,
     TrackedOrder,
     close_order,
+    process_fixes,
     replace_orders,
 )
 from routekeeper.tracking.repository import RouteKey
 from routekeeper.tracking.routeorders import OrderRow
+from routekeeper.travel.straight import StraightLineModel
+
+log = logging.getLogger(__name__)
 
 # Orders the pipeline follows: those being served, and finished ones (closed, kept for their
 # distance marks). Disabled orders leave the plan until they are enabled again.
 _PLANNED_STATUSES = ("ongoing", "completed", "cancelled")
 _FINISHED = ("completed", "cancelled")
+
+# A replay computes no ETAs (``estimate=False``): its travel model is never asked.
+_NO_TRAVEL = StraightLineModel()
+
+# A tail is checkpointed once it holds this many batches, or its first is this old.
+TAIL_BATCHES = 20
+TAIL_SECONDS = 15.0
 
 
 @dataclass
@@ -53,6 +77,57 @@ class StoredState:
     polyline_until: Instant | None = None
     polyline_at: Instant | None = None
     finalized: bool = False
+
+
+@dataclass(frozen=True)
+class TailBatch:
+    """One batch the processor ran after the checkpoint: its fixes, in the order it ran them,
+    and the instant it ran them at (what the replay needs to come out the same)."""
+
+    now: Instant
+    fixes: tuple[Fix, ...]
+
+
+def tail_length(route: Route) -> int:
+    """How many batches the route's tail holds."""
+    return len(route.track_tail or ())
+
+
+def tail_due(route: Route, now: datetime) -> bool:
+    """Whether the route's state is to be checkpointed rather than its tail grown."""
+    tail = route.track_tail or []
+    if not tail:
+        return False
+    if len(tail) >= TAIL_BATCHES:
+        return True
+    first = load_time(tail[0]["now"])
+    return first is None or (now - first).total_seconds() >= TAIL_SECONDS
+
+
+def append_tail(route: Route, fixes: Sequence[Fix], now: datetime) -> None:
+    """Record a batch after the checkpoint instead of writing the whole state."""
+    route.track_tail = [*(route.track_tail or []),
+                        codec.dump(TailBatch(now=now, fixes=tuple(fixes)))]
+
+
+def replay_tail(stored: StoredState, tail: Sequence[Any], settings: TrackingSettings
+                ) -> StoredState:
+    """The checkpoint ``stored`` with the tail's batches run through the pipeline again
+    (screening, visits, actuals; not ETAs and risks, whose next evaluation follows anyway).
+
+    The tail only holds batches that had no event, and the pipeline's visits depend on the
+    fixes, their order and the batch's instant alone: the replay finds none either.
+    """
+    state = stored.pipeline
+    for raw in tail:
+        batch = codec.load(TailBatch, raw)
+        state, events = process_fixes(state, batch.fixes, now=batch.now, travel=_NO_TRAVEL,
+                                      settings=settings, prescreened=True, estimate=False)
+        if events:
+            log.warning("replaying a route's tail found %d events (dropped, first %s)",
+                        len(events), events[0].value)
+    stored.pipeline = state
+    return stored
 
 
 # Plans are made of ORM orders (hooks) or plain order rows (uploads).
@@ -92,17 +167,22 @@ class ResidentStates:
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
-        self._states: OrderedDict[RouteKey, tuple[int, StoredState]] = OrderedDict()
+        # By route: (the row's tag, its tail's length) and the state.
+        self._states: OrderedDict[RouteKey, tuple[tuple[int, int], StoredState]] = \
+            OrderedDict()
         self._lock = threading.Lock()
 
     def _current(self, route: Route) -> StoredState | None:
-        """The state kept for the route if it is the one its row carries (not a copy)."""
+        """The state kept for the route if it is the one its row carries, checkpoint and tail
+        (not a copy)."""
         tag = route.track_state_tag
         if tag is None:
             return None
         with self._lock:
             kept = self._states.get(route_key(route))
-        return kept[1] if kept is not None and kept[0] == tag else None
+        if kept is None or kept[0] != (tag, tail_length(route)):
+            return None
+        return kept[1]
 
     def has(self, route: Route) -> bool:
         """Whether the state kept for the route is the one its row carries."""
@@ -113,10 +193,11 @@ class ResidentStates:
         kept = self._current(route)
         return None if kept is None else replace(kept, devices=list(kept.devices))
 
-    def put(self, key: RouteKey, tag: int, stored: StoredState) -> None:
-        """Keep a committed state (the caller does not change it any more)."""
+    def put(self, key: RouteKey, version: tuple[int, int], stored: StoredState) -> None:
+        """Keep a committed state with its row's ``(tag, tail length)`` (the caller does not
+        change it any more)."""
         with self._lock:
-            self._states[key] = (tag, stored)
+            self._states[key] = (version, stored)
             self._states.move_to_end(key)
             while len(self._states) > self.capacity:
                 self._states.popitem(last=False)
@@ -127,14 +208,15 @@ class ResidentStates:
 
 
 def load(route: Route, orders: Sequence[PlannedOrder], *, now: datetime,
-         resident: ResidentStates | None = None) -> StoredState:
-    """The route's stored state (``resident``'s copy when it is the row's), started (from its
-    open orders, in sequence) when missing."""
+         settings: TrackingSettings, resident: ResidentStates | None = None) -> StoredState:
+    """The route's stored state, its checkpoint with its tail replayed (``resident``'s copy
+    when it is the row's), started (from its open orders, in sequence) when missing."""
     kept = None if resident is None else resident.get(route)
     if kept is not None:
         return kept
     if route.track_state:
-        return codec.load(StoredState, route.track_state)
+        stored = codec.load(StoredState, route.track_state)
+        return replay_tail(stored, route.track_tail or (), settings)
     started_at = route.started_at or now
     plan = [tracked_order(o) for o in orders if o.status == "ongoing"]
     return StoredState(pipeline=RouteTrackState.start(plan, started_at=started_at))
@@ -165,9 +247,17 @@ def sync_plan(stored: StoredState, orders: Sequence[OrderT]) -> list[OrderT]:
     return closed
 
 
+def version(route: Route) -> tuple[int, int] | None:
+    """The row's state as :class:`ResidentStates` knows it: (tag, tail length)."""
+    tag = route.track_state_tag
+    return None if tag is None else (tag, tail_length(route))
+
+
 def store(route: Route, stored: StoredState) -> int:
-    """Write the state back to the route row; the row's new tag."""
+    """Write the state back to the route row as its checkpoint (no tail); the row's new
+    tag."""
     route.track_state = codec.dump(stored)
+    route.track_tail = None
     # Random rather than counted: two writers never need to agree on the next number (the
     # module's generator is re-seeded in a forked child).
     route.track_state_tag = random.getrandbits(63)

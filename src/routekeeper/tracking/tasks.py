@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from routekeeper.core.jobs import JobContext, registry
 from routekeeper.models.route import Route
-from routekeeper.settings import Settings
+from routekeeper.settings import Settings, TrackingSettings
 from routekeeper.tracking import clock, partitions, repository
 from routekeeper.tracking.apply import Env, write_back
 from routekeeper.tracking.completion import close_finished, finalize_route, refresh_route_polyline
@@ -37,7 +37,7 @@ from routekeeper.tracking.engine.pipeline import check_offline
 from routekeeper.tracking.processor import RESIDENT
 from routekeeper.tracking.repository import RouteKey
 from routekeeper.tracking.routeorders import RouteOrders, TrackingWrites
-from routekeeper.tracking.routestate import StoredState, load, route_key, store
+from routekeeper.tracking.routestate import StoredState, load, route_key, store, version
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,8 @@ CHECK_GROUP = 50
 
 # A checked route's key, its row's new tag and the state stored (kept decoded once the
 # transaction committed).
-Checked = tuple[RouteKey, int, StoredState]
+# A route the job stored a state of: its key, its row's (tag, tail length), the state.
+Checked = tuple[RouteKey, tuple[int, int], StoredState]
 
 
 def check_route(session: Session, settings: Settings, account_id: str, route_handle: str,
@@ -66,7 +67,7 @@ def check_route(session: Session, settings: Settings, account_id: str, route_han
     stored, with the row's new tag, or None when it stored none."""
     checked = check_routes(session, settings, [(account_id, route_handle)], now=now,
                            in_slot=in_slot)
-    return (checked[0][1], checked[0][2]) if checked else None
+    return (checked[0][1][0], checked[0][2]) if checked else None
 
 
 def check_routes(session: Session, settings: Settings, keys: Sequence[RouteKey], *,
@@ -84,7 +85,7 @@ def check_routes(session: Session, settings: Settings, keys: Sequence[RouteKey],
     repository.load_track_states(
         session, [route for route in tracking if not RESIDENT.has(route)])
     due = {route_key(route): check for route in tracking
-           if (check := _check_due(route, now, in_slot)) is not None}
+           if (check := _check_due(route, now, in_slot, settings.tracking)) is not None}
     order_rows = repository.order_rows_of_routes(
         session, [route for route in routes if route_key(route) in due
                   or route.status == "completed"])
@@ -104,13 +105,14 @@ def check_routes(session: Session, settings: Settings, keys: Sequence[RouteKey],
                 stored = _finalize(session, settings, route, orders, now=now)
             else:
                 continue
-            if stored is not None and route.track_state_tag is not None:
-                checked.append((key, route.track_state_tag, stored))
+            stored_version = version(route)
+            if stored is not None and stored_version is not None:
+                checked.append((key, stored_version, stored))
         writes.write(session)
     return checked
 
 
-def _check_due(route: Route, now: datetime, in_slot: bool
+def _check_due(route: Route, now: datetime, in_slot: bool, settings: TrackingSettings
                ) -> tuple[bool, StoredState | None] | None:
     """Whether a tracking route is checked now, and its polyline extended (True) or not
     (False), with the state it stored (None when it has none yet); None to pass it over.
@@ -124,7 +126,7 @@ def _check_due(route: Route, now: datetime, in_slot: bool
     # A state kept decoded is the row's; else the row's was read (load_track_states).
     if not RESIDENT.has(route) and not route.track_state:
         return True, None
-    stored = load(route, (), now=now, resident=RESIDENT)
+    stored = load(route, (), now=now, settings=settings, resident=RESIDENT)
     if not in_slot:
         return True, stored
     refreshed_at = stored.polyline_at or route.started_at or now
@@ -139,7 +141,7 @@ def _check_tracking(session: Session, settings: Settings, route: Route, orders: 
     orders when None): offline risks, delays, finished orders closed, and (``refresh``) the
     polyline extended."""
     if stored is None:
-        stored = load(route, orders.rows, now=now)
+        stored = load(route, orders.rows, now=now, settings=settings.tracking)
     close_finished(session, route, stored, orders, settings.tracking)
     state, events = check_offline(stored.pipeline, now, settings.tracking)
     stored.pipeline = state
@@ -154,7 +156,7 @@ def _finalize(session: Session, settings: Settings, route: Route, orders: RouteO
     """The final actuals of a completed route, once (None when it has them)."""
     if not route.track_state:
         return None
-    stored = load(route, orders.rows, now=now)
+    stored = load(route, orders.rows, now=now, settings=settings.tracking)
     if stored.finalized:
         return None
     close_finished(session, route, stored, orders, settings.tracking)
@@ -232,8 +234,8 @@ def _check_group(ctx: JobContext, settings: Settings, keys: Sequence[RouteKey]) 
         for key in keys:
             _check_group(ctx, settings, [key])
         return
-    for key, tag, stored in checked:
-        RESIDENT.put(key, tag, stored)
+    for key, stored_version, stored in checked:
+        RESIDENT.put(key, stored_version, stored)
 
 
 def _checked_in_one(ctx: JobContext, settings: Settings, keys: Sequence[RouteKey]

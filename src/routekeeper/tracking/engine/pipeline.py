@@ -573,6 +573,7 @@ def process_fixes(
     settings: TrackingSettings,
     prescreened: bool = False,
     eta_every_s: float = 0.0,
+    estimate: bool = True,
 ) -> tuple[RouteTrackState, list[TrackEvent]]:
     """Run one batch of fixes through the pipeline and return the new state and its events.
 
@@ -582,6 +583,10 @@ def process_fixes(
     With ``eta_every_s`` ETAs are re-evaluated at most that often (unless a visit changed or
     an order has none yet): devices that send one fix a request would otherwise cost one
     travel-matrix call per fix.
+
+    Without ``estimate`` only steps 1-3 run (screening, visits, actuals): a replay of fixes
+    whose ETAs and risks need not be repeated (``routestate``'s tail). Visits never depend
+    on ETAs or risks, so they come out as in the full run.
     """
     now = require_aware(now, "now")
     screened = screen_fixes(route_state, fixes, now=now, settings=settings,
@@ -607,6 +612,8 @@ def process_fixes(
         newest_known = state.last_fix
         assert newest_known is not None  # late fixes exist only after a processed one
         state = evolve(state, orders=tuple(orders), actuals=actuals, evaluated_at=now)
+        if not estimate:
+            return state, events
         return _estimate(state, orders, events, open_before, newest_known, now=now,
                          travel=travel, settings=settings, eta_every_s=eta_every_s)
 
@@ -636,6 +643,8 @@ def process_fixes(
         actuals=actuals,
         evaluated_at=now,
     )
+    if not estimate:
+        return state, events
     return _estimate(state, orders, events, open_before, newest, now=now, travel=travel,
                      settings=settings, eta_every_s=eta_every_s)
 
