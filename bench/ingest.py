@@ -476,12 +476,13 @@ def _profile_server(mode: str, duration_s: float) -> list[subprocess.Popen[bytes
 
 
 def run_load(base: str, fleet: list[Device], *, mode: str, batch: int, threads: int,
-             duration_s: float, probes: dict[str, Callable[[], dict[int, float]]]
-             ) -> LoadResult:
+             duration_s: float, probes: dict[str, Callable[[], dict[int, float]]],
+             settle: Callable[[], None] = lambda: None) -> LoadResult:
     """Each thread owns some devices and posts their requests in order, round-robin.
 
     The first request of every device (which starts its route's tracking state) is sent
-    before the clock starts; then every request is measured for ``duration_s``.
+    before the clock starts, and ``settle`` runs once they all were answered; then every
+    request is measured for ``duration_s``.
     """
     plans = _requests(fleet, mode, batch)
     lock = threading.Lock()
@@ -507,6 +508,9 @@ def run_load(base: str, fleet: list[Device], *, mode: str, batch: int, threads: 
             send(conn, i, 0)
         warmed.wait()
         warmed.wait()
+        # The server may have closed the idle connection while the routes started (its
+        # keep-alive timeout): the timed requests go on a fresh one.
+        conn.close()
         cursor = {i: 1 for i in mine}
         while cursor and time.monotonic() < window["stop"]:
             for i in list(cursor):
@@ -534,6 +538,7 @@ def run_load(base: str, fleet: list[Device], *, mode: str, batch: int, threads: 
     for thread in pool:
         thread.start()
     warmed.wait()
+    settle()
     before = {who: probe() for who, probe in probes.items()}
     client_before = time.process_time()
     window["start"] = time.monotonic()
@@ -669,6 +674,14 @@ def batch_count(text_: str) -> int:
                    if line.startswith(f"{BATCH_FAMILY}_count")))
 
 
+def state_writes(text_: str, kind: str) -> float:
+    """How many route states the processors wrote whole (``checkpoint``) or as a tail
+    (``tail``), in a scrape."""
+    prefix = f'routekeeper_tracking_state_writes_total{{kind="{kind}"'
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text_.splitlines()
+               if line.startswith(prefix))
+
+
 def histogram_quantile(before: dict[float, float], after: dict[float, float], q: float
                        ) -> float:
     """A quantile of the observations between two scrapes, interpolated within its bucket
@@ -756,9 +769,9 @@ class BacklogSampler:
         self._stop.set()
         self._thread.join()
 
-    def max_age(self) -> float:
-        """The oldest waiting fix's age at its worst."""
-        return max((age for _, _, age in self.samples), default=0.0)
+    def max_age(self, since: float = 0.0) -> float:
+        """The oldest waiting fix's age at its worst (sampled from ``since``, monotonic)."""
+        return max((age for at, _, age in self.samples if at >= since), default=0.0)
 
 
 def arrival_lags(engine: Any, account_id: str, prefix: str, since: datetime,
@@ -1123,6 +1136,8 @@ class Phase:
     max_backlog_age: float
     drain_s: float
     arrival_lags: list[float]
+    start_s: float
+    tail_share: float
 
 
 def _throughput_phase(name: str, base: str, fleet: list[Device], *, mode: str, batch: int,
@@ -1130,17 +1145,42 @@ def _throughput_phase(name: str, base: str, fleet: list[Device], *, mode: str, b
                       prefix: str, probes: dict[str, Callable[[], dict[int, float]]]
                       ) -> Phase:
     since = datetime.now(UTC)
-    first = scrape(base)
+    started: dict[str, Any] = {}
+
+    def settle() -> None:
+        # Every route has started tracking (its state made, its first ETAs and webhooks
+        # sent) before the clock starts: the fleet is one in the middle of its day. Starting
+        # 500 routes within a second is a burst of its own (``start s`` in the table).
+        began = time.monotonic()
+        wait_drained(engine)
+        started["s"] = time.monotonic() - began
+        started["at"] = time.monotonic()
+        started["scrape"] = scrape(base)
+
     with BacklogSampler(engine) as sampler:
         result = run_load(base, fleet, mode=mode, batch=batch, threads=threads,
-                          duration_s=duration_s, probes=probes)
+                          duration_s=duration_s, probes=probes, settle=settle)
         drain_s = wait_drained(engine)
+    if os.environ.get("BENCH_TRACE_BACKLOG"):
+        # The inbox second by second on stderr, to see where a phase's lag tail comes from.
+        for at, count, age in sampler.samples:
+            print(f"backlog {name} t={at - started['at']:5.1f}s waiting={count} "
+                  f"oldest={age:.1f}s", file=sys.stderr)
+    first = started["scrape"]
     last = scrape(base)
     before, after = lag_histogram(first), lag_histogram(last)
     return Phase(name, len(fleet), result, histogram_quantile(before, after, 0.5),
                  histogram_quantile(before, after, 0.99), lag_count(before, after),
-                 batch_count(last) - batch_count(first), sampler.max_age(), drain_s,
-                 arrival_lags(engine, account_id, prefix, since))
+                 batch_count(last) - batch_count(first), sampler.max_age(since=started["at"]),
+                 drain_s, arrival_lags(engine, account_id, prefix, since), started["s"],
+                 _tail_share(first, last))
+
+
+def _tail_share(first: str, last: str) -> float:
+    """The share of the route states written in a window that went to a tail."""
+    tails = state_writes(last, "tail") - state_writes(first, "tail")
+    whole = state_writes(last, "checkpoint") - state_writes(first, "checkpoint")
+    return tails / (tails + whole) if tails + whole else math.nan
 
 
 @dataclass
@@ -1236,7 +1276,10 @@ def render_fleet(args: argparse.Namespace, command: str, phases: list[Phase],
               f"{args.stops} orders. *single*: OsmAnd query strings, one fix a request "
               f"({args.osmand_threads} client threads); *batch*: "
               f"`POST /devices/{{id}}/locations` with {args.batch} fixes ({args.threads} client "
-              f"threads). Closed loop for {args.duration:.0f} s (each thread sends its devices' "
+              f"threads). Each device's first request (which starts its route's tracking) is "
+              "sent and processed before the clock starts (*start s*: how long processing "
+              "those took); then a closed loop for "
+              f"{args.duration:.0f} s (each thread sends its devices' "
               "next request as soon as the previous answered). *fixes/s*: accepted and "
               "stored (the answer); every one is then processed (the check below). "
               "*lag*: from the fix being stored to its batch's outcome committed by the "
@@ -1247,12 +1290,13 @@ def render_fleet(args: argparse.Namespace, command: str, phases: list[Phase],
               "per device batch on average (each batch runs the pipeline of the device's "
               "routes once); *arrival lag*: from the fix that "
               "completed a stop's dwell reaching the server to its `arrived` event being "
-              "written.", "",
+              "written; *tail %*: of the route states the processor wrote, the share appended "
+              "to the route's tail rather than written whole (docs/tracking.md).", "",
               "| path | devices | requests | fixes/s | request p50 ms | request p99 ms | "
               "errors | lag p50 s | lag p99 s | worst wait s | drain s | fixes a batch | "
-              "arrivals | arrival lag p50 s | arrival lag p99 s |",
+              "arrivals | arrival lag p50 s | arrival lag p99 s | start s | tail % |",
               "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | "
-              "---: | ---: | ---: | ---: |"]
+              "---: | ---: | ---: | ---: | ---: | ---: |"]
     for phase in phases:
         r = phase.load
         lines.append(
@@ -1263,7 +1307,8 @@ def render_fleet(args: argparse.Namespace, command: str, phases: list[Phase],
             f"{fmt(phase.lag_fixes / phase.batches if phase.batches else math.nan, 1)} | "
             f"{len(phase.arrival_lags)} | "
             f"{fmt(quantile(phase.arrival_lags, 0.5))} | "
-            f"{fmt(quantile(phase.arrival_lags, 0.99))} |")
+            f"{fmt(quantile(phase.arrival_lags, 0.99))} | {fmt(phase.start_s, 1)} | "
+            f"{fmt(100 * phase.tail_share, 0)} |")
     lines += ["", "CPU per request in the same windows (server: uvicorn processes with their "
               "processors, and the worker processes; *of which worker*: the `routekeeper "
               "worker` processes alone, in the split layout; PostgreSQL: its backends; client: "
