@@ -12,16 +12,18 @@ into the pipeline's dataclasses was a tenth of the processor's time per batch. W
 writes the state (another process, the periodic job, an order hook) changes the tag, so a
 copy is never used after the row moved on.
 
-**Checkpoint and tail.** Most batches of a phone's fixes change nothing but the state itself:
-no event, no order row, no plan change. Writing the whole state for each of them (dumping it,
-and PostgreSQL parsing and storing 15-20 KB of JSONB) was a third of the processor's CPU per
-batch and most of PostgreSQL's. Such a batch appends its fixes to ``route.track_tail`` (a few
-hundred bytes each) instead; the state itself (the checkpoint) is written by any batch with
-an event or a row change, once the tail holds ``TAIL_BATCHES`` batches or its first is
-``TAIL_SECONDS`` old, and by every other writer. The route's state is the checkpoint with
-its tail replayed (:func:`load`): visits and actuals exactly as the processor had them, ETAs
-and risks as of the checkpoint (re-evaluated at the next batch). The tail is written in the
-transaction that takes the fixes from the inbox, so a fix is never lost or applied twice.
+**Checkpoint and tail.** Most batches of a phone's fixes change little beyond the state
+itself: no event, no order object (arrival, exit, completion fields), no plan change; at
+most the estimates and risks copied to the order rows. Writing the whole state for each of
+them (dumping it, and PostgreSQL parsing and storing 15-20 KB of JSONB) was a third of the
+processor's CPU per batch and most of PostgreSQL's. Such a batch appends its fixes to
+``route.track_tail`` (a few hundred bytes each) instead; the state itself (the checkpoint)
+is written by any batch with an event or an order object taken, once the tail holds
+``TAIL_BATCHES`` batches or its first is ``TAIL_SECONDS`` old, and by every other writer.
+The route's state is the checkpoint with its tail replayed (:func:`load`): visits and
+actuals exactly as the processor had them, ETAs and risks as of the checkpoint (re-evaluated
+at the next batch). The tail is written in the transaction that takes the fixes from the
+inbox, so a fix is never lost or applied twice.
 """
 
 from __future__ import annotations
