@@ -21,10 +21,11 @@ from routekeeper.models.order import Order
 from routekeeper.models.outbox_event import OutboxEvent
 from routekeeper.models.position import Position
 from routekeeper.models.route import Route
-from routekeeper.settings import Settings
+from routekeeper.settings import Settings, TrackingSettings
 from routekeeper.tracking import clock
 from routekeeper.tracking.engine.fixes import Fix, format_utc_ms, mps_to_knots
 from routekeeper.tracking.engine.pipeline import TrackedOrder
+from routekeeper.tracking.routestate import StoredState, load
 from routekeeper.tracking.tasks import check_route, run_checks
 from tests.conftest import Tenant
 from tests.processing import drain
@@ -201,6 +202,15 @@ def outbox(db: Database, account_id: str, *, order_handle: str | None = None,
         if value is not None:
             query = query.where(OutboxEvent.value == value)
         return [dict(e.payload) for e in session.scalars(query.order_by(OutboxEvent.seq))]
+
+
+def route_state(db: Database, account_id: str, route_handle: str) -> StoredState:
+    """A tracked route's state as the product reads it: the stored checkpoint with the
+    batches of its tail replayed (``routestate.load``)."""
+    with db.read() as session:
+        route = session.get(Route, (account_id, route_handle))
+        assert route is not None and route.track_state is not None
+        return load(route, [], now=clock.now(), settings=TrackingSettings())
 
 
 def stored_positions(db: Database, account_id: str, device_id: str) -> int:

@@ -34,7 +34,7 @@ from routekeeper.tracking.routestate import StoredState
 from routekeeper.tracking.tasks import POLYLINE_EVERY, _due, polyline_due_at, polyline_slot
 from tests.conftest import Tenant
 
-from .api_helpers import Road, TrackClock, arrive_at_p, check, make_road
+from .api_helpers import Road, TrackClock, arrive_at_p, check, make_road, route_state
 from .simulate import T0, FakeTravel, three_stop_drive
 
 
@@ -47,10 +47,7 @@ def road(api: TestClient, db: Database, tenant: Tenant, track_clock: TrackClock,
 
 def stored(road: Road) -> StoredState:
     """The route's stored tracking state."""
-    with road.db.read() as session:
-        route = session.get(Route, (road.account_id, road.route_handle))
-        assert route is not None and route.track_state is not None
-        return codec.load(StoredState, route.track_state)
+    return route_state(road.db, road.account_id, road.route_handle)
 
 
 def order_id(road: Road, name: str) -> str:

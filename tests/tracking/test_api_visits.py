@@ -14,10 +14,8 @@ from routekeeper.db.engine import Database
 from routekeeper.models.order import Order
 from routekeeper.models.route import Route
 from routekeeper.settings import Settings
-from routekeeper.tracking.engine import codec
 from routekeeper.tracking.engine.fixes import Fix
 from routekeeper.tracking.processor import process_pending
-from routekeeper.tracking.routestate import StoredState
 from tests.conftest import Tenant
 from tests.processing import drain
 
@@ -32,6 +30,7 @@ from .api_helpers import (
     make_road,
     outbox,
     register,
+    route_state,
     run_job,
     stand_at_p_now,
     ts,
@@ -122,10 +121,8 @@ def test_completion_hook_fills_deviation_before_the_webhook(road: Road) -> None:
     webhook = outbox(road.db, road.account_id, order_handle=road.handles["P"],
                      value="completed")[0]
     assert webhook["data"]["deviation"] == order["deviation_from_destination"]
+    state = route_state(road.db, road.account_id, road.route_handle).pipeline
     with road.db.read() as session:
-        route = session.get(Route, (road.account_id, road.route_handle))
-        assert route is not None and route.track_state is not None
-        state = codec.load(StoredState, route.track_state).pipeline
         p_id = session.scalars(select(Order.id).where(
             Order.account_id == road.account_id,
             Order.order_handle == road.handles["P"])).one()
@@ -234,10 +231,7 @@ def test_concurrent_uploads_lose_nothing(road: Road) -> None:
         thread.join()
     drain(road.api)
     assert errors == []
-    with road.db.read() as session:
-        route = session.get(Route, (road.account_id, road.route_handle))
-        assert route is not None and route.track_state is not None
-        stored = codec.load(StoredState, route.track_state)
+    stored = route_state(road.db, road.account_id, road.route_handle)
     state = stored.pipeline
     assert state.fixes_accepted + state.fixes_late + state.fixes_rejected == len(fixes)
     assert sorted(stored.devices) == ["phone", "tablet"]
