@@ -629,15 +629,21 @@ def processed_check(db_url: str, account_id: str) -> tuple[int, int]:
     with engine.connect() as conn:
         stored = conn.scalar(select(func.count()).select_from(Position)
                              .where(Position.account_id == account_id)) or 0
-        seen = 0
-        for (state,) in conn.execute(select(Route.track_state)
-                                     .where(Route.account_id == account_id)):
-            if state:
-                pipeline = state["pipeline"]
-                seen += sum(int(pipeline.get(k, 0)) for k in (
-                    "fixes_accepted", "fixes_late", "fixes_rejected", "fixes_duplicate"))
+        seen = sum(taken_in(state, tail) for state, tail in conn.execute(
+            select(Route.track_state, Route.track_tail).where(Route.account_id == account_id)))
     engine.dispose()
     return int(stored), seen
+
+
+def taken_in(state: dict[str, Any] | None, tail: list[dict[str, Any]] | None) -> int:
+    """The fixes a route's state took in: those its checkpoint counted (accepted, late,
+    rejected or duplicate) and those of the batches in its tail (docs/tracking.md)."""
+    if not state:
+        return 0
+    pipeline = state["pipeline"]
+    counted = sum(int(pipeline.get(k, 0)) for k in (
+        "fixes_accepted", "fixes_late", "fixes_rejected", "fixes_duplicate"))
+    return counted + sum(len(batch["fixes"]) for batch in tail or ())
 
 
 # --------------------------------------------------------------------------- pipeline lag
@@ -1211,8 +1217,8 @@ def kill_check(engine: Any, account_id: str, prefix: str, paced: Paced
             "SELECT device_id, recorded_at FROM position WHERE account_id = :a "
             "AND device_id LIKE :p"), {"a": account_id, "p": f"{prefix}-d%"}).all()
         states = conn.execute(text(
-            "SELECT track_state FROM route WHERE account_id = :a AND device_id LIKE :p"),
-            {"a": account_id, "p": f"{prefix}-d%"}).scalars().all()
+            "SELECT track_state, track_tail FROM route WHERE account_id = :a "
+            "AND device_id LIKE :p"), {"a": account_id, "p": f"{prefix}-d%"}).all()
         events = dict(conn.execute(text(
             "SELECT e.value, count(*) FROM outbox_event e JOIN route r "
             "ON r.account_id = e.account_id AND r.route_handle = e.route_handle "
@@ -1233,12 +1239,7 @@ def kill_check(engine: Any, account_id: str, prefix: str, paced: Paced
     stored = {(d, t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z")
               for d, t in stored_rows}
     answered = {(d, stamp) for d, stamps in paced.answered.items() for stamp in stamps}
-    processed = 0
-    for state in states:
-        if state:
-            pipeline = state["pipeline"]
-            processed += sum(int(pipeline.get(k, 0)) for k in (
-                "fixes_accepted", "fixes_late", "fixes_rejected", "fixes_duplicate"))
+    processed = sum(taken_in(state, tail) for state, tail in states)
     return (len(answered), len(answered - stored), len(stored), processed,
             int(events.get("arrived", 0)), int(arrived_orders), int(doubled),
             int(events.get("exited", 0)), int(exited_orders))
