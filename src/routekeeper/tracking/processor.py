@@ -167,8 +167,9 @@ def _feed_route(env: Env, route: Route, orders: RouteOrders, device_id: str,
                              public_url=env.settings.public_url)
     planned = stored.pipeline
     close_finished(session, route, stored, orders, settings)
-    # The batch alone changes the state (the device, the plan and the switch as before, and
-    # the row holds a checkpoint): it may go to the route's tail (routestate).
+    # Only the batch's fixes can change the state now (the device was known, nothing
+    # switched, the plan is unchanged, and the row already holds a whole state): if the
+    # pipeline finds no event either, write_back appends them to the route's tail.
     settled = (known and not switched and stored.pipeline is planned
                and route.track_state_tag is not None)
     # The upload's screening already applied the static checks to these fixes.
