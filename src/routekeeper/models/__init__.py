@@ -1,5 +1,6 @@
 """ORM tables, one module per table; importing this package registers them all."""
 
+from routekeeper.models import orders_tag as orders_tag  # registers the route tag's listener
 from routekeeper.models.account import Account
 from routekeeper.models.device import Device
 from routekeeper.models.estimated_route import EstimatedRoute as EstimatedRoute

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +12,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 from routekeeper.db.base import Base
 from routekeeper.db.types import PortableJSON, UTCDateTime
 from routekeeper.models.mixins import AccountOwned, Lifecycle
+
+
+def new_orders_tag() -> int:
+    """A fresh ``Route.orders_tag``: random, so two writers never need to agree on the next
+    one (the module's generator is re-seeded in a forked child)."""
+    return random.getrandbits(63)
 
 
 class Route(AccountOwned, Lifecycle, Base):
@@ -52,6 +59,10 @@ class Route(AccountOwned, Lifecycle, Base):
     # The batches the processor ran since track_state was written (a list, oldest first):
     # the route's state is track_state with these replayed (tracking/routestate.py).
     track_tail: Mapped[list[dict[str, Any]] | None] = mapped_column(PortableJSON)
+    # A random tag that changes whenever any of the route's orders is written
+    # (models/orders_tag.py): the tracking processor's copy of the order rows is good while
+    # the row still carries the tag it was read or written with. None: unknown (read them).
+    orders_tag: Mapped[int | None] = mapped_column(BigInteger, default=new_orders_tag)
     created_by: Mapped[dict[str, Any] | None] = mapped_column(PortableJSON)
     scheduled_start_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Breaks and reloads the plan put between the route's orders (planning/daystops.py).

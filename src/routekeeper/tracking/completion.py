@@ -133,7 +133,7 @@ def close_finished(session: Session, route: Route, stored: StoredState, orders: 
                    settings: TrackingSettings) -> None:
     """Sync the plan with the route's orders and fill the completion fields of orders that
     finished since (unless the completion hook already did)."""
-    for row in sync_plan(stored, orders.rows):
+    for row in sync_plan(stored, orders.rows, orders.tracked):
         fill_completion(session, route, stored, orders.orm(row.id), settings)
 
 

@@ -57,7 +57,12 @@ from routekeeper.tracking.completion import close_finished, point
 from routekeeper.tracking.engine.fixes import Fix
 from routekeeper.tracking.engine.pipeline import process_fixes
 from routekeeper.tracking.repository import DeviceKey, RouteKey
-from routekeeper.tracking.routeorders import RouteOrders, TrackingWrites
+from routekeeper.tracking.routeorders import (
+    KeptOrders,
+    ResidentOrders,
+    RouteOrders,
+    TrackingWrites,
+)
 from routekeeper.tracking.routestate import (
     ResidentStates,
     StoredState,
@@ -91,8 +96,10 @@ def sqlite_turn(db: Database) -> AbstractContextManager[object]:
 
 # Uploads of this process wake its processor threads at once.
 _WAKE = threading.Event()
-# The states this process's processors stored, decoded (sized by tracking.resident_states).
+# The states this process's processors stored, decoded, and the routes' order rows as they
+# left them (both sized by tracking.resident_states).
 RESIDENT = ResidentStates(capacity=0)
+RESIDENT_ORDERS = ResidentOrders(capacity=0)
 # Devices whose uploads this process stored, with when it last did (time.monotonic()).
 _LOCAL: dict[DeviceKey, float] = {}
 _LOCAL_LOCK = threading.Lock()
@@ -147,8 +154,10 @@ class Batch:
 
 
 # The states a group stored, in order, with their rows' (tag, tail length): kept decoded
-# once the group committed.
+# once the group committed; with the order rows to keep (or None to forget them), by the
+# route's orders tag.
 _Stored = list[tuple[RouteKey, tuple[int, int], StoredState]]
+_KeptOrders = dict[RouteKey, tuple[int | None, KeptOrders | None]]
 
 
 def _feed_route(env: Env, route: Route, orders: RouteOrders, device_id: str,
@@ -200,9 +209,12 @@ def _retryable(exc: OperationalError) -> bool:
 
 
 def _process_group(session: Session, settings: Settings, travel: TravelModel,
-                   devices: Sequence[DeviceKey], stored: _Stored) -> dict[DeviceKey, Batch]:
+                   devices: Sequence[DeviceKey], stored: _Stored,
+                   kept_orders: _KeptOrders | None) -> dict[DeviceKey, Batch]:
     """One attempt of a group's transaction: each claimed device's waiting fixes through the
-    routes it feeds; the states it stores are added to ``stored``."""
+    routes it feeds; the states it stores are added to ``stored``, the order rows to keep
+    to ``kept_orders`` (None: a caller's transaction, which may have order changes not
+    flushed yet: the orders are read, and not kept)."""
     claimed = repository.try_lock_devices(session, devices)
     taken = repository.take_pending(session, claimed, settings.tracking.process_batch)
     if not taken:
@@ -213,7 +225,11 @@ def _process_group(session: Session, settings: Settings, travel: TravelModel,
         device: row.worker_handle for device, row in rows.items()})
     env = Env(session=session, settings=settings)
     every_route = [route for fed in routes.values() for route in fed]
-    order_rows = repository.order_rows_of_routes(session, every_route)
+    resident_orders = {} if kept_orders is None else {
+        route_key(route): kept for route in every_route
+        if (kept := RESIDENT_ORDERS.get(route)) is not None}
+    order_rows = repository.order_rows_of_routes(
+        session, [route for route in every_route if route_key(route) not in resident_orders])
     repository.load_track_states(
         session, [route for route in every_route if not RESIDENT.has(route)])
     fed: set[RouteKey] = set()
@@ -229,9 +245,14 @@ def _process_group(session: Session, settings: Settings, travel: TravelModel,
             if row is not None:
                 in_order = _in_order(fixes)
                 for route in routes.get(device, []):
-                    orders = _route_orders(session, route, order_rows, fed, writes)
+                    orders = _route_orders(session, route, order_rows, resident_orders, fed,
+                                           writes)
                     state = _feed_route(env, route, orders, device[1], row.worker_handle,
                                         in_order, now=now, travel=travel)
+                    if kept_orders is not None:
+                        kept_orders[route_key(route)] = (
+                            (route.orders_tag, orders.kept()) if not orders.took_objects
+                            else (None, None))
                     stored_version = version(route)
                     if stored_version is not None:
                         stored.append((route_key(route), stored_version, state))
@@ -243,17 +264,21 @@ def _process_group(session: Session, settings: Settings, travel: TravelModel,
 
 def _route_orders(session: Session, route: Route,
                   order_rows: dict[RouteKey, list[tuple[Any, ...]]],
+                  resident: dict[RouteKey, KeptOrders],
                   fed: set[RouteKey], writes: TrackingWrites) -> RouteOrders:
-    """A route's orders as the group read them; read again (after writing what the group
-    changed) for a route that an earlier device of the group fed already (two devices of one
-    worker), which changed them. Their estimate and risk updates go to the group's
-    ``writes``."""
+    """A route's orders as this process kept them or the group read them; read again (after
+    writing what the group changed) for a route that an earlier device of the group fed
+    already (two devices of one worker), which changed them. Their estimate and risk updates
+    go to the group's ``writes``."""
     key = (route.account_id, route.route_handle)
     if key in fed:
         writes.write(session)
         session.flush()
         return RouteOrders(session, route, writes=writes)
     fed.add(key)
+    kept = resident.get(key)
+    if kept is not None:
+        return RouteOrders(session, route, writes=writes, kept=kept)
     return RouteOrders(session, route, order_rows.get(key, []), writes)
 
 
@@ -262,12 +287,14 @@ def process_group(db: Database, settings: Settings, travel: TravelModel,
     """Process one batch of each device's waiting fixes, all in one transaction; the batches
     of the devices this processor claimed and found fixes for (another processor may hold
     the others)."""
-    RESIDENT.capacity = settings.tracking.resident_states
+    RESIDENT.capacity = RESIDENT_ORDERS.capacity = settings.tracking.resident_states
     for attempt in range(1, _ATTEMPTS + 1):
         stored: _Stored = []
+        kept_orders: _KeptOrders = {}
         try:
             with sqlite_turn(db), db.write() as session:
-                batches = _process_group(session, settings, travel, devices, stored)
+                batches = _process_group(session, settings, travel, devices, stored,
+                                         kept_orders)
             break
         except OperationalError as exc:
             if attempt == _ATTEMPTS or not _retryable(exc):
@@ -275,6 +302,11 @@ def process_group(db: Database, settings: Settings, travel: TravelModel,
             log.info("a tracking batch was retried after %s", exc.orig)
     for key, stored_version, state in stored:
         RESIDENT.put(key, stored_version, state)
+    for key, (tag, kept) in kept_orders.items():
+        if kept is None:
+            RESIDENT_ORDERS.drop(key)
+        else:
+            RESIDENT_ORDERS.put(key, tag, kept)
     _measure(batches)
     return batches
 
@@ -303,7 +335,7 @@ def catch_up(session: Session, settings: Settings, travel: TravelModel, route: R
         return 0
     devices = repository.devices_feeding(session, route)
     # Not kept decoded: the caller's transaction may still roll back.
-    batches = _process_group(session, settings, travel, devices, [])
+    batches = _process_group(session, settings, travel, devices, [], None)
     _measure(batches)
     return sum(batch.fixes for batch in batches.values())
 

@@ -7,8 +7,10 @@ fields) are loaded one by one, for the few orders an upload has an event for.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -16,8 +18,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from routekeeper.models.order import Order
-from routekeeper.models.route import Route
+from routekeeper.models.route import Route, new_orders_tag
 from routekeeper.tracking import repository
+from routekeeper.tracking.engine.geofence import Geofence
+from routekeeper.tracking.engine.pipeline import TrackedOrder
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,22 +70,48 @@ class RouteOrders:
 
     def __init__(self, session: Session, route: Route,
                  rows: Sequence[tuple[Any, ...]] | None = None,
-                 writes: TrackingWrites | None = None) -> None:
-        """The route's orders (in sequence) as rows: ``rows`` when the caller read them
+                 writes: TrackingWrites | None = None, *,
+                 kept: KeptOrders | None = None) -> None:
+        """The route's orders (in sequence) as rows: ``kept`` when the caller holds them
+        from an earlier transaction (:class:`ResidentOrders`), ``rows`` when it read them
         already (``repository.order_rows_of_routes``), else read now. With ``writes``,
         :meth:`flush` queues its updates there for the caller to write."""
         self.session = session
+        self.route = route
         self._writes = writes
         self.account_id = route.account_id
-        if rows is None:
-            rows = repository.route_order_rows(session, route)
-        self.rows = [OrderRow(*values) for values in rows]
+        if kept is not None:
+            self.rows = list(kept.rows)
+            self._tracked = kept.tracked
+        else:
+            if rows is None:
+                rows = repository.route_order_rows(session, route)
+            self.rows = [OrderRow(*values) for values in rows]
+            self._tracked = {}
         self.by_id = {row.id: row for row in self.rows}
         self._orm: dict[str, Order] = {}
         self._updates: dict[str, dict[str, Any]] = {}
         # Whether this transaction took any of the orders as objects: for what only objects
         # change (arrival, exit and completion fields, timeline entries, webhooks, a switch).
         self.took_objects = False
+
+    def tracked(self, row: OrderRow) -> TrackedOrder:
+        """What the pipeline needs of an order (``routestate.tracked_order``), built once for
+        as long as its destination, window and service time stay the same: parsing each
+        order's geofence again on every batch was a twentieth of the processor's time."""
+        kept = self._tracked.get(row.id)
+        if kept is not None and _same_plan_fields(kept[0], row):
+            return kept[1]
+        built = tracked_order(row)
+        self._tracked[row.id] = (row, built)
+        return built
+
+    def kept(self) -> KeptOrders:
+        """The rows as this transaction leaves them (its estimate and risk updates applied),
+        to be kept once it committed; only when it took no order objects, whose changes the
+        rows do not follow."""
+        assert not self.took_objects and not self._updates
+        return KeptOrders(tuple(self.rows), self._tracked)
 
     def orm(self, order_id: str) -> Order:
         """The ORM object of an order (loaded once; pending row updates are applied to it)."""
@@ -128,13 +158,93 @@ class RouteOrders:
 
     def flush(self) -> None:
         """Write the recorded estimates and risks of orders not loaded as objects (queue
-        them, when the caller writes them with other routes')."""
+        them, when the caller writes them with other routes'); the rows follow, and the
+        route gets a new ``orders_tag`` (models/orders_tag.py: another process's copy of
+        these rows is stale now)."""
         if not self._updates:
             return
         rows = [{"account_id": self.account_id, "id": order_id, **values}
                 for order_id, values in self._updates.items()]
+        for index, row in enumerate(self.rows):
+            values = self._updates.get(row.id)
+            if values is not None:
+                self.rows[index] = self.by_id[row.id] = replace(row, **values)
         self._updates.clear()
+        self.route.orders_tag = new_orders_tag()
         if self._writes is not None:
             self._writes.add(rows)
         else:
             self.session.execute(update(Order), rows)
+
+
+def tracked_order(order: Order | OrderRow) -> TrackedOrder:
+    """What the pipeline needs of an order: its geofence, window and service time."""
+    return TrackedOrder(
+        order_key=order.id,
+        geofence=Geofence.from_destination(order.destination),
+        scheduled_after=order.scheduled_after,
+        scheduled_at=order.scheduled_at,
+        service_s=float(order.expected_service_time or 0),
+    )
+
+
+def _same_plan_fields(old: OrderRow, new: OrderRow) -> bool:
+    """Whether two rows of an order give it the same plan entry (``tracked_order``)."""
+    return (old is new or (
+        (old.destination is new.destination or old.destination == new.destination)
+        and old.scheduled_after == new.scheduled_after
+        and old.scheduled_at == new.scheduled_at
+        and old.expected_service_time == new.expected_service_time))
+
+
+@dataclass(frozen=True, slots=True)
+class KeptOrders:
+    """A route's order rows as a committed transaction left them, with their plan entries."""
+
+    rows: tuple[OrderRow, ...]
+    # By order id: the row a plan entry was built from, and the entry.
+    tracked: dict[str, tuple[OrderRow, TrackedOrder]]
+
+
+class ResidentOrders:
+    """The order rows this process's processors read or wrote last, by route, each with the
+    route's ``orders_tag`` as it was then; the ``capacity`` most recently kept are kept.
+
+    Put only after the transaction committed. A batch whose route still carries the tag
+    uses them instead of reading its orders: every write of an order gives the route a new
+    tag (models/orders_tag.py).
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._kept: OrderedDict[tuple[str, str], tuple[int, KeptOrders]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, route: Route) -> KeptOrders | None:
+        """The rows kept for the route if its row still carries their tag."""
+        tag = route.orders_tag
+        if tag is None:
+            return None
+        with self._lock:
+            kept = self._kept.get((route.account_id, route.route_handle))
+        return kept[1] if kept is not None and kept[0] == tag else None
+
+    def put(self, key: tuple[str, str], tag: int | None, kept: KeptOrders) -> None:
+        """Keep a route's committed rows with the tag its row carries."""
+        with self._lock:
+            if tag is None:
+                self._kept.pop(key, None)
+                return
+            self._kept[key] = (tag, kept)
+            self._kept.move_to_end(key)
+            while len(self._kept) > self.capacity:
+                self._kept.popitem(last=False)
+
+    def drop(self, key: tuple[str, str]) -> None:
+        """Forget a route's rows."""
+        with self._lock:
+            self._kept.pop(key, None)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._kept)

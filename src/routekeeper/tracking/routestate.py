@@ -32,7 +32,7 @@ import logging
 import random
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, TypeVar
@@ -42,7 +42,6 @@ from routekeeper.models.route import Route
 from routekeeper.settings import TrackingSettings
 from routekeeper.tracking.engine import codec
 from routekeeper.tracking.engine.fixes import Fix, Instant, load_time
-from routekeeper.tracking.engine.geofence import Geofence
 from routekeeper.tracking.engine.pipeline import (
     RouteTrackState,
     TrackedOrder,
@@ -51,7 +50,7 @@ from routekeeper.tracking.engine.pipeline import (
     replace_orders,
 )
 from routekeeper.tracking.repository import RouteKey
-from routekeeper.tracking.routeorders import OrderRow
+from routekeeper.tracking.routeorders import OrderRow, tracked_order
 from routekeeper.travel.straight import StraightLineModel
 
 log = logging.getLogger(__name__)
@@ -137,17 +136,6 @@ PlannedOrder = Order | OrderRow
 OrderT = TypeVar("OrderT", Order, OrderRow)
 
 
-def tracked_order(order: PlannedOrder) -> TrackedOrder:
-    """What the pipeline needs of an order: its geofence, window and service time."""
-    return TrackedOrder(
-        order_key=order.id,
-        geofence=Geofence.from_destination(order.destination),
-        scheduled_after=order.scheduled_after,
-        scheduled_at=order.scheduled_at,
-        service_s=float(order.expected_service_time or 0),
-    )
-
-
 def finished_at(order: PlannedOrder) -> datetime | None:
     """When a finished order finished."""
     return order.completed_at if order.status == "completed" else order.cancelled_at
@@ -224,19 +212,21 @@ def load(route: Route, orders: Sequence[PlannedOrder], *, now: datetime,
     return StoredState(pipeline=RouteTrackState.start(plan, started_at=started_at))
 
 
-def sync_plan(stored: StoredState, orders: Sequence[OrderT]) -> list[OrderT]:
+def sync_plan(stored: StoredState, orders: Sequence[OrderT],
+              tracked: Callable[[OrderT], TrackedOrder] = tracked_order) -> list[OrderT]:
     """Bring the plan in line with the route's orders; returns the orders closed just now.
 
     Re-sequenced, added and edited orders keep their progress (by order id); orders that left
     the route or were disabled leave the plan; finished orders are closed at their finishing
-    time, after which they receive no events.
+    time, after which they receive no events. ``tracked``: an order's plan entry
+    (``RouteOrders.tracked`` keeps them built).
     """
     state = stored.pipeline
     wanted = [o for o in orders if o.status in _PLANNED_STATUSES]
     known = {t.key for t in state.orders}
     # An order finished before the pipeline ever saw it has nothing to track.
     wanted = [o for o in wanted if o.status not in _FINISHED or o.id in known]
-    plan = [tracked_order(o) for o in wanted]
+    plan = [tracked(o) for o in wanted]
     if [t.order for t in state.orders] != plan:
         state = replace_orders(state, plan)
     closed: list[OrderT] = []
