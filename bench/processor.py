@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sqlalchemy import select
@@ -72,6 +73,9 @@ class Round:
     wall_s: float
     gc_s: float
     full_collections: int
+    tails: int
+    checkpoints: int
+    orders_read: int
 
 
 def _send_round(api: Api, fleet: list[Device], index: int, per_round: int) -> int:
@@ -87,6 +91,36 @@ def _send_round(api: Api, fleet: list[Device], index: int, per_round: int) -> in
         assert status == 200, body
         sent += len(chunk)
     return sent
+
+
+class OrdersRead:
+    """How many routes' orders the processor read from the database (not kept in memory)."""
+
+    def __init__(self) -> None:
+        self.routes = 0
+
+    def install(self) -> None:
+        """Count through ``repository.order_rows_of_routes``, which the processor calls."""
+        from routekeeper.tracking import repository
+
+        read = repository.order_rows_of_routes
+
+        def counted(session: Any, routes: Any) -> Any:
+            self.routes += len(routes)
+            return read(session, routes)
+
+        repository.order_rows_of_routes = counted  # type: ignore[assignment]
+
+
+ORDERS_READ = OrdersRead()
+
+
+def _state_writes() -> dict[str, float]:
+    """The processor's state writes so far, by kind (its own metric)."""
+    from routekeeper.core import metrics
+
+    return {kind: metrics.STATE_WRITES.labels(kind)._value.get()
+            for kind in ("tail", "checkpoint")}
 
 
 def run(args: argparse.Namespace) -> list[Round]:
@@ -119,6 +153,7 @@ def run(args: argparse.Namespace) -> list[Round]:
                   limit=(args.rounds + args.warmup) * args.fixes)
         os.environ["ROUTEKEEPER_DATABASE__URL"] = url
         app = create_app(Settings(), run_worker=False)
+        ORDERS_READ.install()
         state = app.state
         # As `routekeeper worker` does once it has started: what exists now lives as long as
         # the process, and the collector need not walk it again and again.
@@ -137,7 +172,10 @@ def run(args: argparse.Namespace) -> list[Round]:
                 profiler.enable()
             cpu_before, wall_before = time.process_time(), time.perf_counter()
             gc_before, full_before = gc_clock.seconds, gc_clock.full
+            writes_before = _state_writes()
+            read_before = ORDERS_READ.routes
             done = processor.drain(state.db, state.settings, state.travel)
+            writes = {kind: n - writes_before[kind] for kind, n in _state_writes().items()}
             cpu, wall = time.process_time() - cpu_before, time.perf_counter() - wall_before
             gc_s, full = gc_clock.seconds - gc_before, gc_clock.full - full_before
             if profiler is not None:
@@ -146,7 +184,9 @@ def run(args: argparse.Namespace) -> list[Round]:
             pg_after = process_cpu_s(backends)
             pg = sum(pg_after.get(pid, 0.0) - pg_before.get(pid, 0.0) for pid in pg_after)
             if measured:
-                rounds.append(Round(done, len(fleet), cpu, pg, wall, gc_s, full))
+                rounds.append(Round(done, len(fleet), cpu, pg, wall, gc_s, full,
+                                    writes["tail"], writes["checkpoint"],
+                                    ORDERS_READ.routes - read_before))
         if profiler is not None:
             profiler.dump_stats(args.profile)
         if args.save_state is not None:
@@ -176,7 +216,9 @@ def render(rounds: list[Round], args: argparse.Namespace) -> str:
             f"(median round {statistics.median(pg_ms):.2f}) "
             f"| {sum(r.gc_s for r in rounds) * 1000 / batches:.2f} "
             f"({sum(r.full_collections for r in rounds)} full) "
-            f"| {batches / sum(r.wall_s for r in rounds):,.0f} |")
+            f"| {batches / sum(r.wall_s for r in rounds):,.0f} "
+            f"| {100 * sum(r.tails for r in rounds) / batches:.0f} % "
+            f"| {100 * sum(r.orders_read for r in rounds) / batches:.0f} % |")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -198,8 +240,9 @@ def main(argv: list[str] | None = None) -> int:
     rounds = run(args)
     print("| devices | fixes a batch | rounds | fixes | processor CPU ms a route batch "
           "| processor CPU ms a fix | PostgreSQL ms a route batch "
-          "| processor's garbage collection ms a route batch | route batches/s (wall) |")
-    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+          "| processor's garbage collection ms a route batch | route batches/s (wall) "
+          "| state writes as tails | route batches reading their orders |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     print(render(rounds, args))
     if args.json:
         print(json.dumps([r.__dict__ for r in rounds]))

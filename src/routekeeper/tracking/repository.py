@@ -472,7 +472,10 @@ def _locked_routes(session: Session, *criteria: Any) -> list[Route]:
         .with_for_update()
         # The route's actual polyline and planned estimate grow with the route; read when
         # used. Its tracking state is mostly kept decoded (load_track_states for the others).
-        .options(defer(Route.polyline), defer(Route.estimate), defer(Route.track_state))
+        # Tracking never reads the planner's and the API's JSON (read when used).
+        .options(defer(Route.polyline), defer(Route.estimate), defer(Route.track_state),
+                 defer(Route.metadata_), defer(Route.created_by), defer(Route.day_stops),
+                 defer(Route.bound_by))
         .execution_options(populate_existing=True)
     )
     return list(session.scalars(query))
