@@ -1162,6 +1162,9 @@ def _throughput_phase(name: str, base: str, fleet: list[Device], *, mode: str, b
         started["s"] = time.monotonic() - began
         started["at"] = time.monotonic()
         started["scrape"] = scrape(base)
+        if os.environ.get("BENCH_TRACE_BACKLOG"):
+            # For a profiler to attach to the server's processes for the timed window.
+            print(f"window {name} begins", file=sys.stderr, flush=True)
 
     with BacklogSampler(engine) as sampler:
         result = run_load(base, fleet, mode=mode, batch=batch, threads=threads,
