@@ -9,6 +9,7 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from routekeeper.db.engine import Database
+from routekeeper.models.device import Device
 from routekeeper.models.ops_group import OpsGroup
 from routekeeper.models.position import Position
 from routekeeper.models.worker import Worker
@@ -84,6 +85,39 @@ def test_uploads_are_idempotent(api: TestClient, db: Database, tenant: Tenant) -
             Position.account_id == tenant.account_id).order_by(Position.recorded_at)).all()
         assert [r.recorded_at for r in rows] == [now - timedelta(seconds=s) for s in (30, 20, 10)]
         assert all(r.received_at >= r.recorded_at for r in rows)
+
+
+def test_positions_are_stored_exactly_as_sent(api: TestClient, db: Database,
+                                             tenant: Tenant) -> None:
+    """Every number keeps all its digits and every instant its milliseconds, in the position
+    rows and in the device's last position (PostgreSQL's rows travel as one JSON document)."""
+    key, device = setup(api)
+    now = datetime.now(UTC).replace(microsecond=0)
+    sent = [
+        item(now - timedelta(seconds=20, milliseconds=1), lon=13.400000000000002,
+             lat=52.123456789012345, accuracy=4.7, speed=0.30000000000000004,
+             bearing=359.99999999, altitude=-12.345678901234567, battery=99.9),
+        item(now - timedelta(seconds=10, milliseconds=999), lon=13.4000001, lat=52.1234568),
+    ]
+    response = device.post("/devices/d1/locations", json={"locations": sent},
+                           headers=bearer(key))
+    assert response.json()["accepted"] == 2, response.text
+    with db.read() as session:
+        rows = session.scalars(select(Position).where(
+            Position.account_id == tenant.account_id).order_by(Position.recorded_at)).all()
+        stored = [(r.recorded_at, r.lon, r.lat, r.accuracy, r.speed, r.bearing, r.altitude,
+                   r.battery) for r in rows]
+        last = session.scalars(select(Device).where(Device.account_id == tenant.account_id,
+                                                    Device.device_id == "d1")).one()
+        newest = (last.last_recorded_at, last.last_lon, last.last_lat, last.last_accuracy,
+                  last.last_battery)
+    assert stored == [
+        (now - timedelta(seconds=20, milliseconds=1), 13.400000000000002, 52.123456789012345,
+         4.7, 0.30000000000000004, 359.99999999, -12.345678901234567, 99.9),
+        (now - timedelta(seconds=10, milliseconds=999), 13.4000001, 52.1234568,
+         None, None, None, None, None)]
+    assert newest == (now - timedelta(seconds=10, milliseconds=999), 13.4000001, 52.1234568,
+                      None, None)
 
 
 def test_bad_keys_are_refused_and_nothing_is_stored(
