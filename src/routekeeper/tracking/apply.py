@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -31,7 +32,7 @@ from routekeeper.tracking.engine.pipeline import (
     TrackEvent,
     leg_distance_m,
 )
-from routekeeper.tracking.engine.risks import risk_status
+from routekeeper.tracking.engine.risks import risk_labels, risk_status
 from routekeeper.tracking.routeorders import OrderRow, RouteOrders
 from routekeeper.tracking.routestate import StoredState, append_tail, store, tail_due
 from routekeeper.travel.base import LonLat
@@ -89,7 +90,8 @@ def _new_estimate(stored: dict[str, Any] | None, track: OrderTrack, last_fix: Fi
     (a single-fix batch of a 12-order route).
     """
     previous = stored or {}
-    initial = _ms(track.initial_eta_at) or previous.get("initial_arrive_at")
+    initial = (previous.get("initial_arrive_at") if track.initial_eta_at is None
+               else _initial_text(track.initial_eta_at))
     if track.visit.has_arrived:
         # On site or gone: no ETA any more (the actual time is ``arrived_at``).
         gone = {**{k: v for k, v in previous.items() if k != "current_worker_location"},
@@ -115,6 +117,13 @@ def _new_estimate(stored: dict[str, Any] | None, track: OrderTrack, last_fix: Fi
     if last_fix is not None:
         estimate["current_worker_location"] = fix_location(last_fix)
     return estimate
+
+
+@lru_cache(maxsize=16384)
+def _initial_text(initial_eta_at: datetime) -> str:
+    """An order's initial ETA as stored. It is set once and compared on every batch of its
+    route, so its text is looked up rather than rendered each time."""
+    return format_utc_ms(initial_eta_at)
 
 
 def _to_ms(value: datetime) -> datetime:
@@ -194,7 +203,7 @@ def _sync_order(env: Env, route: Route, orders: RouteOrders, row: OrderRow, stor
         estimate = row.estimate
     risks, status = row.risks, row.risk_status
     if track.risks:
-        risks = {name: risk.label.value for name, risk in track.risks.items()}
+        risks = risk_labels(track.risks)
         status = risk_status(track.risks)
     if (estimate, risks, status) != (row.estimate, row.risks, row.risk_status):
         orders.set_tracking(row.id, estimate=estimate, risks=risks, risk_status=status)

@@ -6,6 +6,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import PlainSerializer, PlainValidator
@@ -295,6 +296,13 @@ class Box:
 
 BOX_MARGIN_DEG = 1e-6
 """Slack of a geofence's box (about 0.1 m), against floating-point rounding."""
+
+
+@lru_cache(maxsize=65536)
+def box_of(geofence: Geofence) -> Box | None:
+    """:meth:`Box.around`, remembered per geofence: every batch of fixes needs the box of each
+    order of its route, and those stay the same all day."""
+    return Box.around(geofence)
 
 
 def inside_confidence(geofence: Geofence, fix: Fix, *, exit_buffer_m: float = 0.0) -> Presence:

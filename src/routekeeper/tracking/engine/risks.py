@@ -171,6 +171,12 @@ def risk_status(risks: Mapping[str, Risk]) -> bool:
     return any(r.label is not RiskLabel.GREEN for r in risks.values())
 
 
+def risk_labels(risks: Mapping[str, Risk]) -> dict[str, str]:
+    """Each risk's label text: the order row's ``risks``, built for every open order of a
+    route on every batch (hence the lookup rather than the enum's ``value``)."""
+    return {name: _LABEL_TEXT[risk.label] for name, risk in risks.items()}
+
+
 def risks_to_dict(risks: Mapping[str, Risk]) -> dict[str, Any]:
     """Return the Orders API ``risks`` object: each risk plus ``risk_status``."""
     out: dict[str, Any] = {name: risk.to_dict() for name, risk in risks.items()}
