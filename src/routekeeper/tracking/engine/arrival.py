@@ -54,7 +54,12 @@ class VisitEvent:
 
 @dataclass(frozen=True, slots=True)
 class VisitState:
-    """One order's visit; ``candidate`` is the unconfirmed first inside (or outside) sighting."""
+    """One order's visit; ``candidate`` is the unconfirmed first inside (or outside) sighting.
+
+    ``last_fix_at`` is the newest fix the visit was stepped with: :func:`step` ignores older
+    ones. The pipeline does not step a visit still approaching while its fixes are far away,
+    so that visit's time may lag behind the route's newest fix.
+    """
 
     phase: VisitPhase = VisitPhase.APPROACHING
     last_fix_at: Instant | None = None
