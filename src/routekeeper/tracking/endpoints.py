@@ -11,7 +11,6 @@ import asyncio
 import json
 from collections.abc import Mapping
 from typing import Annotated, Any
-from urllib.parse import parse_qsl
 
 from fastapi import Depends, Request, Response, Security
 from fastapi.responses import JSONResponse
@@ -44,7 +43,12 @@ from routekeeper.dependencies import ReadSession, SettingsDep, WriteSession, get
 from routekeeper.tracking import clock, devices, keys, repository
 from routekeeper.tracking.engine.fixes import Fix
 from routekeeper.tracking.ingest import DeviceRef, KeyCredential
-from routekeeper.tracking.protocols import parse_osmand, parse_owntracks, parse_traccar_json
+from routekeeper.tracking.protocols import (
+    parse_osmand,
+    parse_owntracks,
+    parse_traccar_json,
+    query_parameters,
+)
 from routekeeper.tracking.public import TrackingResponse, tracking_view
 from routekeeper.tracking.schemas import (
     DeviceCreate,
@@ -207,13 +211,22 @@ def _key(key: str | None) -> KeyCredential:
     return KeyCredential(key)
 
 
+class _IngestAnswer(JSONResponse):
+    """An upload's answer rendered by pydantic's own serializer, the same JSON without the
+    dict and ``json.dumps`` in between (phones get one answer a fix)."""
+
+    def render(self, content: Any) -> bytes:
+        assert isinstance(content, IngestResult)
+        return content.model_dump_json().encode()
+
+
 def _answer(result: IngestResult) -> JSONResponse:
-    return JSONResponse(result.model_dump(mode="json"))
+    return _IngestAnswer(result)
 
 
 async def osmand_request(request: Request) -> JSONResponse:
     """OsmAnd / Traccar Client: parameters in the query or a form body, or Traccar's JSON."""
-    params = dict(request.query_params)
+    params = query_parameters(request.scope.get("query_string", b""))
     location = "query"
     if not params:
         raw = await request.body()
@@ -223,7 +236,7 @@ async def osmand_request(request: Request) -> JSONResponse:
                 _decode_json(raw), max_items=get_settings(request).tracking.max_batch)
             return _answer(await _upload(request, _key(key), fixes))
         # Like Traccar: a body without a JSON content type is read as a query string.
-        params = dict(parse_qsl(raw.decode("latin-1"), keep_blank_values=True))
+        params = query_parameters(raw)
         location = "form"
     key, fix = parse_osmand(params, location=location, received_at=clock.now())
     return _answer(await _upload(request, _key(key), [fix]))

@@ -13,6 +13,7 @@ import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl
 
 from routekeeper.core.errors import RequestValidationFailed
 from routekeeper.core.timefmt import parse_ts
@@ -77,6 +78,26 @@ def _number(raw: Any, location: str, field: str) -> float | None:
 def _known(value: float | None) -> float | None:
     """Background-geolocation SDKs report an unknown speed, heading or level as -1."""
     return None if value is None or value < 0 else value
+
+
+def query_parameters(query: bytes) -> dict[str, str]:
+    """A query string's (or a form body's) parameters as Starlette's ``QueryParams`` reads
+    them: latin-1, blank values kept, the last of a repeated name.
+
+    Phones send one query string a fix, thousands a second across a fleet, and theirs hold
+    nothing escaped: split directly, it costs a fraction of ``parse_qsl`` and a multidict (a
+    tenth of the API's request thread in a py-spy profile). Anything with an escape or a
+    ``+`` goes through ``parse_qsl`` itself.
+    """
+    text = query.decode("latin-1")
+    if "%" in text or "+" in text:
+        return dict(parse_qsl(text, keep_blank_values=True))
+    params: dict[str, str] = {}
+    for pair in text.split("&"):
+        if pair:
+            name, _, value = pair.partition("=")
+            params[name] = value
+    return params
 
 
 def parse_osmand(
