@@ -48,6 +48,7 @@ from typing import Any, cast
 from urllib.parse import urlencode
 
 import numpy as np
+from lean_http import LeanConnection, LeanHttpError  # beside this file
 from sqlalchemy import Table, create_engine, func, insert, select, text
 from sqlalchemy.engine import make_url
 
@@ -475,6 +476,13 @@ def _profile_server(mode: str, duration_s: float) -> list[subprocess.Popen[bytes
             for pid in SERVER_PIDS]
 
 
+def _headers(mode: str, device: Device) -> dict[str, str]:
+    """The headers of a device's upload: OsmAnd's query strings need none."""
+    if mode != "batch":
+        return {}
+    return {"Content-Type": "application/json", "Authorization": f"Bearer {device.key}"}
+
+
 def run_load(base: str, fleet: list[Device], *, mode: str, batch: int, threads: int,
              duration_s: float, probes: dict[str, Callable[[], dict[int, float]]],
              settle: Callable[[], None] = lambda: None) -> LoadResult:
@@ -491,19 +499,14 @@ def run_load(base: str, fleet: list[Device], *, mode: str, batch: int, threads: 
     warmed = threading.Barrier(threads + 1)
     window: dict[str, float] = {}
 
-    def send(conn: http.client.HTTPConnection, i: int, n: int) -> tuple[int, bytes, float]:
+    def send(conn: LeanConnection, i: int, n: int) -> tuple[int, bytes, float]:
         method, path, body = plans[i][n]
-        headers = {"Content-Type": "application/json"}
-        if mode == "batch":
-            headers["Authorization"] = f"Bearer {fleet[i].key}"
         sent = time.monotonic()
-        conn.request(method, path, body=body or None, headers=headers)
-        response = conn.getresponse()
-        raw = response.read()
-        return response.status, raw, time.monotonic() - sent
+        status, raw = conn.request(method, path, body, _headers(mode, fleet[i]))
+        return status, raw, time.monotonic() - sent
 
     def worker(mine: list[int]) -> None:
-        conn = http.client.HTTPConnection(base, timeout=120)
+        conn = LeanConnection(base, timeout_s=120)
         for i in mine:
             send(conn, i, 0)
         warmed.wait()
@@ -865,8 +868,8 @@ def run_paced(base: str, fleet: list[Device], *, mode: str, batch: int, threads:
     started = time.monotonic()
     stop_at = started + duration_s
 
-    def connect() -> http.client.HTTPConnection:
-        return http.client.HTTPConnection(base, timeout=60)
+    def connect() -> LeanConnection:
+        return LeanConnection(base, timeout_s=60)
 
     def worker(mine: list[int]) -> None:
         conn = connect()
@@ -882,25 +885,18 @@ def run_paced(base: str, fleet: list[Device], *, mode: str, batch: int, threads:
                 if due[i][n] > now_wall:
                     continue
                 method, path, body = plans[i][n]
-                headers = {"Content-Type": "application/json"}
-                if mode == "batch":
-                    headers["Authorization"] = f"Bearer {fleet[i].key}"
                 t0 = time.monotonic()
                 status, raw = 0, b""
-                # Twice at most: a connection idle past the server's keep-alive timeout (the
-                # fleet's batches fall due together, so threads idle between them) is closed
-                # by the server, and is found closed only by the next request, as any HTTP
-                # client finds it and sends again. Uploads are idempotent.
-                for _attempt in range(2):
-                    try:
-                        conn.request(method, path, body=body or None, headers=headers)
-                        response = conn.getresponse()
-                        raw = response.read()
-                        status = response.status
-                        break
-                    except (OSError, http.client.HTTPException):
-                        conn.close()
-                        conn = connect()
+                # A connection idle past the server's keep-alive timeout (the fleet's batches
+                # fall due together, so threads idle between them) is closed by the server and
+                # found closed only by the next request, which LeanConnection sends again on a
+                # new one, as any HTTP client does (uploads are idempotent). A failure beyond
+                # that counts as an error (status 0).
+                try:
+                    status, raw = conn.request(method, path, body, _headers(mode, fleet[i]))
+                except (OSError, LeanHttpError):
+                    conn.close()
+                    conn = connect()
                 elapsed = time.monotonic() - t0
                 sent_any = True
                 with lock:
