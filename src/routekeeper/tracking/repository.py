@@ -99,8 +99,9 @@ _RECORD = """account_id text, device_id text, recorded_at timestamptz, lon float
 # a column, psycopg's array dumper was a quarter of the upload writer's time in a py-spy
 # profile), duplicates are skipped, the new ones are queued in the inbox for the tracking
 # processor, and each device's newest position moves forward (one row per device: the group
-# holds each device once). Numbers round-trip exactly (shortest form both ways); screening
-# has refused NaN and infinities, which JSON cannot carry.
+# holds each device once). The records are ``position_row``'s (their ``received_at`` is not
+# among the record's columns: it is given once). Numbers round-trip exactly (shortest form
+# both ways); screening has refused NaN and infinities, which JSON cannot carry.
 _PG_STORE = f"""
 WITH stored AS (
     INSERT INTO position (account_id, device_id, received_at, {_VALUE_COLUMNS})
@@ -123,14 +124,6 @@ SELECT account_id, device_id, recorded_at FROM stored
 """
 
 
-def _fix_record(device: DeviceKey, fix: Fix) -> dict[str, Any]:
-    """One fix as a record of ``_PG_STORE``'s JSON (its columns by name)."""
-    return {"account_id": device[0], "device_id": device[1], "recorded_at": fix.recorded_at,
-            "lon": fix.lon, "lat": fix.lat, "accuracy": fix.accuracy_m,
-            "speed": fix.speed_mps, "bearing": fix.bearing_deg, "altitude": fix.altitude_m,
-            "battery": fix.battery_percent}
-
-
 def store_positions(session: Session, uploads: Mapping[DeviceKey, Sequence[Fix]],
                     received_at: datetime) -> dict[DeviceKey, set[datetime]]:
     """Store the fixes of each device (each in time order), skipping instants already stored,
@@ -142,9 +135,9 @@ def store_positions(session: Session, uploads: Mapping[DeviceKey, Sequence[Fix]]
     if session.get_bind().dialect.name == "postgresql":
         params = {
             "received_at": received_at,
-            "fixes": orjson.dumps([_fix_record(device, fix) for device, fixes in uploads.items()
-                                   for fix in fixes]).decode(),
-            "newest": orjson.dumps([_fix_record(device, fixes[-1])
+            "fixes": orjson.dumps([position_row(*device, fix, received_at)
+                                   for device, fixes in uploads.items() for fix in fixes]).decode(),
+            "newest": orjson.dumps([position_row(*device, fixes[-1], received_at)
                                     for device, fixes in uploads.items()]).decode()}
         stored: dict[DeviceKey, set[datetime]] = {}
         for account_id, device_id, stamp in session.connection().exec_driver_sql(
