@@ -359,8 +359,9 @@ def _tag(road: Road) -> int | None:
 def test_the_periodic_job_leaves_a_route_with_fresh_waiting_fixes_to_the_processor(
         road: Road, settings: Settings) -> None:
     """A route whose fixes wait in the inbox is about to be evaluated by the processor: the
-    periodic job passes it over instead of taking its lock, until the oldest has waited too
-    long. A state the job stored is kept decoded for the processor."""
+    periodic job passes it over instead of taking its lock, until the oldest has waited so
+    long that the processor must have stopped. A state the job stored is kept decoded for
+    the processor."""
     road.upload(*road.drive(0, 60, 0, 500))
     run_job(road.db, settings)
     before = _tag(road)
@@ -369,8 +370,12 @@ def test_the_periodic_job_leaves_a_route_with_fresh_waiting_fixes_to_the_process
     run_job(road.db, settings)
     assert _tag(road) == before and _waiting(road.db, road.account_id) == 1
 
-    # The processor is behind: 30 s later the job checks the route all the same.
-    road.clock.now += timedelta(seconds=30)
+    # The processor is a minute behind: the route is still left to it.
+    road.clock.now += timedelta(seconds=60)
+    run_job(road.db, settings)
+    assert _tag(road) == before
+    # The fix waited so long that the processor must have stopped: the job checks the route.
+    road.clock.now += tasks.WAITING_HOLDS_FOR - timedelta(seconds=60)
     run_job(road.db, settings)
     after = _tag(road)
     assert after != before

@@ -31,7 +31,13 @@ from routekeeper.tracking.engine.pipeline import (
 )
 from routekeeper.tracking.protocols import parse_timestamp
 from routekeeper.tracking.routestate import StoredState
-from routekeeper.tracking.tasks import POLYLINE_EVERY, _due, polyline_due_at, polyline_slot
+from routekeeper.tracking.tasks import (
+    POLYLINE_EVERY,
+    WAITING_HOLDS_FOR,
+    _due,
+    polyline_due_at,
+    polyline_slot,
+)
 from tests.conftest import Tenant
 
 from .api_helpers import Road, TrackClock, arrive_at_p, check, make_road, route_state
@@ -177,17 +183,19 @@ def test_the_job_passes_over_routes_an_upload_just_evaluated() -> None:
     just = (now - timedelta(seconds=5)).isoformat()
     old = (now - timedelta(minutes=2)).isoformat()
     assert _due(started, None, None, now)
+    assert not _due(None, None, None, now)  # not started: nothing for the clock
     assert not _due(started, just, None, now)
     assert _due(started, old, None, now)
     assert _due(now - timedelta(minutes=6), just, None, now)
     assert not _due(now - timedelta(minutes=6), just, just, now)
     assert _due(started, just, (now - timedelta(minutes=6)).isoformat(), now)
-    # A fix waiting for the processor holds a route back, unless it has waited long or the
-    # polyline is due.
+    # A fix waiting for the processor holds a route back, unless it has waited long (the
+    # processor is stopped) or the polyline is due. A backlog of a minute still holds it.
     waiting = now - timedelta(seconds=3)
     assert not _due(started, old, None, now, waiting)
     assert not _due(started, None, None, now, waiting)
-    assert _due(started, old, None, now, now - timedelta(seconds=40))
+    assert not _due(started, old, None, now, now - timedelta(seconds=60))
+    assert _due(started, old, None, now, now - WAITING_HOLDS_FOR)
     assert _due(now - timedelta(minutes=6), old, None, now, waiting)
 
 

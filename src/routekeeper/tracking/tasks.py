@@ -10,8 +10,9 @@ completed in the last hour get their final actuals once.
 
 Routes whose fixes wait in the inbox are passed over as well: the tracking processor is about
 to evaluate them, and checking them here first would only take their row locks from it (at
-the start of a day, every route of the fleet at once). A fix that has waited longer than
-``RECENTLY_EVALUATED`` (the processor is behind or stopped) no longer holds its route back.
+the start of a day, every route of the fleet at once). Only a fix that has waited longer than
+``WAITING_HOLDS_FOR`` (the processor is stopped, or that route's batches fail) no longer
+holds its route back. Routes that have not started (no fix yet) have nothing for the clock.
 The job keeps the processor's decoded states (``processor.RESIDENT``) current: it reads them
 instead of the row's JSON when they are the row's, and keeps the one it stored.
 """
@@ -49,6 +50,12 @@ FINALIZE_WITHIN = timedelta(hours=1)
 RECENTLY_EVALUATED = timedelta(seconds=EVERY_S * 0.8)
 # ...but its polyline is extended at least this often.
 POLYLINE_EVERY = timedelta(minutes=5)
+# A fix waiting for the processor holds its route back from the job this long. A processor
+# that is only behind evaluates the route soon enough; checking it here as well doubles the
+# work on every route of a backlog just when the processor needs the time (with a 24-second
+# hold, a 2,000-phone benchmark's backlog turned the job's rounds into a second pass over
+# every route: lag p99 58 s, docs/benchmarks/ingest.md).
+WAITING_HOLDS_FOR = timedelta(minutes=5)
 
 
 # Routes checked in one transaction: one statement each for their locks, states and orders,
@@ -199,11 +206,14 @@ def _due(started_at: datetime | None, evaluated: str | None, refreshed: str | No
          slot: timedelta = timedelta(0)) -> bool:
     """Whether a tracking route needs this round: its polyline's slot came since it was last
     extended (a new route's counts from its start), or it was not evaluated just now and no
-    fix is waiting for the processor to evaluate it (one that waited long does not count)."""
+    fix is waiting for the processor to evaluate it (one that waited long does not count).
+    A route that has not started is not checked (``check_routes`` would pass it over)."""
     refreshed_at = load_time(refreshed) or started_at
-    if refreshed_at is None or now >= polyline_due_at(refreshed_at, slot):
+    if refreshed_at is None:
+        return False
+    if now >= polyline_due_at(refreshed_at, slot):
         return True
-    if waiting_since is not None and now - waiting_since < RECENTLY_EVALUATED:
+    if waiting_since is not None and now - waiting_since < WAITING_HOLDS_FOR:
         return False
     return not _recent(load_time(evaluated), now)
 
