@@ -52,3 +52,38 @@ def test_a_class_with_its_own_checks_still_runs_them() -> None:
     assert evolve(_Checked(1), value=2) == _Checked(2)
     with pytest.raises(ValueError, match="negative"):
         evolve(_Checked(1), value=-1)
+
+
+@dataclass(frozen=True)
+class _Unslotted:
+    value: int
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class _NamedLikeTheCopier:
+    obj: int
+    new: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Base:
+    first: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Derived(_Base):
+    second: int = 0
+
+
+@given(a=st.integers(), b=st.integers())
+def test_every_kind_of_dataclass_gets_the_copy_replace_makes(a: int, b: int) -> None:
+    """Slots inherited from a base, fields without slots, and fields named like the written
+    copier's own names (those classes go through replace)."""
+    for original, changes in ((_Unslotted(a), {"note": str(b)}),
+                              (_NamedLikeTheCopier(a), {"new": b}),
+                              (_Derived(a, b), {"first": b}),
+                              (_Derived(a, b), {"second": a})):
+        copy = evolve(original, **changes)
+        assert copy == replace(original, **changes)  # type: ignore[type-var]
+        assert type(copy) is type(original) and copy is not original
