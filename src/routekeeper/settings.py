@@ -120,8 +120,10 @@ class TrackingSettings(BaseModel):
     resident_states: int = Field(default=5000, ge=0)
     adopt_after_s: float = Field(default=1.0, ge=0.0)
     # Which device an ingest key belongs to is remembered this long (the key is re-checked
-    # against the device row on every upload all the same).
-    key_cache_s: float = 60.0
+    # against the device row on every upload all the same, so a rotated key or a deleted
+    # device is refused at once). An hour: a phone sending every 5 s searched for its key by
+    # prefix on one upload in twelve with a minute.
+    key_cache_s: float = 3600.0
     # At most this many uploads are written in one transaction (tracking/uploads.py).
     upload_group: int = Field(default=200, ge=1)
     # Processing is "behind" (health, metrics) when the oldest waiting fix is older than this.
