@@ -121,8 +121,14 @@ def test_the_processor_keeps_the_rows_it_wrote_and_reads_them_after_an_edit(
     road.upload(*road.drive(110, 300, 550, 1500))
     road.upload(*road.drive(310, 400, 1500, 1500))
     assert api.get(f"/orders/{handle}").json()["arrived_at"] is not None
+    # A batch with events took order objects: the rows are kept as those objects left them,
+    # under the tag their flush gave the route.
+    kept = processor.RESIDENT_ORDERS.get(_route(db, road))
+    assert kept is not None and kept.rows == _rows(db, road)
+    assert next(row for row in kept.rows if row.order_handle == handle).arrived_at is not None
     road.upload(*road.drive(410, 430, 1500, 1500))  # a batch without events keeps them
-    assert processor.RESIDENT_ORDERS.get(_route(db, road)) is not None
+    kept = processor.RESIDENT_ORDERS.get(_route(db, road))
+    assert kept is not None and kept.rows == _rows(db, road)
 
 
 def test_another_processes_estimate_write_is_not_overlooked(

@@ -4,8 +4,8 @@ The tracking processor keeps each route's order rows in memory between batches a
 them again only when the route's tag is no longer the one it read or wrote them with
 (tracking/processor.py), so every write of an order has to give its route a new tag. ORM
 flushes do here; the processor's own bulk estimate updates, which are not ORM flushes, do in
-``tracking/routeorders.py``. Nothing else writes orders (``update(Order)`` appears nowhere
-else).
+``tracking/routeorders.py`` (written by ``tracking/repository.update_order_tracking``).
+Nothing else writes orders (``update(Order)`` and ``UPDATE "order"`` appear nowhere else).
 
 The route's new tag is written before the flush's own statements: a writer that changes an
 order locks its route first, in the order the processor takes them (route, then its

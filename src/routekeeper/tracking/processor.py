@@ -154,10 +154,10 @@ class Batch:
 
 
 # The states a group stored, in order, with their rows' (tag, tail length): kept decoded
-# once the group committed; with the order rows to keep (or None to forget them), by the
-# route's orders tag.
+# once the group committed; with the order rows to keep, by route (kept under the route's
+# orders tag as the commit leaves it: writing order objects gives the route a new one).
 _Stored = list[tuple[RouteKey, tuple[int, int], StoredState]]
-_KeptOrders = dict[RouteKey, tuple[int | None, KeptOrders | None]]
+_KeptOrders = dict[RouteKey, tuple[Route, KeptOrders]]
 
 
 def _feed_route(env: Env, route: Route, orders: RouteOrders, device_id: str,
@@ -250,9 +250,7 @@ def _process_group(session: Session, settings: Settings, travel: TravelModel,
                     state = _feed_route(env, route, orders, device[1], row.worker_handle,
                                         in_order, now=now, travel=travel)
                     if kept_orders is not None:
-                        kept_orders[route_key(route)] = (
-                            (route.orders_tag, orders.kept()) if not orders.took_objects
-                            else (None, None))
+                        kept_orders[route_key(route)] = (route, orders.kept())
                     stored_version = version(route)
                     if stored_version is not None:
                         stored.append((route_key(route), stored_version, state))
@@ -302,11 +300,8 @@ def process_group(db: Database, settings: Settings, travel: TravelModel,
             log.info("a tracking batch was retried after %s", exc.orig)
     for key, stored_version, state in stored:
         RESIDENT.put(key, stored_version, state)
-    for key, (tag, kept) in kept_orders.items():
-        if kept is None:
-            RESIDENT_ORDERS.drop(key)
-        else:
-            RESIDENT_ORDERS.put(key, tag, kept)
+    for key, (route, kept) in kept_orders.items():
+        RESIDENT_ORDERS.put(key, route.orders_tag, kept)
     _measure(batches)
     return batches
 
