@@ -15,6 +15,7 @@ from routekeeper.tracking.engine import pipeline as pl
 from routekeeper.tracking.engine.pipeline import RouteTrackState, process_fixes
 from routekeeper.tracking.routestate import (
     TAIL_BATCHES,
+    TAIL_FIXES,
     TAIL_SECONDS,
     StoredState,
     append_tail,
@@ -85,7 +86,7 @@ def test_a_replayed_tail_has_the_visits_and_actuals_of_the_run(
     assert again == visit_events
 
 
-def test_a_tail_is_due_for_a_checkpoint_by_its_length_or_its_age() -> None:
+def test_a_tail_is_due_for_a_checkpoint_by_its_length_its_fixes_or_its_age() -> None:
     route = Route(account_id="acct", route_handle="route", status="tracking")
     store(route, StoredState(pipeline=RouteTrackState.start([], started_at=T0)))
     assert not tail_due(route, T0)
@@ -99,3 +100,9 @@ def test_a_tail_is_due_for_a_checkpoint_by_its_length_or_its_age() -> None:
     # Writing the state is a checkpoint: the tail is gone.
     store(route, load(route, [], now=T0, settings=SETTINGS))
     assert tail_length(route) == 0 and not tail_due(route, T0)
+    # By its fixes: a batch that would take the tail past TAIL_FIXES checkpoints instead.
+    assert tail_due(route, T0, adding=TAIL_FIXES + 1)
+    assert not tail_due(route, T0, adding=TAIL_FIXES)
+    append_tail(route, [fix] * (TAIL_FIXES - 10), T0)
+    assert not tail_due(route, T0, adding=10)
+    assert tail_due(route, T0, adding=11)

@@ -332,7 +332,7 @@ def write_back(env: Env, route: Route, orders: RouteOrders, stored: StoredState,
         orders.flush()
     _route_actuals(route, state)
     if (batch is not None and not events and not orders.took_objects
-            and not tail_due(route, now)):
+            and not tail_due(route, now, adding=len(batch))):
         append_tail(route, batch, now)
         metrics.STATE_WRITES.labels("tail").inc()
     else:
