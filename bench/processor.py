@@ -147,7 +147,9 @@ def run(args: argparse.Namespace) -> list[Round]:
         fleet = setup_fleet(server.base, devices=args.devices, stops=args.stops, prefix="p",
                             seed=args.seed, account=(creds.account_id, creds.secret_key),
                             starts_at=starts_at, threads=8)
-        start = datetime.now(UTC)
+        # The drives end now: fixes recorded in the future are refused, and a round of
+        # ``--fixes 100`` at 1 Hz is 100 s of drive.
+        start = datetime.now(UTC) - timedelta(seconds=(args.rounds + args.warmup) * args.fixes)
         for index, device in enumerate(fleet):
             drive(device, start, np.random.default_rng([args.seed, 9, index]), hz=1.0,
                   limit=(args.rounds + args.warmup) * args.fixes)
