@@ -25,7 +25,6 @@ stored position reached its route's state.
 from __future__ import annotations
 
 import argparse
-import gc
 import http.client
 import json
 import math
@@ -81,8 +80,10 @@ def server_app() -> Any:
 
     app = create_app()
     if os.environ.get("RK_BENCH_GC_FREEZE") == "1":
-        # Everything built so far lives as long as the process: keep it out of collections.
-        gc.freeze()
+        # As `routekeeper serve` does once started (core/collector.py).
+        from routekeeper.core import collector
+
+        collector.settle()
     return app
 
 
@@ -1013,7 +1014,8 @@ def render(runs: list[DbRun], args: argparse.Namespace, command: str) -> str:
              "send one fix a request (1 Hz drives). The drives start when the load does, "
              "so uploads arrive about when a live device would send them. Server: uvicorn, "
              f"{args.workers} worker process(es) on PostgreSQL and {args.sqlite_workers} on "
-             "SQLite (it has one writer at a time), job runner in process, `gc.freeze()` after "
+             "SQLite (it has one writer at a time), job runner in process, "
+             "`collector.settle()` (gc frozen, young threshold 50,000) after "
              f"startup: {'yes' if args.gc_freeze else 'no'}. Client: {args.threads} threads "
              "in another process. Each device's first upload (which starts its route's "
              f"tracking state) is sent before the clock starts; then {args.duration:.0f} s "
@@ -1294,7 +1296,8 @@ def render_fleet(args: argparse.Namespace, command: str, phases: list[Phase],
     lines += [f"- {name}: {a:.1f} / {b:.1f} / {c:.1f}" for name, (a, b, c) in loads.items()]
     lines += ["", "## Command", "", "```sh", command, "```", "",
               "## Throughput and pipeline lag", "",
-              f"PostgreSQL; server: {_layout(args)}; `gc.freeze()` after startup (server "
+              f"PostgreSQL; server: {_layout(args)}; `collector.settle()` (gc frozen, young "
+              "threshold 50,000) after startup (server "
               "processes). Each device has its own tracking route of "
               f"{args.stops} orders. *single*: OsmAnd query strings, one fix a request "
               f"({args.osmand_threads} client threads); *batch*: "

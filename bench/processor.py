@@ -127,6 +127,7 @@ def run(args: argparse.Namespace) -> list[Round]:
     """Set up a fleet, then alternate: store a round of fixes, drain it in this process."""
     from routekeeper.accounts.service import create_account
     from routekeeper.app import create_app
+    from routekeeper.core import collector
     from routekeeper.db.engine import Database
     from routekeeper.models.route import Route
     from routekeeper.settings import DatabaseSettings, Settings
@@ -157,9 +158,8 @@ def run(args: argparse.Namespace) -> list[Round]:
         app = create_app(Settings(), run_worker=False)
         ORDERS_READ.install()
         state = app.state
-        # As `routekeeper worker` does once it has started: what exists now lives as long as
-        # the process, and the collector need not walk it again and again.
-        gc.freeze()
+        # As `routekeeper worker` does once it has started (core/collector.py).
+        collector.settle()
         gc_clock = GcClock()
         rounds: list[Round] = []
         # cProfile slows Python code down unevenly: its rounds' times are not the ones to quote.

@@ -4,7 +4,6 @@ prepare, demo, geocoder build/serve/check/drop, keys rotate."""
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import signal
@@ -97,10 +96,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
               flush=True)
     # Without --no-worker the setting jobs.run_in_api decides (default: on).
     app = create_app(settings, run_worker=False if args.no_worker else None)
-    # What start-up loaded lives as long as the process: keep it out of the cyclic
-    # collector's full passes, which otherwise walk it again and again while a planning
-    # run or an export allocates millions of objects.
-    gc.freeze()
+    # What start-up loaded lives as long as the process; the young are collected less often
+    # (core/collector.py).
+    from routekeeper.core import collector
+
+    collector.settle()
     # Logging is ours (one structured line per request, redacted): uvicorn's own access
     # log and its logging config are off.
     # A response's headers and body leave in one write (core/http_protocol.py).
@@ -130,7 +130,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
     travel.start()
     try:
         runner = start_runner(db, settings, args.concurrency, travel=travel.model)
-        gc.freeze()  # as in cmd_serve
+        from routekeeper.core import collector
+
+        collector.settle()  # as in cmd_serve
         print(f"worker {runner.worker_id} running", flush=True)
         stop.wait()
         runner.stop()
