@@ -256,11 +256,6 @@ class ResidentOrders:
             while len(self._kept) > self.capacity:
                 self._kept.popitem(last=False)
 
-    def drop(self, key: tuple[str, str]) -> None:
-        """Forget a route's rows."""
-        with self._lock:
-            self._kept.pop(key, None)
-
     def __len__(self) -> int:
         with self._lock:
             return len(self._kept)
