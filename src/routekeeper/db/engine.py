@@ -42,7 +42,7 @@ def _configure_sqlite(engine: Engine, settings: DatabaseSettings) -> None:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
 
-def _json_text(value: Any) -> str:
+def json_text(value: Any) -> str:
     """A JSON value as text for PostgreSQL (keys that are not strings become strings, as with
     json.dumps)."""
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
@@ -71,7 +71,7 @@ class Database:
             kwargs["json_deserializer"] = orjson.loads
             # And encoded by orjson: json.dumps of a route's tracking state was 4 % of the
             # tracking processor's time (docs/benchmarks/ingest.md).
-            kwargs["json_serializer"] = _json_text
+            kwargs["json_serializer"] = json_text
         self.engine = create_engine(url, **kwargs)
         if self.dialect == "sqlite":
             _configure_sqlite(self.engine, settings)

@@ -18,6 +18,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, defer
 from sqlalchemy.orm.attributes import set_committed_value
 
+from routekeeper.db.engine import json_text
 from routekeeper.models.device import Device
 from routekeeper.models.order import Order
 from routekeeper.models.position import Position
@@ -144,8 +145,8 @@ def update_order_tracking(session: Session, rows: Sequence[Mapping[str, Any]]) -
     if not rows:
         return
     if session.get_bind().dialect.name == "postgresql":
-        document = orjson.dumps(list(rows), option=orjson.OPT_NON_STR_KEYS).decode()
-        session.connection().exec_driver_sql(_PG_TRACKING_UPDATE, {"rows": document})
+        # Encoded as the ORM encodes the JSON columns (db.engine.json_text).
+        session.connection().exec_driver_sql(_PG_TRACKING_UPDATE, {"rows": json_text(list(rows))})
         return
     session.execute(update(Order), list(rows))
 
