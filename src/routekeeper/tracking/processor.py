@@ -257,6 +257,7 @@ def _process_group(session: Session, settings: Settings, travel: TravelModel,
                     handles.append(route.route_handle)
             batches[device] = Batch(len(fixes), handles, [received for _, received in fixes])
         writes.write(session)
+        repository.write_route_tracking(session, every_route)
     return batches
 
 
