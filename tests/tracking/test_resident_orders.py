@@ -3,6 +3,7 @@ the route a new ``orders_tag``, and kept rows serve only the tag they were kept 
 
 from __future__ import annotations
 
+from copy import deepcopy
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
@@ -12,7 +13,15 @@ from routekeeper.db.engine import Database
 from routekeeper.models.order import Order
 from routekeeper.models.route import Route
 from routekeeper.tracking import processor, repository
-from routekeeper.tracking.routeorders import KeptOrders, OrderRow, ResidentOrders, RouteOrders
+from routekeeper.tracking.engine.pipeline import RouteTrackState
+from routekeeper.tracking.routeorders import (
+    KeptOrders,
+    OrderRow,
+    ResidentOrders,
+    RouteOrders,
+    tracked_order,
+)
+from routekeeper.tracking.routestate import StoredState, sync_plan
 from tests.conftest import Tenant
 from tests.routes.helpers import orders_at, refs
 
@@ -158,3 +167,36 @@ def test_another_processes_estimate_write_is_not_overlooked(
     road.upload(*road.drive(160, 180, 800, 900))
     kept = processor.RESIDENT_ORDERS.get(_route(db, road))
     assert kept is not None and kept.rows == _rows(db, road)
+
+
+def _placed(order_id: str, lon: float) -> OrderRow:
+    destination = {"geometry": {"type": "Point", "coordinates": [lon, 60.17]}, "radius": 50}
+    return OrderRow(order_id, order_id, "ongoing", destination, None, None, 120, None, None,
+                    None, None, None, None, False)
+
+
+def test_the_plan_is_matched_by_identity_once_equal_entries_were_found() -> None:
+    rows = (_placed("a", 24.90), _placed("b", 24.95))
+    # A state started from entries built apart from the kept ones (as a route's start is).
+    stored = StoredState(pipeline=RouteTrackState.start(
+        [tracked_order(row) for row in rows], started_at=datetime(2030, 1, 1, tzinfo=UTC)))
+    started = stored.pipeline
+    kept = KeptOrders(rows, {})
+    route = Route(account_id="acct", route_handle="r", status="tracking")
+    orders = RouteOrders(None, route, kept=kept)  # type: ignore[arg-type]
+    sync_plan(stored, orders.rows, orders.tracked)
+    assert stored.pipeline is started  # equal plan: nothing replaced
+    assert all(kept.tracked[t.key][1] is t.order for t in started.orders)  # the state's own
+    # The rows read again (new destination dicts, equal): still the state's entries.
+    again = tuple(deepcopy(row) for row in rows)
+    orders = RouteOrders(None, route, kept=KeptOrders(again, kept.tracked))  # type: ignore[arg-type]
+    sync_plan(stored, orders.rows, orders.tracked)
+    assert stored.pipeline is started
+    assert all(kept.tracked[row.id][0] is row for row in again)  # matched by identity next
+    # A moved destination is a new plan entry, and the state takes it.
+    moved = (again[0], _placed("b", 24.96))
+    orders = RouteOrders(None, route, kept=KeptOrders(moved, kept.tracked))  # type: ignore[arg-type]
+    sync_plan(stored, orders.rows, orders.tracked)
+    assert stored.pipeline is not started
+    assert stored.pipeline.order("b").order.geofence.center[0] == 24.96
+    assert stored.pipeline.order("a").order is started.order("a").order

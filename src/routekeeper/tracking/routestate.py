@@ -222,21 +222,26 @@ def load(route: Route, orders: Sequence[PlannedOrder], *, now: datetime,
     return StoredState(pipeline=RouteTrackState.start(plan, started_at=started_at))
 
 
+def _built(order: PlannedOrder, current: TrackedOrder | None) -> TrackedOrder:
+    return tracked_order(order)
+
+
 def sync_plan(stored: StoredState, orders: Sequence[OrderT],
-              tracked: Callable[[OrderT], TrackedOrder] = tracked_order) -> list[OrderT]:
+              tracked: Callable[[OrderT, TrackedOrder | None], TrackedOrder] = _built
+              ) -> list[OrderT]:
     """Bring the plan in line with the route's orders; returns the orders closed just now.
 
     Re-sequenced, added and edited orders keep their progress (by order id); orders that left
     the route or were disabled leave the plan; finished orders are closed at their finishing
-    time, after which they receive no events. ``tracked``: an order's plan entry
-    (``RouteOrders.tracked`` keeps them built).
+    time, after which they receive no events. ``tracked``: an order's plan entry, given the
+    state's current one (``RouteOrders.tracked`` keeps them built).
     """
     state = stored.pipeline
     wanted = [o for o in orders if o.status in _PLANNED_STATUSES]
-    known = {t.key for t in state.orders}
+    current = {t.key: t.order for t in state.orders}
     # An order finished before the pipeline ever saw it has nothing to track.
-    wanted = [o for o in wanted if o.status not in _FINISHED or o.id in known]
-    plan = [tracked(o) for o in wanted]
+    wanted = [o for o in wanted if o.status not in _FINISHED or o.id in current]
+    plan = [tracked(o, current.get(o.id)) for o in wanted]
     if [t.order for t in state.orders] != plan:
         state = replace_orders(state, plan)
     closed: list[OrderT] = []
