@@ -176,11 +176,14 @@ def _newly_exited(track: OrderTrack, row: OrderRow) -> bool:
 
 
 def _sync_order(env: Env, route: Route, orders: RouteOrders, row: OrderRow, stored: StoredState,
-                track: OrderTrack, now: datetime, next_key: str | None) -> None:
-    """Copy one order's visit, ETA and risks from the state to its row."""
+                track: OrderTrack, now: datetime, next_key: str | None) -> bool:
+    """Copy one order's visit, ETA and risks from the state to its row; whether anything
+    changed."""
     state = stored.pipeline
     visit = track.visit
+    changed = False
     if visit.arrived_at is not None and _newly_arrived(track, row):
+        changed = True
         order = orders.orm(row.id)
         order.arrived_at = visit.arrived_at
         order.visited_destination = True
@@ -189,6 +192,7 @@ def _sync_order(env: Env, route: Route, orders: RouteOrders, row: OrderRow, stor
             order.distance = round(leg_m)
         order.updated_at = now
     if visit.exited_at is not None and _newly_exited(track, row):
+        changed = True
         order = orders.orm(row.id)
         order.exited_at = visit.exited_at
         service_s = visit.actual_service_time_s
@@ -196,7 +200,7 @@ def _sync_order(env: Env, route: Route, orders: RouteOrders, row: OrderRow, stor
         order.updated_at = now
         fill_order_actuals(env.session, route, stored, order, until=visit.exited_at)
     if not track.open:
-        return
+        return changed
     estimate = _new_estimate(row.estimate, track, state.last_fix, now,
                              next_order=track.key == next_key)
     if estimate is None:
@@ -207,6 +211,21 @@ def _sync_order(env: Env, route: Route, orders: RouteOrders, row: OrderRow, stor
         status = risk_status(track.risks)
     if (estimate, risks, status) != (row.estimate, row.risks, row.risk_status):
         orders.set_tracking(row.id, estimate=estimate, risks=risks, risk_status=status)
+        return True
+    return changed
+
+
+def _quiet_until(track: OrderTrack, row: OrderRow) -> datetime | None:
+    """From when a sync of this track and row that changed nothing may change something with
+    the time alone (None: never): once the new ETA or the stored one has passed, the stored
+    estimate is rewritten (:func:`_new_estimate`, :func:`_moved`). Nothing else it reads
+    depends on the time."""
+    if not track.open or track.visit.has_arrived or track.eta_at is None:
+        return None
+    stored = (row.estimate or {}).get("arrive_at")
+    if stored is None:
+        return track.eta_at
+    return min(track.eta_at, datetime.fromisoformat(stored))
 
 
 def _visit_location(event: TrackEvent) -> dict[str, Any]:
@@ -320,8 +339,13 @@ def write_back(env: Env, route: Route, orders: RouteOrders, stored: StoredState,
     with env.session.no_autoflush:
         for track in state.orders:
             row = orders.by_id.get(track.key)
-            if row is not None:
-                _sync_order(env, route, orders, row, stored, track, now, next_key)
+            if row is None:
+                continue
+            heading = track.key == next_key
+            if orders.quiet(track, row, heading, now):
+                continue
+            if not _sync_order(env, route, orders, row, stored, track, now, next_key):
+                orders.note_quiet(track, row, heading, _quiet_until(track, row))
         for event in events:
             if event.order_key not in orders.by_id:
                 continue

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +21,7 @@ from routekeeper.models.order import Order
 from routekeeper.models.route import Route, new_orders_tag
 from routekeeper.tracking import repository
 from routekeeper.tracking.engine.geofence import Geofence
-from routekeeper.tracking.engine.pipeline import TrackedOrder
+from routekeeper.tracking.engine.pipeline import OrderTrack, TrackedOrder
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,14 +89,17 @@ class RouteOrders:
         self.route = route
         self._writes = writes
         self.account_id = route.account_id
+        self._quiet: dict[str, Quiet]
         if kept is not None:
             self.rows = list(kept.rows)
             self._tracked = kept.tracked
+            self._quiet = kept.quiet
         else:
             if rows is None:
                 rows = repository.route_order_rows(session, route)
             self.rows = [OrderRow(*values) for values in rows]
             self._tracked = {}
+            self._quiet = {}
         self.by_id = {row.id: row for row in self.rows}
         self._orm: dict[str, Order] = {}
         self._updates: dict[str, dict[str, Any]] = {}
@@ -141,7 +144,25 @@ class RouteOrders:
         assert not self._updates
         rows = tuple(row if (taken := self._orm.get(row.id)) is None else order_row(taken)
                      for row in self.rows)
-        return KeptOrders(rows, self._tracked)
+        return KeptOrders(rows, self._tracked, self._quiet)
+
+    def quiet(self, track: OrderTrack, row: OrderRow, heading: bool, now: datetime) -> bool:
+        """Whether syncing ``track`` to ``row`` (``apply._sync_order``) would change nothing:
+        an earlier batch synced these very objects for the same heading without a change,
+        and the time has not reached the instant from which its outcome depends on it.
+
+        Most batches of a phone's fixes leave every order's track as it was (ETAs are
+        evaluated every ``ETA_EVERY_S``; unchanged tracks are shared, not copied) and its
+        row too: syncing each order of the route again only to find nothing to write was
+        a seventh of the worker's time in a py-spy profile of 800 phones."""
+        seen = self._quiet.get(row.id)
+        return (seen is not None and seen.track is track and seen.row is row
+                and seen.heading == heading and (seen.until is None or now < seen.until))
+
+    def note_quiet(self, track: OrderTrack, row: OrderRow, heading: bool,
+                   until: datetime | None) -> None:
+        """Remember a sync of ``track`` to ``row`` that changed nothing (:meth:`quiet`)."""
+        self._quiet[row.id] = Quiet(track, row, heading, until)
 
     def orm(self, order_id: str) -> Order:
         """The ORM object of an order (loaded once; pending row updates are applied to it)."""
@@ -234,6 +255,20 @@ class KeptOrders:
     rows: tuple[OrderRow, ...]
     # By order id: the row a plan entry was built from, and the entry.
     tracked: dict[str, tuple[OrderRow, TrackedOrder]]
+    # By order id: the order's last sync that changed nothing (RouteOrders.quiet).
+    quiet: dict[str, Quiet] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Quiet:
+    """A sync of an order's track to its row that changed nothing: the two objects, whether
+    the order was the one the worker heads for, and until when the outcome holds whatever
+    the time (None: for good)."""
+
+    track: OrderTrack
+    row: OrderRow
+    heading: bool
+    until: datetime | None
 
 
 class ResidentOrders:
