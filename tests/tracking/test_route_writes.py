@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event, select
+import pytest
+from sqlalchemy import event, select, text
 from starlette.testclient import TestClient
 
 from routekeeper.db.engine import Database
@@ -83,3 +84,13 @@ def test_a_route_with_other_changes_is_left_to_the_orm(
         assert session.is_modified(route)
     assert not statements
     assert _stored(db, *key)[2] == 4321
+
+
+def test_route_and_order_pages_keep_room_for_new_row_versions(db: Database) -> None:
+    if db.dialect != "postgresql":
+        pytest.skip("fillfactor is PostgreSQL's")
+    with db.read() as session:
+        options = dict(session.execute(text(
+            "SELECT relname, reloptions FROM pg_class WHERE relname IN ('route', 'order')"
+            " AND relkind IN ('r', 'p')")).all())
+    assert options == {"route": ["fillfactor=70"], "order": ["fillfactor=70"]}
