@@ -678,6 +678,7 @@ def taken_in(state: dict[str, Any] | None, tail: list[dict[str, Any]] | None) ->
 METRICS_TOKEN = "bench-" + secrets.token_hex(8)
 LAG_FAMILY = "routekeeper_tracking_pipeline_lag_seconds"
 BATCH_FAMILY = "routekeeper_tracking_batch_fixes"
+GROUP_FAMILY = "routekeeper_tracking_upload_group_uploads"
 
 
 def scrape(base: str) -> str:
@@ -705,6 +706,17 @@ def batch_count(text_: str) -> int:
     what the per-batch work is spread over)."""
     return int(sum(float(line.rsplit(" ", 1)[1]) for line in text_.splitlines()
                    if line.startswith(f"{BATCH_FAMILY}_count")))
+
+
+def upload_groups(text_: str) -> tuple[float, float]:
+    """How many groups the upload writers wrote, and the uploads in them, in a scrape."""
+    count = total = 0.0
+    for line in text_.splitlines():
+        if line.startswith(f"{GROUP_FAMILY}_count"):
+            count += float(line.rsplit(" ", 1)[1])
+        elif line.startswith(f"{GROUP_FAMILY}_sum"):
+            total += float(line.rsplit(" ", 1)[1])
+    return count, total
 
 
 def state_writes(text_: str, kind: str) -> float:
@@ -1165,6 +1177,8 @@ class Phase:
     arrival_lags: list[float]
     start_s: float
     tail_share: float
+    # Uploads a group of the upload writers wrote on average.
+    group_uploads: float
 
 
 def _throughput_phase(name: str, base: str, fleet: list[Device], *, mode: str, batch: int,
@@ -1203,7 +1217,13 @@ def _throughput_phase(name: str, base: str, fleet: list[Device], *, mode: str, b
                  histogram_quantile(before, after, 0.99), lag_count(before, after),
                  batch_count(last) - batch_count(first), sampler.max_age(since=started["at"]),
                  drain_s, arrival_lags(engine, account_id, prefix, since), started["s"],
-                 _tail_share(first, last))
+                 _tail_share(first, last), _group_uploads(first, last))
+
+
+def _group_uploads(first: str, last: str) -> float:
+    """The uploads a group of the upload writers held on average between two scrapes."""
+    (count_0, total_0), (count_1, total_1) = upload_groups(first), upload_groups(last)
+    return (total_1 - total_0) / (count_1 - count_0) if count_1 > count_0 else math.nan
 
 
 def _tail_share(first: str, last: str) -> float:
@@ -1317,12 +1337,14 @@ def render_fleet(args: argparse.Namespace, command: str, phases: list[Phase],
               "routes once); *arrival lag*: from the fix that "
               "completed a stop's dwell reaching the server to its `arrived` event being "
               "written; *tail %*: of the route states the processor wrote, the share appended "
-              "to the route's tail rather than written whole (docs/tracking.md).", "",
+              "to the route's tail rather than written whole (docs/tracking.md); *uploads a "
+              "group*: the uploads an upload writer wrote in one transaction on average.", "",
               "| path | devices | requests | fixes/s | request p50 ms | request p99 ms | "
               "errors | lag p50 s | lag p99 s | worst wait s | drain s | fixes a batch | "
-              "arrivals | arrival lag p50 s | arrival lag p99 s | start s | tail % |",
+              "arrivals | arrival lag p50 s | arrival lag p99 s | start s | tail % | "
+              "uploads a group |",
               "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | "
-              "---: | ---: | ---: | ---: | ---: | ---: |"]
+              "---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for phase in phases:
         r = phase.load
         lines.append(
@@ -1334,7 +1356,7 @@ def render_fleet(args: argparse.Namespace, command: str, phases: list[Phase],
             f"{len(phase.arrival_lags)} | "
             f"{fmt(quantile(phase.arrival_lags, 0.5))} | "
             f"{fmt(quantile(phase.arrival_lags, 0.99))} | {fmt(phase.start_s, 1)} | "
-            f"{fmt(100 * phase.tail_share, 0)} |")
+            f"{fmt(100 * phase.tail_share, 0)} | {fmt(phase.group_uploads, 1)} |")
     lines += ["", "CPU per request in the same windows (server: uvicorn processes with their "
               "processors, and the worker processes; *of which worker*: the `routekeeper "
               "worker` processes alone, in the split layout; PostgreSQL: its backends; client: "

@@ -103,6 +103,8 @@ def test_scrape_during_a_plan_a_drive_a_delivery_and_an_export(
     assert grew("routekeeper_webhook_deliveries_total", outcome="delivered") >= 1
     assert grew("routekeeper_positions_total", result="accepted") >= 10
     assert grew("routekeeper_tracking_lag_seconds_count") >= 2
+    # Each upload was written in a group of the upload writer.
+    assert grew("routekeeper_tracking_upload_group_uploads_sum") >= 2
     # The tracking processor took every fix of the drive, and nothing waits any more.
     assert grew("routekeeper_tracking_processed_total") >= 10
     assert grew("routekeeper_tracking_pipeline_lag_seconds_count") >= 10

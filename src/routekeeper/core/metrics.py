@@ -58,6 +58,10 @@ PROCESSED = Counter(
 BATCH_FIXES = Histogram(
     "routekeeper_tracking_batch_fixes", "Fixes per batch of the tracking processor.",
     buckets=(1, 2, 5, 10, 25, 50, 100, 250, 1000, 5000))
+UPLOAD_GROUP = Histogram(
+    "routekeeper_tracking_upload_group_uploads",
+    "Uploads written together in one transaction by a process's upload writer.",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256))
 STATE_WRITES = Counter(
     "routekeeper_tracking_state_writes",
     "Route states written by the tracking processor: whole (checkpoint) or as a batch "

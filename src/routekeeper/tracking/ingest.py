@@ -259,6 +259,7 @@ def _write_group(session: Session, settings: Settings, guard: Guard, cache: keys
 def _count(outcomes: Sequence[Outcome], newest: Sequence[datetime], now: datetime) -> None:
     # Lag: from the newest fix being measured to its upload being stored.
     results = [outcome for outcome in outcomes if isinstance(outcome, IngestResult)]
+    metrics.UPLOAD_GROUP.observe(len(outcomes))
     metrics.POSITIONS.labels("accepted").inc(sum(result.accepted for result in results))
     metrics.POSITIONS.labels("rejected").inc(sum(result.rejected for result in results))
     for recorded_at in newest:

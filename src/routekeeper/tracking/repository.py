@@ -318,7 +318,10 @@ def devices_feeding(session: Session, route: Route) -> list[DeviceKey]:
 # prepares it (an IN list of pairs is new text for every group size, parsed and planned each
 # time, and SQLAlchemy rebuilt and rendered it per group: with the device look-up below, a
 # quarter of an API process's time under one-fix uploads). A route is fed by its own device
-# or its worker's.
+# or its worker's. Each array is also named as a condition on its own column (here and in
+# the statements below), which PostgreSQL can look up in an index: joined to the arrays
+# alone, it read every row of the account, the whole table in an install of one account (a
+# device look-up of forty devices read all 800 of a benchmark's, 0.8 ms against 0.3).
 _PG_ROUTE_HANDLES = """
 WITH k AS (
     SELECT * FROM unnest(%(account_id)s::text[], %(device_id)s::text[],
@@ -327,10 +330,12 @@ WITH k AS (
 SELECT k.account_id, k.device_id, r.route_handle FROM k
 JOIN route r ON r.account_id = k.account_id AND r.device_id = k.device_id
 WHERE r.status = 'tracking' AND r.account_id = ANY(%(account_id)s::text[])
+  AND r.device_id = ANY(%(device_id)s::text[])
 UNION
 SELECT k.account_id, k.device_id, r.route_handle FROM k
 JOIN route r ON r.account_id = k.account_id AND r.worker_handle = k.worker_handle
 WHERE r.status = 'tracking' AND r.account_id = ANY(%(account_id)s::text[])
+  AND r.worker_handle = ANY(%(worker_handle)s::text[])
 """
 
 
@@ -391,7 +396,7 @@ SELECT d.account_id, d.device_id, d.worker_handle, d.key_hash, d.last_recorded_a
        d.last_lon, d.last_lat, d.last_accuracy
 FROM unnest(%(account_id)s::text[], %(device_id)s::text[]) AS k(account_id, device_id)
 JOIN device d ON d.account_id = k.account_id AND d.device_id = k.device_id
-WHERE d.account_id = ANY(%(account_id)s::text[])
+WHERE d.account_id = ANY(%(account_id)s::text[]) AND d.device_id = ANY(%(device_id)s::text[])
 """
 
 
@@ -453,6 +458,7 @@ DELETE FROM position_inbox WHERE id IN (
         JOIN unnest(%(account_id)s::text[], %(device_id)s::text[]) AS d(account_id, device_id)
           ON i.account_id = d.account_id AND i.device_id = d.device_id
         WHERE i.account_id = ANY(%(account_id)s::text[])
+          AND i.device_id = ANY(%(device_id)s::text[])
     ) ranked WHERE n <= %(limit)s)
 RETURNING id, account_id, device_id, received_at, {_VALUE_COLUMNS}
 """
