@@ -223,6 +223,7 @@ def load(route: Route, orders: Sequence[PlannedOrder], *, now: datetime,
 
 
 def _built(order: PlannedOrder, current: TrackedOrder | None) -> TrackedOrder:
+    """``sync_plan``'s plan entry for callers that keep none: built from the order."""
     return tracked_order(order)
 
 
