@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select, text
+from sqlalchemy import select, text
 from starlette.testclient import TestClient
 
 from routekeeper.db.engine import Database
@@ -28,12 +28,18 @@ def _stored(db: Database, account_id: str, handle: str) -> tuple[Any, ...]:
             Route.account_id == account_id, Route.route_handle == handle)).one())
 
 
+def _tracked_route(api: TestClient, db: Database, tenant: Tenant,
+                   track_clock: TrackClock) -> tuple[str, str]:
+    """A route that started tracking (its first fixes processed): its key."""
+    road = make_road(api, db, tenant, track_clock)
+    road.upload(*road.drive(0, 100, 0, 1000))
+    return (tenant.account_id, road.route_handle)
+
+
 def test_tracking_columns_are_written_as_the_orm_writes_them(
     api: TestClient, db: Database, tenant: Tenant, track_clock: TrackClock, travel: FakeTravel
 ) -> None:
-    road = make_road(api, db, tenant, track_clock)
-    road.upload(*road.drive(0, 100, 0, 1000))
-    key = (tenant.account_id, road.route_handle)
+    key = _tracked_route(api, db, tenant, track_clock)
     with db.write() as session:
         route = session.get(Route, key)
         assert route is not None
@@ -63,26 +69,19 @@ def test_tracking_columns_are_written_as_the_orm_writes_them(
 def test_a_route_with_other_changes_is_left_to_the_orm(
     api: TestClient, db: Database, tenant: Tenant, track_clock: TrackClock, travel: FakeTravel
 ) -> None:
-    road = make_road(api, db, tenant, track_clock)
-    road.upload(*road.drive(0, 100, 0, 1000))
-    key = (tenant.account_id, road.route_handle)
-    statements: list[str] = []
-
-    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(statement)
-
-    with db.write() as session:
+    key = _tracked_route(api, db, tenant, track_clock)
+    with db.write() as session, session.no_autoflush:
         route = session.get(Route, key)
         assert route is not None
+        before = route.distance
         route.distance = 4321
         route.completion_type = "manual"  # not tracking's: the whole route goes to the flush
-        event.listen(db.engine, "before_cursor_execute", seen)
-        try:
-            write_route_tracking(session, [route])
-        finally:
-            event.remove(db.engine, "before_cursor_execute", seen)
+        write_route_tracking(session, [route])
         assert session.is_modified(route)
-    assert not statements
+        # Not written yet: the row as the transaction sees it still has the old distance.
+        assert session.execute(select(Route.distance).where(
+            Route.account_id == key[0], Route.route_handle == key[1])).scalar_one() == before
+        assert before != 4321
     assert _stored(db, *key)[2] == 4321
 
 
