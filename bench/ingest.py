@@ -771,7 +771,7 @@ def settle_statistics(engine: Any) -> None:
 def backlog(engine: Any) -> tuple[int, float]:
     """(fixes waiting in the inbox, age in seconds of the oldest)."""
     with engine.connect() as conn:
-        count = conn.scalar(text("SELECT count(*) FROM position_inbox")) or 0
+        count = conn.scalar(text("SELECT coalesce(sum(fix_count), 0) FROM position_inbox")) or 0
         oldest = conn.scalar(text(
             "SELECT extract(epoch FROM now() - received_at) FROM position_inbox "
             "ORDER BY id LIMIT 1"))

@@ -8,11 +8,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from routekeeper.db.engine import Database
-from routekeeper.models.position_inbox import PositionInbox
+from routekeeper.models.position_inbox import PositionInbox, waiting_fixes
 from tests.conftest import Tenant
 from tests.processing import drain
 
@@ -37,7 +37,7 @@ def _store_only(road: Road, fixes: list[Any]) -> None:
 
 def _waiting(road: Road) -> int:
     with road.db.read() as session:
-        return int(session.scalar(select(func.count()).select_from(PositionInbox).where(
+        return int(session.scalar(select(waiting_fixes()).where(
             PositionInbox.account_id == road.account_id)) or 0)
 
 

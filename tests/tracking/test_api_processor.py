@@ -4,17 +4,18 @@ tracking processor runs them through the route's pipeline exactly once, whatever
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from starlette.testclient import TestClient
 
 from routekeeper.app import create_app
 from routekeeper.db.engine import Database
 from routekeeper.models.order import Order
-from routekeeper.models.position_inbox import PositionInbox
+from routekeeper.models.position_inbox import PositionInbox, waiting_fixes
 from routekeeper.models.route import Route
 from routekeeper.settings import LimitSettings, RateRule, Settings
 from routekeeper.tracking import apply, processor, repository, tasks
@@ -62,7 +63,7 @@ def _post(road: Road, *fixes: Any) -> dict[str, Any]:
 
 def _waiting(db: Database, account_id: str) -> int:
     with db.read() as session:
-        return int(session.scalar(select(func.count()).select_from(PositionInbox)
+        return int(session.scalar(select(waiting_fixes())
                                   .where(PositionInbox.account_id == account_id)) or 0)
 
 
@@ -98,6 +99,36 @@ def test_an_upload_is_stored_and_queued_and_processed_once(road: Road) -> None:
     assert again["duplicates"] == len(fixes) and again["route_handles"] == []
     assert _waiting(road.db, road.account_id) == 0 and drain(road.api) == 0
     assert _arrivals(road) == 1
+
+
+def _queued(road: Road) -> list[list[Fix]]:
+    """The fixes of each parcel waiting for the road's phone, oldest parcel first (read by
+    the processor's own take, in a transaction that is rolled back)."""
+    with road.db.write() as session:
+        taken = repository.take_pending(session, [(road.account_id, "phone")], 10_000)
+        session.rollback()
+    return [parcel.fixes for parcel in taken.get((road.account_id, "phone"), [])]
+
+
+def test_a_parcel_holds_only_the_fixes_its_upload_newly_stored_exactly(road: Road) -> None:
+    """An upload is queued as one parcel with every value as sent; an upload that repeats
+    some stored fixes queues only the new ones (on PostgreSQL the database builds that
+    parcel), and each is processed once."""
+    first = [replace(fix, lon=fix.lon + 1e-13, accuracy_m=4.700000000000001,
+                     speed_mps=0.30000000000000004, altitude_m=-12.345678901234567,
+                     battery_percent=99.9, recorded_at=fix.recorded_at
+                     + timedelta(milliseconds=7))
+             for fix in road.drive(0, 60, 0, 600)]
+    assert _post(road, *first)["duplicates"] == 0
+    assert _queued(road) == [first]
+    assert drain(road.api) == len(first)
+
+    later = road.drive(70, 120, 700, 1000)
+    result = _post(road, *first[-3:], *later)
+    assert result["duplicates"] == 3 and result["accepted"] == 3 + len(later)
+    assert _queued(road) == [later]
+    assert _waiting(road.db, road.account_id) == len(later)
+    assert drain(road.api) == len(later) and drain(road.api) == 0
 
 
 def test_two_devices_of_a_worker_in_one_group_feed_their_route_once_each(road: Road) -> None:

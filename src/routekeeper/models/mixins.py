@@ -53,7 +53,7 @@ class Lifecycle:
 
 class FixValues:
     """What a device reported with one fix, besides who and when it was taken (stored
-    positions and the ingest inbox); SI units, WGS 84."""
+    positions); SI units, WGS 84."""
 
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
     lon: Mapped[float] = mapped_column(Float)

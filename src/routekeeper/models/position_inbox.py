@@ -4,21 +4,28 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Index, Integer, String
+from sqlalchemy import BigInteger, ColumnElement, Index, Integer, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from routekeeper.db.base import Base
 from routekeeper.db.types import UTCDateTime
-from routekeeper.models.mixins import FixValues
 
 
-class PositionInbox(FixValues, Base):
-    """One newly stored fix waiting for the tracking processor (``tracking/processor.py``).
+class PositionInbox(Base):
+    """The fixes one upload group newly stored for one device, waiting for the tracking
+    processor (``tracking/processor.py``): a *parcel*.
 
     An upload writes its new positions here in the same transaction that stores them, so a
-    fix answered with 200 is either processed or still here. The processor deletes the rows
-    it took in the transaction that writes their outcome, so each is processed exactly once.
-    The fix's values are copied, so processing reads this table only.
+    fix answered with 200 is either processed or still here. The processor deletes the
+    parcels it took in the transaction that writes their outcome, so each fix is processed
+    exactly once. The fixes' values are copied (``fixes``: a JSON array of
+    ``[recorded_at, lon, lat, accuracy, speed, bearing, altitude, battery]``, oldest first),
+    so processing reads this table only.
+
+    One row a parcel rather than one a fix: a batch of 100 fixes was 100 rows inserted into
+    the table and its two indexes and deleted again, and 100 rows for the processor to
+    decode, column by column (about a fifth of PostgreSQL's and of the processor's work a
+    batch; docs/benchmarks/ingest.md).
     """
 
     __tablename__ = "position_inbox"
@@ -28,4 +35,11 @@ class PositionInbox(FixValues, Base):
                                     primary_key=True, autoincrement=True)
     account_id: Mapped[str] = mapped_column(String(64))
     device_id: Mapped[str] = mapped_column(String(200))
-    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    fix_count: Mapped[int] = mapped_column(Integer)
+    fixes: Mapped[str] = mapped_column(Text)
+
+
+def waiting_fixes() -> ColumnElement[int]:
+    """The number of fixes waiting in the inbox, as a SQL expression (health, metrics)."""
+    return func.coalesce(func.sum(PositionInbox.fix_count), 0)

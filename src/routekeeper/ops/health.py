@@ -21,7 +21,7 @@ from routekeeper.core.jobs import JobRunner
 from routekeeper.db.engine import Database
 from routekeeper.db.migrate import alembic_config
 from routekeeper.models.job import Job, JobStatus
-from routekeeper.models.position_inbox import PositionInbox
+from routekeeper.models.position_inbox import PositionInbox, waiting_fixes
 from routekeeper.settings import Settings
 
 # Without an in-process runner, the queue is the evidence of a worker: a job due this long and
@@ -89,7 +89,7 @@ def check_tracking(db: Database, settings: Settings) -> Check:
     is shown as ``behind``, not as failing."""
     try:
         with db.read() as session:
-            count = session.scalar(select(func.count()).select_from(PositionInbox)) or 0
+            count = session.scalar(select(waiting_fixes())) or 0
             oldest = session.scalar(select(PositionInbox.received_at)
                                     .order_by(PositionInbox.id).limit(1))
     except Exception as exc:

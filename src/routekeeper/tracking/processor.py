@@ -150,7 +150,9 @@ class Batch:
 
     fixes: int
     routes: list[str]
-    received: list[datetime] = field(default_factory=list, repr=False, compare=False)
+    # When its parcels were received, with their number of fixes (for the lag).
+    received: list[tuple[datetime, int]] = field(default_factory=list, repr=False,
+                                                 compare=False)
 
 
 # The states a group stored, in order, with their rows' (tag, tail length): kept decoded
@@ -194,9 +196,10 @@ def _feed_route(env: Env, route: Route, orders: RouteOrders, device_id: str,
     return stored
 
 
-def _in_order(taken: list[tuple[Fix, datetime]]) -> list[Fix]:
+def _in_order(parcels: list[repository.Parcel]) -> list[Fix]:
     """The batch's fixes in time order, one per instant (the inbox holds each once anyway)."""
-    fixes = sorted((fix for fix, _ in taken), key=lambda f: f.recorded_at)
+    fixes = sorted((fix for parcel in parcels for fix in parcel.fixes),
+                   key=lambda f: f.recorded_at)
     unique: list[Fix] = []
     for fix in fixes:
         if not unique or unique[-1].recorded_at != fix.recorded_at:
@@ -239,11 +242,11 @@ def _process_group(session: Session, settings: Settings, travel: TravelModel,
     # together when it commits: one statement per kind of change for the whole group, not a
     # flush per route before the next route's first read.
     with session.no_autoflush:
-        for device, fixes in taken.items():
+        for device, parcels in taken.items():
             handles: list[str] = []
             row = rows.get(device)
             if row is not None:
-                in_order = _in_order(fixes)
+                in_order = _in_order(parcels)
                 for route in routes.get(device, []):
                     orders = _route_orders(session, route, order_rows, resident_orders, fed,
                                            writes)
@@ -255,7 +258,9 @@ def _process_group(session: Session, settings: Settings, travel: TravelModel,
                     if stored_version is not None:
                         stored.append((route_key(route), stored_version, state))
                     handles.append(route.route_handle)
-            batches[device] = Batch(len(fixes), handles, [received for _, received in fixes])
+            batches[device] = Batch(sum(len(parcel.fixes) for parcel in parcels), handles,
+                                    [(parcel.received_at, len(parcel.fixes))
+                                     for parcel in parcels])
         writes.write(session)
         repository.write_route_tracking(session, every_route)
     return batches
@@ -310,8 +315,9 @@ def process_group(db: Database, settings: Settings, travel: TravelModel,
 def _measure(batches: dict[DeviceKey, Batch]) -> None:
     done = clock.now()
     for batch in batches.values():
-        for received_at in batch.received:
-            metrics.PIPELINE_LAG.observe(max(0.0, (done - received_at).total_seconds()))
+        for received_at, fixes in batch.received:
+            metrics.observe_times(metrics.PIPELINE_LAG,
+                                  max(0.0, (done - received_at).total_seconds()), fixes)
         metrics.PROCESSED.inc(batch.fixes)
         metrics.BATCH_FIXES.observe(batch.fixes)
 

@@ -103,6 +103,12 @@ _RECORD = """account_id text, device_id text, recorded_at timestamptz, lon float
 # holds each device once). The records are ``position_row``'s (their ``received_at`` is not
 # among the record's columns: it is given once). Numbers round-trip exactly (shortest form
 # both ways); screening has refused NaN and infinities, which JSON cannot carry.
+#
+# Each device's fixes are queued as one parcel (models/position_inbox.py), encoded by the
+# writer (``parcel_text``): when every fix of a device was newly stored, the parcel is that
+# text as it came; when some were stored already (a re-sent upload), the parcel is built here
+# from the rows stored, so a fix is queued only once, ever. (Built here always, the JSON
+# cost PostgreSQL more than the 100 inbox rows it replaces.)
 _PG_STORE = f"""
 WITH stored AS (
     INSERT INTO position (account_id, device_id, received_at, {_VALUE_COLUMNS})
@@ -110,9 +116,19 @@ WITH stored AS (
     FROM json_to_recordset(%(fixes)s::json) AS f({_RECORD})
     ON CONFLICT DO NOTHING
     RETURNING account_id, device_id, {_VALUE_COLUMNS}
+), counted AS (
+    SELECT account_id, device_id, count(*) AS n FROM stored GROUP BY account_id, device_id
 ), queued AS (
-    INSERT INTO position_inbox (account_id, device_id, received_at, {_VALUE_COLUMNS})
-    SELECT account_id, device_id, %(received_at)s, {_VALUE_COLUMNS} FROM stored
+    INSERT INTO position_inbox (account_id, device_id, received_at, fix_count, fixes)
+    SELECT c.account_id, c.device_id, %(received_at)s, c.n,
+           CASE WHEN c.n = p.n THEN p.fixes ELSE (
+               SELECT json_agg(json_build_array({_VALUE_COLUMNS}) ORDER BY s.recorded_at)::text
+               FROM stored s
+               WHERE s.account_id = c.account_id AND s.device_id = c.device_id) END
+    FROM counted c
+    JOIN json_to_recordset(%(parcels)s::json) AS p(account_id text, device_id text, n int,
+                                                   fixes text)
+      ON p.account_id = c.account_id AND p.device_id = c.device_id
 ), newest AS (
     UPDATE device SET last_recorded_at = n.recorded_at, last_received_at = %(received_at)s,
         last_lon = n.lon, last_lat = n.lat, last_accuracy = n.accuracy, last_speed = n.speed,
@@ -123,6 +139,40 @@ WITH stored AS (
 )
 SELECT account_id, device_id, recorded_at FROM stored
 """
+
+
+@dataclass(frozen=True)
+class Parcel:
+    """Fixes one upload group queued for a device (an inbox row), in time order, and when
+    they were received."""
+
+    received_at: datetime
+    fixes: list[Fix]
+
+
+def _parcel_values(fix: Fix) -> list[Any]:
+    # The order of ``_VALUE_COLUMNS``; orjson writes the instant in ISO 8601 with its offset.
+    return [fix.recorded_at, fix.lon, fix.lat, fix.accuracy_m, fix.speed_mps, fix.bearing_deg,
+            fix.altitude_m, fix.battery_percent]
+
+
+def parcel_text(fixes: Sequence[Fix]) -> str:
+    """The inbox's JSON of these fixes (models/position_inbox.py)."""
+    return orjson.dumps([_parcel_values(fix) for fix in fixes]).decode()
+
+
+def parcel_fixes(text: str) -> list[Fix]:
+    """The fixes of an inbox row's JSON (written by ``parcel_text``, by PostgreSQL's
+    ``json_build_array`` in its session's time zone, or by migration 2022)."""
+    fixes = []
+    for at, lon, lat, accuracy, speed, bearing, altitude, battery in orjson.loads(text):
+        recorded_at = datetime.fromisoformat(at)
+        if recorded_at.tzinfo is not UTC:
+            recorded_at = recorded_at.astimezone(UTC)
+        fixes.append(Fix(recorded_at=recorded_at, lon=lon, lat=lat, accuracy_m=accuracy,
+                         speed_mps=speed, bearing_deg=bearing, altitude_m=altitude,
+                         battery_percent=battery))
+    return fixes
 
 
 # The estimates and risks a processor group changed, on PostgreSQL in one statement with its
@@ -217,7 +267,11 @@ def store_positions(session: Session, uploads: Mapping[DeviceKey, Sequence[Fix]]
             "fixes": orjson.dumps([position_row(*device, fix, received_at)
                                    for device, fixes in uploads.items() for fix in fixes]).decode(),
             "newest": orjson.dumps([position_row(*device, fixes[-1], received_at)
-                                    for device, fixes in uploads.items()]).decode()}
+                                    for device, fixes in uploads.items()]).decode(),
+            "parcels": orjson.dumps([
+                {"account_id": account_id, "device_id": device_id, "n": len(fixes),
+                 "fixes": [_parcel_values(fix) for fix in fixes]}
+                for (account_id, device_id), fixes in uploads.items()]).decode()}
         stored: dict[DeviceKey, set[datetime]] = {}
         for account_id, device_id, stamp in session.connection().exec_driver_sql(
                 _PG_STORE, params):
@@ -236,7 +290,10 @@ def _sqlite_store(session: Session, account_id: str, device_id: str, fixes: Sequ
     # executemany with RETURNING: SQLAlchemy sends multi-row VALUES batches ("insertmanyvalues").
     inserted = set(session.execute(statement, rows).scalars())
     if inserted:
-        session.execute(insert(_INBOX), [row for row in rows if row["recorded_at"] in inserted])
+        new = [fix for fix in fixes if fix.recorded_at in inserted]
+        session.execute(insert(_INBOX).values(
+            account_id=account_id, device_id=device_id, received_at=received_at,
+            fix_count=len(new), fixes=parcel_text(new)))
         bump_last_position(session, account_id, device_id, fixes[-1], received_at)
     return inserted
 
@@ -444,27 +501,22 @@ def pending_devices(session: Session, limit: int | None) -> list[tuple[DeviceKey
     return [((str(a), str(d)), oldest) for a, d, oldest in rows]
 
 
-_INBOX_FIX = (PositionInbox.recorded_at, PositionInbox.lon, PositionInbox.lat,
-              PositionInbox.accuracy, PositionInbox.speed, PositionInbox.bearing,
-              PositionInbox.altitude, PositionInbox.battery)
-
-
-# A group's inbox rows taken in one statement on PostgreSQL: up to a limit per device,
-# oldest first, deleted and returned at once. The devices go in as two arrays: a list of
-# thousands of row ids in an IN clause (a batch of 100 fixes from each of 50 devices) was a
+# A group's inbox rows taken in one statement on PostgreSQL: each device's oldest parcels
+# while it has fewer than ``limit`` fixes (at least one parcel), deleted and returned at
+# once. The devices go in as two arrays: a list of thousands of row ids in an IN clause was a
 # tenth of the processor's time, compiling and converting its parameters.
-_PG_TAKE = f"""
+_PG_TAKE = """
 DELETE FROM position_inbox WHERE id IN (
     SELECT id FROM (
-        SELECT i.id, row_number() OVER (PARTITION BY i.account_id, i.device_id ORDER BY i.id)
-               AS n
+        SELECT i.id, sum(i.fix_count) OVER (PARTITION BY i.account_id, i.device_id
+                                            ORDER BY i.id) - i.fix_count AS before
         FROM position_inbox i
         JOIN unnest(%(account_id)s::text[], %(device_id)s::text[]) AS d(account_id, device_id)
           ON i.account_id = d.account_id AND i.device_id = d.device_id
         WHERE i.account_id = ANY(%(account_id)s::text[])
           AND i.device_id = ANY(%(device_id)s::text[])
-    ) ranked WHERE n <= %(limit)s)
-RETURNING id, account_id, device_id, received_at, {_VALUE_COLUMNS}
+    ) ranked WHERE before < %(limit)s)
+RETURNING id, account_id, device_id, received_at, fixes
 """
 
 
@@ -477,29 +529,29 @@ def _pg_take(session: Session, devices: Sequence[DeviceKey], limit: int
 
 
 def take_pending(session: Session, devices: Sequence[DeviceKey], limit: int
-                 ) -> dict[DeviceKey, list[tuple[Fix, datetime]]]:
-    """Remove up to ``limit`` of each device's oldest inbox rows (in the caller's transaction,
-    so they come back if it rolls back); each fix with when it was received, per device that
-    had any. One statement on PostgreSQL; elsewhere one read and one delete for all the
-    devices."""
+                 ) -> dict[DeviceKey, list[Parcel]]:
+    """Remove each device's oldest parcels from the inbox while it has fewer than ``limit``
+    fixes (at least one parcel), in the caller's transaction, so they come back if it rolls
+    back; the parcels, oldest first, per device that had any. One statement on PostgreSQL;
+    elsewhere one read and one delete for all the devices."""
     if not devices:
         return {}
     if session.get_bind().dialect.name == "postgresql":
         return _as_taken(_pg_take(session, devices, limit))
     rows = session.execute(
         select(PositionInbox.id, PositionInbox.account_id, PositionInbox.device_id,
-               PositionInbox.received_at, *_INBOX_FIX)
+               PositionInbox.received_at, PositionInbox.fix_count, PositionInbox.fixes)
         .where(PositionInbox.account_id.in_(_accounts(devices)),
                tuple_(PositionInbox.account_id, PositionInbox.device_id).in_(list(devices)))
         .order_by(PositionInbox.id)
     ).all()
     counts: dict[DeviceKey, int] = {}
     kept: list[tuple[Any, ...]] = []
-    for row in rows:
-        device = (row[1], row[2])
+    for row_id, account_id, device_id, received_at, fix_count, fixes in rows:
+        device = (account_id, device_id)
         if counts.get(device, 0) < limit:
-            counts[device] = counts.get(device, 0) + 1
-            kept.append(tuple(row))
+            counts[device] = counts.get(device, 0) + fix_count
+            kept.append((row_id, account_id, device_id, received_at, fixes))
     if kept:
         session.execute(delete(PositionInbox).where(
             PositionInbox.account_id.in_(_accounts(devices)),
@@ -507,16 +559,13 @@ def take_pending(session: Session, devices: Sequence[DeviceKey], limit: int
     return _as_taken(kept)
 
 
-def _as_taken(rows: Iterable[tuple[Any, ...]]) -> dict[DeviceKey, list[tuple[Fix, datetime]]]:
-    """Inbox rows (id, account, device, received_at, the fix's columns), in id order, as each
-    device's fixes with when they were received."""
-    taken: dict[DeviceKey, list[tuple[Fix, datetime]]] = {}
-    for _, account_id, device_id, received, at, lon, lat, accuracy, speed, bearing, \
-            altitude, battery in rows:
-        taken.setdefault((account_id, device_id), []).append((
-            Fix(recorded_at=_utc(at), lon=lon, lat=lat, accuracy_m=accuracy, speed_mps=speed,
-                bearing_deg=bearing, altitude_m=altitude, battery_percent=battery),
-            _utc(received)))
+def _as_taken(rows: Iterable[tuple[Any, ...]]) -> dict[DeviceKey, list[Parcel]]:
+    """Inbox rows (id, account, device, received_at, fixes), in id order, as each device's
+    parcels."""
+    taken: dict[DeviceKey, list[Parcel]] = {}
+    for _, account_id, device_id, received_at, fixes in rows:
+        taken.setdefault((account_id, device_id), []).append(
+            Parcel(_utc(received_at), parcel_fixes(fixes)))
     return taken
 
 

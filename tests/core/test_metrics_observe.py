@@ -1,0 +1,38 @@
+"""``metrics.observe_times`` leaves a histogram as that many ``observe`` calls would."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
+
+from routekeeper.core.metrics import observe_times
+
+_BUCKETS = (0.025, 0.5, 1.0, 2.0, 30.0)
+_VALUES = st.one_of(st.sampled_from(_BUCKETS), st.floats(min_value=0.0, max_value=100.0))
+
+
+def _histogram() -> tuple[CollectorRegistry, Histogram]:
+    registry = CollectorRegistry()
+    return registry, Histogram("lag_seconds", "lag", buckets=_BUCKETS, registry=registry)
+
+
+@given(st.lists(st.tuples(_VALUES, st.integers(min_value=0, max_value=200)), max_size=12))
+def test_observing_a_value_n_times_at_once_equals_n_observations(
+        observations: list[tuple[float, int]]) -> None:
+    one_by_one, one_by_one_histogram = _histogram()
+    at_once, at_once_histogram = _histogram()
+    for value, times in observations:
+        for _ in range(times):
+            one_by_one_histogram.observe(value)
+        observe_times(at_once_histogram, value, times)
+    # The sum may differ in its last digits (value * n against n additions).
+    expected = generate_latest(one_by_one).decode().splitlines()
+    got = generate_latest(at_once).decode().splitlines()
+    def counts(lines: list[str]) -> list[str]:
+        return [line for line in lines if "_sum" not in line and "_created" not in line]
+
+    assert counts(got) == counts(expected)
+    total = sum(value * times for value, times in observations)
+    sums = [float(line.split()[-1]) for line in got if line.startswith("lag_seconds_sum")]
+    assert sums and abs(sums[0] - total) <= 1e-9 * max(1.0, total)
