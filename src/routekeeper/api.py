@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from routekeeper.accounts.endpoints import router as auth_router
 from routekeeper.console.endpoints import router as console_router
+from routekeeper.core.bodies import document_bodies
 from routekeeper.core.routing import anchor_paths_at_end
 from routekeeper.exports.endpoints import router as exports_router
 from routekeeper.ops.endpoints import router as ops_router
@@ -15,6 +16,7 @@ from routekeeper.orders.paths import document_unreachable_handles
 from routekeeper.places.endpoints import router as places_router
 from routekeeper.planning.endpoints import router as planning_router
 from routekeeper.routes.endpoints import router as routes_router
+from routekeeper.tracking.endpoints import READ_BODIES as devices_read_bodies
 from routekeeper.tracking.endpoints import public_router as tracking_public_router
 from routekeeper.tracking.endpoints import router as devices_router
 from routekeeper.views.endpoints import install as install_views
@@ -30,6 +32,7 @@ def include_routers(app: FastAPI) -> None:
     # collide with no other and are tried first, before a hundred other routes.
     app.include_router(tracking_public_router)
     app.include_router(devices_router)
+    document_bodies(app, devices_read_bodies)
     app.include_router(ops_router)
     app.include_router(auth_router)
     app.include_router(workers_router)

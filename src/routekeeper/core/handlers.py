@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from routekeeper.core.bodies import UNPARSEABLE_BODY
 from routekeeper.core.errors import SCHEMA_KEY, ApiError, put_error
 
 log = logging.getLogger(__name__)
@@ -138,11 +139,6 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
                         status_code=422)
 
 
-# FastAPI's detail when it cannot even decode the body (bad UTF-8, nesting beyond the
-# parser's recursion limit): the same failure as broken JSON, so the same 422.
-_UNPARSEABLE_BODY = "There was an error parsing the body"
-
-
 def _is_form(request: Request) -> bool:
     content_type = request.headers.get("content-type", "")
     return content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data"))
@@ -151,7 +147,9 @@ def _is_form(request: Request) -> bool:
 async def _http_exception(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     messages = {404: "Not found", 405: "Method not allowed", 413: "Request body too large"}
-    if exc.status_code == 400 and exc.detail == _UNPARSEABLE_BODY:
+    # FastAPI's detail when it cannot even decode the body (bad UTF-8, nesting beyond the
+    # parser's recursion limit): the same failure as broken JSON, so the same 422.
+    if exc.status_code == 400 and exc.detail == UNPARSEABLE_BODY:
         location = "form" if _is_form(request) else "json"
         return JSONResponse({"detail": {location: {SCHEMA_KEY: ["Invalid JSON body."]}},
                              "message": "Validation error"}, status_code=422)

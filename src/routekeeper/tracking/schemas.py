@@ -93,6 +93,9 @@ class PointIn(BaseModel):
     coordinates: list[float] = Field(min_length=2, max_length=3)
 
 
+# The upload endpoint reads well-formed items by hand (``locations_body.fast_fixes``) and
+# these models only the others: a change here is a change there
+# (``tests/tracking/test_locations_body.py`` compares the two).
 class LocationIn(BaseModel):
     """One position: ``recorded_at`` and ``geometry`` are required, the rest optional (SI)."""
 
