@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from routekeeper.tracking.engine import codec
 from routekeeper.tracking.engine.actuals import (
+    MAX_STORED_GAPS,
     Actuals,
     accumulate,
     deviation_from_destination_m,
@@ -156,3 +157,42 @@ def test_distance_never_decreases_and_rate_is_a_fraction(
         assert acc.distance_m >= last
         last = acc.distance_m
         assert 0.0 <= acc.tracking_rate(until_at=at(t + 500)) <= 1.0
+
+
+_MOVES = st.lists(
+    st.tuples(st.floats(0.5, 400), st.floats(-300, 300), st.floats(-300, 300),
+              st.one_of(st.none(), st.floats(1, 50)), st.one_of(st.none(), st.floats(0, 20))),
+    min_size=1, max_size=60)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_MOVES, _MOVES, st.integers(0, 2), st.booleans())
+def test_a_batch_counted_at_once_equals_its_fixes_counted_one_by_one(
+    before: list[tuple[float, float, float, float | None, float | None]],
+    batch: list[tuple[float, float, float, float | None, float | None]],
+    split: int, nearly_full_of_gaps: bool,
+) -> None:
+    """``add_fresh`` gives the value ``add`` gives fix by fix, whatever came before (gaps
+    longer than TRACKING_GAP_S, spikes, stationary fixes, a gap list about to be folded),
+    and the distance after each fix."""
+    t = 0.0
+    fixes = []
+    for dt, e, n, accuracy, speed in before + batch:
+        t += dt
+        lon, lat = offset(ORIGIN, e, n)
+        fixes.append(Fix(at(t), lon, lat, accuracy_m=accuracy, speed_mps=speed))
+    start = Actuals()
+    if nearly_full_of_gaps:  # the next gaps push the oldest into the folded total
+        start = Actuals(gaps=tuple((at(-10_000.0 + 10 * i), at(-10_000.0 + 10 * i + 5))
+                                   for i in range(MAX_STORED_GAPS - split)))
+    earlier = accumulate(fixes[:len(before)], start)
+    one_by_one = earlier
+    distances = []
+    for fix in fixes[len(before):]:
+        one_by_one = one_by_one.add(fix)
+        distances.append(one_by_one.distance_m)
+    assert earlier.add_fresh(fixes[len(before):]) == (one_by_one, distances)
+    assert earlier.add_fresh([]) == (earlier, [])
+    if earlier.last_at is not None:
+        with pytest.raises(ValueError):
+            earlier.add_fresh([fixes[len(before) - 1]])

@@ -289,12 +289,14 @@ def _advance_visits(
     orders: list[OrderTrack],
     stepped: Sequence[int],
     fix: Fix,
-    actuals: Actuals,
+    distance_m: float,
     settings: TrackingSettings,
     boxes: Sequence[Box | None],
     next_key: str | None,
 ) -> list[TrackEvent]:
     """Step the visits of the orders at ``stepped`` with one fix (in place); the visit events.
+    ``distance_m`` is the route's distance with this fix counted (recorded at an arrival or
+    exit).
 
     An order still approaching whose box the fix lies outside cannot change phase (only an
     INSIDE fix opens a candidate), so it is not stepped. With tens of orders and hundreds of
@@ -330,9 +332,9 @@ def _advance_visits(
         track = evolve(track, visit=visit)
         for event in visit_events:
             if event.kind is VisitEventKind.ARRIVED:
-                track = evolve(track, distance_at_arrival_m=actuals.distance_m)
+                track = evolve(track, distance_at_arrival_m=distance_m)
             else:
-                track = evolve(track, distance_at_exit_m=actuals.distance_m)
+                track = evolve(track, distance_at_exit_m=distance_m)
             events.append(_visit_event(track, event))
         orders[i] = track
     return events
@@ -622,11 +624,12 @@ def process_fixes(
     battery = state.battery_percent
     stepped = _stepped(orders, boxes, screened.fresh)
     next_key = _next_key(orders)
-    for fix in screened.fresh:
-        actuals = actuals.add(fix)
+    actuals, distances = actuals.add_fresh(screened.fresh)
+    for fix, distance_m in zip(screened.fresh, distances, strict=True):
         if fix.battery_percent is not None:
             battery = fix.battery_percent
-        visit_events = _advance_visits(orders, stepped, fix, actuals, settings, boxes, next_key)
+        visit_events = _advance_visits(orders, stepped, fix, distance_m, settings, boxes,
+                                       next_key)
         if visit_events:
             events.extend(visit_events)
             # Only an arrival (or an exit) changes which order is next.
