@@ -876,6 +876,8 @@ class Paced:
     latencies_ms: list[float]
     answered: dict[str, set[str]]  # device id -> recorded_at of fixes answered 200
     statuses: dict[int, int] = field(default_factory=dict)
+    # The pipeline lag's p50 and p99 (s) over the run, when measured.
+    lag_s: tuple[float, float] | None = None
 
 
 def run_paced(base: str, fleet: list[Device], *, mode: str, batch: int, threads: int,
@@ -1371,13 +1373,16 @@ def render_fleet(args: argparse.Namespace, command: str, phases: list[Phase],
                      f"{r.cpu_ms_per_request('client'):.2f} |")
     if soak is not None:
         lines += ["", "## Soak", "",
-                  f"{args.soak_devices:,} phones, each sending one OsmAnd fix a second as its "
-                  f"drive goes (paced, not closed loop), for {soak.seconds:.0f} s; "
-                  f"{soak.requests:,} requests, {soak.errors} errors "
+                  f"{args.soak_devices:,} phones, each sending one OsmAnd fix every "
+                  f"{1 / args.soak_hz:g} s as its drive goes (paced, not closed loop: "
+                  f"{args.soak_devices * args.soak_hz:,.0f} fixes a second offered), for "
+                  f"{soak.seconds:.0f} s; {soak.requests:,} requests, {soak.errors} errors "
                   f"(answers by status: {soak.statuses}), request p50 "
                   f"{quantile(soak.latencies_ms, 0.5):.1f} ms, p99 "
-                  f"{quantile(soak.latencies_ms, 0.99):.1f} ms. Every "
-                  f"{args.window:.0f} s:", "",
+                  f"{quantile(soak.latencies_ms, 0.99):.1f} ms"
+                  + ("" if soak.lag_s is None else
+                     f", pipeline lag p50 {soak.lag_s[0]:.2f} s, p99 {soak.lag_s[1]:.2f} s")
+                  + f". Every {args.window:.0f} s:", "",
                   "| t s | requests/s | request p99 ms | waiting fixes | oldest waiting s | "
                   "server RSS MB | load 1 min |",
                   "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
@@ -1480,8 +1485,10 @@ def bench_fleet(args: argparse.Namespace, command: str) -> str:
             if "k" in fleets:
                 start = datetime.now(UTC) + timedelta(seconds=2)
                 for index, device in enumerate(fleets["k"]):
-                    drive(device, start, np.random.default_rng([args.seed, 9, index]),
-                          hz=1.0, limit=int(args.soak_duration) + 5)
+                    # Phones are not in step: each starts at its own point of the interval.
+                    phase = timedelta(seconds=index / len(fleets["k"]) / args.soak_hz)
+                    drive(device, start + phase, np.random.default_rng([args.seed, 9, index]),
+                          hz=args.soak_hz, limit=int(args.soak_duration * args.soak_hz) + 5)
                 loads["soak"] = os.getloadavg()
 
                 def sample() -> dict[str, float]:
@@ -1490,10 +1497,15 @@ def bench_fleet(args: argparse.Namespace, command: str) -> str:
                             "server MB": rss_mb(server.pids()),
                             "load": os.getloadavg()[0]}
 
+                before = lag_histogram(scrape(server.base))
                 soak = run_paced(server.base, fleets["k"], mode="osmand", batch=1,
                                  threads=args.soak_threads, duration_s=args.soak_duration,
                                  window_s=args.window, sample=sample)
                 wait_drained(engine)
+                # Every fix sent, its processing after the load included.
+                after = lag_histogram(scrape(server.base))
+                soak.lag_s = (histogram_quantile(before, after, 0.5),
+                              histogram_quantile(before, after, 0.99))
             kill = None
             if "x" in fleets:
                 start = datetime.now(UTC) - timedelta(seconds=args.kill_lead)
@@ -1547,6 +1559,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--soak-devices", type=int, default=1000)
     parser.add_argument("--soak-threads", type=int, default=32)
     parser.add_argument("--soak-duration", type=float, default=600.0)
+    parser.add_argument("--soak-hz", type=float, default=1.0,
+                        help="fixes a second each soak phone sends (its drive's rate)")
     parser.add_argument("--window", type=float, default=30.0)
     parser.add_argument("--kill-devices", type=int, default=300)
     parser.add_argument("--kill-duration", type=float, default=90.0)
