@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ColumnElement, Index, Integer, String, Text, func
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import BigInteger, ColumnElement, Index, Integer, String, Text, func, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from routekeeper.db.base import Base
 from routekeeper.db.types import UTCDateTime
@@ -43,3 +43,12 @@ class PositionInbox(Base):
 def waiting_fixes() -> ColumnElement[int]:
     """The number of fixes waiting in the inbox, as a SQL expression (health, metrics)."""
     return func.coalesce(func.sum(PositionInbox.fix_count), 0)
+
+
+def backlog(session: Session) -> tuple[int, datetime | None]:
+    """The fixes waiting in the inbox, and when the oldest was received (None: none waits);
+    what health and the metrics report."""
+    count = session.scalar(select(waiting_fixes())) or 0
+    oldest = session.scalar(select(PositionInbox.received_at).order_by(PositionInbox.id)
+                            .limit(1))
+    return int(count), oldest

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from routekeeper.core.clock import utcnow
 from routekeeper.db.engine import Database
 from routekeeper.models.job import Job, JobStatus
-from routekeeper.models.position_inbox import PositionInbox, waiting_fixes
+from routekeeper.models.position_inbox import backlog as inbox_backlog
 from routekeeper.models.webhook_delivery import WebhookDelivery
 
 PENDING = "pending"
@@ -48,9 +48,8 @@ class DatabaseGauges(Collector):
             "routekeeper_tracking_backlog_age_seconds",
             "How long the oldest fix waiting for the tracking processor has waited.")
         with self.db.read() as session:
-            backlog.add_metric([], float(session.scalar(select(waiting_fixes())) or 0))
-            oldest_fix = session.scalar(select(PositionInbox.received_at)
-                                        .order_by(PositionInbox.id).limit(1))
+            waiting, oldest_fix = inbox_backlog(session)
+            backlog.add_metric([], float(waiting))
             lag.add_metric([], max(0.0, (now - oldest_fix).total_seconds())
                            if oldest_fix else 0.0)
             for task, count in session.execute(

@@ -21,7 +21,7 @@ from routekeeper.core.jobs import JobRunner
 from routekeeper.db.engine import Database
 from routekeeper.db.migrate import alembic_config
 from routekeeper.models.job import Job, JobStatus
-from routekeeper.models.position_inbox import PositionInbox, waiting_fixes
+from routekeeper.models.position_inbox import backlog
 from routekeeper.settings import Settings
 
 # Without an in-process runner, the queue is the evidence of a worker: a job due this long and
@@ -89,9 +89,7 @@ def check_tracking(db: Database, settings: Settings) -> Check:
     is shown as ``behind``, not as failing."""
     try:
         with db.read() as session:
-            count = session.scalar(select(waiting_fixes())) or 0
-            oldest = session.scalar(select(PositionInbox.received_at)
-                                    .order_by(PositionInbox.id).limit(1))
+            count, oldest = backlog(session)
     except Exception as exc:
         return Check("tracking", False, f"inbox unreadable: {type(exc).__name__}")
     lag_s = 0.0 if oldest is None else max(0.0, (utcnow() - oldest).total_seconds())
