@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
+import numpy as np
 import pytest
 
 from routekeeper.tracking.engine.eta import Stop, estimate_remaining
+from routekeeper.travel.base import UNREACHABLE, LonLat, TravelMatrix
 
 from .simulate import ORIGIN, FakeTravel, at, offset
 
@@ -88,3 +91,30 @@ def test_late_window_does_not_move_arrival() -> None:
     travel = FakeTravel(speed_mps=10)
     etas = estimate_remaining(ORIGIN, at(0), [stop("A", A, scheduled_at=at(50))], travel)
     assert etas[0].arrive_at == at(0) + timedelta(seconds=100)
+
+
+class _NoRoadTo(FakeTravel):
+    """A model with a matrix only (no pairs) that finds no road into one point."""
+
+    def __init__(self, cut_off: tuple[float, float]) -> None:
+        super().__init__(speed_mps=10)
+        self.cut_off = cut_off
+
+    def matrix(self, origins: Sequence[LonLat], destinations: Sequence[LonLat]) -> TravelMatrix:
+        cells = super().matrix(origins, destinations)
+        unreachable = np.array([[d == self.cut_off for d in destinations] for _ in origins])
+        return TravelMatrix(
+            distance_m=np.where(unreachable, UNREACHABLE, cells.distance_m),
+            duration_s=np.where(unreachable, UNREACHABLE, cells.duration_s),
+            unreachable=unreachable)
+
+
+def test_no_eta_for_a_stop_without_a_road_or_any_after_it() -> None:
+    """A leg the model finds no road for ends the ETAs there: the stops before it keep
+    theirs, it and the later ones get none (rather than invented ones)."""
+    travel = _NoRoadTo(B)
+    etas = estimate_remaining(ORIGIN, at(0), [stop("A", A), stop("B", B), stop("C", C)],
+                              travel)
+    assert [e.order_key for e in etas] == ["A"]
+    assert etas[0].remaining_distance_m == pytest.approx(1000, abs=2)
+    assert travel.matrix_calls == 1

@@ -15,6 +15,7 @@ from routekeeper.travel import (
     haversine_matrix_m,
     table_blocks,
 )
+from routekeeper.travel.base import travel_pairs
 
 HALF_CIRCUMFERENCE_M = math.pi * EARTH_RADIUS_M
 
@@ -113,3 +114,18 @@ def test_table_blocks_cover_every_cell_once_within_the_limit(
         assert 0 < (rows.stop - rows.start) + (cols.stop - cols.start) <= max_table_size
         covered[rows, cols] += 1
     assert (covered == 1).all()
+
+
+@given(models, st.lists(st.tuples(points, points), min_size=1, max_size=20))
+def test_pairs_are_the_matrix_diagonal(model: StraightLineModel,
+                                       legs: list[tuple[tuple[float, float],
+                                                        tuple[float, float]]]) -> None:
+    """A model's pairs (ETAs measure a route's legs with them) are its matrix's diagonal
+    cells, metre for metre and second for second, and ``travel_pairs`` gives them."""
+    origins = [origin for origin, _ in legs]
+    destinations = [destination for _, destination in legs]
+    matrix = model.matrix(origins, destinations)
+    diagonal = [(int(matrix.distance_m[i, i]), int(matrix.duration_s[i, i]))
+                for i in range(len(legs))]
+    assert model.pairs(origins, destinations) == diagonal
+    assert travel_pairs(model, origins, destinations) == diagonal

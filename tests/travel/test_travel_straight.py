@@ -177,6 +177,8 @@ def test_impossible_coordinates_are_rejected(bad_point: tuple[float, float]) -> 
         StraightLineModel().matrix([PARIS], [bad_point])
     with pytest.raises(ValueError):
         haversine_matrix_m([bad_point], [PARIS])
+    with pytest.raises(ValueError):
+        StraightLineModel().pairs([PARIS], [bad_point])
 
 
 def test_malformed_point_lists_are_rejected() -> None:

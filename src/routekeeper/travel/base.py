@@ -115,6 +115,33 @@ def travel_path(travel: TravelModel, points: Sequence[LonLat]) -> list[LonLat]:
     return [(float(p[0]), float(p[1])) for p in points]
 
 
+@runtime_checkable
+class PairsModel(Protocol):
+    """A travel model that measures single legs without a whole matrix."""
+
+    def pairs(self, origins: Sequence[LonLat], destinations: Sequence[LonLat]
+              ) -> list[tuple[int, int]]:
+        """Return the metres and seconds from each origin to the destination of its index."""
+        ...
+
+
+def travel_pairs(travel: TravelModel, origins: Sequence[LonLat],
+                 destinations: Sequence[LonLat]) -> list[tuple[int, int] | None]:
+    """The metres and seconds from each origin to the destination of the same index (None
+    where no road leads there), in one call: the model's own pairs, or its matrix's diagonal.
+
+    A route's ETAs need only its legs in sequence; its matrix holds n times as many cells,
+    and for a handful of stops the straight-line model's numpy set-up cost more than the
+    arithmetic (200 us a matrix of 12 stops, most of an ETA evaluation).
+    """
+    if isinstance(travel, PairsModel):
+        return list(travel.pairs(origins, destinations))
+    matrix = travel.matrix(origins, destinations)
+    return [None if matrix.is_unreachable(i, i)
+            else (int(matrix.distance_m[i, i]), int(matrix.duration_s[i, i]))
+            for i in range(min(len(origins), len(destinations)))]
+
+
 def lonlat_array(points: Sequence[LonLat] | npt.ArrayLike) -> npt.NDArray[np.float64]:
     """Return points as an (n, 2) float64 array of (lon, lat), rejecting impossible positions."""
     array = np.asarray(points, dtype=np.float64)

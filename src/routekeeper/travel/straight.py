@@ -80,6 +80,17 @@ def _central_angle_blocks(
         yield rows, h
 
 
+def _checked(point: LonLat) -> tuple[float, float]:
+    """Half a point's longitude and latitude in radians, refused as ``lonlat_array`` refuses
+    impossible positions."""
+    lon, lat = float(point[0]), float(point[1])
+    if not (math.isfinite(lon) and math.isfinite(lat)):
+        raise ValueError("coordinates must be finite numbers")
+    if abs(lon) > 180.0 or abs(lat) > 90.0:
+        raise ValueError("longitude must be within [-180, 180] and latitude within [-90, 90]")
+    return math.radians(lon) / 2, math.radians(lat) / 2
+
+
 def haversine_matrix_m(
     origins: Sequence[LonLat] | npt.ArrayLike, destinations: Sequence[LonLat] | npt.ArrayLike
 ) -> FloatArray:
@@ -120,6 +131,29 @@ class StraightLineModel:
             np.rint(angle, out=angle)
             duration_s[rows] = angle
         return TravelMatrix(distance_m=distance_m, duration_s=duration_s)
+
+    def pairs(self, origins: Sequence[LonLat], destinations: Sequence[LonLat]
+              ) -> list[tuple[int, int]]:
+        """Return the rounded metres and seconds from each origin to the destination of its
+        index: :meth:`matrix`'s diagonal cells, computed in plain floats (for a handful of
+        legs numpy's set-up costs far more than the arithmetic). The steps are the matrix's
+        own, in the same order; the sines and cosines come from the C library rather than
+        numpy's, which may differ in the last bit: a cell can then differ by a metre or a
+        second in the rare case that its value lies that close to a half."""
+        if len(origins) != len(destinations):
+            raise ValueError("pairs needs as many origins as destinations")
+        scale = EARTH_RADIUS_M * self.detour_factor
+        cells: list[tuple[int, int]] = []
+        for origin, destination in zip(origins, destinations, strict=True):
+            o_lon, o_lat = _checked(origin)
+            d_lon, d_lat = _checked(destination)
+            sin_lat = (math.sin(o_lat) * math.cos(d_lat) - math.cos(o_lat) * math.sin(d_lat))
+            sin_lon = (math.sin(o_lon) * math.cos(d_lon) - math.cos(o_lon) * math.sin(d_lon))
+            h = sin_lat * sin_lat + sin_lon * sin_lon * math.cos(2 * o_lat) \
+                * math.cos(2 * d_lat)
+            road_m = 2.0 * math.asin(math.sqrt(min(1.0, max(0.0, h)))) * scale
+            cells.append((round(road_m), round(road_m / self._speed_mps)))
+        return cells
 
     def leg(self, origin: LonLat, destination: LonLat) -> Leg:
         """Return the leg between two points with the straight segment as its geometry."""

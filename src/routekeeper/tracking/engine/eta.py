@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from routekeeper.tracking.engine.fixes import require_aware
-from routekeeper.travel.base import LonLat, TravelModel
+from routekeeper.travel.base import LonLat, TravelModel, travel_pairs
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +46,8 @@ def estimate_remaining(
 ) -> list[StopEta]:
     """Estimate arrival at each stop in order, waiting for ``scheduled_after`` and serving each.
 
-    One matrix call covers every leg (origins: position then each stop but the last;
-    destinations: each stop; the diagonal holds the legs).  A stop the worker is on site at has
+    One call measures every leg (:func:`travel_pairs`: from the position to the first stop,
+    then from each stop to the next).  A stop the worker is on site at has
     a zero leg and only its unfinished service time.  ``arrive_at`` is never before ``at``;
     ``remaining_duration_s`` is ``arrive_at - at`` (travel, waits and earlier services).
     The list stops before the first stop no road leads to.
@@ -56,20 +56,20 @@ def estimate_remaining(
     if not stops:
         return []
     origins = [position, *(s.location for s in stops[:-1])]
-    matrix = travel.matrix(origins, [s.location for s in stops])
+    legs = travel_pairs(travel, origins, [s.location for s in stops])
     clock = at
     distance_m = 0.0
     out: list[StopEta] = []
     for i, stop in enumerate(stops):
+        leg = legs[i]
         if stop.on_site:
             leg_m, leg_s = 0.0, 0.0
-        elif matrix.is_unreachable(i, i):
+        elif leg is None:
             # No road to this stop (a part of the road graph the worker is not on): no ETA for
             # it or any later stop rather than an invented one; earlier ones stand.
             break
         else:
-            leg_m = float(matrix.distance_m[i, i])
-            leg_s = float(matrix.duration_s[i, i])
+            leg_m, leg_s = float(leg[0]), float(leg[1])
         distance_m += max(0.0, leg_m)
         arrive_at = clock + timedelta(seconds=max(0.0, leg_s))
         service_start_at = arrive_at
