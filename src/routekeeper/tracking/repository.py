@@ -396,7 +396,9 @@ def _fed_by_pg() -> Any:
         .where(fed.c.status == "tracking", fed.c.account_id == accounts)
         for link in (fed.c.device_id == given.c.device_id,
                      fed.c.worker_handle == given.c.worker_handle)))
-    return _locking(Route.account_id == accounts,
+    # The status again outside: a route completed while this waited for its lock is
+    # re-checked on its new row version (PostgreSQL re-evaluates the outer conditions only).
+    return _locking(Route.account_id == accounts, Route.status == "tracking",
                     tuple_(Route.account_id, Route.route_handle).in_(keys), lean=True)
 
 
