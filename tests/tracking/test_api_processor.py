@@ -36,6 +36,7 @@ from .api_helpers import (
     make_road,
     outbox,
     register,
+    route_state,
     run_job,
     stored_positions,
 )
@@ -157,6 +158,26 @@ def test_two_devices_of_a_worker_in_one_group_feed_their_route_once_each(road: R
         assert route is not None and route.device_id == "tablet"
         assert route.track_state is not None
         assert route.track_state["devices"] == ["phone", "tablet"]
+
+
+def test_one_group_feeds_each_account_s_routes_only_their_own_device_s_fixes(
+        road: Road, other_tenant: Tenant, db: Database, track_clock: TrackClock) -> None:
+    """Device ids and worker handles are per account: with account A's "phone" of worker
+    "driver" and account B's, both waiting, one group takes both devices, and each route is
+    fed its own device's fixes alone (A's arrives at P, B's is still on its way)."""
+    other = make_road(other_tenant.client, db, other_tenant, track_clock, prefix="o")
+    theirs = other.drive(0, 60, 0, 500)
+    mine = road.drive(0, 100, 0, 1000) + road.drive(110, 170, 1000, 1000)
+    _post(other, *theirs)
+    _post(road, *mine)
+
+    assert drain(road.api) == len(mine) + len(theirs)
+    assert road.order("P")["arrived_at"] is not None
+    assert other.order("P")["arrived_at"] is None
+    assert route_state(db, road.account_id, road.route_handle).pipeline.fixes_accepted \
+        == len(mine)
+    assert route_state(db, other.account_id, other.route_handle).pipeline.fixes_accepted \
+        == len(theirs)
 
 
 def test_a_batch_that_fails_is_rolled_back_and_processed_once_later(
