@@ -142,6 +142,11 @@ def travel_pairs(travel: TravelModel, origins: Sequence[LonLat],
             for i in range(min(len(origins), len(destinations)))]
 
 
+# What an impossible position is refused with, whichever way the points come in.
+NOT_FINITE = "coordinates must be finite numbers"
+OUT_OF_RANGE = "longitude must be within [-180, 180] and latitude within [-90, 90]"
+
+
 def lonlat_array(points: Sequence[LonLat] | npt.ArrayLike) -> npt.NDArray[np.float64]:
     """Return points as an (n, 2) float64 array of (lon, lat), rejecting impossible positions."""
     array = np.asarray(points, dtype=np.float64)
@@ -150,8 +155,8 @@ def lonlat_array(points: Sequence[LonLat] | npt.ArrayLike) -> npt.NDArray[np.flo
     if array.ndim != 2 or array.shape[1] != 2:
         raise ValueError("points must be a sequence of (longitude, latitude) pairs")
     if not np.isfinite(array).all():
-        raise ValueError("coordinates must be finite numbers")
+        raise ValueError(NOT_FINITE)
     # Out-of-range values are garbage (often a swapped lat/lon); fail loudly rather than wrap them.
     if (np.abs(array[:, 0]) > 180.0).any() or (np.abs(array[:, 1]) > 90.0).any():
-        raise ValueError("longitude must be within [-180, 180] and latitude within [-90, 90]")
+        raise ValueError(OUT_OF_RANGE)
     return array

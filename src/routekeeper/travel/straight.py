@@ -9,7 +9,14 @@ import numpy as np
 import numpy.typing as npt
 
 from routekeeper.core.geo import EARTH_RADIUS_M, haversine_m
-from routekeeper.travel.base import Leg, LonLat, TravelMatrix, lonlat_array
+from routekeeper.travel.base import (
+    NOT_FINITE,
+    OUT_OF_RANGE,
+    Leg,
+    LonLat,
+    TravelMatrix,
+    lonlat_array,
+)
 
 __all__ = ["EARTH_RADIUS_M", "StraightLineModel", "haversine_m", "haversine_matrix_m"]
 
@@ -85,9 +92,9 @@ def _checked(point: LonLat) -> tuple[float, float]:
     impossible positions."""
     lon, lat = float(point[0]), float(point[1])
     if not (math.isfinite(lon) and math.isfinite(lat)):
-        raise ValueError("coordinates must be finite numbers")
+        raise ValueError(NOT_FINITE)
     if abs(lon) > 180.0 or abs(lat) > 90.0:
-        raise ValueError("longitude must be within [-180, 180] and latitude within [-90, 90]")
+        raise ValueError(OUT_OF_RANGE)
     return math.radians(lon) / 2, math.radians(lat) / 2
 
 
