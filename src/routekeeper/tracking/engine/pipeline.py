@@ -12,7 +12,9 @@ Steps, in order, for each batch (each one a small pure function):
 4. One ETA evaluation from the newest position (:func:`eta.estimate_remaining`):
    ``first_eta``, ``eta_change``, ``n_minutes_away``, ``delayed``, and the periodic ``eta``
    of the order the worker is on the way to.
-5. Risks per order, diffed against the stored ones: ``risk_updated``.
+5. Risks per order, diffed against the stored ones: ``risk_updated``. A batch that re-evaluates
+   no ETA and finds no visit passes them over when nothing they are computed from can have
+   changed (:func:`_risks_steady`).
 
 :func:`check_offline` is the periodic, fix-less counterpart (offline and clock-driven delays).
 """
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final, Literal
 
 from routekeeper.settings import TrackingSettings
@@ -135,6 +137,10 @@ class RouteTrackState:
     fixes_late: int = 0
     fixes_rejected: int = 0
     fixes_duplicate: int = 0
+    # Until when the orders' risks stay what their last evaluation made them unless a fix,
+    # a visit or a new ETA changes what they are computed from (:func:`_risks_steady`);
+    # None: evaluate them at the next batch.
+    risks_steady_until: Instant | None = None
     # The stored form's version: state of another version does not load (a ValueError).
     version: Literal[1] = STATE_VERSION
 
@@ -676,6 +682,13 @@ def _estimate(
         except TravelError:
             etas = {}
     next_key = _next_key(orders)
+
+    def selected(track: OrderTrack) -> bool:
+        return track.key in open_before and track.closed_at is None
+
+    if not etas and not events and _risks_steady(state, orders, selected, next_key, eval_at,
+                                                 now=now, settings=settings):
+        return state, events
     # On the way to the next order: not while still on site at another (periodic ``eta``).
     on_site = any(t.open and t.visit.on_site for t in orders)
 
@@ -693,11 +706,61 @@ def _estimate(
         eta_bound = None if track.eta_at is None else max(track.eta_at, eval_at)
         return track, eta_events, eta_bound, moving_away
 
-    return _with_risks(
-        state, events, eta_step,
-        lambda track: track.key in open_before and track.closed_at is None,
-        now=now, settings=settings,
-    )
+    state, events = _with_risks(state, events, eta_step, selected, now=now, settings=settings)
+    return evolve(state, risks_steady_until=_steady_until(state, selected, eval_at)), events
+
+
+# How far ahead risks are known to stay put when no order awaits an arrival with an ETA (an
+# instant is stored, not "forever"; a batch after it evaluates them again, and sets a new one).
+STEADY_HORIZON = timedelta(hours=1)
+
+
+def _steady_until(state: RouteTrackState, selected: Callable[[OrderTrack], bool],
+                  eval_at: datetime) -> datetime | None:
+    """Until when the risks just evaluated at ``eval_at`` stay the same as long as no input
+    but the clock changes: an order's delay risks are computed from ``max(ETA, eval_at)``
+    until it is arrived at, which is its ETA until the ETA passes. None when an order's ETA
+    has passed already (its delay grows with the clock: evaluate at every batch)."""
+    until = eval_at + STEADY_HORIZON
+    for track in state.orders:
+        if selected(track) and track.eta_at is not None and not track.visit.has_arrived:
+            if track.eta_at < eval_at:
+                return None
+            until = min(until, track.eta_at)
+    return until
+
+
+def _risks_steady(state: RouteTrackState, orders: Sequence[OrderTrack],
+                  selected: Callable[[OrderTrack], bool], next_key: str | None,
+                  eval_at: datetime, *, now: datetime, settings: TrackingSettings) -> bool:
+    """Whether evaluating the risks of a batch with no new ETA and no visit would give every
+    order the risks it has (and no event), so that the batch can pass them over.
+
+    An order's risks are computed from its arrival or ``max(ETA, eval_at)``, its window and
+    initial ETA, the route's offline and battery risks, and (the next order only) the
+    recent fixes. Without a visit or a new ETA, only the last three and the clock can have
+    changed since the last evaluation: the route's risks and the next order's moving-away
+    risk are computed here (once each, rather than for every order), and the clock is
+    within ``risks_steady_until``. Whatever else changes the orders' tracks (a new plan, a
+    closed order, the periodic job's clock-driven evaluation) clears that instant.
+    Evaluating every order's risks on every batch was most of a single fix's pipeline
+    (twelve orders, each a dict of five risks built and compared).
+    """
+    until = state.risks_steady_until
+    if until is None or eval_at > until:
+        return False
+    first = next((track for track in orders if selected(track)), None)
+    if first is None:
+        return True
+    offline, battery = _route_risks(state, now, settings)
+    if (first.risks.get(rk.IS_OFFLINE) != offline
+            or first.risks.get(rk.IN_LOW_BATTERY) != battery):
+        return False
+    heading = next((track for track in orders if track.key == next_key), None)
+    if heading is None or not selected(heading):
+        return True
+    moving_away = rk.moving_away_risk(state.recent_fixes, heading.order.geofence)
+    return heading.risks.get(rk.MOVING_AWAY_FROM_DESTINATION) == moving_away
 
 
 def _etas_due(state: RouteTrackState, orders: Sequence[OrderTrack], at: datetime,
@@ -730,8 +793,10 @@ def check_offline(
         moving_away = track.risks.get(rk.MOVING_AWAY_FROM_DESTINATION, rk.GREEN)
         return track, delayed, eta_bound, moving_away
 
-    return _with_risks(evolve(route_state, evaluated_at=now), [], clock_step,
-                       lambda track: track.open, now=now, settings=settings)
+    # Its delay bound for an order without an ETA is the clock, not the processor's none:
+    # the next batch evaluates them all again.
+    return _with_risks(evolve(route_state, evaluated_at=now, risks_steady_until=None), [],
+                       clock_step, lambda track: track.open, now=now, settings=settings)
 
 
 def replace_orders(route_state: RouteTrackState, orders: Sequence[TrackedOrder]) -> RouteTrackState:
@@ -744,7 +809,7 @@ def replace_orders(route_state: RouteTrackState, orders: Sequence[TrackedOrder])
         evolve(existing[o.order_key], order=o) if o.order_key in existing else OrderTrack(order=o)
         for o in orders
     )
-    return evolve(route_state, orders=tracks)
+    return evolve(route_state, orders=tracks, risks_steady_until=None)
 
 
 def close_order(route_state: RouteTrackState, order_key: str, *, at: datetime) -> RouteTrackState:
@@ -756,7 +821,7 @@ def close_order(route_state: RouteTrackState, order_key: str, *, at: datetime) -
     )
     if tracks == route_state.orders and all(t.key != order_key for t in tracks):
         raise KeyError(order_key)
-    return evolve(route_state, orders=tracks)
+    return evolve(route_state, orders=tracks, risks_steady_until=None)
 
 
 def leg_distance_m(route_state: RouteTrackState, order_key: str) -> float | None:
