@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Protocol, cast, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -115,7 +115,6 @@ def travel_path(travel: TravelModel, points: Sequence[LonLat]) -> list[LonLat]:
     return [(float(p[0]), float(p[1])) for p in points]
 
 
-@runtime_checkable
 class PairsModel(Protocol):
     """A travel model that measures single legs without a whole matrix."""
 
@@ -134,8 +133,11 @@ def travel_pairs(travel: TravelModel, origins: Sequence[LonLat],
     and for a handful of stops the straight-line model's numpy set-up cost more than the
     arithmetic (200 us a matrix of 12 stops, most of an ETA evaluation).
     """
-    if isinstance(travel, PairsModel):
-        return list(travel.pairs(origins, destinations))
+    # Looked up rather than ``isinstance(travel, PairsModel)``: a runtime-checkable
+    # protocol's check walks its members on every call, half of this function's time for
+    # the straight-line model (py-spy, 2,000 phones).
+    if getattr(travel, "pairs", None) is not None:
+        return list(cast(PairsModel, travel).pairs(origins, destinations))
     matrix = travel.matrix(origins, destinations)
     return [None if matrix.is_unreachable(i, i)
             else (int(matrix.distance_m[i, i]), int(matrix.duration_s[i, i]))
