@@ -1,4 +1,5 @@
-"""``metrics.observe_times`` leaves a histogram as that many ``observe`` calls would."""
+"""``metrics.observe_times`` and ``observe_many`` leave a histogram as that many ``observe``
+calls would."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 
-from routekeeper.core.metrics import observe_times
+from routekeeper.core.metrics import observe_many, observe_times
 
 _BUCKETS = (0.025, 0.5, 1.0, 2.0, 30.0)
 _VALUES = st.one_of(st.sampled_from(_BUCKETS), st.floats(min_value=0.0, max_value=100.0))
@@ -35,4 +36,25 @@ def test_observing_a_value_n_times_at_once_equals_n_observations(
     assert counts(got) == counts(expected)
     total = sum(value * times for value, times in observations)
     sums = [float(line.split()[-1]) for line in got if line.startswith("lag_seconds_sum")]
+    assert sums and abs(sums[0] - total) <= 1e-9 * max(1.0, total)
+
+
+@given(st.lists(st.tuples(_VALUES, st.integers(min_value=0, max_value=50)), max_size=20))
+def test_observing_many_values_at_once_equals_their_observations(
+        observations: list[tuple[float, int]]) -> None:
+    one_by_one, one_by_one_histogram = _histogram()
+    at_once, at_once_histogram = _histogram()
+    for value, times in observations:
+        for _ in range(times):
+            one_by_one_histogram.observe(value)
+    observe_many(at_once_histogram, observations)
+
+    def counts(registry: CollectorRegistry) -> list[str]:
+        return [line for line in generate_latest(registry).decode().splitlines()
+                if "_sum" not in line and "_created" not in line]
+
+    assert counts(at_once) == counts(one_by_one)
+    total = sum(value * times for value, times in observations)
+    got = at_once_histogram.collect()[0].samples
+    sums = [sample.value for sample in got if sample.name == "lag_seconds_sum"]
     assert sums and abs(sums[0] - total) <= 1e-9 * max(1.0, total)

@@ -313,13 +313,15 @@ def process_group(db: Database, settings: Settings, travel: TravelModel,
 
 
 def _measure(batches: dict[DeviceKey, Batch]) -> None:
+    """A group's lags, fixes and batch sizes, each metric written once (``observe_many``)."""
+    if not batches:
+        return
     done = clock.now()
-    for batch in batches.values():
-        for received_at, fixes in batch.received:
-            metrics.observe_times(metrics.PIPELINE_LAG,
-                                  max(0.0, (done - received_at).total_seconds()), fixes)
-        metrics.PROCESSED.inc(batch.fixes)
-        metrics.BATCH_FIXES.observe(batch.fixes)
+    metrics.observe_many(metrics.PIPELINE_LAG, [
+        (max(0.0, (done - received_at).total_seconds()), fixes)
+        for batch in batches.values() for received_at, fixes in batch.received])
+    metrics.observe_many(metrics.BATCH_FIXES, [(batch.fixes, 1) for batch in batches.values()])
+    metrics.PROCESSED.inc(sum(batch.fixes for batch in batches.values()))
 
 
 def catch_up(session: Session, settings: Settings, travel: TravelModel, route: Route) -> int:
