@@ -271,3 +271,11 @@ def deliver_in_chunks(
 def upload_now(chunk: Sequence[Fix], delay_s: float = 2.0) -> datetime:
     """Return the server time at which an upload of ``chunk`` arrives."""
     return max(f.recorded_at for f in chunk) + timedelta(seconds=delay_s)
+
+
+def as_processed(chunk: Sequence[Fix]) -> list[Fix]:
+    """An upload's fixes as the processor runs them: in time order, one fix an instant."""
+    unique: dict[datetime, Fix] = {}
+    for fix in sorted(chunk, key=lambda f: f.recorded_at):
+        unique.setdefault(fix.recorded_at, fix)
+    return list(unique.values())

@@ -13,7 +13,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from routekeeper.settings import TrackingSettings
-from routekeeper.tracking.engine import pipeline as pl
 from routekeeper.tracking.engine import risks as rk
 from routekeeper.tracking.engine.evolve import evolve
 from routekeeper.tracking.engine.pipeline import (
@@ -23,18 +22,18 @@ from routekeeper.tracking.engine.pipeline import (
     replace_orders,
 )
 
-from .simulate import T0, FakeTravel, deliver_in_chunks, three_stop_drive, upload_now
+from .simulate import (
+    T0,
+    FakeTravel,
+    as_processed,
+    deliver_in_chunks,
+    three_stop_drive,
+    upload_now,
+)
 
 SETTINGS = TrackingSettings()
 ETA_EVERY_S = 10.0
 
-
-def _in_order(chunk: list[pl.Fix]) -> list[pl.Fix]:
-    """A batch as the processor runs it: in time order, one fix an instant."""
-    unique: dict[object, pl.Fix] = {}
-    for fix in sorted(chunk, key=lambda f: f.recorded_at):
-        unique.setdefault(fix.recorded_at, fix)
-    return list(unique.values())
 
 
 def _evaluated(state: RouteTrackState) -> RouteTrackState:
@@ -54,7 +53,7 @@ def test_passing_the_risks_over_gives_what_evaluating_them_gives(
     # A battery that runs down into the yellow and red, at a pace the example picks.
     fixes = [replace(fix, battery_percent=max(0.0, 40.0 - drain * index))
              for index, fix in enumerate(drive.fixes)]
-    chunks = [_in_order(chunk) for chunk in deliver_in_chunks(
+    chunks = [as_processed(chunk) for chunk in deliver_in_chunks(
         fixes, seed, min_chunk=1, max_chunk=3, late_rate=late_rate)]
     travel = FakeTravel()
     state = RouteTrackState.start(drive.orders, started_at=T0)

@@ -25,18 +25,18 @@ from routekeeper.tracking.routestate import (
     tail_length,
 )
 
-from .simulate import T0, FakeTravel, deliver_in_chunks, three_stop_drive, upload_now
+from .simulate import (
+    T0,
+    FakeTravel,
+    as_processed,
+    deliver_in_chunks,
+    three_stop_drive,
+    upload_now,
+)
 
 SETTINGS = TrackingSettings()
 _VISITS = (pl.ARRIVED, pl.EXITED)
 
-
-def _in_order(chunk: list[pl.Fix]) -> list[pl.Fix]:
-    """A batch as the processor runs it: in time order, one fix an instant."""
-    unique: dict[object, pl.Fix] = {}
-    for fix in sorted(chunk, key=lambda f: f.recorded_at):
-        unique.setdefault(fix.recorded_at, fix)
-    return list(unique.values())
 
 
 @settings(max_examples=30, deadline=None)
@@ -45,7 +45,7 @@ def _in_order(chunk: list[pl.Fix]) -> list[pl.Fix]:
 def test_a_replayed_tail_has_the_visits_and_actuals_of_the_run(
         seed: int, cut: float, length: int, late_rate: float) -> None:
     drive = three_stop_drive(seed % 50)
-    chunks = [_in_order(chunk) for chunk in deliver_in_chunks(
+    chunks = [as_processed(chunk) for chunk in deliver_in_chunks(
         drive.fixes, seed, min_chunk=1, max_chunk=8, late_rate=late_rate)]
     travel = FakeTravel()
     route = Route(account_id="acct", route_handle="route", status="tracking")
