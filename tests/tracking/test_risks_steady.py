@@ -35,7 +35,6 @@ SETTINGS = TrackingSettings()
 ETA_EVERY_S = 10.0
 
 
-
 def _evaluated(state: RouteTrackState) -> RouteTrackState:
     """The same state with its risks due for evaluation at the next batch."""
     return evolve(state, risks_steady_until=None)
