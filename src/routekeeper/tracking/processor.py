@@ -66,6 +66,7 @@ from routekeeper.tracking.routeorders import (
 from routekeeper.tracking.routestate import (
     ResidentStates,
     StoredState,
+    handle_share,
     load,
     route_key,
     version,
@@ -78,10 +79,20 @@ log = logging.getLogger(__name__)
 # PostgreSQL's "deadlock detected" and "could not serialize": the transaction is safe to rerun.
 _RETRYABLE = {"40P01", "40001"}
 _ATTEMPTS = 3
-# ETAs are re-evaluated at most this often per route (besides arrivals and exits): a device
-# sending one fix every second would otherwise cost a travel-matrix call (an OSRM request,
-# where OSRM is used) per fix, while ETAs do not move meaningfully within seconds.
+# ETAs are re-evaluated once in each slot of this length per route (besides arrivals and
+# exits): a device sending one fix every second would otherwise cost a travel-matrix call (an
+# OSRM request, where OSRM is used) per fix, while ETAs do not move meaningfully within
+# seconds. Each route's slots begin at its own share of the period (``eta_phase_s``): a day's
+# routes start together, and re-evaluated ten seconds after their last evaluation they
+# stayed together, 2,000 routes of a benchmark evaluating in a wave of two seconds every ten
+# that halved the batches processed a second and made most of the lag's tail
+# (docs/benchmarks/ingest.md).
 ETA_EVERY_S = 10.0
+
+
+def eta_phase_s(route: Route) -> float:
+    """Where in each ETA_EVERY_S the route's ETA slots begin (``pipeline.eta_slot``)."""
+    return ETA_EVERY_S * handle_share(route.route_handle)
 
 # SQLite has one writer at a time. Threads that wait in SQLite's busy handler poll with
 # growing sleeps (up to 100 ms) and can lose the lock again and again, which makes for
@@ -186,7 +197,7 @@ def _feed_route(env: Env, route: Route, orders: RouteOrders, device_id: str,
     # The upload's screening already applied the static checks to these fixes.
     state, events = process_fixes(stored.pipeline, fixes, now=now, travel=travel,
                                   settings=settings, prescreened=True,
-                                  eta_every_s=ETA_EVERY_S)
+                                  eta_every_s=ETA_EVERY_S, eta_phase_s=eta_phase_s(route))
     stored.pipeline = state
     if route.start_location is None and state.actuals.first_at is not None:
         first = fixes[0]

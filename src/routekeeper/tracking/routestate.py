@@ -32,6 +32,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -158,6 +159,12 @@ def finished_at(order: PlannedOrder) -> datetime | None:
 def route_key(route: Route) -> RouteKey:
     """A route's (account id, handle)."""
     return (route.account_id, route.route_handle)
+
+
+def handle_share(route_handle: str) -> float:
+    """A share of a period in [0, 1) fixed by a route's handle: where in each period a route's
+    periodic work falls (its ETAs, its polyline), so a fleet's routes spread over it."""
+    return zlib.crc32(route_handle.encode()) / 2**32
 
 
 class ResidentStates:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import math
-import zlib
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -38,7 +37,14 @@ from routekeeper.tracking.engine.pipeline import check_offline
 from routekeeper.tracking.processor import RESIDENT
 from routekeeper.tracking.repository import RouteKey
 from routekeeper.tracking.routeorders import RouteOrders, TrackingWrites
-from routekeeper.tracking.routestate import StoredState, load, route_key, store, version
+from routekeeper.tracking.routestate import (
+    StoredState,
+    handle_share,
+    load,
+    route_key,
+    store,
+    version,
+)
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +186,7 @@ def _recent(evaluated_at: datetime | None, now: datetime) -> bool:
 def polyline_slot(route_handle: str) -> timedelta:
     """Where in each POLYLINE_EVERY a route's polyline is extended: a share of the period
     fixed by its handle."""
-    return POLYLINE_EVERY * (zlib.crc32(route_handle.encode()) / 2**32)
+    return POLYLINE_EVERY * handle_share(route_handle)
 
 
 def polyline_due_at(refreshed_at: datetime, slot: timedelta) -> datetime:

@@ -21,6 +21,7 @@ Steps, in order, for each batch (each one a small pure function):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -583,6 +584,7 @@ def process_fixes(
     settings: TrackingSettings,
     prescreened: bool = False,
     eta_every_s: float = 0.0,
+    eta_phase_s: float = 0.0,
     estimate: bool = True,
 ) -> tuple[RouteTrackState, list[TrackEvent]]:
     """Run one batch of fixes through the pipeline and return the new state and its events.
@@ -590,9 +592,13 @@ def process_fixes(
     Visits and actuals advance fix by fix; ETAs (one travel-matrix call) and risks are evaluated
     once per batch from the newest position at ``max(now, newest recorded_at)``.  A failing
     travel model (TravelError) leaves the previous ETAs in place; visits are still recorded.
-    With ``eta_every_s`` ETAs are re-evaluated at most that often (unless a visit changed or
-    an order has none yet): devices that send one fix a request would otherwise cost one
-    travel-matrix call per fix.
+    With ``eta_every_s`` ETAs are re-evaluated once in each slot of that length (unless a
+    visit changed or an order has none yet): devices that send one fix a request would
+    otherwise cost one travel-matrix call per fix. The route's slots begin ``eta_phase_s``
+    into each period (:func:`eta_slot`): routes with different phases re-evaluate at
+    different moments however they started, so a fleet's ETA work is spread evenly over the
+    period instead of coming in waves (routes started together, as a day's routes are, would
+    otherwise stay together, each re-evaluating the same time after the last).
 
     Without ``estimate`` only steps 1-3 run (screening, visits, actuals): a replay of fixes
     whose ETAs and risks need not be repeated (``routestate``'s tail). Visits never depend
@@ -625,7 +631,8 @@ def process_fixes(
         if not estimate:
             return state, events
         return _estimate(state, orders, events, open_before, newest_known, now=now,
-                         travel=travel, settings=settings, eta_every_s=eta_every_s)
+                         travel=travel, settings=settings, eta_every_s=eta_every_s,
+                         eta_phase_s=eta_phase_s)
 
     battery = state.battery_percent
     stepped = _stepped(orders, boxes, screened.fresh)
@@ -654,7 +661,7 @@ def process_fixes(
     if not estimate:
         return state, events
     return _estimate(state, orders, events, open_before, newest, now=now, travel=travel,
-                     settings=settings, eta_every_s=eta_every_s)
+                     settings=settings, eta_every_s=eta_every_s, eta_phase_s=eta_phase_s)
 
 
 def _estimate(
@@ -668,11 +675,12 @@ def _estimate(
     travel: TravelModel,
     settings: TrackingSettings,
     eta_every_s: float,
+    eta_phase_s: float,
 ) -> tuple[RouteTrackState, list[TrackEvent]]:
     """Steps 4 and 5 of a batch: ETAs from the newest position, then risks, per open order."""
     eval_at = max(now, newest.recorded_at)
     etas: dict[str, StopEta] = {}
-    if _etas_due(state, orders, eval_at, eta_every_s, visited=bool(events)):
+    if _etas_due(state, orders, eval_at, eta_every_s, eta_phase_s, visited=bool(events)):
         state = evolve(state, etas_evaluated_at=eval_at)
         try:
             etas = {
@@ -763,14 +771,20 @@ def _risks_steady(state: RouteTrackState, orders: Sequence[OrderTrack],
     return heading.risks.get(rk.MOVING_AWAY_FROM_DESTINATION) == moving_away
 
 
+def eta_slot(at: datetime, every_s: float, phase_s: float) -> int:
+    """The ETA slot an instant falls in: slots are ``every_s`` long and begin ``phase_s``
+    after each multiple of ``every_s`` since the Unix epoch."""
+    return math.floor((at.timestamp() - phase_s) / every_s)
+
+
 def _etas_due(state: RouteTrackState, orders: Sequence[OrderTrack], at: datetime,
-              every_s: float, *, visited: bool) -> bool:
+              every_s: float, phase_s: float, *, visited: bool) -> bool:
     """Whether this batch re-evaluates ETAs (see ``eta_every_s`` of :func:`process_fixes`)."""
     if every_s <= 0.0 or visited or state.etas_evaluated_at is None:
         return True
     if any(t.awaiting_arrival and t.eta_at is None for t in orders):
         return True
-    return (at - state.etas_evaluated_at).total_seconds() >= every_s
+    return eta_slot(at, every_s, phase_s) > eta_slot(state.etas_evaluated_at, every_s, phase_s)
 
 
 def check_offline(
