@@ -84,15 +84,15 @@ _ATTEMPTS = 3
 # OSRM request, where OSRM is used) per fix, while ETAs do not move meaningfully within
 # seconds. Each route's slots begin at its own share of the period (``eta_phase_s``): a day's
 # routes start together, and re-evaluated ten seconds after their last evaluation they
-# stayed together, 2,000 routes of a benchmark evaluating in a wave of two seconds every ten
-# that halved the batches processed a second and made most of the lag's tail
-# (docs/benchmarks/ingest.md).
+# stayed together, 2,000 routes of a benchmark evaluating in a wave of two seconds every ten,
+# in which the processor got through half as many batches a second (docs/benchmarks/ingest.md).
 ETA_EVERY_S = 10.0
 
 
 def eta_phase_s(route: Route) -> float:
     """Where in each ETA_EVERY_S the route's ETA slots begin (``pipeline.eta_slot``)."""
     return ETA_EVERY_S * handle_share(route.route_handle)
+
 
 # SQLite has one writer at a time. Threads that wait in SQLite's busy handler poll with
 # growing sleeps (up to 100 ms) and can lose the lock again and again, which makes for
